@@ -1,0 +1,301 @@
+"""Archives (ZIP, 7z, tar) and single-file compression (gzip, bzip2, xz).
+
+Members are extracted one at a time under limits (depth, member count, total expanded size,
+expansion ratio, checked against both the declared sizes and the bytes actually produced), each
+is disarmed by the engine as if it had arrived alone, and the report lists every member. Member
+names are decoded correctly (CP932 names without ZIP's UTF-8 flag) and made safe, so nothing
+can be written outside the output directory. Encrypted members block the whole archive.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import shutil
+import stat
+import tarfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import py7zr
+import py7zr.exceptions
+import py7zr.io
+
+from converters.base import Budget, Conversion, Converter, ConvertRequest, Finding, Outcome, Report
+from converters.errors import (
+    ArchiveTooDeep,
+    ConverterError,
+    CorruptFile,
+    DecompressionBomb,
+    EncryptedArchive,
+)
+from converters.names import safe_relative_path, stem_of
+
+CHUNK = 1024 * 1024
+ENCRYPTED_REASON = "encrypted archive (cannot be inspected)"
+
+
+def decode_zip_name(info: zipfile.ZipInfo) -> str:
+    """The member name as its author wrote it: UTF-8 when flagged, else UTF-8, CP932 or CP437."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    raw = info.filename.encode("cp437")
+    for charset in ("utf-8", "cp932"):
+        try:
+            return raw.decode(charset)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
+
+
+class AllMembersBlocked(ConverterError):
+    """Every file in the archive was blocked; the member reports say why."""
+
+    code = "archive_all_members_blocked"
+
+    def __init__(self, members: list[Report]) -> None:
+        super().__init__("every file in the archive was blocked")
+        self.members = members
+
+
+class _Extraction:
+    """Shared bookkeeping for one archive: limits, staging area, member reports."""
+
+    def __init__(self, out_dir: Path, request: ConvertRequest, compressed_size: int,
+                 *, own_folder: bool = True) -> None:
+        if request.process_member is None or request.budget is None:
+            raise CorruptFile("archive recursion is not configured")
+        if request.depth >= request.limits.archive_max_depth:
+            raise ArchiveTooDeep(f"archives are nested more than {request.limits.archive_max_depth} deep")
+        self.request = request
+        self.budget: Budget = request.budget
+        self.process: Callable[[Path, str, str, int], Report] = request.process_member
+        self.compressed_size = max(compressed_size, 1)
+        self.staging = out_dir / f".extract-{request.stem}"
+        self.staging.mkdir(parents=True, exist_ok=True)
+        folder = f"{request.rel_dir}/{request.stem}" if own_folder else request.rel_dir
+        self.members_dir = folder.strip("/")
+        self.reports: list[Report] = []
+        self.findings: list[Finding] = []
+        self.produced = 0
+
+    def check_declared(self, sizes: list[int], compressed: int) -> None:
+        limits = self.request.limits
+        total = sum(sizes)
+        if total > limits.archive_max_total_bytes - self.budget.expanded_bytes:
+            raise DecompressionBomb("the archive declares more content than the allowed total size")
+        if total > limits.archive_ratio_grace_bytes and total > limits.archive_max_ratio * max(compressed, 1):
+            raise DecompressionBomb("the archive expands far more than normal files do (zip bomb)")
+
+    def copy_limited(self, source: IO[bytes], target: Path) -> None:
+        limits = self.request.limits
+        with target.open("wb") as sink:
+            while True:
+                chunk = source.read(CHUNK)
+                if not chunk:
+                    return
+                self.account(len(chunk))
+                if self.produced > limits.archive_ratio_grace_bytes and (
+                        self.produced > limits.archive_max_ratio * self.compressed_size):
+                    raise DecompressionBomb("the archive expands far more than normal files do (zip bomb)")
+                sink.write(chunk)
+
+    def account(self, count: int) -> None:
+        self.produced += count
+        self.budget.add_bytes(count)
+
+    def member(self, extracted: Path, name: str) -> None:
+        safe = safe_relative_path(name)
+        if safe != name.replace("\\", "/").strip("/"):
+            self.findings.append(Finding("archive_path_sanitised", safe))
+        folder = "/".join(filter(None, [self.members_dir, *safe.split("/")[:-1]]))
+        report = self.process(extracted, safe, folder, self.request.depth + 1)
+        self.reports.append(report)
+        extracted.unlink(missing_ok=True)
+
+    def staged(self) -> Path:
+        return self.staging / f"member-{len(self.reports)}"
+
+    def finish(self) -> Conversion:
+        shutil.rmtree(self.staging, ignore_errors=True)
+        if not self.reports:
+            raise CorruptFile("the archive holds no files")
+        outcomes = {report.outcome for report in self.reports}
+        if outcomes == {"blocked"}:
+            raise AllMembersBlocked(self.reports)
+        removed = [r.input for r in self.reports if r.outcome == "blocked"]
+        self.findings.extend(Finding("archive_member_removed", name) for name in removed)
+        outcome: Outcome = "passed" if outcomes == {"passed"} and not self.findings else "sanitized"
+        return Conversion(outcome, [], self.findings, members=self.reports)
+
+
+class ZipConverter(Converter):
+    name = "zip"
+    input_types = frozenset({"application/zip"})
+
+    def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
+        job = _Extraction(out_dir, request, src.stat().st_size)
+        try:
+            with zipfile.ZipFile(src) as archive:
+                infos = [i for i in archive.infolist() if not i.is_dir()]
+                if any(info.flag_bits & 0x1 for info in infos):
+                    raise EncryptedArchive(ENCRYPTED_REASON)
+                job.check_declared([i.file_size for i in infos], sum(i.compress_size for i in infos))
+                for info in infos:
+                    name = decode_zip_name(info)
+                    mode = info.external_attr >> 16
+                    if stat.S_ISLNK(mode):
+                        job.findings.append(Finding("archive_link_skipped", safe_relative_path(name)))
+                        continue
+                    job.budget.add_member()
+                    target = job.staged()
+                    with archive.open(info) as member:
+                        job.copy_limited(member, target)
+                    job.member(target, name)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
+                NotImplementedError) as exc:
+            raise CorruptFile("the ZIP archive is damaged or uses an unsupported method") from exc
+        finally:
+            shutil.rmtree(job.staging, ignore_errors=True)
+        return job.finish()
+
+
+class _CountingWriter(py7zr.io.Py7zIO):
+    """A py7zr member writer that enforces the limits while bytes are produced."""
+
+    def __init__(self, target: Path, job: _Extraction) -> None:
+        self.job = job
+        self.handle = target.open("wb")
+
+    def write(self, data: bytes | bytearray) -> int:
+        self.job.account(len(data))
+        limits = self.job.request.limits
+        if self.job.produced > limits.archive_ratio_grace_bytes and (
+                self.job.produced > limits.archive_max_ratio * self.job.compressed_size):
+            raise DecompressionBomb("the archive expands far more than normal files do (7z bomb)")
+        return self.handle.write(data)
+
+    def read(self, size: int | None = None) -> bytes:
+        return b""
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.handle.seek(offset, whence)
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def size(self) -> int:
+        return self.handle.tell()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+class _WriterFactory(py7zr.io.WriterFactory):
+    def __init__(self, job: _Extraction) -> None:
+        self.job = job
+        self.files: list[tuple[str, Path]] = []
+
+    def create(self, filename: str) -> py7zr.io.Py7zIO:
+        self.job.budget.add_member()
+        target = self.job.staging / f"member-{len(self.files)}"
+        self.files.append((filename, target))
+        return _CountingWriter(target, self.job)
+
+
+class SevenZipConverter(Converter):
+    name = "7z"
+    input_types = frozenset({"application/x-7z-compressed"})
+
+    def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
+        job = _Extraction(out_dir, request, src.stat().st_size)
+        try:
+            with py7zr.SevenZipFile(src, mode="r") as archive:
+                if archive.needs_password():
+                    raise EncryptedArchive(ENCRYPTED_REASON)
+                entries = [e for e in archive.list() if not e.is_directory]
+                job.check_declared([int(e.uncompressed or 0) for e in entries], src.stat().st_size)
+                factory = _WriterFactory(job)
+                archive.extractall(factory=factory)  # noqa: S202 - writes go through the limited factory
+            for name, target in factory.files:
+                if target.exists():
+                    job.member(target, name)
+        except py7zr.exceptions.PasswordRequired as exc:
+            raise EncryptedArchive(ENCRYPTED_REASON) from exc
+        except (py7zr.exceptions.ArchiveError, py7zr.exceptions.Bad7zFile, EOFError, OSError,
+                ValueError, KeyError, IndexError, TypeError, lzma.LZMAError) as exc:
+            raise CorruptFile("the 7z archive is damaged or uses an unsupported method") from exc
+        finally:
+            shutil.rmtree(job.staging, ignore_errors=True)
+        return job.finish()
+
+
+class TarConverter(Converter):
+    name = "tar"
+    input_types = frozenset({"application/x-tar"})
+
+    def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
+        job = _Extraction(out_dir, request, src.stat().st_size)
+        try:
+            with tarfile.open(src, mode="r:") as archive:
+                members = archive.getmembers()
+                job.check_declared([m.size for m in members if m.isreg()], src.stat().st_size)
+                for member in members:
+                    if member.isdir():
+                        continue
+                    if not member.isreg():
+                        job.findings.append(Finding("archive_link_skipped", safe_relative_path(member.name)))
+                        continue
+                    job.budget.add_member()
+                    handle = archive.extractfile(member)
+                    if handle is None:
+                        continue
+                    target = job.staged()
+                    with handle:
+                        job.copy_limited(handle, target)
+                    job.member(target, member.name)
+        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+            raise CorruptFile("the tar archive is damaged") from exc
+        finally:
+            shutil.rmtree(job.staging, ignore_errors=True)
+        return job.finish()
+
+
+OPENERS: dict[str, Callable[[Path], IO[bytes]]] = {
+    "application/gzip": lambda p: gzip.GzipFile(p, "rb"),  # type: ignore[arg-type,return-value]
+    "application/x-bzip2": lambda p: bz2.open(p, "rb"),
+    "application/x-xz": lambda p: lzma.open(p, "rb"),
+}
+INNER_SUFFIX = {"application/gzip": ".gz", "application/x-bzip2": ".bz2", "application/x-xz": ".xz"}
+
+
+class CompressedFileConverter(Converter):
+    """gzip / bzip2 / xz: one compressed file; its content is disarmed as a member."""
+
+    name = "compressed"
+    input_types = frozenset(OPENERS)
+
+    def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
+        job = _Extraction(out_dir, request, src.stat().st_size, own_folder=False)
+        base = request.original_name.rsplit("/", 1)[-1]
+        suffix = INNER_SUFFIX[request.detected_type]
+        if base.lower().endswith(".tgz"):
+            inner_name = base[:-4] + ".tar"
+        elif base.lower().endswith(suffix) and len(base) > len(suffix):
+            inner_name = base[: -len(suffix)]
+        else:
+            inner_name = stem_of(base)
+        try:
+            job.budget.add_member()
+            target = job.staged()
+            with OPENERS[request.detected_type](src) as stream:
+                job.copy_limited(stream, target)
+            job.member(target, inner_name)
+        except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+            raise CorruptFile("the compressed file is damaged") from exc
+        finally:
+            shutil.rmtree(job.staging, ignore_errors=True)
+        return job.finish()

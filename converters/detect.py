@@ -1,0 +1,230 @@
+"""Type detection by content: libmagic plus structural probes (ZIP members, OLE streams,
+signatures at fixed offsets). The file name's extension is only compared, never trusted."""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import magic
+import olefile
+
+# Types whose content is dangerous whatever the converter: (mime, block code, plain reason).
+EXECUTABLE = "application/x-dosexec"
+BLOCKED_KINDS: dict[str, tuple[str, str]] = {
+    EXECUTABLE: ("executable", "Windows executable program"),
+    "application/x-executable": ("executable", "Linux executable program"),
+    "application/x-sharedlib": ("executable", "Linux shared library"),
+    "application/x-pie-executable": ("executable", "Linux executable program"),
+    "application/x-mach-binary": ("executable", "macOS executable program"),
+    "application/x-msi": ("installer", "Windows installer package (MSI)"),
+    "application/vnd.ms-cab-compressed": ("installer", "Windows cabinet archive"),
+    "application/x-ms-shortcut": ("shortcut", "Windows shortcut (LNK) that can launch programs"),
+    "application/x-iso9660-image": ("disk_image", "disk image (ISO)"),
+    "application/x-raw-disk-image": ("disk_image", "disk image (IMG)"),
+    "application/x-vhd": ("disk_image", "virtual hard disk (VHD)"),
+    "application/x-vhdx": ("disk_image", "virtual hard disk (VHDX)"),
+    "application/x-apple-diskimage": ("disk_image", "disk image (DMG)"),
+    "application/onenote": ("onenote", "OneNote notebook, a common malware carrier"),
+    "application/vnd.ms-htmlhelp": ("chm", "compiled HTML help (CHM) that can run scripts"),
+    "application/java-archive": ("java_archive", "Java archive that can run code"),
+    "application/java-vm": ("java_archive", "Java class file"),
+    "application/vnd.android.package-archive": ("executable", "Android application package"),
+    "application/x-shellscript": ("script", "shell script"),
+    "image/svg+xml": ("svg", "SVG image, which can carry scripts"),
+    "application/x-rar": ("unsupported_archive", "RAR archive (not supported; cannot be inspected)"),
+    "application/vnd.ms-outlook": ("unsupported_type", "Outlook message file (not supported yet)"),
+}
+
+SCRIPT_EXTENSIONS = frozenset(
+    "js jse vbs vbe wsf wsh wsc ps1 psm1 psd1 bat cmd hta scr reg pif com cpl msc "
+    "inf sct scf url lnk vb jar application gadget msh msh1 msh2 mshxml appref-ms "
+    "settingcontent-ms library-ms search-ms iqy slk xll wll ade adp".split()
+)
+
+# Extensions that the same content legitimately carries (first one is used for output names).
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "application/pdf": ("pdf",),
+    "image/jpeg": ("jpg", "jpeg", "jpe", "jfif"),
+    "image/png": ("png",),
+    "image/gif": ("gif",),
+    "image/bmp": ("bmp", "dib"),
+    "image/tiff": ("tif", "tiff"),
+    "image/webp": ("webp",),
+    "text/plain": ("txt", "text", "log", "md", "csv", "tsv", "json", "xml", "ini", "cfg"),
+    "text/csv": ("csv", "tsv", "txt"),
+    "text/html": ("html", "htm", "xhtml", "mht", "mhtml", "txt"),
+    "application/zip": ("zip",),
+    "application/x-7z-compressed": ("7z",),
+    "application/x-tar": ("tar",),
+    "application/gzip": ("gz", "tgz"),
+    "application/x-bzip2": ("bz2", "tbz2", "tbz"),
+    "application/x-xz": ("xz", "txz"),
+}
+
+OOXML_MAIN_PARTS: tuple[tuple[str, str], ...] = (
+    ("word/document.xml", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ("xl/workbook.xml", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ("xl/workbook.bin", "application/vnd.ms-excel.sheet.binary.macroEnabled.12"),
+    ("ppt/presentation.xml", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+)
+
+
+@dataclass(frozen=True)
+class Detection:
+    type: str
+    blocked_code: str | None = None
+    blocked_reason: str | None = None
+
+
+@lru_cache(maxsize=1)
+def _magic() -> magic.Magic:
+    return magic.Magic(mime=True)
+
+
+def _read_at(path: Path, offset: int, size: int) -> bytes:
+    with path.open("rb") as handle:
+        if offset < 0:
+            length = handle.seek(0, 2)
+            offset = max(0, length + offset)
+        handle.seek(offset)
+        return handle.read(size)
+
+
+def _signature_type(head: bytes, path: Path) -> str | None:
+    """Signatures libmagic misses or names inconsistently."""
+    if head.startswith(b"MZ"):
+        return EXECUTABLE
+    if head.startswith(b"\x7fELF"):
+        return "application/x-executable"
+    if head[:4] in (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe",
+                    b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe"):
+        # 0xCAFEBABE is both a fat Mach-O and a Java class; both are blocked.
+        return "application/x-mach-binary"
+    if head.startswith(b"L\x00\x00\x00\x01\x14\x02\x00"):
+        return "application/x-ms-shortcut"
+    if head.startswith(b"\xe4\x52\x5c\x7b\x8c\xd8\xa7\x4d\xae\xb1\x53\x78\xd0\x29\x96\xd3"):
+        return "application/onenote"
+    if head.startswith(b"ITSF"):
+        return "application/vnd.ms-htmlhelp"
+    if head.startswith(b"MSCF"):
+        return "application/vnd.ms-cab-compressed"
+    if head.startswith(b"vhdxfile"):
+        return "application/x-vhdx"
+    if head.startswith(b"Rar!\x1a\x07"):
+        return "application/x-rar"
+    for offset in (0x8001, 0x8801, 0x9001):
+        if _read_at(path, offset, 5) == b"CD001":
+            return "application/x-iso9660-image"
+    tail = _read_at(path, -512, 512)
+    if tail.startswith(b"conectix"):
+        return "application/x-vhd"
+    if tail.startswith(b"koly"):
+        return "application/x-apple-diskimage"
+    if head.startswith(b"conectix"):
+        return "application/x-vhd"
+    return None
+
+
+def _zip_type(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return "application/zip"  # the archive converter reports the corruption
+    if "[Content_Types].xml" in names:
+        for part, mime in OOXML_MAIN_PARTS:
+            if part in names:
+                return mime
+        return "application/vnd.openxmlformats-package"
+    if "mimetype" in names:
+        with zipfile.ZipFile(path) as archive:
+            declared = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
+        if declared.startswith("application/vnd.oasis.opendocument"):
+            return declared
+        if declared == "application/epub+zip":
+            return declared
+    if "AndroidManifest.xml" in names or "classes.dex" in names:
+        return "application/vnd.android.package-archive"
+    if "META-INF/MANIFEST.MF" in names or any(n.endswith(".class") for n in names):
+        return "application/java-archive"
+    return "application/zip"
+
+
+def _ole_type(path: Path) -> str:
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            streams = {"/".join(entry).lower() for entry in ole.listdir(streams=True, storages=True)}
+            root_clsid = (ole.root.clsid or "").upper() if ole.root is not None else ""
+    except (OSError, ValueError, IndexError, KeyError, struct.error):
+        return "application/x-ole-storage"
+    if root_clsid in ("000C1084-0000-0000-C000-000000000046", "000C1086-0000-0000-C000-000000000046"):
+        return "application/x-msi"
+    if "encryptedpackage" in streams and "encryptioninfo" in streams:
+        return "application/x-ooxml-encrypted"
+    if "worddocument" in streams:
+        return "application/msword"
+    if "workbook" in streams or "book" in streams:
+        return "application/vnd.ms-excel"
+    if "powerpoint document" in streams:
+        return "application/vnd.ms-powerpoint"
+    if any(s.startswith("__substg1.0_") for s in streams):
+        return "application/vnd.ms-outlook"
+    return "application/x-ole-storage"
+
+
+def _text_refinement(head: bytes, mime: str) -> str:
+    lowered = head[:4096].lower()
+    if lowered.startswith(b"#!"):
+        return "application/x-shellscript"
+    if b"<svg" in lowered and (b"<?xml" in lowered[:200] or lowered.lstrip().startswith(b"<svg")):
+        return "image/svg+xml"
+    html_markers = (b"<html", b"<!doctype html", b"<script", b"<body", b"<iframe", b"<head")
+    if mime == "text/html" or any(marker in lowered for marker in html_markers):
+        return "text/html"
+    return mime
+
+
+def detect(path: Path) -> Detection:
+    """Detect the content type of ``path``; blocked kinds carry a code and a plain reason."""
+    with path.open("rb") as handle:
+        head = handle.read(65536)
+    mime = _signature_type(head, path)
+    if mime is None:
+        mime = _magic().from_file(str(path))
+        if mime in ("application/zip", "application/x-zip-compressed") or head.startswith(b"PK\x03\x04"):
+            mime = _zip_type(path)
+        elif head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+            mime = _ole_type(path)
+        elif mime.startswith("text/") or mime in ("application/json", "application/xml"):
+            mime = _text_refinement(head, mime if mime.startswith("text/") else "text/plain")
+        elif mime == "application/x-gzip":
+            mime = "application/gzip"
+        elif mime == "image/x-ms-bmp":
+            mime = "image/bmp"
+        elif mime == "inode/x-empty":
+            mime = "text/plain"
+    blocked = BLOCKED_KINDS.get(mime)
+    if blocked is not None:
+        return Detection(mime, blocked[0], blocked[1])
+    return Detection(mime)
+
+
+def extension_of(name: str) -> str:
+    base = name.rsplit("/", 1)[-1]
+    return base.rsplit(".", 1)[-1].lower() if "." in base.strip(".") else ""
+
+
+def extension_agrees(name: str, mime: str) -> bool:
+    """True when the name's extension is one this content normally carries (or there is none)."""
+    ext = extension_of(name)
+    if not ext or mime not in EXTENSIONS:
+        return True
+    return ext in EXTENSIONS[mime]
+
+
+def output_extension(mime: str) -> str:
+    return EXTENSIONS.get(mime, ("bin",))[0]

@@ -1,0 +1,100 @@
+"""Disarm one input: detect its type by content, apply the type policy, run its converter, and
+recurse into archive members. Every failure becomes a ``blocked`` report; nothing is passed
+that a converter did not produce."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from converters.base import Budget, ConvertRequest, Finding, Limits, Method, Report
+from converters.detect import SCRIPT_EXTENSIONS, detect, extension_agrees, extension_of
+from converters.errors import ConverterError
+from converters.names import stem_of
+from converters.registry import converter_for
+
+log = logging.getLogger(__name__)
+CSV_EXTENSIONS = frozenset({"csv", "tsv"})
+
+
+class Engine:
+    """Processes one top-level input and all its members inside one output root."""
+
+    def __init__(self, out_root: Path, method: Method, limits: Limits) -> None:
+        self.out_root = out_root
+        self.method: Method = method
+        self.limits = limits
+        self.budget = Budget(limits)
+        self.stems: dict[str, set[str]] = {}
+
+    def _unique_stem(self, rel_dir: str, name: str) -> str:
+        taken = self.stems.setdefault(rel_dir, set())
+        stem = stem_of(name)
+        candidate, counter = stem, 2
+        while candidate.lower() in taken:
+            candidate = f"{stem} ({counter})"
+            counter += 1
+        taken.add(candidate.lower())
+        return candidate
+
+    def process(self, src: Path, name: str, rel_dir: str = "", depth: int = 0) -> Report:
+        report = Report(input=name, type="application/octet-stream", outcome="blocked",
+                        method=self.method)
+        try:
+            self._process(src, name, rel_dir, depth, report)
+        except ConverterError as exc:
+            self._block(report, exc.code, exc.reason)
+            members = getattr(exc, "members", None)
+            if members is not None:
+                report.members = members
+        except (MemoryError, RecursionError):
+            self._block(report, "resource_limit", "the file needs more memory than allowed")
+        except Exception as exc:  # a converter crash blocks this file, never passes it
+            log.warning("converter crashed on a %s: %s", report.type, type(exc).__name__)
+            self._block(report, "converter_crashed", "the file could not be processed safely")
+        return report
+
+    @staticmethod
+    def _block(report: Report, code: str, reason: str) -> None:
+        report.outcome = "blocked"
+        report.outputs = []
+        report.reason = reason
+        report.reason_code = code
+
+    def _process(self, src: Path, name: str, rel_dir: str, depth: int, report: Report) -> None:
+        size = src.stat().st_size
+        if size > self.limits.max_input_bytes:
+            raise ConverterError("the file is larger than the size limit", code="too_large")
+        detection = detect(src)
+        report.type = detection.type
+        if not extension_agrees(name, detection.type):
+            report.findings.append(Finding(
+                "extension_mismatch", f".{extension_of(name)} but the content is {detection.type}"))
+        if detection.blocked_code is not None:
+            raise ConverterError(f"blocked: {detection.blocked_reason}", code=detection.blocked_code)
+        if extension_of(name) in SCRIPT_EXTENSIONS:
+            raise ConverterError(
+                f"blocked: .{extension_of(name)} files are scripts or shortcuts that Windows runs",
+                code="script")
+        mime = detection.type
+        if mime == "text/plain" and extension_of(name) in CSV_EXTENSIONS:
+            mime = report.type = "text/csv"
+        converter = converter_for(mime, self.method)
+        if converter is None:
+            raise ConverterError(f"blocked: files of type {mime} are not supported",
+                                 code="unsupported_type")
+        out_dir = self.out_root / rel_dir if rel_dir else self.out_root
+        out_dir.mkdir(parents=True, exist_ok=True)
+        request = ConvertRequest(
+            method=self.method, limits=self.limits, stem=self._unique_stem(rel_dir, name),
+            original_name=name, detected_type=mime, rel_dir=rel_dir, depth=depth,
+            process_member=self.process, budget=self.budget)
+        conversion = converter.convert(src, out_dir, request)
+        prefix = f"{rel_dir}/" if rel_dir else ""
+        report.outcome = conversion.outcome
+        report.outputs = [type(o)(prefix + o.path, o.type) for o in conversion.outputs]
+        report.findings.extend(conversion.findings)
+        report.members = conversion.members
+        if report.findings and report.outcome == "passed" and any(
+                f.code == "extension_mismatch" for f in report.findings):
+            report.outcome = "sanitized"

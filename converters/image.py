@@ -1,0 +1,151 @@
+"""Raster images: decode under a pixel cap, re-encode, drop metadata and anything after the image.
+
+JPEG keeps its quantisation tables (no visible quality loss), PNG, GIF (all frames), BMP and TIFF
+(all pages) keep their format; WebP becomes PNG, which every LGWAN-side viewer opens. EXIF
+orientation is applied to the pixels before EXIF is dropped, so photos do not turn sideways.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
+
+from converters.base import Conversion, Converter, ConvertRequest, Finding, Outcome, Output
+from converters.errors import CorruptFile, DecompressionBomb
+
+# detected type -> (Pillow format expected, output format, output mime, output extension)
+FORMATS: dict[str, tuple[str, str, str, str]] = {
+    "image/jpeg": ("JPEG", "JPEG", "image/jpeg", "jpg"),
+    "image/png": ("PNG", "PNG", "image/png", "png"),
+    "image/gif": ("GIF", "GIF", "image/gif", "gif"),
+    "image/bmp": ("BMP", "BMP", "image/bmp", "bmp"),
+    "image/tiff": ("TIFF", "TIFF", "image/tiff", "tif"),
+    "image/webp": ("WEBP", "PNG", "image/png", "png"),
+}
+METADATA_KEYS = ("exif", "xmp", "icc_profile", "comment", "photoshop", "adobe", "XML:com.adobe.xmp")
+
+
+def png_end(data: bytes) -> int | None:
+    """Offset just after a PNG's IEND chunk, or None when the chunk walk fails."""
+    position = 8
+    while position + 12 <= len(data):
+        length = int.from_bytes(data[position:position + 4], "big")
+        kind = data[position + 4:position + 8]
+        position += 12 + length
+        if kind == b"IEND":
+            return position
+    return None
+
+
+def jpeg_end(data: bytes) -> int | None:
+    """Offset just after a baseline/progressive JPEG's EOI marker, or None if not found."""
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xD9:
+            return position + 2
+        if marker in (0x01, *range(0xD0, 0xD8)) or marker == 0xFF:
+            position += 1 if marker == 0xFF else 2
+            continue
+        (length,) = struct.unpack(">H", data[position + 2:position + 4])
+        position += 2 + length
+        if marker == 0xDA:  # entropy-coded data follows: skip to the next real marker
+            while position + 1 < len(data):
+                if data[position] == 0xFF and data[position + 1] not in (0x00, *range(0xD0, 0xD8)):
+                    break
+                position += 1
+    return None
+
+
+def trailing_bytes(src: Path, detected: str) -> int:
+    data = src.read_bytes()
+    end = png_end(data) if detected == "image/png" else jpeg_end(data) if detected == "image/jpeg" else None
+    return 0 if end is None else max(0, len(data) - end)
+
+
+def open_checked(src: Path, expected_format: str, limits_pixels: int, max_frames: int) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(src)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise CorruptFile("the image is damaged or not a supported image") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DecompressionBomb("the image declares more pixels than allowed") from exc
+    if image.format != expected_format:
+        raise CorruptFile(f"the image content is {image.format}, not {expected_format}")
+    width, height = image.size
+    if width <= 0 or height <= 0 or width * height > limits_pixels:
+        raise DecompressionBomb(f"the image is {width}x{height} pixels, over the limit")
+    frames = getattr(image, "n_frames", 1)
+    if frames > max_frames or frames * width * height > limits_pixels * 4:
+        raise DecompressionBomb(f"the image has {frames} frames, over the limit")
+    return image
+
+
+class ImageConverter(Converter):
+    name = "image"
+    input_types = frozenset(FORMATS)
+
+    def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
+        expected, out_format, out_mime, out_ext = FORMATS[request.detected_type]
+        limits = request.limits
+        Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
+        findings: list[Finding] = []
+        image = open_checked(src, expected, limits.max_image_pixels, limits.max_image_frames)
+        with image:
+            removed = [key for key in METADATA_KEYS if image.info.get(key)]
+            if any(isinstance(v, str) for k, v in image.info.items() if k not in METADATA_KEYS
+                   and k not in ("dpi", "transparency", "duration", "loop", "background")):
+                removed.append("text")
+            if removed:
+                findings.append(Finding("image_metadata_removed", ",".join(sorted(set(removed)))))
+            extra = trailing_bytes(src, request.detected_type)
+            if extra:
+                findings.append(Finding("image_trailing_data_removed", f"{extra} bytes after the image"))
+            name = f"{request.stem}.{out_ext}"
+            try:
+                self._write(image, out_dir / name, out_format)
+            except (OSError, SyntaxError, ValueError, EOFError) as exc:
+                raise CorruptFile("the image is damaged and cannot be decoded") from exc
+        outcome: Outcome = "sanitized" if extra else "passed"
+        return Conversion(outcome, [Output(name, out_mime)], findings)
+
+    def _write(self, image: Image.Image, target: Path, out_format: str) -> None:
+        frames = getattr(image, "n_frames", 1)
+        options: dict[str, Any] = {}
+        if out_format == "JPEG":
+            options["qtables"] = getattr(image, "quantization", None) or None
+            options["subsampling"] = JpegImagePlugin.get_sampling(image)
+            if options["subsampling"] == -1:
+                del options["subsampling"]
+            if options["qtables"] is None:
+                options["quality"] = 90
+        if "transparency" in image.info and out_format in ("PNG", "GIF"):
+            options["transparency"] = image.info["transparency"]
+        if frames > 1 and out_format in ("GIF", "TIFF", "PNG"):
+            pages = []
+            durations = []
+            for index in range(frames):
+                image.seek(index)
+                pages.append(image.copy())
+                durations.append(int(image.info.get("duration", 100)))
+            if out_format in ("GIF", "PNG"):
+                options.update(duration=durations, loop=int(image.info.get("loop", 0)))
+            if out_format == "TIFF":
+                options["compression"] = "tiff_deflate"
+            pages[0].save(target, out_format, save_all=True, append_images=pages[1:], **options)
+            return
+        image.load()
+        clean = ImageOps.exif_transpose(image) if out_format == "JPEG" else image
+        if out_format == "TIFF":
+            options["compression"] = "tiff_deflate"
+        if clean.mode == "P" and out_format == "BMP" and "transparency" in image.info:
+            clean = clean.convert("RGBA")
+        clean.save(target, out_format, **options)

@@ -1,0 +1,188 @@
+"""Independent post-check of converter outputs. It shares no logic with the converters: it
+re-detects each output with libmagic and looks, with its own rules, for anything active
+(scripts, actions, embedded files, macros, external links, executables, formula cells, markup).
+Anything it cannot positively check is reported as not clean: fail closed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import magic
+import pikepdf
+from PIL import Image
+
+PDF_FORBIDDEN_KEYS = frozenset({
+    "/JS", "/JavaScript", "/OpenAction", "/AA", "/EmbeddedFile", "/EmbeddedFiles", "/EF",
+    "/RichMedia", "/RichMediaContent", "/XFA", "/Launch", "/URI", "/SubmitForm", "/ImportData",
+    "/GoToR", "/GoToE", "/Sound", "/Movie", "/Rendition", "/Hide", "/SetOCGState", "/Trans3D",
+})
+PDF_ALLOWED_ACTIONS = frozenset({"/GoTo", "/Named"})
+EXECUTABLE_MARKERS = (b"This program cannot be run in DOS mode", b"\x7fELF\x02\x01\x01")
+TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+HTML_MARKERS = re.compile(r"<\s*(script|html|iframe|object|embed|body|svg)\b", re.IGNORECASE)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+NUMBER = re.compile(r"^[+-]?\d+([.,]\d+)*%?$")
+IMAGE_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/bmp": "BMP",
+                 "image/tiff": "TIFF", "image/x-ms-bmp": "BMP"}
+MAX_ZIP_MEMBER_BYTES = 1024 * 1024 * 1024
+
+
+@dataclass
+class Verdict:
+    path: str
+    type: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "type": self.type, "clean": self.clean, "problems": self.problems}
+
+
+def _pdf_objects(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Object]:
+    stack: list[pikepdf.Object] = list(pdf.objects)
+    stack.append(pdf.trailer)
+    seen: set[int] = set()
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+            yield obj
+            stack.extend(v for k, v in obj.items()
+                         if isinstance(v, pikepdf.Object) and not v.is_indirect and k != "/Parent")
+        elif isinstance(obj, pikepdf.Array):
+            stack.extend(v for v in obj if isinstance(v, pikepdf.Object) and not v.is_indirect)
+
+
+def check_pdf(path: Path, verdict: Verdict) -> None:
+    try:
+        pdf = pikepdf.open(path)
+    except (pikepdf.PdfError, pikepdf.PasswordError, OSError, ValueError) as exc:
+        verdict.problems.append(f"pdf_unreadable: {type(exc).__name__}")
+        return
+    with pdf:
+        if pdf.is_encrypted:
+            verdict.problems.append("pdf_encrypted")
+        for obj in _pdf_objects(pdf):
+            for key in obj.keys():
+                if key in PDF_FORBIDDEN_KEYS:
+                    verdict.problems.append(f"pdf_forbidden_key {key}")
+            actions = [obj.get("/A"), obj.get("/Next")]
+            if obj.get("/Type") == pikepdf.Name.Action:
+                actions.append(obj)
+            for action in actions:
+                if isinstance(action, pikepdf.Dictionary):
+                    action_kind = str(action.get("/S", ""))
+                    if action_kind not in PDF_ALLOWED_ACTIONS:
+                        verdict.problems.append(f"pdf_action {action_kind}")
+            if obj.get("/Type") == pikepdf.Name.EmbeddedFile:
+                verdict.problems.append("pdf_embedded_file")
+            if isinstance(obj, pikepdf.Stream):
+                try:
+                    data = obj.read_bytes()
+                except (pikepdf.PdfError, RuntimeError):
+                    data = obj.read_raw_bytes()
+                if any(marker in data for marker in EXECUTABLE_MARKERS):
+                    verdict.problems.append("pdf_stream_holds_executable")
+    verdict.problems[:] = list(dict.fromkeys(verdict.problems))
+
+
+def check_image(path: Path, mime: str, verdict: Verdict) -> None:
+    data = path.read_bytes()
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != IMAGE_FORMATS[mime]:
+                verdict.problems.append(f"image_format_mismatch {image.format}")
+            image.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            if image.info.get("exif") or image.info.get("xmp") or image.info.get("comment"):
+                verdict.problems.append("image_metadata_present")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        verdict.problems.append(f"image_unreadable: {type(exc).__name__}")
+        return
+    endings = {"image/png": b"IEND\xaeB`\x82", "image/jpeg": b"\xff\xd9", "image/gif": b";"}
+    expected_end = endings.get(mime)
+    if expected_end is not None and not data.endswith(expected_end):
+        verdict.problems.append("image_trailing_data")
+    if any(marker in data for marker in EXECUTABLE_MARKERS):
+        verdict.problems.append("image_holds_executable")
+
+
+def check_text(path: Path, mime: str, verdict: Verdict) -> None:
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        verdict.problems.append("text_not_utf8")
+        return
+    if TEXT_CONTROL.search(text):
+        verdict.problems.append("text_control_characters")
+    if HTML_MARKERS.search(text):
+        verdict.problems.append("text_holds_markup")
+    if mime == "text/csv" or path.suffix.lower() in (".csv", ".tsv"):
+        for delimiter in (",", "\t", ";"):
+            for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+                for cell in row:
+                    if cell.startswith(FORMULA_START) and not NUMBER.match(cell):
+                        verdict.problems.append("csv_formula_cell")
+                        return
+
+
+def check_zip(path: Path, verdict: Verdict, scratch: Path, depth: int) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                name = info.filename
+                if info.flag_bits & 0x1:
+                    verdict.problems.append(f"zip_encrypted_member {name}")
+                    continue
+                if name.startswith("/") or ".." in name.split("/") or "\\" in name:
+                    verdict.problems.append(f"zip_unsafe_name {name}")
+                    continue
+                if info.file_size > MAX_ZIP_MEMBER_BYTES:
+                    verdict.problems.append(f"zip_member_too_large {name}")
+                    continue
+                member = scratch / f"member-{depth}{Path(name).suffix[:10]}"
+                with archive.open(info) as source, member.open("wb") as sink:
+                    while chunk := source.read(1024 * 1024):
+                        sink.write(chunk)
+                inner = inspect_file(member, scratch, depth + 1)
+                verdict.problems.extend(f"{name}: {p}" for p in inner.problems)
+                member.unlink()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        verdict.problems.append(f"zip_unreadable: {type(exc).__name__}")
+
+
+def inspect_file(path: Path, scratch: Path, depth: int = 0) -> Verdict:
+    """Re-detect ``path`` by content and check it; the verdict lists every problem found."""
+    mime = magic.from_file(str(path), mime=True)
+    if mime in ("text/plain", "text/csv", "application/csv") and path.suffix.lower() == ".csv":
+        mime = "text/csv"
+    verdict = Verdict(str(path), mime)
+    if depth > 8:
+        verdict.problems.append("nested_too_deep")
+    elif mime == "application/pdf":
+        check_pdf(path, verdict)
+    elif mime in IMAGE_FORMATS:
+        check_image(path, mime, verdict)
+    elif mime in ("text/plain", "text/csv", "application/csv", "inode/x-empty"):
+        check_text(path, mime, verdict)
+    elif mime == "application/zip":
+        check_zip(path, verdict, scratch, depth)
+    else:
+        verdict.problems.append(f"unexpected_output_type {mime}")
+    return verdict

@@ -1,0 +1,56 @@
+"""Safe file and member names: nothing can escape the output directory or fool a Windows user."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+UNSAFE_CHARACTERS = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\]')
+BIDI_AND_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
+MAX_COMPONENT_BYTES = 200
+COMPOUND_EXTENSIONS = (".tar.gz", ".tar.bz2", ".tar.xz")
+
+
+def safe_component(component: str) -> str:
+    """One path component made safe for every file system the output may land on."""
+    cleaned = unicodedata.normalize("NFC", component)
+    cleaned = BIDI_AND_INVISIBLE.sub("", cleaned)
+    cleaned = UNSAFE_CHARACTERS.sub("_", cleaned).strip().rstrip(". ")
+    if cleaned in ("", ".", ".."):
+        cleaned = "_"
+    if WINDOWS_RESERVED.match(cleaned):
+        cleaned = "_" + cleaned
+    encoded = cleaned.encode("utf-8")
+    if len(encoded) > MAX_COMPONENT_BYTES:
+        cleaned = encoded[:MAX_COMPONENT_BYTES].decode("utf-8", "ignore")
+    return cleaned
+
+
+def safe_relative_path(name: str) -> str:
+    """An archive member name as a relative path with no absolute, drive or ``..`` parts."""
+    parts = [p for p in re.split(r"[/\\]+", name) if p not in ("", ".", "..")]
+    if parts and re.match(r"^[A-Za-z]:$", parts[0]):
+        parts = parts[1:]
+    safe = [safe_component(part) for part in parts]
+    return "/".join(safe) if safe else "_"
+
+
+def is_safe_relative_path(path: str) -> bool:
+    """True when ``path`` is already in the form ``safe_relative_path`` produces."""
+    if not path or path.startswith("/") or "\\" in path:
+        return False
+    return all(part == safe_component(part) and part not in (".", "..") for part in path.split("/"))
+
+
+def stem_of(name: str) -> str:
+    """File name without its (compound) extension, made safe."""
+    base = re.split(r"[/\\]", name)[-1]
+    lowered = base.lower()
+    for compound in COMPOUND_EXTENSIONS:
+        if lowered.endswith(compound) and len(base) > len(compound):
+            return safe_component(base[: -len(compound)])
+    if lowered.endswith(".tgz") and len(base) > 4:
+        return safe_component(base[:-4])
+    stem = base.rsplit(".", 1)[0] if "." in base.strip(".") else base
+    return safe_component(stem)

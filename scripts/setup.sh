@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs everything the gateway and its tests need on a Debian/Ubuntu machine:
+# system packages through apt-get (when missing) and Python packages into .venv/.
+# Idempotent: a second run only checks and returns.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+system_packages=(
+  libmagic1            # content type detection (python-magic)
+  bubblewrap           # sandbox for parsing untrusted files
+  libreoffice-core-nogui libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
+  fonts-noto-cjk fonts-ipafont-gothic fonts-ipafont-mincho   # Japanese text renders, not tofu
+  clamav clamav-testfiles   # antivirus engine and its harmless test corpus
+  p7zip-full           # outside tool used by tests to build and check 7z archives
+  poppler-utils        # pdftotext/pdftoppm: outside judges in tests
+)
+
+missing=()
+for pkg in "${system_packages[@]}"; do
+  [[ "$pkg" == \#* ]] && continue
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing system packages: ${missing[*]} (run this script as root)" >&2
+    exit 1
+  fi
+  echo "setup: installing system packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >&2
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+fi
+
+python="${PYTHON:-python3}"
+if [[ ! -x .venv/bin/python ]]; then
+  "$python" -m venv .venv
+fi
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [[ ! -f "$stamp" ]]; then
+  .venv/bin/python -m pip install -q --upgrade pip >&2
+  .venv/bin/python -m pip install -q -e ".[dev]" >&2
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
