@@ -18,7 +18,7 @@ import tarfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import py7zr
 import py7zr.exceptions
@@ -264,11 +264,14 @@ class TarConverter(Converter):
         return job.finish()
 
 
-OPENERS: dict[str, Callable[[Path], IO[bytes]]] = {
-    "application/gzip": lambda p: gzip.GzipFile(p, "rb"),  # type: ignore[arg-type,return-value]
-    "application/x-bzip2": lambda p: bz2.open(p, "rb"),
-    "application/x-xz": lambda p: lzma.open(p, "rb"),
-}
+def open_compressed(mime: str, path: Path) -> IO[bytes]:
+    if mime == "application/gzip":
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    if mime == "application/x-bzip2":
+        return cast(IO[bytes], bz2.open(path, "rb"))
+    return cast(IO[bytes], lzma.open(path, "rb"))
+
+
 INNER_SUFFIX = {"application/gzip": ".gz", "application/x-bzip2": ".bz2", "application/x-xz": ".xz"}
 
 
@@ -276,7 +279,7 @@ class CompressedFileConverter(Converter):
     """gzip / bzip2 / xz: one compressed file; its content is disarmed as a member."""
 
     name = "compressed"
-    input_types = frozenset(OPENERS)
+    input_types = frozenset(INNER_SUFFIX)
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         job = _Extraction(out_dir, request, src.stat().st_size, own_folder=False)
@@ -291,7 +294,7 @@ class CompressedFileConverter(Converter):
         try:
             job.budget.add_member()
             target = job.staged()
-            with OPENERS[request.detected_type](src) as stream:
+            with open_compressed(request.detected_type, src) as stream:
                 job.copy_limited(stream, target)
             job.member(target, inner_name)
         except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:

@@ -80,10 +80,14 @@ class Report:
     reason: str | None = None
     reason_code: str | None = None
     members: list[Report] | None = None
+    sha256: str = ""
+    size: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "input": self.input,
+            "sha256": self.sha256,
+            "size": self.size,
             "type": self.type,
             "outcome": self.outcome,
             "method": self.method,

@@ -4,6 +4,7 @@ that a converter did not produce."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -14,6 +15,14 @@ from converters.names import stem_of
 from converters.registry import converter_for
 
 log = logging.getLogger(__name__)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
 CSV_EXTENSIONS = frozenset({"csv", "tsv"})
 
 
@@ -62,7 +71,8 @@ class Engine:
         report.reason_code = code
 
     def _process(self, src: Path, name: str, rel_dir: str, depth: int, report: Report) -> None:
-        size = src.stat().st_size
+        size = report.size = src.stat().st_size
+        report.sha256 = file_sha256(src)
         if size > self.limits.max_input_bytes:
             raise ConverterError("the file is larger than the size limit", code="too_large")
         detection = detect(src)

@@ -1,0 +1,1 @@
+"""The 無害化 gateway service: intake, sandboxed disarm pipeline, verification, delivery, audit."""

@@ -1,0 +1,57 @@
+"""The ``gateway`` command line (see CONTRACT.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from gateway.config import load_settings
+from gateway.errors import GatewayError
+from gateway.sanitize import sanitize_paths
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="無害化 gateway for LGWAN")
+    commands = parser.add_subparsers(dest="command", required=True)
+    sanitize = commands.add_parser("sanitize", help="disarm files into a directory")
+    sanitize.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    sanitize.add_argument("--out", required=True, type=Path, metavar="DIR")
+    sanitize.add_argument("--config", type=Path, metavar="FILE")
+    sanitize.add_argument("--method", choices=("rebuild", "rasterize"))
+    return parser
+
+
+def _sanitize(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    missing = [str(p) for p in args.files if not p.is_file()]
+    if missing:
+        print(f"gateway: not a readable file: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"gateway: cannot create output directory {args.out}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    for result in sanitize_paths(settings, list(args.files), args.out, args.method):
+        print(json.dumps(result, ensure_ascii=False), flush=True)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "sanitize":
+            return _sanitize(args)
+    except GatewayError as exc:
+        print(f"gateway: {exc.reason} [{exc.code}]", file=sys.stderr)
+        return EXIT_USAGE if exc.code in ("config_invalid", "sandbox_unavailable") else EXIT_INTERNAL
+    except OSError as exc:
+        print(f"gateway: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    return EXIT_USAGE

@@ -1,0 +1,103 @@
+"""One validated settings object, read from a TOML file; command-line flags override it."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from converters.base import METHODS, Limits, Method
+from gateway.errors import ConfigError
+
+SANDBOX_MODES = frozenset({"bwrap", "none"})
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    mode: str = "bwrap"
+    allow_unsandboxed: bool = False  # "none" is refused unless this is true
+    timeout_seconds: int = 300
+    cpu_seconds: int = 240
+    memory_mb: int = 3072
+    file_size_mb: int = 2048
+    max_processes: int = 512
+    uid: int = 65534  # the unprivileged user the sandbox runs as when started by root
+
+
+@dataclass(frozen=True)
+class SanitizeSettings:
+    method: Method = "rebuild"
+    raster_workers: int = 2
+
+
+@dataclass(frozen=True)
+class Settings:
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    sanitize: SanitizeSettings = field(default_factory=SanitizeSettings)
+    limits: Limits = field(default_factory=Limits)
+    work_dir: Path | None = None  # scratch space for jobs; the system temp dir when unset
+
+
+def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    return value
+
+
+def _typed(cls: type, values: dict[str, Any], section: str) -> Any:
+    known = cls.__dataclass_fields__
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in [{section}]: {', '.join(sorted(unknown))}")
+    defaults = cls()
+    for key, value in values.items():
+        expected = type(getattr(defaults, key))
+        if expected is int and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            raise ConfigError(f"[{section}] {key} must be a positive integer")
+        if expected in (bool, str) and not isinstance(value, expected):
+            raise ConfigError(f"[{section}] {key} must be a {expected.__name__}")
+    return cls(**values)
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read and validate a TOML configuration file (or the defaults when ``path`` is None)."""
+    if path is None:
+        return validate(Settings())
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration {path} is not valid TOML: {exc}") from exc
+    unknown = set(data) - {"sandbox", "sanitize", "limits", "work_dir"}
+    if unknown:
+        raise ConfigError(f"unknown configuration section(s): {', '.join(sorted(unknown))}")
+    try:
+        limits = Limits.from_dict(_section(data, "limits"))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"[limits]: {exc}") from exc
+    work_dir = data.get("work_dir")
+    settings = Settings(
+        sandbox=_typed(SandboxSettings, _section(data, "sandbox"), "sandbox"),
+        sanitize=_typed(SanitizeSettings, _section(data, "sanitize"), "sanitize"),
+        limits=limits,
+        work_dir=Path(work_dir) if isinstance(work_dir, str) else None,
+    )
+    return validate(settings)
+
+
+def validate(settings: Settings) -> Settings:
+    if settings.sandbox.mode not in SANDBOX_MODES:
+        raise ConfigError(f"[sandbox] mode must be one of {', '.join(sorted(SANDBOX_MODES))}")
+    if settings.sandbox.mode == "none" and not settings.sandbox.allow_unsandboxed:
+        raise ConfigError("[sandbox] mode = \"none\" needs allow_unsandboxed = true: files would be "
+                          "parsed without isolation")
+    if settings.sanitize.method not in METHODS:
+        raise ConfigError("[sanitize] method must be rebuild or rasterize")
+    return settings
+
+
+def with_method(settings: Settings, method: Method) -> Settings:
+    return replace(settings, sanitize=replace(settings.sanitize, method=method))

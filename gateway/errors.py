@@ -1,0 +1,51 @@
+"""Errors of the gateway service. Each carries a stable ``code``.
+
+Tree::
+
+    GatewayError                    gateway_error
+    ├── ConfigError                 config_invalid
+    ├── SandboxUnavailable          sandbox_unavailable
+    └── SandboxFailure              sandbox_failure
+        ├── SandboxTimeout          timeout
+        ├── SandboxResourceLimit    resource_limit
+        ├── SandboxCrash            converter_crashed
+        └── ReportInvalid           converter_report_invalid
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    code = "gateway_error"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ConfigError(GatewayError):
+    code = "config_invalid"
+
+
+class SandboxUnavailable(GatewayError):
+    code = "sandbox_unavailable"
+
+
+class SandboxFailure(GatewayError):
+    code = "sandbox_failure"
+
+
+class SandboxTimeout(SandboxFailure):
+    code = "timeout"
+
+
+class SandboxResourceLimit(SandboxFailure):
+    code = "resource_limit"
+
+
+class SandboxCrash(SandboxFailure):
+    code = "converter_crashed"
+
+
+class ReportInvalid(SandboxFailure):
+    code = "converter_report_invalid"

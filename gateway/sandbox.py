@@ -1,0 +1,172 @@
+"""Run untrusted parsing in a child process: bubblewrap (no network, read-only system, private
+/tmp, only the job's directories bound), rlimits (CPU, address space, file size, processes),
+an unprivileged user, and a wall-clock timeout that kills the whole process group.
+
+Started as root, the sandbox switches to ``SandboxSettings.uid`` inside bubblewrap (setpriv),
+so the process limit counts only sandboxed processes. Started as another user, bubblewrap's
+user namespace is used instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import converters
+from gateway.config import SandboxSettings
+from gateway.errors import (
+    SandboxCrash,
+    SandboxFailure,
+    SandboxResourceLimit,
+    SandboxTimeout,
+    SandboxUnavailable,
+)
+
+log = logging.getLogger(__name__)
+MAX_REPORT_BYTES = 32 * 1024 * 1024
+SYSTEM_RO_BINDS = ("/usr", "/etc/ld.so.cache", "/etc/fonts", "/etc/alternatives")
+SYSTEM_SYMLINKS = (("usr/lib", "/lib"), ("usr/lib64", "/lib64"), ("usr/bin", "/bin"),
+                   ("usr/sbin", "/sbin"))
+
+
+@dataclass(frozen=True)
+class Bind:
+    source: Path
+    target: str
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    stdout: bytes
+    stderr_tail: str
+
+
+def _ancestors(targets: list[str]) -> list[str]:
+    """Every parent directory of the bind targets, shallowest first (bwrap would make them 0700)."""
+    parents: set[str] = set()
+    for target in targets:
+        parents.update(str(p) for p in Path(target).parents if str(p) != "/")
+    return sorted(parents, key=lambda p: (p.count("/"), p))
+
+
+class Sandbox:
+    """Runs a command under the configured isolation; see the module docstring."""
+
+    def __init__(self, settings: SandboxSettings) -> None:
+        self.settings = settings
+        self.bwrap = shutil.which("bwrap")
+        self.prlimit = shutil.which("prlimit")
+        self.setpriv = shutil.which("setpriv")
+        if settings.mode == "bwrap":
+            if self.bwrap is None or self.prlimit is None:
+                raise SandboxUnavailable(
+                    "bubblewrap (bwrap) and prlimit are required; install them with scripts/setup.sh "
+                    "or set [sandbox] mode = \"none\" with allow_unsandboxed = true")
+            self.as_root = os.geteuid() == 0
+            if self.as_root and self.setpriv is None:
+                raise SandboxUnavailable("setpriv (util-linux) is required to drop root in the sandbox")
+        else:
+            self.as_root = False
+
+    @property
+    def uid(self) -> int:
+        return self.settings.uid if self.as_root else os.geteuid()
+
+    def prepare_writable(self, path: Path) -> None:
+        """Make ``path`` writable by the sandbox user."""
+        path.mkdir(parents=True, exist_ok=True)
+        if self.as_root and self.settings.mode == "bwrap":
+            os.chown(path, self.settings.uid, self.settings.uid)
+
+    def python_argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "converters", *args]
+
+    def _python_binds(self) -> list[Bind]:
+        roots = {Path(sys.base_prefix), Path(sys.prefix), Path(converters.__file__).resolve().parent}
+        return [Bind(root, str(root)) for root in sorted(roots)]
+
+    def _limits_prefix(self) -> list[str]:
+        s = self.settings
+        assert self.prlimit is not None
+        return [self.prlimit, f"--cpu={s.cpu_seconds}", f"--as={s.memory_mb * 1024 * 1024}",
+                f"--fsize={s.file_size_mb * 1024 * 1024}", f"--nproc={s.max_processes}",
+                "--core=0", "--"]
+
+    def command(self, argv: list[str], binds: list[Bind]) -> list[str]:
+        if self.settings.mode == "none":
+            return argv
+        assert self.bwrap is not None
+        cmd = [*self._limits_prefix(), self.bwrap, "--die-with-parent", "--new-session",
+               "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        if not self.as_root:
+            cmd.append("--unshare-user")
+        cmd += ["--perms", "0755", "--dir", "/etc"]
+        for path in SYSTEM_RO_BINDS:
+            cmd += ["--ro-bind-try", path, path]
+        for link, target in SYSTEM_SYMLINKS:
+            cmd += ["--symlink", link, target]
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+        all_binds = [*self._python_binds(), *binds]
+        for directory in _ancestors([b.target for b in all_binds]):
+            cmd += ["--perms", "0755", "--dir", directory]
+        for bind in all_binds:
+            cmd += ["--bind" if bind.writable else "--ro-bind", str(bind.source), bind.target]
+        cmd += ["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
+                "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+                "--setenv", "PYTHONNOUSERSITE", "1", "--setenv", "OMP_NUM_THREADS", "1",
+                "--chdir", "/tmp"]
+        if self.as_root:
+            assert self.setpriv is not None
+            uid = str(self.settings.uid)
+            cmd += ["--cap-add", "CAP_SETUID,CAP_SETGID", "--", self.setpriv, f"--reuid={uid}",
+                    f"--regid={uid}", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+                    "--no-new-privs", "--"]
+        else:
+            cmd.append("--")
+        return [*cmd, *argv]
+
+    def run(self, argv: list[str], binds: list[Bind], *, timeout: float | None = None) -> SandboxResult:
+        """Run ``argv`` in the sandbox; raise a SandboxFailure unless it exits 0."""
+        limit = timeout if timeout is not None else self.settings.timeout_seconds
+        process = subprocess.Popen(
+            self.command(argv, binds), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, start_new_session=True, env=self._env())
+        try:
+            stdout, stderr = process.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            self._kill(process)
+            process.communicate()
+            raise SandboxTimeout(f"processing took longer than {int(limit)} s and was stopped") from None
+        tail = stderr[-4000:].decode("utf-8", "replace")
+        if process.returncode != 0:
+            raise self._failure(process.returncode, tail)
+        if len(stdout) > MAX_REPORT_BYTES:
+            raise SandboxCrash("the converter produced an oversized report")
+        return SandboxResult(stdout, tail)
+
+    def _env(self) -> dict[str, str]:
+        if self.settings.mode == "bwrap":
+            return {"PATH": "/usr/bin:/bin"}
+        return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+    @staticmethod
+    def _kill(process: subprocess.Popen[bytes]) -> None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    @staticmethod
+    def _failure(returncode: int, stderr_tail: str) -> SandboxFailure:
+        signalled = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0
+        log.warning("sandboxed process failed: exit %s", returncode)
+        if signalled in (signal.SIGXCPU, signal.SIGXFSZ, signal.SIGKILL) or "MemoryError" in stderr_tail:
+            return SandboxResourceLimit("the file needs more time, memory or disk than allowed")
+        return SandboxCrash("the converter stopped unexpectedly; the file was not passed")
