@@ -20,7 +20,7 @@ from PIL import Image
 from converters.frames import Frame
 
 JPEG_QUALITY = 80
-TEXT_PAGE_INK_SHARE = 0.97  # share of pixels that are near white or near black
+TEXT_PAGE_INK_SHARE = 0.75  # share of pixels that are near white or near black (anti-aliasing is the rest)
 TWO_BIT_PALETTE = (0, 85, 170, 255)
 
 
