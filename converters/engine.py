@@ -77,15 +77,15 @@ class Engine:
             raise ConverterError("the file is larger than the size limit", code="too_large")
         detection = detect(src)
         report.type = detection.type
-        if not extension_agrees(name, detection.type):
-            report.findings.append(Finding(
-                "extension_mismatch", f".{extension_of(name)} but the content is {detection.type}"))
         if detection.blocked_code is not None:
             raise ConverterError(f"blocked: {detection.blocked_reason}", code=detection.blocked_code)
         if extension_of(name) in SCRIPT_EXTENSIONS:
             raise ConverterError(
                 f"blocked: .{extension_of(name)} files are scripts or shortcuts that Windows runs",
                 code="script")
+        if not extension_agrees(name, detection.type):
+            report.findings.append(Finding(
+                "extension_mismatch", f".{extension_of(name)} but the content is {detection.type}"))
         mime = detection.type
         if mime == "text/plain" and extension_of(name) in CSV_EXTENSIONS:
             mime = report.type = "text/csv"

@@ -27,6 +27,8 @@ RISKY_KEYS: dict[str, str] = {
     "/AA": "pdf_additional_actions_removed",
     "/EmbeddedFiles": "pdf_embedded_file_removed",
     "/EmbeddedFile": "pdf_embedded_file_removed",
+    "/EF": "pdf_embedded_file_removed",
+    "/AF": "pdf_embedded_file_removed",
     "/RichMediaContent": "pdf_rich_media_removed",
     "/XFA": "pdf_xfa_removed",
 }
