@@ -48,18 +48,14 @@ class Verdict:
 
 
 def _pdf_objects(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Object]:
-    stack: list[pikepdf.Object] = list(pdf.objects)
-    stack.append(pdf.trailer)
-    seen: set[int] = set()
+    """Every dictionary and stream: each indirect object once, plus its direct children (a tree,
+    since cycles can only pass through indirect references)."""
+    stack: list[pikepdf.Object] = [*pdf.objects, pdf.trailer]
     while stack:
         obj = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
         if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
             yield obj
-            stack.extend(v for k, v in obj.items()
-                         if isinstance(v, pikepdf.Object) and not v.is_indirect and k != "/Parent")
+            stack.extend(v for v in obj.values() if isinstance(v, pikepdf.Object) and not v.is_indirect)
         elif isinstance(obj, pikepdf.Array):
             stack.extend(v for v in obj if isinstance(v, pikepdf.Object) and not v.is_indirect)
 

@@ -132,7 +132,7 @@ def make_images(out: Path) -> None:
     (out / "png-trailing-zip.png").write_bytes((out / "png-clean.png").read_bytes() + polyglot.getvalue())
     jpeg_polyglot = (out / "jpeg-exif.jpg").read_bytes() + b"<script>alert('polyglot')</script>"
     (out / "jpeg-trailing-script.jpg").write_bytes(jpeg_polyglot)
-    frames = [Image.new("P", (60, 40), color) for color in (1, 2, 3)]
+    frames = [Image.new("RGB", (60, 40), color) for color in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
     frames[0].save(out / "gif-animated.gif", save_all=True, append_images=frames[1:], duration=200, loop=0)
     photo.save(out / "bmp-clean.bmp")
     photo.save(out / "tiff-multipage.tif", save_all=True, append_images=[photo.rotate(90)])
@@ -167,7 +167,7 @@ def make_text(out: Path) -> None:
            + b"\x1b(I\x43\x44\x1b(B\n")
     (out / "txt-iso2022jp.txt").write_bytes(iso)
     csv_rows = ("氏名,金額,メモ\r\n山田,-12.5,通常\r\n"
-                "攻撃,=HYPERLINK(\"https://example.com\",\"click\"),+cmd|' /C calc'!A0\r\n"
+                "攻撃,\"=HYPERLINK(\"\"https://example.com\"\",\"\"click\"\")\",+cmd|' /C calc'!A0\r\n"
                 "@SUM(1+1),-2+3,＝1+1\r\n")
     (out / "csv-formula.csv").write_bytes(csv_rows.encode("cp932"))
     (out / "html-disguised.txt").write_text(
