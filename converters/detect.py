@@ -3,6 +3,7 @@ signatures at fixed offsets). The file name's extension is only compared, never 
 
 from __future__ import annotations
 
+import re
 import struct
 import zipfile
 from dataclasses import dataclass
@@ -37,6 +38,11 @@ BLOCKED_KINDS: dict[str, tuple[str, str]] = {
     "image/svg+xml": ("svg", "SVG image, which can carry scripts"),
     "application/x-rar": ("unsupported_archive", "RAR archive (not supported; cannot be inspected)"),
     "application/vnd.ms-outlook": ("unsupported_type", "Outlook message file (not supported yet)"),
+    "message/rfc822": ("mail_message", "a saved mail message, whose encoded attachments a mail program "
+                       "would open; mail crosses through the gateway's mail channel"),
+    "application/mbox": ("mail_message", "a mailbox file, whose encoded attachments a mail program "
+                         "would open; mail crosses through the gateway's mail channel"),
+    "text/x-uuencode": ("encoded_attachment", "text carrying a uuencoded file"),
 }
 
 SCRIPT_EXTENSIONS = frozenset(
@@ -176,10 +182,26 @@ def _ole_type(path: Path) -> str:
     return "application/x-ole-storage"
 
 
+MAIL_HEADER = re.compile(rb"^(from |received:|return-path:|from:|to:|subject:|date:|message-id:|"
+                         rb"mime-version:|content-type:|delivered-to:|x-[a-z0-9-]+:)", re.IGNORECASE)
+UUENCODE_BEGIN = re.compile(rb"^begin(-base64)? [0-7]{3,4} \S", re.MULTILINE)
+
+
+def _looks_like_mail(head: bytes) -> bool:
+    """Two or more header lines before the first blank line, one of them a mail header."""
+    block = head[:8192].replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].split(b"\n")
+    headers = [line for line in block if MAIL_HEADER.match(line)]
+    return len(headers) >= 2 and len(headers) * 2 >= len([ln for ln in block if not ln[:1].isspace()])
+
+
 def _text_refinement(head: bytes, mime: str) -> str:
     lowered = head[:4096].lower()
     if lowered.startswith(b"#!"):
         return "application/x-shellscript"
+    if mime in ("message/rfc822", "application/mbox") or _looks_like_mail(head):
+        return "message/rfc822"
+    if UUENCODE_BEGIN.search(head):
+        return "text/x-uuencode"
     if b"<svg" in lowered and (b"<?xml" in lowered[:200] or lowered.lstrip().startswith(b"<svg")):
         return "image/svg+xml"
     html_markers = (b"<html", b"<!doctype html", b"<script", b"<body", b"<iframe", b"<head")
@@ -199,7 +221,8 @@ def detect(path: Path) -> Detection:
             mime = _zip_type(path)
         elif head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
             mime = _ole_type(path)
-        elif mime.startswith("text/") or mime in ("application/json", "application/xml"):
+        elif mime.startswith("text/") or mime in ("application/json", "application/xml", "message/rfc822",
+                                                  "application/mbox"):
             mime = _text_refinement(head, mime if mime.startswith("text/") else "text/plain")
         elif mime == "application/x-gzip":
             mime = "application/gzip"

@@ -44,3 +44,21 @@ def test_extension_disagreeing_with_content_is_a_finding(samples: Path, tmp_path
     report = run_engine(copy, tmp_path / "out")
     assert "extension_mismatch" in {f.code for f in report.findings}
     assert report.outputs[0].path == "photo.png"
+
+
+@pytest.mark.parametrize(("content", "code"), [
+    (b"From: a@example.com\nTo: b@example.jp\nSubject: x\nMIME-Version: 1.0\n\nbody\n", "mail_message"),
+    (b"From sender@example.com Sat Jan  3 01:05:34 1996\nReceived: from x\nSubject: y\n\nz\n", "mail_message"),
+    (b"see attached\nbegin 644 invoice.exe\nM35J0``,````$````__\\``+@`````\n`\nend\n", "encoded_attachment"),
+])
+def test_text_carrying_mail_or_encoded_files_is_blocked(tmp_path: Path, content: bytes, code: str) -> None:
+    source = tmp_path / "note.txt"
+    source.write_bytes(content)
+    report = run_engine(source, tmp_path / "out")
+    assert (report.outcome, report.reason_code) == ("blocked", code)
+
+
+def test_plain_prose_mentioning_headers_is_still_text(tmp_path: Path) -> None:
+    source = tmp_path / "memo.txt"
+    source.write_bytes("議事録\nSubject: 予算について話し合った\n出席者 5名\n".encode())
+    assert run_engine(source, tmp_path / "out").outcome == "passed"

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+
+from converters.names import is_safe_relative_path, safe_component, safe_relative_path, stem_of
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("../../etc/passwd", "etc/passwd"),
+    ("/abs/x.txt", "abs/x.txt"),
+    ("C:\\Windows\\x.txt", "Windows/x.txt"),
+    ("a/./b/../c.txt", "a/b/c.txt"),
+    ("請求書/見積①.pdf", "請求書/見積①.pdf"),
+    ("CON.txt", "_CON.txt"),
+    ("invoice\u202etxt.exe", "invoicetxt.exe"),
+    ("name. ", "name"),
+    ("", "_"),
+])
+def test_safe_relative_path(name: str, expected: str) -> None:
+    assert safe_relative_path(name) == expected
+    assert is_safe_relative_path(expected)
+
+
+@pytest.mark.parametrize("path", ["../x", "/x", "a\\b", "a/../b", "a/CON", "a//b", ""])
+def test_unsafe_paths_are_recognised(path: str) -> None:
+    assert not is_safe_relative_path(path)
+
+
+def test_stems() -> None:
+    assert stem_of("a/b/report.final.pdf") == "report.final"
+    assert stem_of("x.tar.gz") == "x" and stem_of("y.tgz") == "y" and stem_of(".hidden") == ".hidden"
+    assert len(safe_component("あ" * 200).encode()) <= 200
