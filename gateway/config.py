@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _typed(cls: type, values: dict[str, Any], section: str) -> Any:
-    known = cls.__dataclass_fields__
+    known = {f.name for f in fields(cls)}
     unknown = set(values) - set(known)
     if unknown:
         raise ConfigError(f"unknown setting(s) in [{section}]: {', '.join(sorted(unknown))}")

@@ -92,18 +92,18 @@ class Sandbox:
         roots = {Path(sys.base_prefix), Path(sys.prefix), Path(converters.__file__).resolve().parent}
         return [Bind(root, str(root)) for root in sorted(roots)]
 
-    def _limits_prefix(self) -> list[str]:
+    def _limits_prefix(self, prlimit: str) -> list[str]:
         s = self.settings
-        assert self.prlimit is not None
-        return [self.prlimit, f"--cpu={s.cpu_seconds}", f"--as={s.memory_mb * 1024 * 1024}",
+        return [prlimit, f"--cpu={s.cpu_seconds}", f"--as={s.memory_mb * 1024 * 1024}",
                 f"--fsize={s.file_size_mb * 1024 * 1024}", f"--nproc={s.max_processes}",
                 "--core=0", "--"]
 
     def command(self, argv: list[str], binds: list[Bind]) -> list[str]:
         if self.settings.mode == "none":
             return argv
-        assert self.bwrap is not None
-        cmd = [*self._limits_prefix(), self.bwrap, "--die-with-parent", "--new-session",
+        if self.bwrap is None or self.prlimit is None:
+            raise SandboxUnavailable("bubblewrap or prlimit disappeared")
+        cmd = [*self._limits_prefix(self.prlimit), self.bwrap, "--die-with-parent", "--new-session",
                "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
         if not self.as_root:
             cmd.append("--unshare-user")
@@ -122,8 +122,7 @@ class Sandbox:
                 "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
                 "--setenv", "PYTHONNOUSERSITE", "1", "--setenv", "OMP_NUM_THREADS", "1",
                 "--chdir", "/tmp"]
-        if self.as_root:
-            assert self.setpriv is not None
+        if self.as_root and self.setpriv is not None:
             uid = str(self.settings.uid)
             cmd += ["--cap-add", "CAP_SETUID,CAP_SETGID", "--", self.setpriv, f"--reuid={uid}",
                     f"--regid={uid}", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",

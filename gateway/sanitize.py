@@ -121,7 +121,8 @@ class Sanitizer:
             self.sandbox.prepare_writable(job.scratch)
             report = Report(input=name, type="application/octet-stream", outcome="blocked", method=chosen)
             try:
-                report.sha256, report.size = _copy_hashing(src, job.input, self.settings.limits.max_input_bytes)
+                report.sha256, report.size = _copy_hashing(
+                    src, job.input, self.settings.limits.max_input_bytes)
                 report = self._convert(job, name, chosen, report)
                 verified = self._finish_outputs(job, report)
                 result = self._deliver(job, report, out_dir, verified)
@@ -234,7 +235,8 @@ class Sanitizer:
                     published[output.path] = {"path": arcname, "container": str(target),
                                               "sha256": _sha256(job.out / output.path), "type": output.type}
             report.outputs = [Output(target.name, "application/zip")]
-            published[target.name] = {"path": str(target), "sha256": _sha256(target), "type": "application/zip"}
+            published[target.name] = {"path": str(target), "sha256": _sha256(target),
+                                      "type": "application/zip"}
         else:
             for output in report.outputs:
                 filename = safe_component(Path(output.path).name)

@@ -27,8 +27,9 @@ from reportlab.pdfgen import canvas
 
 JAPANESE_FONT = Path("/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf")
 JAPANESE_TEXT = "令和8年度 情報セキュリティ対策基準 ①㈱ 髙橋 ～ ﾃｽﾄ"
-INERT_PE = (b"MZ" + b"\x90\x00" * 29 + struct.pack("<I", 0x40) + b"This program cannot be run in DOS mode.\r\n$"
-            + b"\x00" * 16 + b"PE\x00\x00" + b"\x4c\x01" + b"\x00" * 200)
+INERT_PE = (b"MZ" + b"\x90\x00" * 29 + struct.pack("<I", 0x40)
+            + b"This program cannot be run in DOS mode.\r\n$" + b"\x00" * 16
+            + b"PE\x00\x00" + b"\x4c\x01" + b"\x00" * 200)
 INERT_ELF = b"\x7fELF\x02\x01\x01" + b"\x00" * 120
 
 
@@ -180,7 +181,7 @@ class Cp932ZipInfo(zipfile.ZipInfo):
     """A member name stored as CP932 bytes without the UTF-8 flag, as Windows' Explorer and
     Japanese archivers write it."""
 
-    def _encodeFilenameFlags(self) -> tuple[bytes, int]:  # noqa: N802 - zipfile's hook name
+    def _encodeFilenameFlags(self) -> tuple[bytes, int]:  # zipfile's own hook
         return self.filename.encode("cp932"), self.flag_bits & ~0x800
 
 

@@ -48,7 +48,8 @@ def test_extension_disagreeing_with_content_is_a_finding(samples: Path, tmp_path
 
 @pytest.mark.parametrize(("content", "code"), [
     (b"From: a@example.com\nTo: b@example.jp\nSubject: x\nMIME-Version: 1.0\n\nbody\n", "mail_message"),
-    (b"From sender@example.com Sat Jan  3 01:05:34 1996\nReceived: from x\nSubject: y\n\nz\n", "mail_message"),
+    (b"From sender@example.com Sat Jan  3 01:05:34 1996\nReceived: from x\nSubject: y\n\nz\n",
+     "mail_message"),
     (b"see attached\nbegin 644 invoice.exe\nM35J0``,````$````__\\``+@`````\n`\nend\n", "encoded_attachment"),
 ])
 def test_text_carrying_mail_or_encoded_files_is_blocked(tmp_path: Path, content: bytes, code: str) -> None:

@@ -56,9 +56,11 @@ def corpus_run(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     return out, lines(gateway("sanitize", *map(str, inputs), "--out", str(out)))
 
 
-def test_one_json_object_per_input_with_the_contract_fields(corpus_run: tuple[Path, list[dict[str, Any]]],
-                                                            samples: Path) -> None:
-    _, results = corpus_run
+Run = tuple[Path, list[dict[str, Any]]]
+
+
+def test_one_json_object_per_input_with_the_contract_fields(corpus_run: Run, samples: Path) -> None:
+    results = corpus_run[1]
     assert [Path(r["input"]).name for r in results] == sorted(EXPECTED)
     for result in results:
         assert REQUIRED <= set(result)
@@ -72,7 +74,7 @@ def test_one_json_object_per_input_with_the_contract_fields(corpus_run: tuple[Pa
             assert result["outputs"] and result["verified"] is True and result["reason"] is None
 
 
-def test_outputs_exist_inside_out_with_their_digests(corpus_run: tuple[Path, list[dict[str, Any]]]) -> None:
+def test_outputs_exist_inside_out_with_their_digests(corpus_run: Run) -> None:
     out, results = corpus_run
     listed = set()
     for result in results:
@@ -84,8 +86,8 @@ def test_outputs_exist_inside_out_with_their_digests(corpus_run: tuple[Path, lis
     assert {p.name for p in out.iterdir()} == listed  # nothing else was written
 
 
-def test_archive_members_are_reported_and_repacked(corpus_run: tuple[Path, list[dict[str, Any]]]) -> None:
-    out, results = corpus_run
+def test_archive_members_are_reported_and_repacked(corpus_run: Run) -> None:
+    results = corpus_run[1]
     mixed = next(r for r in results if r["input"].endswith("zip-mixed.zip"))
     by_name = {m["input"]: m for m in mixed["members"]}
     assert by_name["setup.exe"]["outcome"] == "blocked" and by_name["setup.exe"]["outputs"] == []
@@ -94,7 +96,8 @@ def test_archive_members_are_reported_and_repacked(corpus_run: tuple[Path, list[
     assert report_pdf["outputs"][0]["container"] == mixed["outputs"][0]["path"]
     with zipfile.ZipFile(mixed["outputs"][0]["path"]) as archive:
         assert sorted(archive.namelist()) == ["docs/report.pdf", "readme.txt"]
-        assert hashlib.sha256(archive.read("docs/report.pdf")).hexdigest() == report_pdf["outputs"][0]["sha256"]
+        packed = hashlib.sha256(archive.read("docs/report.pdf")).hexdigest()
+        assert packed == report_pdf["outputs"][0]["sha256"]
     cp932 = next(r for r in results if r["input"].endswith("zip-cp932-names.zip"))
     with zipfile.ZipFile(cp932["outputs"][0]["path"]) as archive:
         assert sorted(archive.namelist()) == ["請求書/令和8年度_見積書①.txt", "資料.csv"]

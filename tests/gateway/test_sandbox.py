@@ -39,8 +39,9 @@ def test_cannot_connect_to_the_host_network(sandbox: Sandbox) -> None:
     accepted: list[object] = []
     thread = threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True)
     thread.start()
-    code = ("import socket\ntry:\n socket.create_connection(('127.0.0.1', %d), timeout=3); print('connected')\n"
-            "except OSError as e: print('refused', type(e).__name__)") % port
+    code = ("import socket\ntry:\n"
+            f" socket.create_connection(('127.0.0.1', {port}), timeout=3); print('connected')\n"
+            "except OSError as e: print('refused', type(e).__name__)")
     assert sandbox.run(python(code), []).stdout.startswith(b"refused")
     code = ("import socket\ntry:\n socket.getaddrinfo('example.com', 443); print('resolved')\n"
             "except OSError as e: print('no dns')")
@@ -60,7 +61,8 @@ def test_cannot_read_or_write_outside_its_binds(sandbox: Sandbox, tmp_path: Path
         f"for p in ['{secret}', '/etc/shadow', '/root/.bashrc']:\n"
         "    try: open(p).read(); results.append('read')\n    except OSError: results.append('denied')\n"
         "for p in ['/usr/evil', '/out-escape']:\n"
-        "    try: open(p, 'w').write('x'); results.append('wrote')\n    except OSError: results.append('denied')\n"
+        "    try: open(p, 'w').write('x'); results.append('wrote')\n"
+        "    except OSError: results.append('denied')\n"
         "open('/job/out/ok.txt', 'w').write('fine')\nprint(' '.join(results))")
     result = sandbox.run(python(code), [Bind(out, "/job/out", writable=True)])
     assert result.stdout.decode().split() == ["denied"] * 5
