@@ -19,6 +19,7 @@ from typing import Any
 
 from converters.base import METHODS, Limits
 from converters.engine import Engine
+from converters.frames import FrameWriter
 from converters.inspect import inspect_file
 
 
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     convert.add_argument("--out", required=True, type=Path)
     convert.add_argument("--method", default="rebuild", choices=sorted(METHODS))
     convert.add_argument("--limits", default="{}")
+    convert.add_argument("--frames-fd", type=int, help="write rasterised pages to this descriptor")
     inspect = commands.add_parser("inspect")
     inspect.add_argument("--scratch", required=True, type=Path)
     inspect.add_argument("files", nargs="+", type=Path)
@@ -46,8 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     channel = _json_channel()
     if args.command == "convert":
         limits = Limits.from_dict(json.loads(args.limits))
-        engine = Engine(args.out, args.method, limits)
+        frames = None
+        if args.frames_fd is not None:
+            frames = FrameWriter(os.fdopen(args.frames_fd, "wb", buffering=1024 * 1024))
+        engine = Engine(args.out, args.method, limits, frames)
         result: Any = engine.process(args.input, args.name).to_dict()
+        if frames is not None:
+            frames.stream.close()
     else:
         args.scratch.mkdir(parents=True, exist_ok=True)
         result = [inspect_file(path, args.scratch).to_dict() for path in args.files]

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from converters.errors import DecompressionBomb, TooManyMembers
+from converters.frames import FrameWriter
 
 Outcome = Literal["sanitized", "passed", "blocked"]
 Method = Literal["rebuild", "rasterize"]
 OUTCOMES: frozenset[str] = frozenset({"sanitized", "passed", "blocked"})
 METHODS: frozenset[str] = frozenset({"rebuild", "rasterize"})
 
-# Output type of a rasterised document: page pixels that the trusted side turns into a PDF.
+# Output type of a rasterised document: its pages went to the trusted side as pixels (see
+# converters.frames), which builds the PDF at the output's path in a directory of its own.
 RASTER_FRAMES_TYPE = "application/x-gateway-raster-frames"
 
 
@@ -147,6 +149,7 @@ class ConvertRequest:
     depth: int = 0
     process_member: MemberProcessor | None = None  # set for archive recursion
     budget: Budget | None = None
+    frames: FrameWriter | None = None  # where rasterised pages go (to the trusted side)
 
 
 class Converter(ABC):

@@ -11,6 +11,7 @@ from pathlib import Path
 from converters.base import Budget, ConvertRequest, Finding, Limits, Method, Report
 from converters.detect import SCRIPT_EXTENSIONS, detect, extension_agrees, extension_of
 from converters.errors import ConverterError
+from converters.frames import FrameWriter
 from converters.names import stem_of
 from converters.registry import converter_for
 
@@ -24,17 +25,27 @@ def file_sha256(path: Path) -> str:
             digest.update(chunk)
     return digest.hexdigest()
 CSV_EXTENSIONS = frozenset({"csv", "tsv"})
+FRAMES_FILE = ".raster-frames"
 
 
 class Engine:
     """Processes one top-level input and all its members inside one output root."""
 
-    def __init__(self, out_root: Path, method: Method, limits: Limits) -> None:
+    def __init__(self, out_root: Path, method: Method, limits: Limits,
+                 frames: FrameWriter | None = None) -> None:
+        """``frames`` receives rasterised pages; without one they go to ``out_root/FRAMES_FILE``."""
         self.out_root = out_root
+        self._frames = frames
         self.method: Method = method
         self.limits = limits
         self.budget = Budget(limits)
         self.stems: dict[str, set[str]] = {}
+
+    @property
+    def frames(self) -> FrameWriter:
+        if self._frames is None:
+            self._frames = FrameWriter((self.out_root / FRAMES_FILE).open("wb"))
+        return self._frames
 
     def _unique_stem(self, rel_dir: str, name: str) -> str:
         taken = self.stems.setdefault(rel_dir, set())
@@ -98,7 +109,8 @@ class Engine:
         request = ConvertRequest(
             method=self.method, limits=self.limits, stem=self._unique_stem(rel_dir, name),
             original_name=name, detected_type=mime, rel_dir=rel_dir, depth=depth,
-            process_member=self.process, budget=self.budget)
+            process_member=self.process, budget=self.budget,
+            frames=self.frames if self.method == "rasterize" else None)
         conversion = converter.convert(src, out_dir, request)
         prefix = f"{rel_dir}/" if rel_dir else ""
         report.outcome = conversion.outcome

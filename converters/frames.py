@@ -1,28 +1,27 @@
-"""Page pixels crossing from the sandbox to the trusted side.
+"""Page pixels crossing from the sandbox to the trusted side, as a stream of records.
 
-A frames file is ``FRAMES_MAGIC`` followed by frames; each frame is a fixed header (width,
-height, channels, page size in 1/100 pt, compressed length) and zlib-compressed raw pixels.
-The reader trusts nothing: every size is bounded before memory is allocated, and the pixel
-count must match the header exactly.
+A stream is ``STREAM_MAGIC`` then records, each a 4-byte tag, a 4-byte big-endian length and a
+payload: ``DOC `` (the output path of one rasterised document, UTF-8), ``PAGE`` (a fixed header
+with width, height, channels and the page size in 1/100 pt, then the raw pixels) and ``END ``.
+Documents follow one another; pages belong to the open document. The reader trusts nothing:
+every length is bounded before memory is allocated and must match the header exactly.
 """
 
 from __future__ import annotations
 
 import struct
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
-from PIL import Image, ImageChops
+from converters.errors import CorruptFile, DecompressionBomb, TooManyPages
 
-from converters.errors import CorruptFile, DecompressionBomb
-
-FRAMES_MAGIC = b"GWFRAMES1\n"
-_HEADER = struct.Struct(">4sIIBIII")
-_FRAME_TAG = b"PAGE"
+STREAM_MAGIC = b"GWFRAMES2\n"
+_RECORD = struct.Struct(">4sI")
+_PAGE = struct.Struct(">IIBII")
 MAX_SIDE = 30_000
 MAX_PAGE_POINTS = 14_400 * 100  # PDF's largest page side (200 inches), in 1/100 pt
+MAX_PATH_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -35,61 +34,82 @@ class Frame:
     pixels: bytes
 
 
-def frame_from_image(image: Image.Image, page_width_pt: float, page_height_pt: float) -> Frame:
-    """Make a frame from a rendered page, as one grey channel when the page has no colour."""
-    rgb = image.convert("RGB")
-    red, green, blue = rgb.split()
-    grey = (ImageChops.difference(red, green).getbbox() is None
-            and ImageChops.difference(red, blue).getbbox() is None)
-    if grey:
-        return Frame(rgb.width, rgb.height, 1, page_width_pt, page_height_pt, red.tobytes())
-    return Frame(rgb.width, rgb.height, 3, page_width_pt, page_height_pt, rgb.tobytes())
+class FrameWriter:
+    """The sandbox side: writes documents and their pages to a binary stream."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.stream.write(STREAM_MAGIC)
+
+    def _record(self, tag: bytes, payload: bytes) -> None:
+        self.stream.write(_RECORD.pack(tag, len(payload)))
+        self.stream.write(payload)
+
+    def begin(self, path: str) -> None:
+        self._record(b"DOC ", path.encode("utf-8"))
+
+    def page(self, frame: Frame) -> None:
+        header = _PAGE.pack(frame.width, frame.height, frame.channels,
+                            round(frame.page_width_pt * 100), round(frame.page_height_pt * 100))
+        self.stream.write(_RECORD.pack(b"PAGE", len(header) + len(frame.pixels)))
+        self.stream.write(header)
+        self.stream.write(frame.pixels)
+
+    def end(self) -> None:
+        self._record(b"END ", b"")
+        self.stream.flush()
 
 
-def write_header(stream: BinaryIO) -> None:
-    stream.write(FRAMES_MAGIC)
+Record = tuple[Literal["doc"], str] | tuple[Literal["page"], Frame] | tuple[Literal["end"], None]
 
 
-def write_frame(stream: BinaryIO, frame: Frame) -> None:
-    packed = zlib.compress(frame.pixels, 1)
-    stream.write(_HEADER.pack(_FRAME_TAG, frame.width, frame.height, frame.channels,
-                              round(frame.page_width_pt * 100), round(frame.page_height_pt * 100),
-                              len(packed)))
-    stream.write(packed)
+def _read_exact(stream: BinaryIO, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise CorruptFile("rasterised pages are truncated")
+    return data
 
 
-def read_frames(stream: BinaryIO, *, max_pixels: int, max_frames: int) -> Iterator[Frame]:
-    """Yield validated frames; raise CorruptFile or DecompressionBomb on anything unexpected."""
-    if stream.read(len(FRAMES_MAGIC)) != FRAMES_MAGIC:
+def iter_records(stream: BinaryIO, *, max_pixels: int, max_pages: int) -> Iterator[Record]:
+    """Yield validated records; raise CorruptFile, DecompressionBomb or TooManyPages."""
+    if stream.read(len(STREAM_MAGIC)) != STREAM_MAGIC:
         raise CorruptFile("rasterised pages are malformed (bad header)")
-    count = 0
+    pages = 0
     while True:
-        header = stream.read(_HEADER.size)
+        header = stream.read(_RECORD.size)
         if not header:
             return
-        if len(header) != _HEADER.size:
+        if len(header) != _RECORD.size:
             raise CorruptFile("rasterised pages are truncated")
-        tag, width, height, channels, page_w, page_h, packed_len = _HEADER.unpack(header)
-        count += 1
-        if tag != _FRAME_TAG or channels not in (1, 3):
-            raise CorruptFile("rasterised pages are malformed (bad frame)")
-        if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
-            raise CorruptFile("rasterised page has impossible dimensions")
-        if not (0 < page_w <= MAX_PAGE_POINTS and 0 < page_h <= MAX_PAGE_POINTS):
-            raise CorruptFile("rasterised page has an impossible page size")
-        if width * height > max_pixels or count > max_frames:
-            raise DecompressionBomb("rasterised pages exceed the pixel or page limit")
-        expected = width * height * channels
-        if packed_len > expected + 1024 + expected // 100:
-            raise CorruptFile("rasterised page is larger than its pixels")
-        packed = stream.read(packed_len)
-        if len(packed) != packed_len:
-            raise CorruptFile("rasterised pages are truncated")
-        inflater = zlib.decompressobj()
-        try:
-            pixels = inflater.decompress(packed, expected)
-        except zlib.error as exc:
-            raise CorruptFile("rasterised page is not valid compressed data") from exc
-        if len(pixels) != expected or inflater.unconsumed_tail or not inflater.eof:
-            raise CorruptFile("rasterised page does not match its declared size")
-        yield Frame(width, height, channels, page_w / 100, page_h / 100, pixels)
+        tag, length = _RECORD.unpack(header)
+        if tag == b"DOC ":
+            if not 0 < length <= MAX_PATH_BYTES:
+                raise CorruptFile("rasterised document has a malformed name")
+            try:
+                yield "doc", _read_exact(stream, length).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise CorruptFile("rasterised document has a malformed name") from exc
+            pages = 0
+        elif tag == b"END ":
+            if length:
+                raise CorruptFile("rasterised pages are malformed (bad end)")
+            yield "end", None
+        elif tag == b"PAGE":
+            if length < _PAGE.size:
+                raise CorruptFile("rasterised page is malformed")
+            width, height, channels, page_w, page_h = _PAGE.unpack(_read_exact(stream, _PAGE.size))
+            pages += 1
+            if channels not in (1, 3) or not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+                raise CorruptFile("rasterised page has impossible dimensions")
+            if not (0 < page_w <= MAX_PAGE_POINTS and 0 < page_h <= MAX_PAGE_POINTS):
+                raise CorruptFile("rasterised page has an impossible page size")
+            if width * height > max_pixels:
+                raise DecompressionBomb("a rasterised page exceeds the pixel limit")
+            if pages > max_pages:
+                raise TooManyPages(f"the document has more than {max_pages} pages")
+            if length != _PAGE.size + width * height * channels:
+                raise CorruptFile("rasterised page does not match its declared size")
+            pixels = _read_exact(stream, width * height * channels)
+            yield "page", Frame(width, height, channels, page_w / 100, page_h / 100, pixels)
+        else:
+            raise CorruptFile("rasterised pages are malformed (unknown record)")

@@ -1,7 +1,8 @@
-"""PDF rasterisation, the sandboxed half: render every page with PDFium into a frames file.
+"""PDF rasterisation, the sandboxed half: render every page with PDFium and stream the pixels
+to the trusted side (``converters.raster_pdf``), which validates them and builds the PDF.
 
-No form environment is initialised, so no PDF JavaScript can run while rendering. The trusted
-side (``converters.raster_pdf``) validates the pixels and builds the output PDF from them.
+No form environment is initialised, so no PDF JavaScript can run while rendering. A page whose
+quarter-scale preview has no colour is rendered in grey (a third of the pixels to move).
 """
 
 from __future__ import annotations
@@ -11,16 +12,9 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
-from converters.base import (
-    RASTER_FRAMES_TYPE,
-    Conversion,
-    Converter,
-    ConvertRequest,
-    Finding,
-    Output,
-)
+from converters.base import RASTER_FRAMES_TYPE, Conversion, Converter, ConvertRequest, Finding, Output
 from converters.errors import CorruptFile, PasswordProtected, TooManyPages
-from converters.frames import frame_from_image, write_frame, write_header
+from converters.frames import Frame, FrameWriter
 
 
 def open_document(src: Path) -> pdfium.PdfDocument:
@@ -32,8 +26,23 @@ def open_document(src: Path) -> pdfium.PdfDocument:
         raise CorruptFile("the PDF is damaged and cannot be rendered") from exc
 
 
-def render_to_frames(document: pdfium.PdfDocument, target: Path, request: ConvertRequest) -> list[Finding]:
-    """Render all pages of ``document`` into the frames file ``target``."""
+def _is_grey(page: pdfium.PdfPage, scale: float) -> bool:
+    preview = page.render(scale=scale / 4, rev_byteorder=True).to_pil().convert("RGB").tobytes()
+    return bool(preview[0::3] == preview[1::3] == preview[2::3])
+
+
+def render_page(page: pdfium.PdfPage, scale: float) -> Frame:
+    width_pt, height_pt = page.get_size()
+    if _is_grey(page, scale):
+        image = page.render(scale=scale, grayscale=True).to_pil().convert("L")
+        return Frame(image.width, image.height, 1, width_pt, height_pt, image.tobytes())
+    image = page.render(scale=scale, rev_byteorder=True).to_pil().convert("RGB")
+    return Frame(image.width, image.height, 3, width_pt, height_pt, image.tobytes())
+
+
+def render_document(document: pdfium.PdfDocument, writer: FrameWriter, path: str,
+                    request: ConvertRequest) -> list[Finding]:
+    """Stream every page of ``document`` as the rasterised document ``path``."""
     limits = request.limits
     page_count = len(document)
     if page_count > limits.max_pages:
@@ -41,24 +50,22 @@ def render_to_frames(document: pdfium.PdfDocument, target: Path, request: Conver
     if page_count == 0:
         raise CorruptFile("the document has no pages")
     findings: list[Finding] = []
-    with target.open("wb") as stream:
-        write_header(stream)
-        for index in range(page_count):
-            page = document[index]
-            try:
-                width_pt, height_pt = page.get_size()
-                scale = limits.raster_dpi / 72
-                pixels = (width_pt * scale) * (height_pt * scale)
-                if pixels > limits.max_image_pixels:
-                    scale *= math.sqrt(limits.max_image_pixels / pixels) * 0.999
-                    findings.append(Finding("raster_page_downscaled", f"page {index + 1}"))
-                bitmap = page.render(scale=scale, rev_byteorder=True)
-                write_frame(stream, frame_from_image(bitmap.to_pil(), width_pt, height_pt))
-                bitmap.close()
-            except pdfium.PdfiumError as exc:
-                raise CorruptFile(f"page {index + 1} cannot be rendered") from exc
-            finally:
-                page.close()
+    writer.begin(path)
+    for index in range(page_count):
+        page = document[index]
+        try:
+            width_pt, height_pt = page.get_size()
+            scale = limits.raster_dpi / 72
+            pixels = (width_pt * scale) * (height_pt * scale)
+            if pixels > limits.max_image_pixels:
+                scale *= math.sqrt(limits.max_image_pixels / pixels) * 0.999
+                findings.append(Finding("raster_page_downscaled", f"page {index + 1}"))
+            writer.page(render_page(page, scale))
+        except pdfium.PdfiumError as exc:
+            raise CorruptFile(f"page {index + 1} cannot be rendered") from exc
+        finally:
+            page.close()
+    writer.end()
     return findings
 
 
@@ -67,10 +74,13 @@ class PdfRasterConverter(Converter):
     input_types = frozenset({"application/pdf"})
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
+        if request.frames is None:
+            raise CorruptFile("rasterising needs a frame channel", code="converter_error")
         document = open_document(src)
+        name = f"{request.stem}.pdf"
         try:
-            name = f"{request.stem}.frames"
-            findings = render_to_frames(document, out_dir / name, request)
+            path = f"{request.rel_dir}/{name}".lstrip("/")
+            findings = render_document(document, request.frames, path, request)
         finally:
             document.close()
         findings.insert(0, Finding("rasterized", "every page re-drawn as pixels"))

@@ -13,11 +13,14 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pikepdf
 from PIL import Image
 
-from converters.frames import Frame
+from converters.errors import CorruptFile
+from converters.frames import Frame, iter_records
+from converters.names import is_safe_relative_path
 
 JPEG_QUALITY = 80
 TEXT_PAGE_INK_SHARE = 0.75  # share of pixels that are near white or near black (anti-aliasing is the rest)
@@ -126,3 +129,35 @@ def build_pdf(frames: Iterable[Frame], target: Path, *, workers: int = 2) -> int
         count += 1
     pdf.save(target, compress_streams=False)
     return count
+
+
+def assemble(stream: BinaryIO, root: Path, *, max_pixels: int, max_pages: int, workers: int = 2) -> list[str]:
+    """Read a frame stream and build one PDF per document under ``root``; return their paths.
+    Any malformed, truncated or over-limit record raises a ConverterError."""
+    records = iter_records(stream, max_pixels=max_pixels, max_pages=max_pages)
+    built: list[str] = []
+    for kind, value in records:
+        if kind != "doc" or not isinstance(value, str):
+            raise CorruptFile("rasterised pages arrived outside a document")
+        if not is_safe_relative_path(value) or not value.endswith(".pdf") or value in built:
+            raise CorruptFile("rasterised document has an unsafe or repeated name")
+        ended: list[bool] = []
+
+        def pages(ended: list[bool] = ended) -> Iterator[Frame]:
+            for page_kind, page in records:
+                if page_kind == "page" and isinstance(page, Frame):
+                    yield page
+                elif page_kind == "end":
+                    ended.append(True)
+                    return
+                else:
+                    raise CorruptFile("rasterised document is malformed")
+
+        target = root / value
+        target.parent.mkdir(parents=True, exist_ok=True)
+        count = build_pdf(pages(), target, workers=workers)
+        if not ended or count == 0:
+            target.unlink(missing_ok=True)
+            raise CorruptFile("rasterised document is truncated")
+        built.append(value)
+    return built

@@ -52,8 +52,9 @@ def _regular_file_inside(root: Path, relative: str) -> None:
 
 
 class _Parser:
-    def __init__(self, out_root: Path, method: str) -> None:
+    def __init__(self, out_root: Path, method: str, rasterised: frozenset[str]) -> None:
         self.out_root = out_root
+        self.rasterised = rasterised
         self.method = method
         self.nodes = 0
 
@@ -84,7 +85,11 @@ class _Parser:
             if not isinstance(item, dict) or item.get("type") not in OUTPUT_TYPES:
                 raise ReportInvalid("converter report lists an output of a type that may not leave")
             path = _text(item.get("path"), "path")
-            _regular_file_inside(self.out_root, path)
+            if item["type"] == RASTER_FRAMES_TYPE:
+                if path not in self.rasterised:
+                    raise ReportInvalid("converter report names a rasterised document that never arrived")
+            else:
+                _regular_file_inside(self.out_root, path)
             outputs.append(Output(path, item["type"]))
         if outcome == "blocked" and outputs:
             raise ReportInvalid("converter report lists outputs for a blocked file")
@@ -107,7 +112,7 @@ class _Parser:
         return value
 
 
-def parse_report(raw: bytes, out_root: Path, method: str) -> Report:
+def parse_report(raw: bytes, out_root: Path, method: str, rasterised: frozenset[str] = frozenset()) -> Report:
     """Turn the sandbox's JSON into a validated Report, or raise ReportInvalid."""
     if method not in METHODS:
         raise ReportInvalid("unknown method")
@@ -115,4 +120,4 @@ def parse_report(raw: bytes, out_root: Path, method: str) -> Report:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ReportInvalid("converter report is not valid JSON") from exc
-    return _Parser(out_root, method).parse(data, 0)
+    return _Parser(out_root, method, rasterised).parse(data, 0)

@@ -131,12 +131,18 @@ class Sandbox:
             cmd.append("--")
         return [*cmd, *argv]
 
-    def run(self, argv: list[str], binds: list[Bind], *, timeout: float | None = None) -> SandboxResult:
-        """Run ``argv`` in the sandbox; raise a SandboxFailure unless it exits 0."""
+    def run(self, argv: list[str], binds: list[Bind], *, timeout: float | None = None,
+            pass_fds: tuple[int, ...] = ()) -> SandboxResult:
+        """Run ``argv`` in the sandbox; raise a SandboxFailure unless it exits 0. ``pass_fds``
+        are handed to the child and closed here once it has started."""
         limit = timeout if timeout is not None else self.settings.timeout_seconds
-        process = subprocess.Popen(
-            self.command(argv, binds), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True, env=self._env())
+        try:
+            process = subprocess.Popen(
+                self.command(argv, binds), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, start_new_session=True, env=self._env(), pass_fds=pass_fds)
+        finally:
+            for descriptor in pass_fds:
+                os.close(descriptor)
         try:
             stdout, stderr = process.communicate(timeout=limit)
         except subprocess.TimeoutExpired:

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -22,30 +23,69 @@ from typing import Any
 
 from converters.base import RASTER_FRAMES_TYPE, Method, Output, Report
 from converters.errors import ConverterError
-from converters.frames import read_frames
 from converters.names import safe_component, stem_of
-from converters.raster_pdf import build_pdf
+from converters.raster_pdf import assemble
 from gateway.config import Settings
 from gateway.errors import GatewayError, ReportInvalid, SandboxFailure
 from gateway.report import parse_report
 from gateway.sandbox import Bind, Sandbox
 
 log = logging.getLogger(__name__)
-JOB_IN, JOB_OUT, JOB_SCRATCH = "/job/in", "/job/out", "/job/scratch"
+JOB_IN, JOB_OUT, JOB_SCRATCH, JOB_RASTER = "/job/in", "/job/out", "/job/scratch", "/job/raster"
 ARCHIVE_TYPES = frozenset({"application/zip", "application/x-7z-compressed", "application/x-tar",
                            "application/gzip", "application/x-bzip2", "application/x-xz"})
 
 
 @dataclass
 class _Job:
+    """One input's scratch space. ``out`` and ``scratch`` are writable by the sandbox; ``raster``
+    is written only by this process (PDFs built from streamed pixels)."""
+
     root: Path
     input: Path
     out: Path
     scratch: Path
+    raster: Path
+    sandboxed: bool
+    raster_paths: frozenset[str] = frozenset()
 
     def binds(self) -> list[Bind]:
         return [Bind(self.input.parent, JOB_IN), Bind(self.out, JOB_OUT, writable=True),
-                Bind(self.scratch, JOB_SCRATCH, writable=True)]
+                Bind(self.scratch, JOB_SCRATCH, writable=True), Bind(self.raster, JOB_RASTER)]
+
+    def inside(self, path: Path) -> str:
+        """``path`` as the sandboxed child sees it."""
+        if not self.sandboxed:
+            return str(path)
+        for real, seen in ((self.input.parent, JOB_IN), (self.out, JOB_OUT),
+                           (self.scratch, JOB_SCRATCH), (self.raster, JOB_RASTER)):
+            if path == real or real in path.parents:
+                return seen + "/" + path.relative_to(real).as_posix() if path != real else seen
+        raise ValueError("path outside the job")
+
+    def locate(self, output: Output) -> Path:
+        """Where an output's bytes are: PDFs built here from pixels, or the converter's files."""
+        return self.raster / output.path if output.path in self.raster_paths else self.out / output.path
+
+
+class _Assembly:
+    """Builds PDFs from the pixel stream of a sandboxed converter (runs on its own thread)."""
+
+    def __init__(self) -> None:
+        self.built: list[str] = []
+        self.error: ConverterError | None = None
+
+    def run(self, descriptor: int, root: Path, settings: Settings) -> None:
+        with os.fdopen(descriptor, "rb", buffering=1024 * 1024) as stream:
+            try:
+                self.built = assemble(stream, root, max_pixels=settings.limits.max_image_pixels,
+                                      max_pages=settings.limits.max_pages,
+                                      workers=settings.sanitize.raster_workers)
+            except ConverterError as exc:
+                self.error = exc
+            finally:
+                while stream.read(1024 * 1024):  # drain, so a failing child is never stuck writing
+                    pass
 
 
 def _copy_hashing(src: Path, target: Path, limit: int) -> tuple[str, int]:
@@ -115,15 +155,17 @@ class Sanitizer:
         work = Path(tempfile.mkdtemp(prefix="gw-job-", dir=self.settings.work_dir))
         try:
             work.chmod(0o711)
-            job = _Job(work, work / "in" / "input", work / "out", work / "scratch")
+            job = _Job(work, work / "in" / "input", work / "out", work / "scratch", work / "raster",
+                       self.settings.sandbox.mode != "none")
             job.input.parent.mkdir(mode=0o755)
+            job.raster.mkdir(mode=0o755)
             self.sandbox.prepare_writable(job.out)
             self.sandbox.prepare_writable(job.scratch)
             report = Report(input=name, type="application/octet-stream", outcome="blocked", method=chosen)
             try:
                 report.sha256, report.size = _copy_hashing(
                     src, job.input, self.settings.limits.max_input_bytes)
-                report = self._convert(job, name, chosen, report)
+                report, job.raster_paths = self._convert(job, name, chosen, report)
                 verified = self._finish_outputs(job, report)
                 result = self._deliver(job, report, out_dir, verified)
             except ConverterError as exc:
@@ -139,44 +181,38 @@ class Sanitizer:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _convert(self, job: _Job, name: str, method: Method, fallback: Report) -> Report:
+    def _convert(self, job: _Job, name: str, method: Method,
+                 fallback: Report) -> tuple[Report, frozenset[str]]:
+        """Run the converter in the sandbox while a thread builds PDFs from the pixels it streams."""
+        read_end, write_end = os.pipe()
+        assembled = _Assembly()
+        reader = threading.Thread(target=assembled.run, args=(read_end, job.raster, self.settings),
+                                  daemon=True)
+        reader.start()
         argv = self.sandbox.python_argv(
-            "convert", "--input", f"{JOB_IN}/input", "--name", name, "--out", JOB_OUT,
-            "--method", method, "--limits", json.dumps(self.settings.limits.to_dict()))
-        if self.settings.sandbox.mode == "none":
-            argv = self.sandbox.python_argv(
-                "convert", "--input", str(job.input), "--name", name, "--out", str(job.out),
-                "--method", method, "--limits", json.dumps(self.settings.limits.to_dict()))
-        result = self.sandbox.run(argv, job.binds())
-        report = parse_report(result.stdout, job.out, method)
+            "convert", "--input", job.inside(job.input), "--name", name, "--out", job.inside(job.out),
+            "--method", method, "--limits", json.dumps(self.settings.limits.to_dict()),
+            "--frames-fd", str(write_end))
+        try:
+            result = self.sandbox.run(argv, job.binds(), pass_fds=(write_end,))
+        finally:
+            reader.join()
+        report = parse_report(result.stdout, job.out, method, frozenset(assembled.built))
+        if assembled.error is not None and any(
+                o.type == RASTER_FRAMES_TYPE for r in _walk(report) for o in r.outputs):
+            raise assembled.error
         report.sha256, report.size = fallback.sha256, fallback.size
-        return report
+        return report, frozenset(assembled.built)
 
     def _finish_outputs(self, job: _Job, top: Report) -> dict[str, bool]:
-        """Build rasterised PDFs, then verify every output; returns verdicts by output path."""
+        """Verify every output in a second sandboxed run; returns verdicts by output path."""
         for report in _walk(top):
-            finished = []
-            for output in report.outputs:
-                if output.type != RASTER_FRAMES_TYPE:
-                    finished.append(output)
-                    continue
-                pdf_path = output.path.rsplit(".", 1)[0] + ".pdf"
-                try:
-                    with (job.out / output.path).open("rb") as stream:
-                        frames = read_frames(stream, max_pixels=self.settings.limits.max_image_pixels,
-                                             max_frames=self.settings.limits.max_pages)
-                        build_pdf(frames, job.out / pdf_path, workers=self.settings.sanitize.raster_workers)
-                except ConverterError as exc:
-                    _block(report, exc.code, exc.reason)
-                    finished = []
-                    break
-                (job.out / output.path).unlink()
-                finished.append(Output(pdf_path, "application/pdf"))
-            report.outputs = finished
-        paths = [o.path for r in _walk(top) for o in r.outputs]
-        if not paths:
+            report.outputs = [Output(o.path, "application/pdf") if o.type == RASTER_FRAMES_TYPE else o
+                              for o in report.outputs]
+        outputs = [o for r in _walk(top) for o in r.outputs]
+        if not outputs:
             return {}
-        verdicts = self._inspect(job, paths)
+        verdicts = self._inspect(job, outputs)
         for report in _walk(top):
             problems = [p for o in report.outputs for p in verdicts.get(o.path, ["not inspected"])]
             if problems:
@@ -186,22 +222,22 @@ class Sanitizer:
         self._settle_archives(top)
         return {path: not problems for path, problems in verdicts.items()}
 
-    def _inspect(self, job: _Job, paths: list[str]) -> dict[str, list[str]]:
-        base = str(job.out) if self.settings.sandbox.mode == "none" else JOB_OUT
-        scratch = str(job.scratch) if self.settings.sandbox.mode == "none" else JOB_SCRATCH
-        argv = self.sandbox.python_argv("inspect", "--scratch", scratch, *[f"{base}/{p}" for p in paths])
+    def _inspect(self, job: _Job, outputs: list[Output]) -> dict[str, list[str]]:
+        argv = self.sandbox.python_argv("inspect", "--scratch", job.inside(job.scratch),
+                                        *[job.inside(job.locate(o)) for o in outputs])
         result = self.sandbox.run(argv, job.binds())
         try:
             verdicts = json.loads(result.stdout)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ReportInvalid("inspector report is not valid JSON") from exc
-        if not isinstance(verdicts, list) or len(verdicts) != len(paths):
+        if not isinstance(verdicts, list) or len(verdicts) != len(outputs):
             raise ReportInvalid("inspector report does not cover every output")
         by_path: dict[str, list[str]] = {}
-        for path, verdict in zip(paths, verdicts, strict=True):
+        for output, verdict in zip(outputs, verdicts, strict=True):
             problems = verdict.get("problems") if isinstance(verdict, dict) else None
             clean = isinstance(verdict, dict) and verdict.get("clean") is True and problems == []
-            by_path[path] = [] if clean else [str(p)[:200] for p in (problems or ["unreadable verdict"])]
+            found = problems or ["unreadable verdict"]
+            by_path[output.path] = [] if clean else [str(p)[:200] for p in found]
         return by_path
 
     @staticmethod
@@ -227,20 +263,20 @@ class Sanitizer:
                 for member in _walk(report):
                     for output in member.outputs:
                         arcname = output.path[len(prefix):] if output.path.startswith(prefix) else output.path
-                        packed.write(job.out / output.path, arcname)
+                        packed.write(job.locate(output), arcname)
             target = _publish(archive, out_dir, f"{stem_of(report.input)}.zip")
             for member in _walk(report):
                 for output in member.outputs:
                     arcname = output.path[len(prefix):] if output.path.startswith(prefix) else output.path
                     published[output.path] = {"path": arcname, "container": str(target),
-                                              "sha256": _sha256(job.out / output.path), "type": output.type}
+                                              "sha256": _sha256(job.locate(output)), "type": output.type}
             report.outputs = [Output(target.name, "application/zip")]
             published[target.name] = {"path": str(target), "sha256": _sha256(target),
                                       "type": "application/zip"}
         else:
             for output in report.outputs:
                 filename = safe_component(Path(output.path).name)
-                target = _publish(job.out / output.path, out_dir, filename)
+                target = _publish(job.locate(output), out_dir, filename)
                 published[output.path] = {"path": str(target), "sha256": _sha256(target), "type": output.type}
         all_verified = bool(verdicts) and all(verdicts.values())
         return self._describe(report, out_dir, published, all_verified)

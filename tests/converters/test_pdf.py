@@ -9,9 +9,9 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from converters.frames import read_frames
+from converters.engine import FRAMES_FILE
 from converters.inspect import inspect_file
-from converters.raster_pdf import build_pdf
+from converters.raster_pdf import assemble
 from tests.conftest import run_engine
 
 
@@ -84,14 +84,21 @@ def test_unreadable_pdf_is_blocked(samples: Path, tmp_path: Path, sample: str, c
         assert report.reason
 
 
+def rasterise(source: Path, tmp_path: Path) -> Path:
+    """Rasterise in-process: the engine streams pixels, the trusted half builds the PDF."""
+    report = run_engine(source, tmp_path / "out", "rasterize")
+    assert report.outcome == "sanitized", report.reason
+    [output] = report.outputs
+    with (tmp_path / "out" / FRAMES_FILE).open("rb") as stream:
+        built = assemble(stream, tmp_path / "raster", max_pixels=50_000_000, max_pages=100)
+    assert built == [output.path]
+    return tmp_path / "raster" / output.path
+
+
 def test_rasterised_pdf_is_pixels_only_and_small(samples: Path, tmp_path: Path) -> None:
     source = samples / "pdf-multipage-text.pdf"
-    report = run_engine(source, tmp_path, "rasterize")
-    assert report.outcome == "sanitized" and report.outputs[0].path.endswith(".frames")
-    target = tmp_path / "raster.pdf"
-    with (tmp_path / report.outputs[0].path).open("rb") as stream:
-        pages = build_pdf(read_frames(stream, max_pixels=50_000_000, max_frames=100), target)
-    assert pages == 10
+    target = rasterise(source, tmp_path)
+    pages = 10
     assert pdftotext(target).strip() == ""  # no text objects: every page is an image
     with pikepdf.open(target) as pdf, pikepdf.open(source) as original:
         assert [[float(v) for v in p.mediabox] for p in pdf.pages] == [
@@ -101,9 +108,6 @@ def test_rasterised_pdf_is_pixels_only_and_small(samples: Path, tmp_path: Path) 
 
 
 def test_rasterising_a_dirty_pdf_leaves_nothing_active(samples: Path, tmp_path: Path) -> None:
-    report = run_engine(samples / "pdf-javascript.pdf", tmp_path, "rasterize")
-    target = tmp_path / "raster.pdf"
-    with (tmp_path / report.outputs[0].path).open("rb") as stream:
-        build_pdf(read_frames(stream, max_pixels=50_000_000, max_frames=100), target)
+    target = rasterise(samples / "pdf-javascript.pdf", tmp_path)
     assert poppler_javascript(target).strip() == ""
     assert inspect_file(target, tmp_path).clean
