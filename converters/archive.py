@@ -20,10 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, cast
 
-import py7zr
-import py7zr.exceptions
-import py7zr.io
-
 from converters.base import Budget, Conversion, Converter, ConvertRequest, Finding, Outcome, Report
 from converters.errors import (
     ArchiveTooDeep,
@@ -36,6 +32,7 @@ from converters.names import safe_relative_path, stem_of
 
 CHUNK = 1024 * 1024
 ENCRYPTED_REASON = "encrypted archive (cannot be inspected)"
+__all__ = ["ENCRYPTED_REASON", "Extraction"]
 
 
 def decode_zip_name(info: zipfile.ZipInfo) -> str:
@@ -61,7 +58,7 @@ class AllMembersBlocked(ConverterError):
         self.members = members
 
 
-class _Extraction:
+class Extraction:
     """Shared bookkeeping for one archive: limits, staging area, member reports."""
 
     def __init__(self, out_dir: Path, request: ConvertRequest, compressed_size: int,
@@ -137,7 +134,7 @@ class ZipConverter(Converter):
     input_types = frozenset({"application/zip"})
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
-        job = _Extraction(out_dir, request, src.stat().st_size)
+        job = Extraction(out_dir, request, src.stat().st_size)
         try:
             with zipfile.ZipFile(src) as archive:
                 infos = [i for i in archive.infolist() if not i.is_dir()]
@@ -163,82 +160,12 @@ class ZipConverter(Converter):
         return job.finish()
 
 
-class _CountingWriter(py7zr.io.Py7zIO):
-    """A py7zr member writer that enforces the limits while bytes are produced."""
-
-    def __init__(self, target: Path, job: _Extraction) -> None:
-        self.job = job
-        self.handle = target.open("wb")
-
-    def write(self, data: bytes | bytearray) -> int:
-        self.job.account(len(data))
-        limits = self.job.request.limits
-        if self.job.produced > limits.archive_ratio_grace_bytes and (
-                self.job.produced > limits.archive_max_ratio * self.job.compressed_size):
-            raise DecompressionBomb("the archive expands far more than normal files do (7z bomb)")
-        return self.handle.write(data)
-
-    def read(self, size: int | None = None) -> bytes:
-        return b""
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self.handle.seek(offset, whence)
-
-    def flush(self) -> None:
-        self.handle.flush()
-
-    def size(self) -> int:
-        return self.handle.tell()
-
-    def close(self) -> None:
-        self.handle.close()
-
-
-class _WriterFactory(py7zr.io.WriterFactory):
-    def __init__(self, job: _Extraction) -> None:
-        self.job = job
-        self.files: list[tuple[str, Path]] = []
-
-    def create(self, filename: str) -> py7zr.io.Py7zIO:
-        self.job.budget.add_member()
-        target = self.job.staging / f"member-{len(self.files)}"
-        self.files.append((filename, target))
-        return _CountingWriter(target, self.job)
-
-
-class SevenZipConverter(Converter):
-    name = "7z"
-    input_types = frozenset({"application/x-7z-compressed"})
-
-    def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
-        job = _Extraction(out_dir, request, src.stat().st_size)
-        try:
-            with py7zr.SevenZipFile(src, mode="r") as archive:
-                if archive.needs_password():
-                    raise EncryptedArchive(ENCRYPTED_REASON)
-                entries = [e for e in archive.list() if not e.is_directory]
-                job.check_declared([int(e.uncompressed or 0) for e in entries], src.stat().st_size)
-                factory = _WriterFactory(job)
-                archive.extractall(factory=factory)  # noqa: S202 - writes go through the limited factory
-            for name, target in factory.files:
-                if target.exists():
-                    job.member(target, name)
-        except py7zr.exceptions.PasswordRequired as exc:
-            raise EncryptedArchive(ENCRYPTED_REASON) from exc
-        except (py7zr.exceptions.ArchiveError, py7zr.exceptions.Bad7zFile, EOFError, OSError,
-                ValueError, KeyError, IndexError, TypeError, lzma.LZMAError) as exc:
-            raise CorruptFile("the 7z archive is damaged or uses an unsupported method") from exc
-        finally:
-            shutil.rmtree(job.staging, ignore_errors=True)
-        return job.finish()
-
-
 class TarConverter(Converter):
     name = "tar"
     input_types = frozenset({"application/x-tar"})
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
-        job = _Extraction(out_dir, request, src.stat().st_size)
+        job = Extraction(out_dir, request, src.stat().st_size)
         try:
             with tarfile.open(src, mode="r:") as archive:
                 members = archive.getmembers()
@@ -282,7 +209,7 @@ class CompressedFileConverter(Converter):
     input_types = frozenset(INNER_SUFFIX)
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
-        job = _Extraction(out_dir, request, src.stat().st_size, own_folder=False)
+        job = Extraction(out_dir, request, src.stat().st_size, own_folder=False)
         base = request.original_name.rsplit("/", 1)[-1]
         suffix = INNER_SUFFIX[request.detected_type]
         if base.lower().endswith(".tgz"):

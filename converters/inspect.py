@@ -12,10 +12,9 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import magic
-import pikepdf
-from PIL import Image
 
 PDF_FORBIDDEN_KEYS = frozenset({
     "/JS", "/JavaScript", "/OpenAction", "/AA", "/EmbeddedFile", "/EmbeddedFiles", "/EF",
@@ -47,10 +46,12 @@ class Verdict:
         return {"path": self.path, "type": self.type, "clean": self.clean, "problems": self.problems}
 
 
-def _pdf_objects(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Object]:
+def _pdf_objects(pdf: Any) -> Iterator[Any]:
     """Every dictionary and stream: each indirect object once, plus its direct children (a tree,
     since cycles can only pass through indirect references)."""
-    stack: list[pikepdf.Object] = [*pdf.objects, pdf.trailer]
+    import pikepdf
+
+    stack: list[Any] = [*pdf.objects, pdf.trailer]
     while stack:
         obj = stack.pop()
         if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
@@ -61,6 +62,8 @@ def _pdf_objects(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Object]:
 
 
 def check_pdf(path: Path, verdict: Verdict) -> None:
+    import pikepdf
+
     try:
         pdf = pikepdf.open(path)
     except (pikepdf.PdfError, pikepdf.PasswordError, OSError, ValueError) as exc:
@@ -94,6 +97,8 @@ def check_pdf(path: Path, verdict: Verdict) -> None:
 
 
 def check_image(path: Path, mime: str, verdict: Verdict) -> None:
+    from PIL import Image
+
     data = path.read_bytes()
     try:
         with Image.open(io.BytesIO(data)) as image:

@@ -1,32 +1,35 @@
 """Which converter handles which detected type: an explicit allowlist. A type not listed here
-cannot come out of the gateway."""
+cannot come out of the gateway. Modules are imported on first use, so a sandboxed child only
+loads the parsers its file needs."""
 
 from __future__ import annotations
 
-from converters.archive import (
-    CompressedFileConverter,
-    SevenZipConverter,
-    TarConverter,
-    ZipConverter,
-)
-from converters.base import Converter, Method
-from converters.image import ImageConverter
-from converters.pdf import PdfRebuildConverter
-from converters.pdf_raster import PdfRasterConverter
-from converters.text import TextConverter
+import importlib
 
-_ALL: tuple[type[Converter], ...] = (
-    PdfRebuildConverter, ImageConverter, TextConverter, ZipConverter, SevenZipConverter,
-    TarConverter, CompressedFileConverter,
-)
-REBUILD: dict[str, type[Converter]] = {t: cls for cls in _ALL for t in cls.input_types}
-RASTERIZE: dict[str, type[Converter]] = {**REBUILD, "application/pdf": PdfRasterConverter}
-ARCHIVE_TYPES: frozenset[str] = frozenset(
-    t for cls in (ZipConverter, SevenZipConverter, TarConverter, CompressedFileConverter)
-    for t in cls.input_types)
+from converters.base import Converter, Method
+
+_IMAGE = "converters.image:ImageConverter"
+_TEXT = "converters.text:TextConverter"
+_COMPRESSED = "converters.archive:CompressedFileConverter"
+REBUILD: dict[str, str] = {
+    "application/pdf": "converters.pdf:PdfRebuildConverter",
+    "image/jpeg": _IMAGE, "image/png": _IMAGE, "image/gif": _IMAGE, "image/bmp": _IMAGE,
+    "image/tiff": _IMAGE, "image/webp": _IMAGE,
+    "text/plain": _TEXT, "text/csv": _TEXT, "text/html": _TEXT,
+    "application/zip": "converters.archive:ZipConverter",
+    "application/x-7z-compressed": "converters.sevenzip:SevenZipConverter",
+    "application/x-tar": "converters.archive:TarConverter",
+    "application/gzip": _COMPRESSED, "application/x-bzip2": _COMPRESSED, "application/x-xz": _COMPRESSED,
+}
+RASTERIZE: dict[str, str] = {**REBUILD, "application/pdf": "converters.pdf_raster:PdfRasterConverter"}
 
 
 def converter_for(mime: str, method: Method) -> Converter | None:
-    table = RASTERIZE if method == "rasterize" else REBUILD
-    cls = table.get(mime)
-    return cls() if cls is not None else None
+    target = (RASTERIZE if method == "rasterize" else REBUILD).get(mime)
+    if target is None:
+        return None
+    module, name = target.split(":")
+    cls = getattr(importlib.import_module(module), name)
+    if not (isinstance(cls, type) and issubclass(cls, Converter)):
+        raise TypeError(f"{target} is not a Converter")
+    return cls()

@@ -32,8 +32,6 @@ from gateway.sandbox import Bind, Sandbox
 
 log = logging.getLogger(__name__)
 JOB_IN, JOB_OUT, JOB_SCRATCH, JOB_RASTER = "/job/in", "/job/out", "/job/scratch", "/job/raster"
-ARCHIVE_TYPES = frozenset({"application/zip", "application/x-7z-compressed", "application/x-tar",
-                           "application/gzip", "application/x-bzip2", "application/x-xz"})
 
 
 @dataclass

@@ -20,7 +20,7 @@ class ExplodingConverter(Converter):
 
 def test_a_converter_crash_blocks_the_file(samples: Path, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(registry.REBUILD, "text/plain", ExplodingConverter)
+    monkeypatch.setitem(registry.REBUILD, "text/plain", "tests.converters.test_engine:ExplodingConverter")
     report = Engine(tmp_path, "rebuild", Limits()).process(samples / "txt-utf8.txt", "a.txt")
     assert (report.outcome, report.reason_code, report.outputs) == ("blocked", "converter_crashed", [])
 

@@ -128,7 +128,7 @@ def test_usage_and_configuration_errors_exit_2(samples: Path, tmp_path: Path) ->
 
 def test_a_crashing_sandbox_blocks_the_file_and_the_run_goes_on(samples: Path, tmp_path: Path) -> None:
     starved = tmp_path / "starved.toml"
-    starved.write_text("[sandbox]\nmemory_mb = 40\n")
+    starved.write_text("[sandbox]\nmemory_mb = 8\n")
     results = lines(gateway("sanitize", str(samples / "pdf-clean.pdf"), str(samples / "png-clean.png"),
                             "--out", str(tmp_path / "out"), "--config", str(starved)))
     assert [r["outcome"] for r in results] == ["blocked", "blocked"]
