@@ -33,18 +33,24 @@ INERT_PE = (b"MZ" + b"\x90\x00" * 29 + struct.pack("<I", 0x40)
 INERT_ELF = b"\x7fELF\x02\x01\x01" + b"\x00" * 120
 
 
-def text_pdf(path: Path, pages: int = 1, lines: str = JAPANESE_TEXT) -> None:
+def text_pdf(path: Path, pages: int = 1, lines: str = JAPANESE_TEXT, *, dense: bool = False) -> None:
+    """A4 text pages; ``dense`` fills every line to the margin at 10.5 pt (a worst-case page)."""
     font = "Helvetica"
     if JAPANESE_FONT.exists():
         pdfmetrics.registerFont(TTFont("IPAGothic", str(JAPANESE_FONT)))
         font = "IPAGothic"
     page = canvas.Canvas(str(path), pagesize=A4)
     for number in range(pages):
-        page.setFont(font, 11)
+        page.setFont(font, 10.5 if dense else 11)
         y = 800
-        while y > 60:
-            page.drawString(50, y, f"{lines} p.{number + 1} line {(800 - y) // 16 + 1}")
-            y -= 16
+        while y > 60 if not dense else y > 40:
+            text = f"{lines} p.{number + 1} line {(800 - y) // 16 + 1}"
+            if dense:  # every line different, so compression cannot lean on repeats
+                full = f"{lines} The quick brown fox jumps 0123456789 {JAPANESE_TEXT}"
+                shift = (y * 7 + number * 3) % len(full)
+                text = (full[shift:] + full[:shift])[:70]
+            page.drawString(50 if not dense else 40, y, text)
+            y -= 15 if dense else 16
         page.showPage()
     page.save()
 
