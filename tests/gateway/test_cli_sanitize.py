@@ -171,3 +171,13 @@ def test_clamav_test_corpus_never_leaks_clam_exe(tmp_path: Path) -> None:
         if path.is_file():
             assert b"This program cannot be run in DOS mode" not in path.read_bytes()
             assert clam[64:200] not in path.read_bytes()
+
+
+def test_refuses_to_run_without_bubblewrap(samples: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    result = subprocess.run([sys.executable, "-m", "gateway", "sanitize", str(samples / "pdf-clean.pdf"),
+                             "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                            env={"PATH": str(bare)}, timeout=60)
+    assert result.returncode == 2 and "bubblewrap" in result.stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
