@@ -82,6 +82,8 @@ def test_pixel_and_page_limits(tmp_path: Path) -> None:
 
 
 def test_garbage_is_refused(tmp_path: Path) -> None:
-    for garbage in (b"", b"not frames", b"GWFRAMES2\nPAGE\x00\x00\x00\x01x", b"GWFRAMES2\nEVIL\x00\x00\x00\x00"):
+    garbage_streams = (b"", b"not frames", b"GWFRAMES2\nPAGE\x00\x00\x00\x01x",
+                       b"GWFRAMES2\nEVIL\x00\x00\x00\x00")
+    for garbage in garbage_streams:
         with pytest.raises(ConverterError):
             build(io.BytesIO(garbage), tmp_path)
