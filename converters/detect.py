@@ -51,6 +51,36 @@ SCRIPT_EXTENSIONS = frozenset(
     "settingcontent-ms library-ms search-ms iqy slk xll wll ade adp".split()
 )
 
+_OOXML = "application/vnd.openxmlformats-officedocument"
+# main part content type (in [Content_Types].xml) -> the package's MIME type
+OOXML_PACKAGE_TYPES: dict[str, str] = {
+    f"{_OOXML}.wordprocessingml.document.main+xml": f"{_OOXML}.wordprocessingml.document",
+    f"{_OOXML}.wordprocessingml.template.main+xml": f"{_OOXML}.wordprocessingml.template",
+    "application/vnd.ms-word.document.macroEnabled.main+xml": "application/vnd.ms-word.document.macroEnabled.12",
+    "application/vnd.ms-word.template.macroEnabledTemplate.main+xml":
+        "application/vnd.ms-word.template.macroEnabled.12",
+    f"{_OOXML}.spreadsheetml.sheet.main+xml": f"{_OOXML}.spreadsheetml.sheet",
+    f"{_OOXML}.spreadsheetml.template.main+xml": f"{_OOXML}.spreadsheetml.template",
+    "application/vnd.ms-excel.sheet.macroEnabled.main+xml": "application/vnd.ms-excel.sheet.macroEnabled.12",
+    "application/vnd.ms-excel.template.macroEnabled.main+xml":
+        "application/vnd.ms-excel.template.macroEnabled.12",
+    "application/vnd.ms-excel.addin.macroEnabled.main+xml": "application/vnd.ms-excel.addin.macroEnabled.12",
+    "application/vnd.ms-excel.sheet.binary.macroEnabled.main":
+        "application/vnd.ms-excel.sheet.binary.macroEnabled.12",
+    f"{_OOXML}.presentationml.presentation.main+xml": f"{_OOXML}.presentationml.presentation",
+    f"{_OOXML}.presentationml.slideshow.main+xml": f"{_OOXML}.presentationml.slideshow",
+    f"{_OOXML}.presentationml.template.main+xml": f"{_OOXML}.presentationml.template",
+    "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml":
+        "application/vnd.ms-powerpoint.presentation.macroEnabled.12",
+    "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml":
+        "application/vnd.ms-powerpoint.slideshow.macroEnabled.12",
+    "application/vnd.ms-powerpoint.template.macroEnabled.main+xml":
+        "application/vnd.ms-powerpoint.template.macroEnabled.12",
+}
+OOXML_MAIN_PARTS = ("word/document.xml", "xl/workbook.xml", "xl/workbook.bin", "ppt/presentation.xml")
+_CONTENT_TYPE_OVERRIDE = re.compile(
+    rb"<(?:\w+:)?Override\b[^>]*?PartName=\"/?([^\"]+)\"[^>]*?ContentType=\"([^\"]+)\"", re.IGNORECASE)
+
 # Extensions that the same content legitimately carries (first one is used for output names).
 EXTENSIONS: dict[str, tuple[str, ...]] = {
     "application/pdf": ("pdf",),
@@ -69,14 +99,23 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
     "application/gzip": ("gz", "tgz"),
     "application/x-bzip2": ("bz2", "tbz2", "tbz"),
     "application/x-xz": ("xz", "txz"),
+    f"{_OOXML}.wordprocessingml.document": ("docx", "docm"),
+    f"{_OOXML}.wordprocessingml.template": ("dotx", "dotm"),
+    "application/vnd.ms-word.document.macroEnabled.12": ("docm",),
+    "application/vnd.ms-word.template.macroEnabled.12": ("dotm",),
+    f"{_OOXML}.spreadsheetml.sheet": ("xlsx", "xlsm"),
+    f"{_OOXML}.spreadsheetml.template": ("xltx", "xltm"),
+    "application/vnd.ms-excel.sheet.macroEnabled.12": ("xlsm",),
+    "application/vnd.ms-excel.template.macroEnabled.12": ("xltm",),
+    "application/vnd.ms-excel.addin.macroEnabled.12": ("xlam",),
+    "application/vnd.ms-excel.sheet.binary.macroEnabled.12": ("xlsb",),
+    f"{_OOXML}.presentationml.presentation": ("pptx", "pptm"),
+    f"{_OOXML}.presentationml.slideshow": ("ppsx", "ppsm"),
+    f"{_OOXML}.presentationml.template": ("potx", "potm"),
+    "application/vnd.ms-powerpoint.presentation.macroEnabled.12": ("pptm",),
+    "application/vnd.ms-powerpoint.slideshow.macroEnabled.12": ("ppsm",),
+    "application/vnd.ms-powerpoint.template.macroEnabled.12": ("potm",),
 }
-
-OOXML_MAIN_PARTS: tuple[tuple[str, str], ...] = (
-    ("word/document.xml", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-    ("xl/workbook.xml", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    ("xl/workbook.bin", "application/vnd.ms-excel.sheet.binary.macroEnabled.12"),
-    ("ppt/presentation.xml", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
-)
 
 
 @dataclass(frozen=True)
@@ -142,9 +181,13 @@ def _zip_type(path: Path) -> str:
     except (zipfile.BadZipFile, OSError, ValueError):
         return "application/zip"  # the archive converter reports the corruption
     if "[Content_Types].xml" in names:
-        for part, mime in OOXML_MAIN_PARTS:
-            if part in names:
-                return mime
+        with zipfile.ZipFile(path) as archive, archive.open("[Content_Types].xml") as handle:
+            types = handle.read(1024 * 1024)
+        for part, ctype in _CONTENT_TYPE_OVERRIDE.findall(types):
+            if part.decode("utf-8", "replace") in OOXML_MAIN_PARTS:
+                found = OOXML_PACKAGE_TYPES.get(ctype.decode("utf-8", "replace"))
+                if found is not None:
+                    return found
         return "application/vnd.openxmlformats-package"
     if "mimetype" in names:
         with zipfile.ZipFile(path) as archive:

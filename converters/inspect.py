@@ -16,6 +16,8 @@ from typing import Any
 
 import magic
 
+from converters.inspect_office import check_ooxml
+
 PDF_FORBIDDEN_KEYS = frozenset({
     "/JS", "/JavaScript", "/OpenAction", "/AA", "/EmbeddedFile", "/EmbeddedFiles", "/EF",
     "/RichMedia", "/RichMediaContent", "/XFA", "/Launch", "/URI", "/SubmitForm", "/ImportData",
@@ -30,6 +32,11 @@ NUMBER = re.compile(r"^[+-]?\d+([.,]\d+)*%?$")
 IMAGE_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/bmp": "BMP",
                  "image/tiff": "TIFF", "image/x-ms-bmp": "BMP"}
 MAX_ZIP_MEMBER_BYTES = 1024 * 1024 * 1024
+_OOXML = "application/vnd.openxmlformats-officedocument"
+OOXML_MIMES = {f"{_OOXML}.{kind}": f"{_OOXML}.{kind}" for kind in (
+    "wordprocessingml.document", "wordprocessingml.template", "spreadsheetml.sheet", "spreadsheetml.template",
+    "presentationml.presentation", "presentationml.slideshow", "presentationml.template")}
+OOXML_EXTENSIONS = frozenset({".docx", ".dotx", ".xlsx", ".xltx", ".pptx", ".ppsx", ".potx"})
 
 
 @dataclass
@@ -182,6 +189,9 @@ def inspect_file(path: Path, scratch: Path, depth: int = 0) -> Verdict:
         check_image(path, mime, verdict)
     elif mime in ("text/plain", "text/csv", "application/csv", "inode/x-empty"):
         check_text(path, mime, verdict)
+    elif mime in OOXML_MIMES or (mime == "application/zip" and path.suffix.lower() in OOXML_EXTENSIONS):
+        verdict.type = OOXML_MIMES.get(mime, "application/vnd.openxmlformats-package")
+        verdict.problems.extend(check_ooxml(path))
     elif mime == "application/zip":
         check_zip(path, verdict, scratch, depth)
     else:

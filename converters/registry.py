@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 
 from converters.base import Converter, Method
+from converters.detect import OOXML_PACKAGE_TYPES
 
 _IMAGE = "converters.image:ImageConverter"
 _TEXT = "converters.text:TextConverter"
@@ -21,6 +22,9 @@ REBUILD: dict[str, str] = {
     "application/x-tar": "converters.archive:TarConverter",
     "application/gzip": _COMPRESSED, "application/x-bzip2": _COMPRESSED, "application/x-xz": _COMPRESSED,
 }
+_OOXML = "converters.ooxml:OoxmlConverter"
+REBUILD.update({mime: _OOXML for mime in OOXML_PACKAGE_TYPES.values()
+                if mime != "application/vnd.ms-excel.sheet.binary.macroEnabled.12"})
 RASTERIZE: dict[str, str] = {**REBUILD, "application/pdf": "converters.pdf_raster:PdfRasterConverter"}
 
 

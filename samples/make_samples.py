@@ -17,6 +17,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import office_samples
 import pikepdf
 import py7zr
 from PIL import Image
@@ -274,6 +275,8 @@ def make_all(out: Path) -> Path:
     make_text(out)
     make_archives(out)
     make_blocked(out)
+    office_samples.make_office(out)
+    office_samples.make_legacy_samples(out)
     return out
 
 

