@@ -115,9 +115,9 @@ def make_word_samples(out: Path) -> None:
         types: lambda x: add_override(x, "/word/embeddings/oleObject1.bin",
                                       "application/vnd.openxmlformats-officedocument.oleObject"),
     })
-    activex_xml = ('<?xml version="1.0" encoding="UTF-8" standalone="no"?><ax:ocx ax:classid='
-                   '"{8BD21D40-EC42-11CE-9E0D-00AA006002F3}" ax:persistence="persistPropertyBag" '
-                   'xmlns:ax="http://schemas.microsoft.com/office/2006/activeX"/>').encode()
+    activex_xml = (b'<?xml version="1.0" encoding="UTF-8" standalone="no"?><ax:ocx ax:classid='
+                   b'"{8BD21D40-EC42-11CE-9E0D-00AA006002F3}" ax:persistence="persistPropertyBag" '
+                   b'xmlns:ax="http://schemas.microsoft.com/office/2006/activeX"/>')
     control = (f'<w:p><w:r><w:object {V_NS} {R_NS}><v:shape id="_x0000_i1027" style="width:60pt;height:20pt"/>'
                '<w:control r:id="rIdAx" w:name="TextBox1" w:shapeid="_x0000_i1027"/></w:object></w:r></w:p>')
     rewrite(clean, out / "docx-activex.docx", add={"word/activeX/activeX1.xml": activex_xml}, edit={
