@@ -189,7 +189,8 @@ def inspect_file(path: Path, scratch: Path, depth: int = 0) -> Verdict:
         check_image(path, mime, verdict)
     elif mime in ("text/plain", "text/csv", "application/csv", "inode/x-empty"):
         check_text(path, mime, verdict)
-    elif mime in OOXML_MIMES or (mime == "application/zip" and path.suffix.lower() in OOXML_EXTENSIONS):
+    elif mime in OOXML_MIMES or (mime in ("application/zip", "application/octet-stream")
+                                 and path.suffix.lower() in OOXML_EXTENSIONS and zipfile.is_zipfile(path)):
         verdict.type = OOXML_MIMES.get(mime, "application/vnd.openxmlformats-package")
         verdict.problems.extend(check_ooxml(path))
     elif mime == "application/zip":

@@ -356,7 +356,12 @@ class OoxmlConverter(Converter):
                word: bool) -> None:
         with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as output:
             self._write_content_types(output, types_root, plan, package, main, clean_type)
-            for part in package.infos:
+            main_dir = main.split("/", 1)[0].lower() + "/"
+            # [Content_Types].xml, the package relationships, then the main part's folder: the order
+            # file-type sniffers (libmagic) expect of a Word/Excel/PowerPoint file
+            order = sorted(package.infos,
+                           key=lambda p: (p.lower() != "_rels/.rels", not p.lower().startswith(main_dir)))
+            for part in order:
                 lowered = part.lower()
                 if lowered in plan.drop_parts or lowered == "[content_types].xml":
                     continue

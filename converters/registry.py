@@ -25,7 +25,15 @@ REBUILD: dict[str, str] = {
 _OOXML = "converters.ooxml:OoxmlConverter"
 REBUILD.update({mime: _OOXML for mime in OOXML_PACKAGE_TYPES.values()
                 if mime != "application/vnd.ms-excel.sheet.binary.macroEnabled.12"})
-RASTERIZE: dict[str, str] = {**REBUILD, "application/pdf": "converters.pdf_raster:PdfRasterConverter"}
+_LEGACY = "converters.office:LegacyOfficeConverter"
+_OFFICE_RASTER = "converters.office:OfficeRasterConverter"
+LEGACY_TYPES = ("application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
+                "application/vnd.ms-excel.sheet.binary.macroEnabled.12", "text/rtf", "application/x-ooxml-encrypted")
+REBUILD.update({mime: _LEGACY for mime in LEGACY_TYPES})
+RASTERIZE: dict[str, str] = {
+    **REBUILD, "application/pdf": "converters.pdf_raster:PdfRasterConverter",
+    **{mime: _OFFICE_RASTER for mime in (*LEGACY_TYPES, *OOXML_PACKAGE_TYPES.values())},
+}
 
 
 def converter_for(mime: str, method: Method) -> Converter | None:

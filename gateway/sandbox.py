@@ -30,7 +30,8 @@ from gateway.errors import (
 
 log = logging.getLogger(__name__)
 MAX_REPORT_BYTES = 32 * 1024 * 1024
-SYSTEM_RO_BINDS = ("/usr", "/etc/ld.so.cache", "/etc/fonts", "/etc/alternatives")
+SYSTEM_RO_BINDS = ("/usr", "/etc/ld.so.cache", "/etc/fonts", "/etc/alternatives", "/etc/libreoffice",
+                   "/var/cache/fontconfig")
 SYSTEM_SYMLINKS = (("usr/lib", "/lib"), ("usr/lib64", "/lib64"), ("usr/bin", "/bin"),
                    ("usr/sbin", "/sbin"))
 

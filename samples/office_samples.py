@@ -204,13 +204,15 @@ def make_rtf_sample(out: Path) -> None:
 
 
 def make_legacy_samples(out: Path) -> None:
-    """Binary .xls/.doc made by LibreOffice from the macro samples (it keeps the VBA project)."""
+    """Binary .xls/.doc/.ppt made by LibreOffice. It keeps the VBA project only from .xlsm to .xls;
+    the .doc and .ppt are plain legacy documents."""
     soffice = shutil.which("soffice")
     if soffice is None:
         return
     profile = out / ".lo-profile"
     for source, kind, name in ((out / "xlsm-macro.xlsm", "xls", "xls-macro.xls"),
-                               (out / "docm-macro.docm", "doc", "doc-macro.doc")):
+                               (out / "docx-clean.docx", "doc", "doc-legacy.doc"),
+                               (out / "pptx-clean.pptx", "ppt", "ppt-legacy.ppt")):
         subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{profile}", "--convert-to", kind,
                         "--outdir", str(out / ".legacy"), str(source)], capture_output=True, timeout=120, check=False)
         converted = out / ".legacy" / f"{source.stem}.{kind}"
@@ -220,8 +222,19 @@ def make_legacy_samples(out: Path) -> None:
     shutil.rmtree(profile, ignore_errors=True)
 
 
+def make_encrypted_samples(out: Path) -> None:
+    """Excel's default password (opens without a prompt) and a real password."""
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    for source, password, name in ((out / "xlsx-clean.xlsx", "VelvetSweatshop", "xlsx-default-password.xlsx"),
+                                   (out / "docx-clean.docx", "secret-2026", "docx-password.docx")):
+        with source.open("rb") as plain, (out / name).open("wb") as encrypted:
+            OOXMLFile(plain).encrypt(password, encrypted)
+
+
 def make_office(out: Path) -> None:
     make_word_samples(out)
     make_excel_samples(out)
     make_powerpoint_samples(out)
     make_rtf_sample(out)
+    make_encrypted_samples(out)

@@ -1,0 +1,153 @@
+"""Office formats that are not rebuilt in place: legacy binary Office (doc, xls, ppt and their
+templates), xlsb, RTF and encrypted Office files.
+
+- The output is never a binary OLE file: LibreOffice converts the document to the macro-free OOXML
+  equivalent, and the OOXML rebuild then runs over that (removing whatever LibreOffice carried
+  across, such as a kept VBA project or an embedded object).
+- What the original held is reported from oletools' analysis (VBA, Excel 4 macros, RTF objects).
+- Encrypted files: Excel's well-known default password (``VelvetSweatshop``, which Excel uses
+  without asking) is tried, since such files open without a prompt; anything else is blocked as
+  ``password_protected``.
+- Rasterise: LibreOffice renders the document to PDF, whose pages go to the trusted side as pixels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import msoffcrypto
+import msoffcrypto.exceptions
+
+from converters.base import RASTER_FRAMES_TYPE, Conversion, Converter, ConvertRequest, Finding, Output
+from converters.detect import detect
+from converters.errors import ConverterError, CorruptFile, PasswordProtected
+from converters.libreoffice import convert_with_libreoffice
+from converters.ooxml import OoxmlConverter
+
+DEFAULT_PASSWORDS = ("VelvetSweatshop",)
+# detected type -> (suffix LibreOffice needs to pick its import filter, OOXML target)
+LEGACY: dict[str, tuple[str, str]] = {
+    "application/msword": (".doc", "docx"),
+    "application/vnd.ms-excel": (".xls", "xlsx"),
+    "application/vnd.ms-powerpoint": (".ppt", "pptx"),
+    "application/vnd.ms-excel.sheet.binary.macroEnabled.12": (".xlsb", "xlsx"),
+    "text/rtf": (".rtf", "docx"),
+}
+ENCRYPTED_OOXML = "application/x-ooxml-encrypted"
+OOXML_SUFFIXES = {"docx": ".docx", "xlsx": ".xlsx", "pptx": ".pptx"}
+
+
+def analyse(src: Path, mime: str) -> list[Finding]:
+    """What the original carries, by oletools' verdict (the rebuild removes it either way)."""
+    findings: list[Finding] = []
+    if mime == "text/rtf":
+        from oletools import rtfobj
+
+        parser = rtfobj.RtfObjParser(src.read_bytes())
+        parser.parse()
+        if parser.objects:
+            findings.append(Finding("embedded_object_removed", f"{len(parser.objects)} RTF object(s)"))
+        return findings
+    from oletools.olevba import VBA_Parser
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        parser = VBA_Parser(str(src))
+        try:
+            if parser.detect_vba_macros():
+                findings.append(Finding("vba_macro_removed", "VBA project"))
+            if getattr(parser, "detect_xlm_macros", None) and parser.detect_xlm_macros():
+                findings.append(Finding("excel4_macro_removed", "XLM macro sheet"))
+        finally:
+            parser.close()
+    return findings
+
+
+def decrypt_if_needed(src: Path, work: Path) -> tuple[Path, list[Finding]]:
+    """Return a decrypted copy when ``src`` is encrypted with a default password; raise
+    PasswordProtected for any other password; return ``src`` itself when not encrypted."""
+    try:
+        with src.open("rb") as handle:
+            office = msoffcrypto.OfficeFile(handle)
+            if not office.is_encrypted():
+                return src, []
+            for password in DEFAULT_PASSWORDS:
+                try:
+                    office.load_key(password=password)
+                    work.mkdir(parents=True, exist_ok=True)
+                    target = work / "decrypted"
+                    with target.open("wb") as out:
+                        office.decrypt(out)
+                    return target, [Finding("default_password_removed", "Excel default password")]
+                except (msoffcrypto.exceptions.InvalidKeyError, msoffcrypto.exceptions.DecryptionError):
+                    continue
+    except msoffcrypto.exceptions.FileFormatError:
+        return src, []
+    except (msoffcrypto.exceptions.ParseError, ValueError, OSError, KeyError, AssertionError) as exc:
+        raise CorruptFile("the encrypted document is damaged") from exc
+    raise PasswordProtected("the document is password-protected and cannot be inspected")
+
+
+def _rebuild_ooxml(src: Path, out_dir: Path, request: ConvertRequest, findings: list[Finding]) -> Conversion:
+    detected = detect(src).type
+    rebuilt = OoxmlConverter().convert(src, out_dir, ConvertRequest(
+        method=request.method, limits=request.limits, stem=request.stem, original_name=request.original_name,
+        detected_type=detected, rel_dir=request.rel_dir, depth=request.depth, budget=request.budget))
+    merged = list(dict.fromkeys([*findings, *rebuilt.findings]))
+    return Conversion("sanitized", rebuilt.outputs, merged)
+
+
+class LegacyOfficeConverter(Converter):
+    name = "office-legacy"
+    input_types = frozenset({*LEGACY, ENCRYPTED_OOXML})
+
+    def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
+        work = out_dir / f".work-{request.stem}"
+        plain, findings = decrypt_if_needed(src, work)
+        mime = request.detected_type if plain == src else detect(plain).type
+        if mime not in LEGACY:
+            if plain != src and mime.startswith("application/vnd.openxmlformats-officedocument"):
+                return _rebuild_ooxml(plain, out_dir, request, findings)
+            if plain != src and mime.startswith("application/vnd.ms-") and ".12" in mime:
+                return _rebuild_ooxml(plain, out_dir, request, findings)
+            raise ConverterError(f"blocked: files of type {mime} are not supported", code="unsupported_type")
+        suffix, target = LEGACY[mime]
+        findings += analyse(plain, mime)
+        converted = convert_with_libreoffice(plain, target, work, suffix=suffix)
+        findings.insert(0, Finding("legacy_format_converted", f"{suffix[1:]} -> {target}"))
+        return _rebuild_ooxml(converted, out_dir, request, findings)
+
+
+class OfficeRasterConverter(Converter):
+    """Office → LibreOffice PDF → PDFium pixels → PDF built on the trusted side."""
+
+    name = "office-rasterize"
+    input_types = frozenset({*LEGACY, ENCRYPTED_OOXML})
+
+    def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
+        from converters.pdf_raster import open_document, render_document
+
+        if request.frames is None:
+            raise ConverterError("rasterising needs a frame channel", code="converter_error")
+        work = out_dir / f".work-{request.stem}"
+        plain, findings = decrypt_if_needed(src, work)
+        mime = request.detected_type if plain == src else detect(plain).type
+        suffix = LEGACY.get(mime, (OOXML_SUFFIXES.get(_ooxml_kind(mime), ".docx"), ""))[0]
+        pdf = convert_with_libreoffice(plain, "pdf", work, suffix=suffix)
+        document = open_document(pdf)
+        name = f"{request.stem}.pdf"
+        try:
+            findings += render_document(document, request.frames, f"{request.rel_dir}/{name}".lstrip("/"), request)
+        finally:
+            document.close()
+        findings.insert(0, Finding("rasterized", "every page re-drawn as pixels (via LibreOffice)"))
+        return Conversion("sanitized", [Output(name, RASTER_FRAMES_TYPE)], findings)
+
+
+def _ooxml_kind(mime: str) -> str:
+    if "wordprocessingml" in mime or "ms-word" in mime:
+        return "docx"
+    if "spreadsheetml" in mime or "ms-excel" in mime:
+        return "xlsx"
+    return "pptx"

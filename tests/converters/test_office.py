@@ -1,0 +1,75 @@
+"""Legacy binary Office, RTF and encrypted Office: never passed as they are; converted by
+LibreOffice (in the sandbox in production) to macro-free OOXML and rebuilt, or rasterised."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import docx
+import pytest
+from oletools import rtfobj
+from oletools.olevba import VBA_Parser
+
+from converters.engine import FRAMES_FILE
+from converters.inspect import inspect_file
+from converters.raster_pdf import assemble
+from tests.conftest import run_engine
+
+pytestmark = pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice comes from scripts/setup.sh")
+TEXT = ["令和8年度 予算要求書 ①㈱ 髙橋", "The quick brown fox jumps over the lazy dog.", "第2段落 ～ テスト"]
+
+
+def test_xls_with_vba_becomes_macro_free_xlsx(samples: Path, tmp_path: Path) -> None:
+    assert VBA_Parser(str(samples / "xls-macro.xls")).detect_vba_macros()
+    report = run_engine(samples / "xls-macro.xls", tmp_path)
+    assert report.outcome == "sanitized"
+    assert {"legacy_format_converted", "vba_macro_removed"} <= {f.code for f in report.findings}
+    output = tmp_path / report.outputs[0].path
+    assert output.suffix == ".xlsx"
+    assert not VBA_Parser(str(output)).detect_vba_macros()
+    assert inspect_file(output, tmp_path).clean
+    with zipfile.ZipFile(output) as package:
+        assert "予算要求書" in package.read("xl/sharedStrings.xml").decode()
+
+
+@pytest.mark.parametrize(("sample", "suffix"), [("doc-legacy.doc", ".docx"), ("ppt-legacy.ppt", ".pptx")])
+def test_legacy_documents_are_never_passed_as_ole(samples: Path, tmp_path: Path, sample: str, suffix: str) -> None:
+    report = run_engine(samples / sample, tmp_path)
+    assert report.outcome == "sanitized" and report.outputs[0].path.endswith(suffix)
+    output = tmp_path / report.outputs[0].path
+    assert zipfile.is_zipfile(output) and inspect_file(output, tmp_path).clean
+    if suffix == ".docx":
+        assert [p.text for p in docx.Document(str(output)).paragraphs if p.text] == TEXT
+
+
+def test_rtf_object_is_removed(samples: Path, tmp_path: Path) -> None:
+    parser = rtfobj.RtfObjParser((samples / "rtf-object.rtf").read_bytes())
+    parser.parse()
+    assert parser.objects  # the outside judge sees the object in the original
+    report = run_engine(samples / "rtf-object.rtf", tmp_path)
+    assert "embedded_object_removed" in {f.code for f in report.findings}
+    output = tmp_path / report.outputs[0].path
+    assert output.suffix == ".docx" and inspect_file(output, tmp_path).clean
+    with zipfile.ZipFile(output) as package:
+        assert not [n for n in package.namelist() if "embeddings" in n]
+    assert any("sample text" in p.text for p in docx.Document(str(output)).paragraphs)
+
+
+def test_excel_default_password_is_sanitised_and_real_passwords_blocked(samples: Path, tmp_path: Path) -> None:
+    report = run_engine(samples / "xlsx-default-password.xlsx", tmp_path / "a")
+    assert report.outcome == "sanitized" and "default_password_removed" in {f.code for f in report.findings}
+    assert inspect_file(tmp_path / "a" / report.outputs[0].path, tmp_path).clean
+    blocked = run_engine(samples / "docx-password.docx", tmp_path / "b")
+    assert (blocked.outcome, blocked.reason_code) == ("blocked", "password_protected")
+
+
+@pytest.mark.parametrize("sample", ["docx-clean.docx", "xls-macro.xls", "rtf-object.rtf"])
+def test_office_rasterised_through_libreoffice(samples: Path, tmp_path: Path, sample: str) -> None:
+    report = run_engine(samples / sample, tmp_path / "out", "rasterize")
+    assert report.outcome == "sanitized", report.reason
+    with (tmp_path / "out" / FRAMES_FILE).open("rb") as stream:
+        built = assemble(stream, tmp_path / "raster", max_pixels=50_000_000, max_pages=100)
+    assert built == [report.outputs[0].path]
+    assert inspect_file(tmp_path / "raster" / built[0], tmp_path).clean
