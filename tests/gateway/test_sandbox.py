@@ -25,10 +25,11 @@ def sandbox() -> Sandbox:
 
 
 def test_runs_unprivileged_with_a_minimal_filesystem(sandbox: Sandbox) -> None:
-    result = sandbox.run(python("import os; print(os.getuid(), sorted(os.listdir('/')))"), [])
-    uid, listing = result.stdout.decode().split(" ", 1)
+    code = "import os; print(os.getuid(), sorted(os.listdir('/')), os.path.exists('/var/lib'), os.listdir('/tmp'))"
+    uid, listing = sandbox.run(python(code), []).stdout.decode().split(" ", 1)
     assert int(uid) != 0
-    assert "home" not in listing and "var" not in listing and "data" not in listing
+    assert "'home'" not in listing and "'mnt'" not in listing and "'srv'" not in listing
+    assert listing.endswith("False []\n")  # no /var/lib, an empty private /tmp
 
 
 def test_cannot_connect_to_the_host_network(sandbox: Sandbox) -> None:
