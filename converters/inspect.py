@@ -16,7 +16,7 @@ from typing import Any
 
 import magic
 
-from converters.inspect_office import check_ooxml
+from converters.inspect_office import check_odf, check_ooxml
 
 PDF_FORBIDDEN_KEYS = frozenset({
     "/JS", "/JavaScript", "/OpenAction", "/AA", "/EmbeddedFile", "/EmbeddedFiles", "/EF",
@@ -193,6 +193,8 @@ def inspect_file(path: Path, scratch: Path, depth: int = 0) -> Verdict:
                                  and path.suffix.lower() in OOXML_EXTENSIONS and zipfile.is_zipfile(path)):
         verdict.type = OOXML_MIMES.get(mime, "application/vnd.openxmlformats-package")
         verdict.problems.extend(check_ooxml(path))
+    elif mime.startswith("application/vnd.oasis.opendocument"):
+        verdict.problems.extend(check_odf(path))
     elif mime == "application/zip":
         check_zip(path, verdict, scratch, depth)
     else:

@@ -37,6 +37,9 @@ LEGACY: dict[str, tuple[str, str]] = {
 }
 ENCRYPTED_OOXML = "application/x-ooxml-encrypted"
 OOXML_SUFFIXES = {"docx": ".docx", "xlsx": ".xlsx", "pptx": ".pptx"}
+ODF_SUFFIXES = {f"application/vnd.oasis.opendocument.{kind}": ext for kind, ext in (
+    ("text", "odt"), ("spreadsheet", "ods"), ("presentation", "odp"), ("graphics", "odg"),
+    ("text-template", "ott"), ("spreadsheet-template", "ots"), ("presentation-template", "otp"))}
 
 
 def analyse(src: Path, mime: str) -> list[Finding]:
@@ -123,7 +126,7 @@ class OfficeRasterConverter(Converter):
     """Office → LibreOffice PDF → PDFium pixels → PDF built on the trusted side."""
 
     name = "office-rasterize"
-    input_types = frozenset({*LEGACY, ENCRYPTED_OOXML})
+    input_types = frozenset({*LEGACY, ENCRYPTED_OOXML, *ODF_SUFFIXES})
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         from converters.pdf_raster import open_document, render_document
@@ -133,7 +136,10 @@ class OfficeRasterConverter(Converter):
         work = out_dir / f".work-{request.stem}"
         plain, findings = decrypt_if_needed(src, work)
         mime = request.detected_type if plain == src else detect(plain).type
-        suffix = LEGACY.get(mime, (OOXML_SUFFIXES.get(_ooxml_kind(mime), ".docx"), ""))[0]
+        if mime.startswith("application/vnd.oasis.opendocument"):
+            suffix = "." + ODF_SUFFIXES.get(mime, "odt")
+        else:
+            suffix = LEGACY.get(mime, (OOXML_SUFFIXES.get(_ooxml_kind(mime), ".docx"), ""))[0]
         pdf = convert_with_libreoffice(plain, "pdf", work, suffix=suffix)
         document = open_document(pdf)
         name = f"{request.stem}.pdf"

@@ -30,9 +30,13 @@ _OFFICE_RASTER = "converters.office:OfficeRasterConverter"
 LEGACY_TYPES = ("application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
                 "application/vnd.ms-excel.sheet.binary.macroEnabled.12", "text/rtf", "application/x-ooxml-encrypted")
 REBUILD.update({mime: _LEGACY for mime in LEGACY_TYPES})
+ODF_TYPES = tuple(f"application/vnd.oasis.opendocument.{kind}" for kind in (
+    "text", "spreadsheet", "presentation", "graphics", "text-template", "spreadsheet-template",
+    "presentation-template"))
+REBUILD.update({mime: "converters.odf:OdfConverter" for mime in ODF_TYPES})
 RASTERIZE: dict[str, str] = {
     **REBUILD, "application/pdf": "converters.pdf_raster:PdfRasterConverter",
-    **{mime: _OFFICE_RASTER for mime in (*LEGACY_TYPES, *OOXML_PACKAGE_TYPES.values())},
+    **{mime: _OFFICE_RASTER for mime in (*LEGACY_TYPES, *OOXML_PACKAGE_TYPES.values(), *ODF_TYPES)},
 }
 
 

@@ -232,7 +232,56 @@ def make_encrypted_samples(out: Path) -> None:
             OOXMLFile(plain).encrypt(password, encrypted)
 
 
+ODF_BASIC = ('<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE script:module PUBLIC "-//OpenOffice.org//DTD '
+             'OfficeDocument 1.0//EN" "module.dtd"><script:module xmlns:script="http://openoffice.org/2000/script" '
+             'script:name="Module1" script:language="StarBasic">Sub Main\n MsgBox "sample"\nEnd Sub</script:module>')
+ODF_LIBRARY = ('<?xml version="1.0" encoding="UTF-8"?><library:library xmlns:library="http://openoffice.org/2000/library" '
+               'library:name="Standard" library:readonly="false" library:passwordprotected="false">'
+               '<library:element library:name="Module1"/></library:library>')
+ODF_XMLNS = ('xmlns:script="urn:oasis:names:tc:opendocument:xmlns:script:1.0" '
+             'xmlns:xlink="http://www.w3.org/1999/xlink" '
+             'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+             'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"')
+ODF_EVENTS = (f'<office:scripts {ODF_XMLNS}><office:event-listeners><script:event-listener script:language="ooo:script" '
+              'script:event-name="dom:load" xlink:href="vnd.sun.star.script:Standard.Module1.Main?language=Basic'
+              '&amp;location=document" xlink:type="simple"/></office:event-listeners></office:scripts>')
+ODF_ACTIVE_BODY = (f'<text:p {ODF_XMLNS}>リンク画像<draw:frame draw:name="x" svg:width="1cm" svg:height="1cm" text:anchor-type="as-char">'
+                   '<draw:image xlink:href="http://attacker.example/track.png" xlink:type="simple"/></draw:frame></text:p>'
+                   '<text:p><text:execute-macro text:name="Main">マクロ実行</text:execute-macro></text:p>'
+                   f'<text:p {ODF_XMLNS}><text:a xlink:type="simple" xlink:href="https://www.example.jp/">公式サイト</text:a></text:p>')
+
+
+def make_odf_samples(out: Path) -> None:
+    from odf.opendocument import OpenDocumentText
+    from odf.text import P
+
+    clean = out / "odt-clean.odt"
+    document = OpenDocumentText()
+    for line in TEXT:
+        document.text.addElement(P(text=line))
+    document.save(str(clean))
+
+    def with_macro(content: str) -> str:
+        content = content.replace("<office:body>", ODF_EVENTS + "<office:body>", 1)
+        return content.replace("</office:text>", ODF_ACTIVE_BODY + "</office:text>", 1)
+
+    def manifest(xml: str) -> str:
+        entries = "".join(f'<manifest:file-entry manifest:full-path="{p}" manifest:media-type="{t}"/>' for p, t in (
+            ("Basic/", ""), ("Basic/Standard/", ""), ("Basic/Standard/Module1.xml", "text/xml"),
+            ("Basic/Standard/script-lb.xml", "text/xml"), ("Basic/script-lc.xml", "text/xml")))
+        return xml.replace("</manifest:manifest>", entries + "</manifest:manifest>")
+
+    library_list = ('<?xml version="1.0" encoding="UTF-8"?><library:libraries xmlns:library='
+                    '"http://openoffice.org/2000/library" xmlns:xlink="http://www.w3.org/1999/xlink">'
+                    '<library:library library:name="Standard" library:link="false"/></library:libraries>')
+    rewrite(clean, out / "odt-macro.odt", add={
+        "Basic/Standard/Module1.xml": ODF_BASIC.encode(), "Basic/Standard/script-lb.xml": ODF_LIBRARY.encode(),
+        "Basic/script-lc.xml": library_list.encode()},
+        edit={"content.xml": with_macro, "META-INF/manifest.xml": manifest})
+
+
 def make_office(out: Path) -> None:
+    make_odf_samples(out)
     make_word_samples(out)
     make_excel_samples(out)
     make_powerpoint_samples(out)

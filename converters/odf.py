@@ -1,0 +1,236 @@
+"""OpenDocument rebuild (odt, ods, odp, odg and templates): the same format without Basic or
+other scripts, event listeners, OLE objects, external links, DDE or linked sections.
+
+Removed: ``Basic/`` and ``Scripts/`` libraries at any level, ``office:event-listeners`` and
+``office:scripts`` content, ``draw:object-ole`` / applets / plugins / floating frames, images and
+objects fetched from outside the package, DDE declarations and fields (the cached text stays),
+linked sections and sheets, macro or script links (``vnd.sun.star.script:``, ``macro:``,
+``javascript:``), and formulas calling DDE or web services or referring to other files (the
+cached value stays). Embedded ODF sub-documents (charts) stay and are cleaned the same way.
+Encrypted packages are blocked as password-protected.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+from lxml import etree
+
+from converters.base import Conversion, Converter, ConvertRequest, Finding, Output
+from converters.errors import CorruptFile, DecompressionBomb, PasswordProtected, TooManyMembers
+from converters.ooxml import MAX_XML_PART_BYTES, parse_xml, serialise
+
+NS = {
+    "office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
+    "script": "urn:oasis:names:tc:opendocument:xmlns:script:1.0",
+    "draw": "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0",
+    "text": "urn:oasis:names:tc:opendocument:xmlns:text:1.0",
+    "table": "urn:oasis:names:tc:opendocument:xmlns:table:1.0",
+    "xlink": "http://www.w3.org/1999/xlink",
+    "manifest": "urn:oasis:names:tc:opendocument:xmlns:manifest:1.0",
+    "presentation": "urn:oasis:names:tc:opendocument:xmlns:presentation:1.0",
+    "form": "urn:oasis:names:tc:opendocument:xmlns:form:1.0",
+}
+ODF_TYPES: dict[str, str] = {
+    "application/vnd.oasis.opendocument.text": "odt",
+    "application/vnd.oasis.opendocument.spreadsheet": "ods",
+    "application/vnd.oasis.opendocument.presentation": "odp",
+    "application/vnd.oasis.opendocument.graphics": "odg",
+    "application/vnd.oasis.opendocument.text-template": "ott",
+    "application/vnd.oasis.opendocument.spreadsheet-template": "ots",
+    "application/vnd.oasis.opendocument.presentation-template": "otp",
+}
+SCRIPT_DIRS = re.compile(r"(^|/)(Basic|Scripts)/", re.IGNORECASE)
+SCRIPT_LINK = re.compile(r"^\s*(vnd\.sun\.star\.script:|macro:|javascript:|vbscript:|vnd\.sun\.star\.basic:)",
+                         re.IGNORECASE)
+FORMULA_RISK = re.compile(r"\bDDE\s*\(|\bWEBSERVICE\s*\(|\bFILTERXML\s*\(|'(file|https?|ftp):", re.IGNORECASE)
+REMOVED_ELEMENTS: dict[str, str] = {  # "prefix:local" -> finding code
+    "office:event-listeners": "script_event_removed",
+    "script:event-listener": "script_event_removed",
+    "presentation:event-listener": "script_event_removed",
+    "draw:object-ole": "embedded_object_removed",
+    "draw:applet": "embedded_object_removed",
+    "draw:plugin": "embedded_object_removed",
+    "draw:floating-frame": "external_link_removed",
+    "text:dde-connection-decls": "dde_field_removed",
+    "table:dde-links": "dde_field_removed",
+    "office:dde-source": "dde_field_removed",
+    "text:section-source": "external_link_removed",
+    "table:table-source": "external_link_removed",
+    "table:cell-range-source": "external_link_removed",
+}
+UNWRAPPED_ELEMENTS: dict[str, str] = {  # keep the text inside, drop the element
+    "text:dde-connection": "dde_field_removed",
+    "text:execute-macro": "script_event_removed",
+}
+
+
+def _qname(name: str) -> str:
+    prefix, local = name.split(":")
+    return f"{{{NS[prefix]}}}{local}"
+
+
+REMOVED = {_qname(k): v for k, v in REMOVED_ELEMENTS.items()}
+UNWRAPPED = {_qname(k): v for k, v in UNWRAPPED_ELEMENTS.items()}
+HREF = _qname("xlink:href")
+FORMULA = _qname("table:formula")
+LINKING = {_qname("draw:image"), _qname("draw:object")}
+
+
+def _unwrap(element: etree._Element) -> None:
+    parent = element.getparent()
+    if parent is None:
+        return
+    index = parent.index(element)
+    previous = element.getprevious()
+    text = element.text or ""
+    if text:
+        if previous is not None:
+            previous.tail = (previous.tail or "") + text
+        else:
+            parent.text = (parent.text or "") + text
+    for offset, child in enumerate(list(element)):
+        parent.insert(index + offset, child)
+    last = parent[index + len(element) - 1] if len(element) else previous
+    tail = element.tail or ""
+    if tail:
+        if last is not None and last is not element:
+            last.tail = (last.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(element)
+
+
+def scrub_xml(root: etree._Element, findings: dict[tuple[str, str], None], part: str) -> bool:
+    """Remove active and external content from one ODF XML part; True when something changed."""
+    changed = False
+    for element in list(root.iter()):
+        if not isinstance(element.tag, str):
+            continue
+        tag = element.tag
+        if tag in REMOVED:
+            findings[(REMOVED[tag], f"{part}: {etree.QName(element).localname}")] = None
+            parent = element.getparent()
+            if parent is not None:
+                parent.remove(element)
+                changed = True
+            continue
+        if tag in UNWRAPPED:
+            findings[(UNWRAPPED[tag], f"{part}: {etree.QName(element).localname}")] = None
+            _unwrap(element)
+            changed = True
+            continue
+        href = element.get(HREF)
+        if href is not None:
+            if SCRIPT_LINK.match(href):
+                findings[("script_link_removed", f"{part}: {href[:60]}")] = None
+                del element.attrib[HREF]
+                changed = True
+            elif tag in LINKING and not href.startswith(("./", "Pictures/", "Object", "#")) and ":" in href:
+                findings[("external_link_removed", f"{part}: {href[:80]}")] = None
+                parent = element.getparent()
+                if parent is not None:
+                    parent.remove(element)
+                    changed = True
+                continue
+        formula = element.get(FORMULA)
+        if formula is not None and FORMULA_RISK.search(formula):
+            findings[("external_formula_removed", f"{part}: {formula[:60]}")] = None
+            del element.attrib[FORMULA]
+            changed = True
+    scripts = root.find(f".//{_qname('office:scripts')}")
+    if scripts is not None and len(scripts):
+        for child in list(scripts):
+            scripts.remove(child)
+        findings[("script_event_removed", f"{part}: office:scripts")] = None
+        changed = True
+    return changed
+
+
+class OdfConverter(Converter):
+    name = "odf-rebuild"
+    input_types = frozenset(ODF_TYPES)
+
+    def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
+        extension = ODF_TYPES[request.detected_type]
+        name = f"{request.stem}.{extension}"
+        findings: dict[tuple[str, str], None] = {}
+        try:
+            with zipfile.ZipFile(src) as package:
+                self._check_limits(package, request, src.stat().st_size)
+                try:
+                    self._rebuild(package, out_dir / name, findings)
+                except BaseException:
+                    (out_dir / name).unlink(missing_ok=True)
+                    raise
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, KeyError, ValueError) as exc:
+            raise CorruptFile("the OpenDocument package is damaged") from exc
+        result = [Finding(code, detail) for code, detail in findings]
+        return Conversion("sanitized" if result else "passed", [Output(name, request.detected_type)], result)
+
+    @staticmethod
+    def _check_limits(package: zipfile.ZipFile, request: ConvertRequest, compressed: int) -> None:
+        limits = request.limits
+        infos = package.infolist()
+        if len(infos) > limits.archive_max_members:
+            raise TooManyMembers("the document holds too many parts")
+        declared = sum(i.file_size for i in infos)
+        if declared > limits.archive_max_total_bytes or (
+                declared > limits.archive_ratio_grace_bytes and declared > limits.archive_max_ratio * compressed):
+            raise DecompressionBomb("the document expands far more than documents do (zip bomb)")
+
+    def _rebuild(self, package: zipfile.ZipFile, target: Path, findings: dict[tuple[str, str], None]) -> None:
+        names = [i.filename for i in package.infolist() if not i.is_dir()]
+        manifest_name = "META-INF/manifest.xml"
+        manifest = parse_xml(package.read(manifest_name), manifest_name) if manifest_name in names else None
+        if manifest is not None and manifest.find(f".//{_qname('manifest:encryption-data')}") is not None:
+            raise PasswordProtected("the document is password-protected and cannot be inspected")
+        dropped = {n for n in names if SCRIPT_DIRS.search(n)}
+        ole_objects = self._ole_objects(package, names, manifest)
+        for name in sorted(dropped):
+            findings[("macro_removed", name)] = None
+        for name in sorted(ole_objects):
+            findings[("embedded_object_removed", name)] = None
+        dropped |= ole_objects
+        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as output:
+            if "mimetype" in names:
+                output.writestr(zipfile.ZipInfo("mimetype"), package.read("mimetype")[:200],
+                                compress_type=zipfile.ZIP_STORED)
+            for name in names:
+                if name in dropped or name == "mimetype":
+                    continue
+                info = package.getinfo(name)
+                if info.file_size > MAX_XML_PART_BYTES and name.endswith(".xml"):
+                    raise DecompressionBomb(f"the document part {name} is too large")
+                data = package.read(name)
+                if name == manifest_name and manifest is not None:
+                    data = self._manifest(manifest, dropped)
+                elif name.endswith(".xml"):
+                    root = parse_xml(data, name)
+                    if scrub_xml(root, findings, name):
+                        data = serialise(root)
+                output.writestr(name, data)
+
+    @staticmethod
+    def _ole_objects(package: zipfile.ZipFile, names: list[str], manifest: etree._Element | None) -> set[str]:
+        """Binary OLE objects (not ODF sub-documents such as charts)."""
+        objects = set()
+        for name in names:
+            if not re.match(r"^(Object \d+|ObjectReplacements/)", name):
+                continue
+            if name.startswith("ObjectReplacements/"):
+                continue  # preview pictures stay as placeholders
+            head = package.open(name).read(8)
+            if head.startswith(b"\xd0\xcf\x11\xe0") or "/" not in name:
+                objects.add(name)
+        return objects
+
+    @staticmethod
+    def _manifest(manifest: etree._Element, dropped: set[str]) -> bytes:
+        for entry in list(manifest):
+            path = entry.get(_qname("manifest:full-path"), "")
+            if path in dropped or SCRIPT_DIRS.search(path if path.endswith("/") else path + "/"):
+                manifest.remove(entry)
+        return serialise(manifest)
