@@ -1,7 +1,7 @@
 """``python -m converters``: the sandbox child's entry points.
 
     python -m converters convert --input FILE --name NAME --out DIR [--method M] [--limits JSON]
-    python -m converters inspect --scratch DIR FILE...
+    python -m converters inspect --scratch DIR --root DIR --list FILE
 
 Each prints one JSON document on standard output and nothing else (library chatter is sent to
 standard error). Exit 0 when the JSON was written, 2 on usage errors.
@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     convert.add_argument("--frames-fd", type=int, help="write rasterised pages to this descriptor")
     inspect = commands.add_parser("inspect")
     inspect.add_argument("--scratch", required=True, type=Path)
-    inspect.add_argument("files", nargs="+", type=Path)
+    inspect.add_argument("--root", required=True, type=Path, help="directory the listed paths are relative to")
+    inspect.add_argument("--list", required=True, type=Path, help="JSON list of relative paths")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     channel = _json_channel()
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             frames.stream.close()
     else:
         args.scratch.mkdir(parents=True, exist_ok=True)
-        result = [inspect_file(path, args.scratch).to_dict() for path in args.files]
+        paths = json.loads(args.list.read_text(encoding="utf-8"))
+        result = [inspect_file(args.root / path, args.scratch).to_dict() for path in paths]
     json.dump(result, channel, ensure_ascii=False)
     channel.flush()
     return 0

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import pikepdf
 from PIL import Image
 
 from converters.errors import CorruptFile
 from converters.frames import Frame, iter_records
 from converters.names import is_safe_relative_path
+from converters.pdf_writer import ImagePdfWriter
 
 JPEG_QUALITY = 80
 TEXT_PAGE_INK_SHARE = 0.75  # share of pixels that are near white or near black (anti-aliasing is the rest)
@@ -84,29 +84,6 @@ def encode_page(frame: Frame) -> EncodedPage:
     return EncodedPage(*common, _jpeg(image), "/DCTDecode", colorspace, 8)
 
 
-def _add_page(pdf: pikepdf.Pdf, page: EncodedPage) -> None:
-    image = pikepdf.Stream(pdf, page.data)
-    image["/Type"] = pikepdf.Name.XObject
-    image["/Subtype"] = pikepdf.Name.Image
-    image["/Width"] = page.width
-    image["/Height"] = page.height
-    image["/ColorSpace"] = pikepdf.Name(page.colorspace)
-    image["/BitsPerComponent"] = page.bits
-    image["/Filter"] = pikepdf.Name(page.filter)
-    if page.predictor_columns is not None:
-        image["/DecodeParms"] = pikepdf.Dictionary(
-            Predictor=15, Colors=1, BitsPerComponent=page.bits, Columns=page.predictor_columns)
-    width, height = page.page_width_pt, page.page_height_pt
-    content = f"q {width:.2f} 0 0 {height:.2f} 0 0 cm /Im0 Do Q".encode("ascii")
-    pdf_page = pikepdf.Dictionary(
-        Type=pikepdf.Name.Page,
-        MediaBox=[0, 0, round(width, 2), round(height, 2)],
-        Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image)),
-        Contents=pikepdf.Stream(pdf, content),
-    )
-    pdf.pages.append(pikepdf.Page(pdf_page))
-
-
 def _encoded_in_order(frames: Iterable[Frame], workers: int) -> Iterator[EncodedPage]:
     """Encode pages on ``workers`` threads (Pillow and zlib release the GIL), in page order,
     keeping at most ``2 * workers`` pages in memory."""
@@ -120,18 +97,24 @@ def _encoded_in_order(frames: Iterable[Frame], workers: int) -> Iterator[Encoded
             yield future.result()
 
 
-def build_pdf(frames: Iterable[Frame], target: Path, *, workers: int = 2) -> int:
-    """Write an image-only PDF from validated frames; return the page count."""
-    pdf = pikepdf.new()
-    count = 0
-    for page in _encoded_in_order(frames, workers):
-        _add_page(pdf, page)
-        count += 1
-    pdf.save(target, compress_streams=False)
-    return count
+def build_pdf(frames: Iterable[Frame], target: Path, *, workers: int = 2, max_bytes: int = 1 << 40) -> int:
+    """Write an image-only PDF from validated frames, page by page; return the page count."""
+    writer = ImagePdfWriter(target, max_bytes)
+    try:
+        for page in _encoded_in_order(frames, workers):
+            writer.add_image_page(
+                width=page.width, height=page.height, page_width_pt=page.page_width_pt,
+                page_height_pt=page.page_height_pt, data=page.data, filter_name=page.filter,
+                colorspace=page.colorspace, bits=page.bits, predictor_columns=page.predictor_columns)
+    except BaseException:
+        writer.abort()
+        target.unlink(missing_ok=True)
+        raise
+    return writer.close()
 
 
-def assemble(stream: BinaryIO, root: Path, *, max_pixels: int, max_pages: int, workers: int = 2) -> list[str]:
+def assemble(stream: BinaryIO, root: Path, *, max_pixels: int, max_pages: int, workers: int = 2,
+             max_bytes: int = 1 << 40) -> list[str]:
     """Read a frame stream and build one PDF per document under ``root``; return their paths.
     Any malformed, truncated or over-limit record raises a ConverterError."""
     records = iter_records(stream, max_pixels=max_pixels, max_pages=max_pages)
@@ -155,7 +138,8 @@ def assemble(stream: BinaryIO, root: Path, *, max_pixels: int, max_pages: int, w
 
         target = root / value
         target.parent.mkdir(parents=True, exist_ok=True)
-        count = build_pdf(pages(), target, workers=workers)
+        count = build_pdf(pages(), target, workers=workers, max_bytes=max_bytes)
+        max_bytes -= target.stat().st_size
         if not ended or count == 0:
             target.unlink(missing_ok=True)
             raise CorruptFile("rasterised document is truncated")

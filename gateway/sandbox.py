@@ -15,8 +15,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import converters
 from gateway.config import SandboxSettings
@@ -30,6 +32,7 @@ from gateway.errors import (
 
 log = logging.getLogger(__name__)
 MAX_REPORT_BYTES = 32 * 1024 * 1024
+STDERR_TAIL = 4000
 SYSTEM_RO_BINDS = ("/usr", "/etc/ld.so.cache", "/etc/fonts", "/etc/alternatives", "/etc/libreoffice",
                    "/var/cache/fontconfig")
 SYSTEM_SYMLINKS = (("usr/lib", "/lib"), ("usr/lib64", "/lib64"), ("usr/bin", "/bin"),
@@ -55,6 +58,38 @@ def _ancestors(targets: list[str]) -> list[str]:
     for target in targets:
         parents.update(str(p) for p in Path(target).parents if str(p) != "/")
     return sorted(parents, key=lambda p: (p.count("/"), p))
+
+
+class _Capture:
+    """Reads one pipe of a child on a thread, keeping at most ``limit`` bytes (the first ones, or
+    with ``tail`` the last ones); a child that overflows a head-capped pipe is killed."""
+
+    def __init__(self, process: subprocess.Popen[bytes], limit: int, *, tail: bool = False) -> None:
+        self.process, self.limit, self.tail = process, limit, tail
+        self.data = bytearray()
+        self.overflowed = False
+        stream = process.stderr if tail else process.stdout
+        if stream is None:
+            raise SandboxCrash("the sandboxed process has no output pipe")
+        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, stream: IO[bytes]) -> None:
+        while chunk := stream.read(65536):
+            if self.overflowed:
+                continue  # drain until the killed process closes the pipe
+            self.data.extend(chunk)
+            if len(self.data) <= self.limit:
+                continue
+            if self.tail:
+                del self.data[: len(self.data) - self.limit]
+            else:
+                self.overflowed = True
+                self.data.clear()
+                Sandbox._kill(self.process)
+
+    def join(self) -> None:
+        self.thread.join(timeout=30)
 
 
 class Sandbox:
@@ -135,7 +170,8 @@ class Sandbox:
     def run(self, argv: list[str], binds: list[Bind], *, timeout: float | None = None,
             pass_fds: tuple[int, ...] = ()) -> SandboxResult:
         """Run ``argv`` in the sandbox; raise a SandboxFailure unless it exits 0. ``pass_fds``
-        are handed to the child and closed here once it has started."""
+        are handed to the child and closed here once it has started. Standard output is capped
+        at MAX_REPORT_BYTES (the child is killed beyond it); only the tail of stderr is kept."""
         limit = timeout if timeout is not None else self.settings.timeout_seconds
         try:
             process = subprocess.Popen(
@@ -144,18 +180,22 @@ class Sandbox:
         finally:
             for descriptor in pass_fds:
                 os.close(descriptor)
+        output, errors = _Capture(process, MAX_REPORT_BYTES), _Capture(process, STDERR_TAIL, tail=True)
         try:
-            stdout, stderr = process.communicate(timeout=limit)
+            process.wait(timeout=limit)
         except subprocess.TimeoutExpired:
             self._kill(process)
-            process.communicate()
+            process.wait()
             raise SandboxTimeout(f"processing took longer than {int(limit)} s and was stopped") from None
-        tail = stderr[-4000:].decode("utf-8", "replace")
+        finally:
+            output.join()
+            errors.join()
+        if output.overflowed:
+            raise SandboxCrash("the converter produced an oversized report")
+        tail = bytes(errors.data).decode("utf-8", "replace")
         if process.returncode != 0:
             raise self._failure(process.returncode, tail)
-        if len(stdout) > MAX_REPORT_BYTES:
-            raise SandboxCrash("the converter produced an oversized report")
-        return SandboxResult(stdout, tail)
+        return SandboxResult(bytes(output.data), tail)
 
     def _env(self) -> dict[str, str]:
         if self.settings.mode == "bwrap":

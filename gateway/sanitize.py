@@ -1,6 +1,12 @@
-"""Disarm one file end to end: copy it into a job directory, convert it in the sandbox,
-validate the report, build rasterised PDFs on the trusted side, verify every output in a second
-sandboxed run, and only then write the verified outputs to the destination directory.
+"""Disarm one file end to end.
+
+1. Copy the input into a fresh job directory (hashing it on the way).
+2. Convert it in the sandbox; rasterised pages stream over a pipe to a thread here that builds
+   the PDFs in ``final/`` (a directory only this process writes).
+3. Validate the converter's report, then copy each output it names from ``out/`` into ``final/``
+   (no symlink followed), under a name chosen here from the output's type.
+4. Verify everything in ``final/`` in a second sandboxed run that can only read it.
+5. Publish the verified files (an archive as one ZIP) into the destination, never overwriting.
 
 The result is the ``gateway sanitize`` JSON object of CONTRACT.md.
 """
@@ -15,55 +21,52 @@ import shutil
 import tempfile
 import threading
 import time
-import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from converters.base import RASTER_FRAMES_TYPE, Method, Output, Report
-from converters.errors import ConverterError
-from converters.names import safe_component, stem_of
+from converters.errors import ConverterError, CorruptFile
+from converters.names import stem_of
 from converters.raster_pdf import assemble
 from gateway.config import Settings
-from gateway.errors import GatewayError, ReportInvalid, SandboxFailure
+from gateway.errors import GatewayError, ReportInvalid
+from gateway.outputs import OutputNamer, copy_beneath, write_zip
 from gateway.report import parse_report
 from gateway.sandbox import Bind, Sandbox
+from gateway.verdicts import parse_verdicts
 
 log = logging.getLogger(__name__)
-JOB_IN, JOB_OUT, JOB_SCRATCH, JOB_RASTER = "/job/in", "/job/out", "/job/scratch", "/job/raster"
+JOB_IN, JOB_OUT, JOB_SCRATCH = "/job/in", "/job/out", "/job/scratch"
+JOB_FINAL, JOB_CONTROL = "/job/final", "/job/control"
 
 
 @dataclass
 class _Job:
-    """One input's scratch space. ``out`` and ``scratch`` are writable by the sandbox; ``raster``
-    is written only by this process (PDFs built from streamed pixels)."""
+    """One input's directories. ``out`` and ``scratch`` are writable by the sandbox; ``final``,
+    ``control`` and ``deliver`` only by this process."""
 
     root: Path
-    input: Path
-    out: Path
-    scratch: Path
-    raster: Path
     sandboxed: bool
-    raster_paths: frozenset[str] = frozenset()
+    input: Path = field(init=False)
 
-    def binds(self) -> list[Bind]:
-        return [Bind(self.input.parent, JOB_IN), Bind(self.out, JOB_OUT, writable=True),
-                Bind(self.scratch, JOB_SCRATCH, writable=True), Bind(self.raster, JOB_RASTER)]
+    def __post_init__(self) -> None:
+        self.input = self.root / "in" / "input"
 
-    def inside(self, path: Path) -> str:
-        """``path`` as the sandboxed child sees it."""
-        if not self.sandboxed:
-            return str(path)
-        for real, seen in ((self.input.parent, JOB_IN), (self.out, JOB_OUT),
-                           (self.scratch, JOB_SCRATCH), (self.raster, JOB_RASTER)):
-            if path == real or real in path.parents:
-                return seen + "/" + path.relative_to(real).as_posix() if path != real else seen
-        raise ValueError("path outside the job")
+    def dir(self, name: str) -> Path:
+        return self.root / name
 
-    def locate(self, output: Output) -> Path:
-        """Where an output's bytes are: PDFs built here from pixels, or the converter's files."""
-        return self.raster / output.path if output.path in self.raster_paths else self.out / output.path
+    def convert_binds(self) -> list[Bind]:
+        return [Bind(self.dir("in"), JOB_IN), Bind(self.dir("out"), JOB_OUT, writable=True),
+                Bind(self.dir("scratch"), JOB_SCRATCH, writable=True)]
+
+    def inspect_binds(self) -> list[Bind]:
+        return [Bind(self.dir("final"), JOB_FINAL), Bind(self.dir("control"), JOB_CONTROL),
+                Bind(self.dir("scratch"), JOB_SCRATCH, writable=True)]
+
+    def inside(self, name: str, sandbox_path: str) -> str:
+        return sandbox_path if self.sandboxed else str(self.dir(name))
 
 
 class _Assembly:
@@ -77,10 +80,13 @@ class _Assembly:
         with os.fdopen(descriptor, "rb", buffering=1024 * 1024) as stream:
             try:
                 self.built = assemble(stream, root, max_pixels=settings.limits.max_image_pixels,
-                                      max_pages=settings.limits.max_pages,
-                                      workers=settings.sanitize.raster_workers)
+                                      max_pages=settings.limits.max_pages, workers=settings.sanitize.raster_workers,
+                                      max_bytes=settings.limits.archive_max_total_bytes)
             except ConverterError as exc:
                 self.error = exc
+            except Exception as exc:  # a thread boundary: any failure fails the rasterised outputs
+                log.warning("raster assembly failed: %s", type(exc).__name__)
+                self.error = CorruptFile("the rasterised pages could not be assembled")
             finally:
                 while stream.read(1024 * 1024):  # drain, so a failing child is never stuck writing
                     pass
@@ -119,7 +125,7 @@ def _walk(report: Report) -> Iterator[Report]:
 
 
 def _publish(source: Path, out_dir: Path, filename: str) -> Path:
-    """Place ``source`` in ``out_dir`` under ``filename`` (or ``name (2).ext``...), never
+    """Place ``source`` in ``out_dir`` as ``filename`` (or ``name (2).ext`` ...), never
     overwriting anything already there."""
     stem, dot, ext = filename.rpartition(".")
     if not dot:
@@ -128,8 +134,7 @@ def _publish(source: Path, out_dir: Path, filename: str) -> Path:
     shutil.copyfile(source, temporary)
     try:
         for counter in range(1, 10_000):
-            name = filename if counter == 1 else f"{stem} ({counter}){dot}{ext}"
-            target = out_dir / name
+            target = out_dir / (filename if counter == 1 else f"{stem} ({counter}){dot}{ext}")
             try:
                 os.link(temporary, target)
                 return target
@@ -151,92 +156,92 @@ class Sanitizer:
         chosen: Method = method or self.settings.sanitize.method
         name = display_name or src.name
         work = Path(tempfile.mkdtemp(prefix="gw-job-", dir=self.settings.work_dir))
+        report = Report(input=name, type="application/octet-stream", outcome="blocked", method=chosen)
         try:
             work.chmod(0o711)
-            job = _Job(work, work / "in" / "input", work / "out", work / "scratch", work / "raster",
-                       self.settings.sandbox.mode != "none")
-            job.input.parent.mkdir(mode=0o755)
-            job.raster.mkdir(mode=0o755)
-            self.sandbox.prepare_writable(job.out)
-            self.sandbox.prepare_writable(job.scratch)
-            report = Report(input=name, type="application/octet-stream", outcome="blocked", method=chosen)
-            try:
-                report.sha256, report.size = _copy_hashing(
-                    src, job.input, self.settings.limits.max_input_bytes)
-                report, job.raster_paths = self._convert(job, name, chosen, report)
-                verified = self._finish_outputs(job, report)
-                result = self._deliver(job, report, out_dir, verified)
-            except ConverterError as exc:
-                _block(report, exc.code, exc.reason)
-                result = self._describe(report, out_dir, {}, False)
-            except SandboxFailure as exc:
-                _block(report, exc.code, exc.reason)
-                result = self._describe(report, out_dir, {}, False)
-            result["input"] = str(src) if display_name is None else display_name
-            result["sha256"], result["size"] = report.sha256, report.size
-            result["duration_ms"] = round((time.monotonic() - started) * 1000)
-            return result
+            job = _Job(work, self.settings.sandbox.mode != "none")
+            for directory in ("in", "final", "control", "deliver"):
+                job.dir(directory).mkdir(mode=0o755)
+            self.sandbox.prepare_writable(job.dir("out"))
+            self.sandbox.prepare_writable(job.dir("scratch"))
+            report.sha256, report.size = _copy_hashing(src, job.input, self.settings.limits.max_input_bytes)
+            report = self._convert(job, name, chosen, report)
+            verified = self._verify(job, report)
+            result = self._deliver(job, report, out_dir, verified)
+        except (ConverterError, GatewayError) as exc:
+            _block(report, exc.code, exc.reason)
+            result = self._describe(report, {}, False)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        result["input"] = str(src) if display_name is None else display_name
+        result["sha256"], result["size"] = report.sha256, report.size
+        result["duration_ms"] = round((time.monotonic() - started) * 1000)
+        return result
 
-    def _convert(self, job: _Job, name: str, method: Method,
-                 fallback: Report) -> tuple[Report, frozenset[str]]:
-        """Run the converter in the sandbox while a thread builds PDFs from the pixels it streams."""
+    def _convert(self, job: _Job, name: str, method: Method, original: Report) -> Report:
+        """Run the converter while a thread builds PDFs from the pixels it streams; then take
+        every output it reports into ``final/`` under a name chosen here."""
         read_end, write_end = os.pipe()
-        assembled = _Assembly()
-        reader = threading.Thread(target=assembled.run, args=(read_end, job.raster, self.settings),
-                                  daemon=True)
+        assembly = _Assembly()
+        reader = threading.Thread(target=assembly.run, args=(read_end, job.dir("final"), self.settings), daemon=True)
         reader.start()
         argv = self.sandbox.python_argv(
-            "convert", "--input", job.inside(job.input), "--name", name, "--out", job.inside(job.out),
-            "--method", method, "--limits", json.dumps(self.settings.limits.to_dict()),
-            "--frames-fd", str(write_end))
+            "convert", f"--input={job.inside('in', JOB_IN)}/input", f"--name={name}",
+            f"--out={job.inside('out', JOB_OUT)}", f"--method={method}",
+            f"--limits={json.dumps(self.settings.limits.to_dict())}", f"--frames-fd={write_end}")
         try:
-            result = self.sandbox.run(argv, job.binds(), pass_fds=(write_end,))
+            result = self.sandbox.run(argv, job.convert_binds(), pass_fds=(write_end,))
         finally:
             reader.join()
-        report = parse_report(result.stdout, job.out, method, frozenset(assembled.built))
-        if assembled.error is not None and any(
-                o.type == RASTER_FRAMES_TYPE for r in _walk(report) for o in r.outputs):
-            raise assembled.error
-        report.sha256, report.size = fallback.sha256, fallback.size
-        return report, frozenset(assembled.built)
+        built = frozenset(assembly.built)
+        report = parse_report(result.stdout, job.dir("out"), method, built)
+        report.sha256, report.size = original.sha256, original.size
+        if assembly.error is not None and any(o.type == RASTER_FRAMES_TYPE for r in _walk(report) for o in r.outputs):
+            raise assembly.error
+        self._take_outputs(job, report, built)
+        return report
 
-    def _finish_outputs(self, job: _Job, top: Report) -> dict[str, bool]:
-        """Verify every output in a second sandboxed run; returns verdicts by output path."""
+    def _take_outputs(self, job: _Job, top: Report, built: frozenset[str]) -> None:
+        namer = OutputNamer()
+        budget = self.settings.limits.archive_max_total_bytes
+        final = job.dir("final")
+        for raster in built:  # already in final/, named by the converter's safe path
+            namer.files.add(raster.casefold())
         for report in _walk(top):
-            report.outputs = [Output(o.path, "application/pdf") if o.type == RASTER_FRAMES_TYPE else o
-                              for o in report.outputs]
+            taken = []
+            for output in report.outputs:
+                if output.type == RASTER_FRAMES_TYPE:
+                    taken.append(Output(output.path, "application/pdf"))
+                    continue
+                relative = namer.name(output.path, output.type)
+                try:
+                    budget -= copy_beneath(job.dir("out"), output.path, final / relative, budget)
+                except OSError as exc:
+                    raise ReportInvalid("a converter output is not a regular file inside the job") from exc
+                taken.append(Output(relative, output.type))
+            report.outputs = taken
+
+    def _verify(self, job: _Job, top: Report) -> dict[str, bool]:
+        """Verify every output in a sandboxed run that can only read them."""
         outputs = [o for r in _walk(top) for o in r.outputs]
         if not outputs:
             return {}
-        verdicts = self._inspect(job, outputs)
+        listing = job.dir("control") / "outputs.json"
+        listing.write_text(json.dumps([o.path for o in outputs]), encoding="utf-8")
+        listing.chmod(0o644)
+        argv = self.sandbox.python_argv(
+            "inspect", f"--scratch={job.inside('scratch', JOB_SCRATCH)}", f"--root={job.inside('final', JOB_FINAL)}",
+            f"--list={job.inside('control', JOB_CONTROL)}/outputs.json")
+        result = self.sandbox.run(argv, job.inspect_binds())
+        verdicts = parse_verdicts(result.stdout, outputs)
         for report in _walk(top):
-            problems = [p for o in report.outputs for p in verdicts.get(o.path, ["not inspected"])]
+            problems = [p for o in report.outputs for p in verdicts[o.path]]
             if problems:
                 log.warning("verification failed for a %s: %s", report.type, "; ".join(problems)[:300])
                 _block(report, "verification_failed",
                        "the disarmed output failed the independent check: " + "; ".join(problems)[:300])
         self._settle_archives(top)
         return {path: not problems for path, problems in verdicts.items()}
-
-    def _inspect(self, job: _Job, outputs: list[Output]) -> dict[str, list[str]]:
-        argv = self.sandbox.python_argv("inspect", "--scratch", job.inside(job.scratch),
-                                        *[job.inside(job.locate(o)) for o in outputs])
-        result = self.sandbox.run(argv, job.binds())
-        try:
-            verdicts = json.loads(result.stdout)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ReportInvalid("inspector report is not valid JSON") from exc
-        if not isinstance(verdicts, list) or len(verdicts) != len(outputs):
-            raise ReportInvalid("inspector report does not cover every output")
-        by_path: dict[str, list[str]] = {}
-        for output, verdict in zip(outputs, verdicts, strict=True):
-            problems = verdict.get("problems") if isinstance(verdict, dict) else None
-            clean = isinstance(verdict, dict) and verdict.get("clean") is True and problems == []
-            found = problems or ["unreadable verdict"]
-            by_path[output.path] = [] if clean else [str(p)[:200] for p in found]
-        return by_path
 
     @staticmethod
     def _settle_archives(report: Report) -> None:
@@ -251,36 +256,29 @@ class Sanitizer:
 
     def _deliver(self, job: _Job, report: Report, out_dir: Path, verdicts: dict[str, bool]) -> dict[str, Any]:
         out_dir.mkdir(parents=True, exist_ok=True)
+        final = job.dir("final")
         published: dict[str, dict[str, str]] = {}
         if report.outcome == "blocked":
-            return self._describe(report, out_dir, published, False)
+            return self._describe(report, published, False)
         if report.members is not None:
-            archive = job.scratch / "repacked.zip"
             prefix = stem_of(report.input) + "/"
-            with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as packed:
-                for member in _walk(report):
-                    for output in member.outputs:
-                        arcname = output.path[len(prefix):] if output.path.startswith(prefix) else output.path
-                        packed.write(job.locate(output), arcname)
+            entries = [(o.path.removeprefix(prefix), final / o.path) for m in _walk(report) for o in m.outputs]
+            archive = job.dir("deliver") / "repacked.zip"
+            write_zip(archive, entries)
             target = _publish(archive, out_dir, f"{stem_of(report.input)}.zip")
             for member in _walk(report):
                 for output in member.outputs:
-                    arcname = output.path[len(prefix):] if output.path.startswith(prefix) else output.path
-                    published[output.path] = {"path": arcname, "container": str(target),
-                                              "sha256": _sha256(job.locate(output)), "type": output.type}
+                    published[output.path] = {"path": output.path.removeprefix(prefix), "container": str(target),
+                                              "sha256": _sha256(final / output.path), "type": output.type}
             report.outputs = [Output(target.name, "application/zip")]
-            published[target.name] = {"path": str(target), "sha256": _sha256(target),
-                                      "type": "application/zip"}
+            published[target.name] = {"path": str(target), "sha256": _sha256(target), "type": "application/zip"}
         else:
             for output in report.outputs:
-                filename = safe_component(Path(output.path).name)
-                target = _publish(job.locate(output), out_dir, filename)
+                target = _publish(final / output.path, out_dir, Path(output.path).name)
                 published[output.path] = {"path": str(target), "sha256": _sha256(target), "type": output.type}
-        all_verified = bool(verdicts) and all(verdicts.values())
-        return self._describe(report, out_dir, published, all_verified)
+        return self._describe(report, published, bool(verdicts) and all(verdicts.values()))
 
-    def _describe(self, report: Report, out_dir: Path, published: dict[str, dict[str, str]],
-                  verified: bool) -> dict[str, Any]:
+    def _describe(self, report: Report, published: dict[str, dict[str, str]], verified: bool) -> dict[str, Any]:
         data: dict[str, Any] = {
             "input": report.input, "sha256": report.sha256, "size": report.size, "type": report.type,
             "outcome": report.outcome, "method": report.method,
@@ -290,17 +288,18 @@ class Sanitizer:
             "verified": verified and report.outcome != "blocked",
         }
         if report.members is not None:
-            data["members"] = [self._describe(m, out_dir, published, verified) for m in report.members]
+            data["members"] = [self._describe(m, published, verified) for m in report.members]
         return data
 
 
 def sanitize_paths(settings: Settings, paths: list[Path], out_dir: Path,
                    method: Method | None) -> Iterator[dict[str, Any]]:
-    """Sanitise each path in turn; a failure of one never stops the others."""
+    """Sanitise each path in turn; a failure of one never stops the others (it is blocked)."""
     sanitizer = Sanitizer(settings)
     for path in paths:
         try:
             yield sanitizer.sanitize(path, out_dir, method)
-        except GatewayError as exc:
-            yield {"input": str(path), "outcome": "blocked", "reason": exc.reason,
-                   "reason_code": exc.code, "outputs": [], "findings": [], "verified": False}
+        except Exception as exc:  # process boundary for one file: block it, keep serving the rest
+            log.error("internal error on one file: %s", type(exc).__name__, exc_info=True)
+            yield {"input": str(path), "outcome": "blocked", "reason": "internal error; the file was not passed",
+                   "reason_code": "internal_error", "outputs": [], "findings": [], "verified": False}
