@@ -89,6 +89,12 @@ def open_checked(src: Path, expected_format: str, limits_pixels: int, max_frames
     return image
 
 
+def _without_metadata(image: Image.Image) -> Image.Image:
+    """Pillow writes what ``info`` holds (ICC profiles, comments, EXIF); a copy holds no TIFF tags."""
+    image.info = {}
+    return image
+
+
 class ImageConverter(Converter):
     name = "image"
     input_types = frozenset(FORMATS)
@@ -134,7 +140,7 @@ class ImageConverter(Converter):
             durations = []
             for index in range(frames):
                 image.seek(index)
-                pages.append(image.copy())
+                pages.append(_without_metadata(image.copy()))
                 durations.append(int(image.info.get("duration", 100)))
             if out_format in ("GIF", "PNG"):
                 options.update(duration=durations, loop=int(image.info.get("loop", 0)))
@@ -143,7 +149,7 @@ class ImageConverter(Converter):
             pages[0].save(target, out_format, save_all=True, append_images=pages[1:], **options)
             return
         image.load()
-        clean = ImageOps.exif_transpose(image) if out_format == "JPEG" else image
+        clean = _without_metadata(ImageOps.exif_transpose(image) if out_format == "JPEG" else image.copy())
         if out_format == "TIFF":
             options["compression"] = "tiff_deflate"
         if clean.mode == "P" and out_format == "BMP" and "transparency" in image.info:

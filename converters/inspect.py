@@ -16,6 +16,7 @@ from typing import Any
 
 import magic
 
+from converters.inspect_image import jpeg_problems, png_problems, tiff_problems
 from converters.inspect_office import check_odf, check_ooxml
 
 PDF_FORBIDDEN_KEYS = frozenset({
@@ -24,6 +25,11 @@ PDF_FORBIDDEN_KEYS = frozenset({
     "/GoToR", "/GoToE", "/Sound", "/Movie", "/Rendition", "/Hide", "/SetOCGState", "/Trans3D",
 })
 PDF_ALLOWED_ACTIONS = frozenset({"/GoTo", "/Named"})
+PDF_SAFE_NAMED = frozenset({"/NextPage", "/PrevPage", "/FirstPage", "/LastPage"})
+PDF_ACTION_TYPES = frozenset({
+    "/GoTo", "/GoToR", "/GoToE", "/GoToDp", "/Launch", "/Thread", "/URI", "/Sound", "/Movie", "/Hide", "/Named",
+    "/SubmitForm", "/ResetForm", "/ImportData", "/JavaScript", "/ECMAScript", "/SetOCGState", "/Rendition",
+    "/Trans", "/GoTo3DView", "/RichMediaExecute"})
 EXECUTABLE_MARKERS = (b"This program cannot be run in DOS mode", b"\x7fELF\x02\x01\x01")
 TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 HTML_MARKERS = re.compile(r"<\s*(script|html|iframe|object|embed|body|svg)\b", re.IGNORECASE)
@@ -83,14 +89,11 @@ def check_pdf(path: Path, verdict: Verdict) -> None:
             for key in obj.keys():
                 if key in PDF_FORBIDDEN_KEYS:
                     verdict.problems.append(f"pdf_forbidden_key {key}")
-            actions = [obj.get("/A"), obj.get("/Next")]
-            if obj.get("/Type") == pikepdf.Name.Action:
-                actions.append(obj)
-            for action in actions:
-                if isinstance(action, pikepdf.Dictionary):
-                    action_kind = str(action.get("/S", ""))
-                    if action_kind not in PDF_ALLOWED_ACTIONS:
-                        verdict.problems.append(f"pdf_action {action_kind}")
+            kind = obj.get("/S")
+            if isinstance(kind, pikepdf.Name) and str(kind) in PDF_ACTION_TYPES:
+                named = str(obj.get("/N", ""))
+                if str(kind) not in PDF_ALLOWED_ACTIONS or (str(kind) == "/Named" and named not in PDF_SAFE_NAMED):
+                    verdict.problems.append(f"pdf_action {kind}")
             if obj.get("/Type") == pikepdf.Name.EmbeddedFile:
                 verdict.problems.append("pdf_embedded_file")
             if isinstance(obj, pikepdf.Stream):
@@ -115,9 +118,21 @@ def check_image(path: Path, mime: str, verdict: Verdict) -> None:
         with Image.open(io.BytesIO(data)) as image:
             if image.info.get("exif") or image.info.get("xmp") or image.info.get("comment"):
                 verdict.problems.append("image_metadata_present")
+            if mime == "image/tiff":
+                for index in range(getattr(image, "n_frames", 1)):
+                    image.seek(index)
+                    verdict.problems.extend(tiff_problems(getattr(image, "tag_v2", {})))
+            extension = image.info.get("extension")
+            looping = isinstance(extension, tuple) and extension[0] in (b"NETSCAPE2.0", b"ANIMEXTS1.0")
+            if mime == "image/gif" and ((extension and not looping) or image.info.get("comment")):
+                verdict.problems.append("gif extension block")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         verdict.problems.append(f"image_unreadable: {type(exc).__name__}")
         return
+    if mime == "image/png":
+        verdict.problems.extend(png_problems(data))
+    elif mime == "image/jpeg":
+        verdict.problems.extend(jpeg_problems(data))
     endings = {"image/png": b"IEND\xaeB`\x82", "image/jpeg": b"\xff\xd9", "image/gif": b";"}
     expected_end = endings.get(mime)
     if expected_end is not None and not data.endswith(expected_end):

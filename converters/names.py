@@ -7,7 +7,8 @@ import unicodedata
 
 UNSAFE_CHARACTERS = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\]')
 BIDI_AND_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
+WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$|clock\$)\s*(\..*)?$",
+                              re.IGNORECASE)
 MAX_COMPONENT_BYTES = 200
 COMPOUND_EXTENSIONS = (".tar.gz", ".tar.bz2", ".tar.xz")
 

@@ -32,7 +32,7 @@ RISKY_KEYS: dict[str, str] = {
     "/RichMediaContent": "pdf_rich_media_removed",
     "/XFA": "pdf_xfa_removed",
 }
-SKIP_KEYS = frozenset({"/Parent", "/P", "/Prev", "/Next", "/First", "/Last"})
+SKIP_KEYS = frozenset({"/Parent", "/P"})  # links back up the tree; everything else is walked
 
 
 def open_pdf(src: Path) -> pikepdf.Pdf:
