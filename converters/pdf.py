@@ -68,9 +68,17 @@ class _Scrubber:
         return all(self.action_is_safe(item) for item in items)
 
     def describe_action(self, action: object) -> str:
-        if isinstance(action, Dictionary):
-            return str(action.get("/S", "unknown"))
-        return "unknown"
+        """The first unsafe action kind in a chain (for the finding's detail)."""
+        if not isinstance(action, Dictionary):
+            return "unknown"
+        kind = str(action.get("/S", "unknown"))
+        if kind not in SAFE_ACTIONS and kind != "/Named":
+            return kind
+        chained = action.get("/Next")
+        for item in (list(chained) if isinstance(chained, Array) else [chained] if chained is not None else []):
+            if not self.action_is_safe(item):
+                return self.describe_action(item)
+        return kind
 
     def scrub(self, obj: object) -> None:
         if isinstance(obj, pikepdf.Object) and obj.is_indirect:

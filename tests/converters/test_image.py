@@ -72,3 +72,16 @@ def test_corrupt_image_is_blocked(samples: Path, tmp_path: Path) -> None:
 def test_svg_is_blocked(samples: Path, tmp_path: Path) -> None:
     report = run_engine(samples / "svg-script.svg", tmp_path)
     assert (report.outcome, report.reason_code) == ("blocked", "svg")
+
+
+@pytest.mark.parametrize(("sample", "problem"), [
+    ("png-icc-payload.png", "png chunk 'iCCP'"),
+    ("jpeg-comment.jpg", "jpeg segment 0xFE"),
+    ("tiff-photoshop.tif", "tiff tag 34377"),
+])
+def test_metadata_payloads_do_not_survive(samples: Path, tmp_path: Path, sample: str, problem: str) -> None:
+    assert problem in inspect_file(samples / sample, tmp_path).problems  # the inspector sees the payload
+    report = run_engine(samples / sample, tmp_path / "out")
+    output = tmp_path / "out" / report.outputs[0].path
+    assert b"MZ-PAYLOAD" not in output.read_bytes() and b"<script>" not in output.read_bytes()
+    assert inspect_file(output, tmp_path).clean

@@ -111,3 +111,22 @@ def test_rasterising_a_dirty_pdf_leaves_nothing_active(samples: Path, tmp_path: 
     target = rasterise(samples / "pdf-javascript.pdf", tmp_path)
     assert poppler_javascript(target).strip() == ""
     assert inspect_file(target, tmp_path).clean
+
+
+def test_actions_behind_bookmarks_are_removed(samples: Path, tmp_path: Path) -> None:
+    source = samples / "pdf-outline-launch.pdf"
+    assert {"pdf_action /Launch", "pdf_action /GoToR"} <= set(inspect_file(source, tmp_path).problems)
+    report = run_engine(source, tmp_path / "out")
+    assert report.outcome == "sanitized"
+    assert ("pdf_action_removed", "Launch") in {(f.code, f.detail) for f in report.findings}
+    output = tmp_path / "out" / report.outputs[0].path
+    assert inspect_file(output, tmp_path).clean
+    with pikepdf.open(output) as pdf:
+        titles = [str(item.title) for item in pdf.open_outline().root]
+    assert titles == ["はじめに", "資料"]  # the bookmarks stay, only the actions go
+
+
+def test_plain_bookmarks_pass(samples: Path, tmp_path: Path) -> None:
+    report = run_engine(samples / "pdf-bookmarks.pdf", tmp_path)
+    assert report.outcome == "passed"
+    assert inspect_file(tmp_path / report.outputs[0].path, tmp_path).clean

@@ -181,3 +181,16 @@ def test_refuses_to_run_without_bubblewrap(samples: Path, tmp_path: Path) -> Non
                             env={"PATH": str(bare)}, timeout=60)
     assert result.returncode == 2 and "bubblewrap" in result.stderr
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_names_that_collide_on_windows_or_look_like_options(samples: Path, tmp_path: Path) -> None:
+    dashed = tmp_path / "-見積書.txt"
+    dashed.write_bytes((samples / "txt-utf8.txt").read_bytes())
+    results = lines(gateway("sanitize", str(samples / "zip-case-names.zip"), str(dashed), "--out", str(tmp_path / "o")))
+    assert [r["outcome"] for r in results] == ["passed", "passed"]
+    with zipfile.ZipFile(results[0]["outputs"][0]["path"]) as archive:
+        names = archive.namelist()
+    folded = [name.casefold() for name in names]
+    prefixes = {"/".join(n.split("/")[:i]) for n in folded for i in range(1, n.count("/") + 1)}
+    assert len(set(folded)) == len(names) == 5 and not prefixes & set(folded)
+    assert Path(results[1]["outputs"][0]["path"]).name == "-見積書.txt"
