@@ -22,7 +22,8 @@ class SandboxSettings:
     memory_mb: int = 3072
     file_size_mb: int = 2048
     max_processes: int = 512
-    uid: int = 65534  # the unprivileged user the sandbox runs as when started by root
+    uid_base: int = 200000  # started as root, each job runs as its own unused uid from this range,
+    uid_count: int = 50000  # so no two jobs (nor any host account) share files or process limits
 
 
 @dataclass(frozen=True)

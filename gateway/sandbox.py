@@ -2,8 +2,9 @@
 /tmp, only the job's directories bound), rlimits (CPU, address space, file size, processes),
 an unprivileged user, and a wall-clock timeout that kills the whole process group.
 
-Started as root, the sandbox switches to ``SandboxSettings.uid`` inside bubblewrap (setpriv),
-so the process limit counts only sandboxed processes. Started as another user, bubblewrap's
+Started as root, the sandbox switches to a uid of its own for each job inside bubblewrap
+(setpriv), so the process limit counts only that job's processes and no two jobs can touch each
+other's files. Started as another user, bubblewrap's
 user namespace is used instead.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -111,15 +113,15 @@ class Sandbox:
         else:
             self.as_root = False
 
-    @property
-    def uid(self) -> int:
-        return self.settings.uid if self.as_root else os.geteuid()
+    def new_uid(self) -> int:
+        """A uid for one job (only meaningful when started as root)."""
+        return self.settings.uid_base + secrets.randbelow(self.settings.uid_count)
 
-    def prepare_writable(self, path: Path) -> None:
-        """Make ``path`` writable by the sandbox user."""
+    def prepare_writable(self, path: Path, uid: int) -> None:
+        """Make ``path`` writable by the job's sandbox user."""
         path.mkdir(parents=True, exist_ok=True)
         if self.as_root and self.settings.mode == "bwrap":
-            os.chown(path, self.settings.uid, self.settings.uid)
+            os.chown(path, uid, uid)
 
     def python_argv(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "converters", *args]
@@ -134,7 +136,7 @@ class Sandbox:
                 f"--fsize={s.file_size_mb * 1024 * 1024}", f"--nproc={s.max_processes}",
                 "--core=0", "--"]
 
-    def command(self, argv: list[str], binds: list[Bind]) -> list[str]:
+    def command(self, argv: list[str], binds: list[Bind], uid: int | None = None) -> list[str]:
         if self.settings.mode == "none":
             return argv
         if self.bwrap is None or self.prlimit is None:
@@ -159,23 +161,23 @@ class Sandbox:
                 "--setenv", "PYTHONNOUSERSITE", "1", "--setenv", "OMP_NUM_THREADS", "1",
                 "--chdir", "/tmp"]
         if self.as_root and self.setpriv is not None:
-            uid = str(self.settings.uid)
-            cmd += ["--cap-add", "CAP_SETUID,CAP_SETGID", "--", self.setpriv, f"--reuid={uid}",
-                    f"--regid={uid}", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+            user = str(self.settings.uid_base if uid is None else uid)
+            cmd += ["--cap-add", "CAP_SETUID,CAP_SETGID", "--", self.setpriv, f"--reuid={user}",
+                    f"--regid={user}", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
                     "--no-new-privs", "--"]
         else:
             cmd.append("--")
         return [*cmd, *argv]
 
     def run(self, argv: list[str], binds: list[Bind], *, timeout: float | None = None,
-            pass_fds: tuple[int, ...] = ()) -> SandboxResult:
+            pass_fds: tuple[int, ...] = (), uid: int | None = None) -> SandboxResult:
         """Run ``argv`` in the sandbox; raise a SandboxFailure unless it exits 0. ``pass_fds``
         are handed to the child and closed here once it has started. Standard output is capped
         at MAX_REPORT_BYTES (the child is killed beyond it); only the tail of stderr is kept."""
         limit = timeout if timeout is not None else self.settings.timeout_seconds
         try:
             process = subprocess.Popen(
-                self.command(argv, binds), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                self.command(argv, binds, uid), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, start_new_session=True, env=self._env(), pass_fds=pass_fds)
         finally:
             for descriptor in pass_fds:

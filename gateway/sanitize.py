@@ -49,6 +49,7 @@ class _Job:
 
     root: Path
     sandboxed: bool
+    uid: int
     input: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -159,11 +160,11 @@ class Sanitizer:
         report = Report(input=name, type="application/octet-stream", outcome="blocked", method=chosen)
         try:
             work.chmod(0o711)
-            job = _Job(work, self.settings.sandbox.mode != "none")
+            job = _Job(work, self.settings.sandbox.mode != "none", self.sandbox.new_uid())
             for directory in ("in", "final", "control", "deliver"):
                 job.dir(directory).mkdir(mode=0o755)
-            self.sandbox.prepare_writable(job.dir("out"))
-            self.sandbox.prepare_writable(job.dir("scratch"))
+            self.sandbox.prepare_writable(job.dir("out"), job.uid)
+            self.sandbox.prepare_writable(job.dir("scratch"), job.uid)
             report.sha256, report.size = _copy_hashing(src, job.input, self.settings.limits.max_input_bytes)
             report = self._convert(job, name, chosen, report)
             verified = self._verify(job, report)
@@ -190,7 +191,7 @@ class Sanitizer:
             f"--out={job.inside('out', JOB_OUT)}", f"--method={method}",
             f"--limits={json.dumps(self.settings.limits.to_dict())}", f"--frames-fd={write_end}")
         try:
-            result = self.sandbox.run(argv, job.convert_binds(), pass_fds=(write_end,))
+            result = self.sandbox.run(argv, job.convert_binds(), pass_fds=(write_end,), uid=job.uid)
         finally:
             reader.join()
         built = frozenset(assembly.built)
@@ -232,7 +233,7 @@ class Sanitizer:
         argv = self.sandbox.python_argv(
             "inspect", f"--scratch={job.inside('scratch', JOB_SCRATCH)}", f"--root={job.inside('final', JOB_FINAL)}",
             f"--list={job.inside('control', JOB_CONTROL)}/outputs.json")
-        result = self.sandbox.run(argv, job.inspect_binds())
+        result = self.sandbox.run(argv, job.inspect_binds(), uid=job.uid)
         verdicts = parse_verdicts(result.stdout, outputs)
         for report in _walk(top):
             problems = [p for o in report.outputs for p in verdicts[o.path]]

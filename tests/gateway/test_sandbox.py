@@ -56,7 +56,7 @@ def test_cannot_read_or_write_outside_its_binds(sandbox: Sandbox, tmp_path: Path
     secret = tmp_path / "secret.txt"
     secret.write_text("original")
     out = tmp_path / "out"
-    sandbox.prepare_writable(out)
+    sandbox.prepare_writable(out, sandbox.settings.uid_base)
     code = (
         "import os\nresults = []\n"
         f"for p in ['{secret}', '/etc/shadow', '/root/.bashrc']:\n"
