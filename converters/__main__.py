@@ -1,6 +1,8 @@
 """``python -m converters``: the sandbox child's entry points.
 
     python -m converters convert --input FILE --name NAME --out DIR [--method M] [--limits JSON]
+    python -m converters convert --out DIR --job-from-stdin [--warm-office]   (a spare: started
+        ahead of need, it reads {"input", "name", "method", "limits"} as one JSON line)
     python -m converters inspect --scratch DIR --root DIR --list FILE
 
 Each prints one JSON document on standard output and nothing else (library chatter is sent to
@@ -14,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,9 @@ from converters.base import METHODS, Limits
 from converters.engine import Engine
 from converters.frames import FrameWriter
 from converters.inspect import inspect_file
+from converters.libreoffice import WarmOffice
+
+WARM_START_SECONDS = 30
 
 
 def _json_channel() -> Any:
@@ -34,8 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m converters")
     commands = parser.add_subparsers(dest="command", required=True)
     convert = commands.add_parser("convert")
-    convert.add_argument("--input", required=True, type=Path)
-    convert.add_argument("--name", required=True)
+    convert.add_argument("--input", type=Path)
+    convert.add_argument("--name")
+    convert.add_argument("--job-from-stdin", action="store_true", help="wait for the job on stdin")
+    convert.add_argument("--warm-office", action="store_true", help="start LibreOffice before the job")
     convert.add_argument("--out", required=True, type=Path)
     convert.add_argument("--method", default="rebuild", choices=sorted(METHODS))
     convert.add_argument("--limits", default="{}")
@@ -48,11 +56,21 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     channel = _json_channel()
     if args.command == "convert":
+        warm = None
+        if args.warm_office:
+            warm = WarmOffice(Path(tempfile.mkdtemp(prefix="lo-warm-")))
+            warm.wait_ready(WARM_START_SECONDS)
+        if args.job_from_stdin:
+            job = json.loads(sys.stdin.readline())
+            args.input, args.name = Path(job["input"]), str(job["name"])
+            args.method, args.limits = job["method"], json.dumps(job["limits"])
+        if args.input is None or args.name is None or args.method not in METHODS:
+            parser.error("convert needs --input and --name (or --job-from-stdin)")
         limits = Limits.from_dict(json.loads(args.limits))
         frames = None
         if args.frames_fd is not None:
             frames = FrameWriter(os.fdopen(args.frames_fd, "wb", buffering=1024 * 1024))
-        engine = Engine(args.out, args.method, limits, frames)
+        engine = Engine(args.out, args.method, limits, frames, warm)
         result: Any = engine.process(args.input, args.name).to_dict()
         if frames is not None:
             frames.stream.close()

@@ -150,6 +150,7 @@ class ConvertRequest:
     process_member: MemberProcessor | None = None  # set for archive recursion
     budget: Budget | None = None
     frames: FrameWriter | None = None  # where rasterised pages go (to the trusted side)
+    warm_office: Any = None  # converters.libreoffice.WarmOffice, started before the job arrived
 
 
 class Converter(ABC):

@@ -32,10 +32,11 @@ class Engine:
     """Processes one top-level input and all its members inside one output root."""
 
     def __init__(self, out_root: Path, method: Method, limits: Limits,
-                 frames: FrameWriter | None = None) -> None:
+                 frames: FrameWriter | None = None, warm_office: object = None) -> None:
         """``frames`` receives rasterised pages; without one they go to ``out_root/FRAMES_FILE``."""
         self.out_root = out_root
         self._frames = frames
+        self.warm_office = warm_office
         self.method: Method = method
         self.limits = limits
         self.budget = Budget(limits)
@@ -110,7 +111,7 @@ class Engine:
             method=self.method, limits=self.limits, stem=self._unique_stem(rel_dir, name),
             original_name=name, detected_type=mime, rel_dir=rel_dir, depth=depth,
             process_member=self.process, budget=self.budget,
-            frames=self.frames if self.method == "rasterize" else None)
+            frames=self.frames if self.method == "rasterize" else None, warm_office=self.warm_office)
         conversion = converter.convert(src, out_dir, request)
         prefix = f"{rel_dir}/" if rel_dir else ""
         report.outcome = conversion.outcome

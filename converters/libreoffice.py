@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from converters.errors import ConverterError, CorruptFile
@@ -58,16 +59,53 @@ def prepare_profile(root: Path) -> Path:
     return root
 
 
-def convert_with_libreoffice(src: Path, target: str, work: Path, *, suffix: str) -> Path:
+class WarmOffice:
+    """A LibreOffice started before its document is known, in the same sandbox as the job. The
+    first conversion hands its command line to this instance (LibreOffice does that for a second
+    start with the same profile), which converts that one document and exits: one document per
+    process, without the start-up wait."""
+
+    def __init__(self, root: Path) -> None:
+        self.profile = prepare_profile(root)
+        self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [soffice(), "--headless", "--invisible", "--norestore", "--nolockcheck", "--nodefault", "--nologo",
+             f"-env:UserInstallation=file://{self.profile}"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "HOME": str(root)}, start_new_session=True)
+
+    def wait_ready(self, timeout: float) -> bool:
+        """True once the instance listens on its pipe (in this sandbox's private /tmp)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                return False
+            if any(Path(tempfile.gettempdir()).glob("OSL_PIPE_*SingleOfficeIPC_*")):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def take(self) -> Path | None:
+        """The profile to hand a conversion to, once; None when not available."""
+        if self.process is None or self.process.poll() is not None:
+            return None
+        self.process = None
+        return self.profile
+
+
+def convert_with_libreoffice(src: Path, target: str, work: Path, *, suffix: str,
+                             warm: WarmOffice | None = None) -> Path:
     """Convert ``src`` (copied under a name ending ``suffix``, so LibreOffice picks the right
-    import filter) to ``target`` (a key of FILTERS); return the converted file inside ``work``."""
+    import filter) to ``target`` (a key of FILTERS); return the converted file inside ``work``.
+    A warm instance, when given and unused, does the conversion; otherwise a fresh one starts."""
     work.mkdir(parents=True, exist_ok=True)
     source = work / f"input{suffix}"
     shutil.copyfile(src, source)
     outdir = work / "converted"
+    warm_profile = warm.take() if warm is not None else None
     with tempfile.TemporaryDirectory(prefix="lo-profile-") as profile:
+        chosen = warm_profile or prepare_profile(Path(profile))
         command = [soffice(), "--headless", "--norestore", "--nolockcheck", "--nodefault", "--nologo",
-                   f"-env:UserInstallation=file://{prepare_profile(Path(profile))}",
+                   f"-env:UserInstallation=file://{chosen}",
                    "--convert-to", FILTERS[target], "--outdir", str(outdir), str(source)]
         try:
             subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

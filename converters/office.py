@@ -117,7 +117,7 @@ class LegacyOfficeConverter(Converter):
             raise ConverterError(f"blocked: files of type {mime} are not supported", code="unsupported_type")
         suffix, target = LEGACY[mime]
         findings += analyse(plain, mime)
-        converted = convert_with_libreoffice(plain, target, work, suffix=suffix)
+        converted = convert_with_libreoffice(plain, target, work, suffix=suffix, warm=request.warm_office)
         findings.insert(0, Finding("legacy_format_converted", f"{suffix[1:]} -> {target}"))
         return _rebuild_ooxml(converted, out_dir, request, findings)
 
@@ -140,7 +140,7 @@ class OfficeRasterConverter(Converter):
             suffix = "." + ODF_SUFFIXES.get(mime, "odt")
         else:
             suffix = LEGACY.get(mime, (OOXML_SUFFIXES.get(_ooxml_kind(mime), ".docx"), ""))[0]
-        pdf = convert_with_libreoffice(plain, "pdf", work, suffix=suffix)
+        pdf = convert_with_libreoffice(plain, "pdf", work, suffix=suffix, warm=request.warm_office)
         document = open_document(pdf)
         name = f"{request.stem}.pdf"
         try:

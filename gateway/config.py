@@ -30,6 +30,7 @@ class SandboxSettings:
 class SanitizeSettings:
     method: Method = "rebuild"
     raster_workers: int = 2
+    office_spares: int = 1  # sandboxes with LibreOffice already started, waiting for a document
 
 
 @dataclass(frozen=True)

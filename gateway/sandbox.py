@@ -94,6 +94,13 @@ class _Capture:
         self.thread.join(timeout=30)
 
 
+@dataclass
+class Running:
+    process: subprocess.Popen[bytes]
+    output: _Capture
+    errors: _Capture
+
+
 class Sandbox:
     """Runs a command under the configured isolation; see the module docstring."""
 
@@ -169,20 +176,25 @@ class Sandbox:
             cmd.append("--")
         return [*cmd, *argv]
 
-    def run(self, argv: list[str], binds: list[Bind], *, timeout: float | None = None,
-            pass_fds: tuple[int, ...] = (), uid: int | None = None) -> SandboxResult:
-        """Run ``argv`` in the sandbox; raise a SandboxFailure unless it exits 0. ``pass_fds``
-        are handed to the child and closed here once it has started. Standard output is capped
-        at MAX_REPORT_BYTES (the child is killed beyond it); only the tail of stderr is kept."""
-        limit = timeout if timeout is not None else self.settings.timeout_seconds
+    def spawn(self, argv: list[str], binds: list[Bind], *, pass_fds: tuple[int, ...] = (), uid: int | None = None,
+              with_stdin: bool = False) -> Running:
+        """Start ``argv`` in the sandbox. ``pass_fds`` are handed to the child and closed here;
+        with ``with_stdin`` the caller may write the child's standard input (a spare's job)."""
         try:
             process = subprocess.Popen(
-                self.command(argv, binds, uid), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, start_new_session=True, env=self._env(), pass_fds=pass_fds)
+                self.command(argv, binds, uid), stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=self._env(),
+                pass_fds=pass_fds)
         finally:
             for descriptor in pass_fds:
                 os.close(descriptor)
-        output, errors = _Capture(process, MAX_REPORT_BYTES), _Capture(process, STDERR_TAIL, tail=True)
+        return Running(process, _Capture(process, MAX_REPORT_BYTES), _Capture(process, STDERR_TAIL, tail=True))
+
+    def finish(self, running: Running, timeout: float | None = None) -> SandboxResult:
+        """Wait for a started child; raise a SandboxFailure unless it exits 0. Standard output is
+        capped at MAX_REPORT_BYTES (the child is killed beyond it); only stderr's tail is kept."""
+        limit = timeout if timeout is not None else self.settings.timeout_seconds
+        process = running.process
         try:
             process.wait(timeout=limit)
         except subprocess.TimeoutExpired:
@@ -190,14 +202,25 @@ class Sandbox:
             process.wait()
             raise SandboxTimeout(f"processing took longer than {int(limit)} s and was stopped") from None
         finally:
-            output.join()
-            errors.join()
-        if output.overflowed:
+            running.output.join()
+            running.errors.join()
+        if running.output.overflowed:
             raise SandboxCrash("the converter produced an oversized report")
-        tail = bytes(errors.data).decode("utf-8", "replace")
+        tail = bytes(running.errors.data).decode("utf-8", "replace")
         if process.returncode != 0:
             raise self._failure(process.returncode, tail)
-        return SandboxResult(bytes(output.data), tail)
+        return SandboxResult(bytes(running.output.data), tail)
+
+    def run(self, argv: list[str], binds: list[Bind], *, timeout: float | None = None,
+            pass_fds: tuple[int, ...] = (), uid: int | None = None) -> SandboxResult:
+        """Run ``argv`` in the sandbox to completion (see ``spawn`` and ``finish``)."""
+        return self.finish(self.spawn(argv, binds, pass_fds=pass_fds, uid=uid), timeout)
+
+    def stop(self, running: Running) -> None:
+        self._kill(running.process)
+        running.process.wait()
+        running.output.join()
+        running.errors.join()
 
     def _env(self) -> dict[str, str]:
         if self.settings.mode == "bwrap":

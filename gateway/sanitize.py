@@ -18,11 +18,9 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,43 +29,15 @@ from converters.errors import ConverterError, CorruptFile
 from converters.names import stem_of
 from converters.raster_pdf import assemble
 from gateway.config import Settings
-from gateway.errors import GatewayError, ReportInvalid
+from gateway.errors import GatewayError, ReportInvalid, SandboxCrash
+from gateway.jobs import JOB_CONTROL, JOB_FINAL, JOB_IN, JOB_OUT, JOB_SCRATCH, Job, create_job
 from gateway.outputs import OutputNamer, copy_beneath, write_zip
 from gateway.report import parse_report
-from gateway.sandbox import Bind, Sandbox
+from gateway.sandbox import Sandbox
+from gateway.spares import Spare, SparePool, needs_libreoffice
 from gateway.verdicts import parse_verdicts
 
 log = logging.getLogger(__name__)
-JOB_IN, JOB_OUT, JOB_SCRATCH = "/job/in", "/job/out", "/job/scratch"
-JOB_FINAL, JOB_CONTROL = "/job/final", "/job/control"
-
-
-@dataclass
-class _Job:
-    """One input's directories. ``out`` and ``scratch`` are writable by the sandbox; ``final``,
-    ``control`` and ``deliver`` only by this process."""
-
-    root: Path
-    sandboxed: bool
-    uid: int
-    input: Path = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.input = self.root / "in" / "input"
-
-    def dir(self, name: str) -> Path:
-        return self.root / name
-
-    def convert_binds(self) -> list[Bind]:
-        return [Bind(self.dir("in"), JOB_IN), Bind(self.dir("out"), JOB_OUT, writable=True),
-                Bind(self.dir("scratch"), JOB_SCRATCH, writable=True)]
-
-    def inspect_binds(self) -> list[Bind]:
-        return [Bind(self.dir("final"), JOB_FINAL), Bind(self.dir("control"), JOB_CONTROL),
-                Bind(self.dir("scratch"), JOB_SCRATCH, writable=True)]
-
-    def inside(self, name: str, sandbox_path: str) -> str:
-        return sandbox_path if self.sandboxed else str(self.dir(name))
 
 
 class _Assembly:
@@ -150,48 +120,73 @@ class Sanitizer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.sandbox = Sandbox(settings.sandbox)
+        self.spares = SparePool(self.sandbox, settings.work_dir, settings.sanitize.office_spares)
+
+    def __enter__(self) -> Sanitizer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.spares.close()
+
+    def expect(self, paths: list[Path], method: Method | None = None) -> None:
+        """Start warm spares now when some of ``paths`` will need LibreOffice."""
+        chosen = method or self.settings.sanitize.method
+        if any(needs_libreoffice(path, chosen) for path in paths):
+            self.spares.fill()
 
     def sanitize(self, src: Path, out_dir: Path, method: Method | None = None,
                  display_name: str | None = None) -> dict[str, Any]:
         started = time.monotonic()
         chosen: Method = method or self.settings.sanitize.method
         name = display_name or src.name
-        work = Path(tempfile.mkdtemp(prefix="gw-job-", dir=self.settings.work_dir))
         report = Report(input=name, type="application/octet-stream", outcome="blocked", method=chosen)
+        spare = self.spares.take() if self.sandbox.settings.mode == "bwrap" and needs_libreoffice(src, chosen) else None
+        job = spare.job if spare is not None else create_job(self.sandbox, self.settings.work_dir)
         try:
-            work.chmod(0o711)
-            job = _Job(work, self.settings.sandbox.mode != "none", self.sandbox.new_uid())
-            for directory in ("in", "final", "control", "deliver"):
-                job.dir(directory).mkdir(mode=0o755)
-            self.sandbox.prepare_writable(job.dir("out"), job.uid)
-            self.sandbox.prepare_writable(job.dir("scratch"), job.uid)
             report.sha256, report.size = _copy_hashing(src, job.input, self.settings.limits.max_input_bytes)
-            report = self._convert(job, name, chosen, report)
+            report = self._convert(job, name, chosen, report, spare)
             verified = self._verify(job, report)
             result = self._deliver(job, report, out_dir, verified)
         except (ConverterError, GatewayError) as exc:
             _block(report, exc.code, exc.reason)
             result = self._describe(report, {}, False)
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            if spare is not None and spare.running.process.poll() is None:
+                self.sandbox.stop(spare.running)
+            job.remove()
         result["input"] = str(src) if display_name is None else display_name
         result["sha256"], result["size"] = report.sha256, report.size
         result["duration_ms"] = round((time.monotonic() - started) * 1000)
         return result
 
-    def _convert(self, job: _Job, name: str, method: Method, original: Report) -> Report:
-        """Run the converter while a thread builds PDFs from the pixels it streams; then take
-        every output it reports into ``final/`` under a name chosen here."""
-        read_end, write_end = os.pipe()
+    def _convert(self, job: Job, name: str, method: Method, original: Report, spare: Spare | None) -> Report:
+        """Run the converter (a fresh sandbox, or a warm spare) while a thread builds PDFs from the
+        pixels it streams; then take every output it reports into ``final/`` under a name chosen here."""
+        limits = self.settings.limits.to_dict()
         assembly = _Assembly()
+        if spare is not None:
+            read_end = spare.frames
+        else:
+            read_end, write_end = os.pipe()
         reader = threading.Thread(target=assembly.run, args=(read_end, job.dir("final"), self.settings), daemon=True)
         reader.start()
-        argv = self.sandbox.python_argv(
-            "convert", f"--input={job.inside('in', JOB_IN)}/input", f"--name={name}",
-            f"--out={job.inside('out', JOB_OUT)}", f"--method={method}",
-            f"--limits={json.dumps(self.settings.limits.to_dict())}", f"--frames-fd={write_end}")
         try:
-            result = self.sandbox.run(argv, job.convert_binds(), pass_fds=(write_end,), uid=job.uid)
+            if spare is not None:
+                try:
+                    spare.dispatch(name, method, limits)
+                except OSError as exc:
+                    self.sandbox.stop(spare.running)
+                    raise SandboxCrash("the prepared converter stopped before its document arrived") from exc
+                result = self.sandbox.finish(spare.running)
+            else:
+                argv = self.sandbox.python_argv(
+                    "convert", f"--input={job.inside('in', JOB_IN)}/input", f"--name={name}",
+                    f"--out={job.inside('out', JOB_OUT)}", f"--method={method}", f"--limits={json.dumps(limits)}",
+                    f"--frames-fd={write_end}")
+                result = self.sandbox.run(argv, job.convert_binds(), pass_fds=(write_end,), uid=job.uid)
         finally:
             reader.join()
         built = frozenset(assembly.built)
@@ -202,7 +197,7 @@ class Sanitizer:
         self._take_outputs(job, report, built)
         return report
 
-    def _take_outputs(self, job: _Job, top: Report, built: frozenset[str]) -> None:
+    def _take_outputs(self, job: Job, top: Report, built: frozenset[str]) -> None:
         namer = OutputNamer()
         budget = self.settings.limits.archive_max_total_bytes
         final = job.dir("final")
@@ -222,7 +217,7 @@ class Sanitizer:
                 taken.append(Output(relative, output.type))
             report.outputs = taken
 
-    def _verify(self, job: _Job, top: Report) -> dict[str, bool]:
+    def _verify(self, job: Job, top: Report) -> dict[str, bool]:
         """Verify every output in a sandboxed run that can only read them."""
         outputs = [o for r in _walk(top) for o in r.outputs]
         if not outputs:
@@ -255,7 +250,7 @@ class Sanitizer:
             elif any(m.outcome != "passed" for m in report.members):
                 report.outcome = "sanitized"
 
-    def _deliver(self, job: _Job, report: Report, out_dir: Path, verdicts: dict[str, bool]) -> dict[str, Any]:
+    def _deliver(self, job: Job, report: Report, out_dir: Path, verdicts: dict[str, bool]) -> dict[str, Any]:
         out_dir.mkdir(parents=True, exist_ok=True)
         final = job.dir("final")
         published: dict[str, dict[str, str]] = {}
@@ -296,11 +291,12 @@ class Sanitizer:
 def sanitize_paths(settings: Settings, paths: list[Path], out_dir: Path,
                    method: Method | None) -> Iterator[dict[str, Any]]:
     """Sanitise each path in turn; a failure of one never stops the others (it is blocked)."""
-    sanitizer = Sanitizer(settings)
-    for path in paths:
-        try:
-            yield sanitizer.sanitize(path, out_dir, method)
-        except Exception as exc:  # process boundary for one file: block it, keep serving the rest
-            log.error("internal error on one file: %s", type(exc).__name__, exc_info=True)
-            yield {"input": str(path), "outcome": "blocked", "reason": "internal error; the file was not passed",
-                   "reason_code": "internal_error", "outputs": [], "findings": [], "verified": False}
+    with Sanitizer(settings) as sanitizer:
+        sanitizer.expect(paths, method)
+        for path in paths:
+            try:
+                yield sanitizer.sanitize(path, out_dir, method)
+            except Exception as exc:  # process boundary for one file: block it, keep serving the rest
+                log.error("internal error on one file: %s", type(exc).__name__, exc_info=True)
+                yield {"input": str(path), "outcome": "blocked", "reason": "internal error; the file was not passed",
+                       "reason_code": "internal_error", "outputs": [], "findings": [], "verified": False}
