@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -61,23 +63,28 @@ def gateway_rasterise(sanitizer: Sanitizer, pdf: Path, out: Path) -> tuple[float
 
 
 MEMORY_PROBE = """
-import json, resource, sys
+import resource, sys
 from pathlib import Path
 from gateway.config import Settings
 from gateway.sanitize import Sanitizer
 result = Sanitizer(Settings()).sanitize(Path(sys.argv[1]), Path(sys.argv[2]), "rasterize")
 assert result["outcome"] == "sanitized" and result["verified"], result
-print(json.dumps([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
 
 def peak_memory(pdf: Path, out: Path) -> tuple[float, float]:
-    """Max RSS in MiB of a fresh gateway process rasterising ``pdf``, and of its largest child."""
-    probe = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(pdf), str(out)], capture_output=True,
-                           text=True, check=True)
-    own, children = json.loads(probe.stdout)
-    return float(own), float(children)
+    """Max RSS (MiB) of a fresh gateway process rasterising ``pdf`` (its own, without children),
+    and of the converter that renders it (run directly, so its peak is measured exactly)."""
+    gateway = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(pdf), str(out)], capture_output=True,
+                             text=True, check=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with open(os.devnull, "wb") as sink:
+        subprocess.run([sys.executable, "-m", "converters", "convert", f"--input={pdf}", "--name=x.pdf",
+                        f"--out={out}-converter", "--method=rasterize", f"--frames-fd={sink.fileno()}"],
+                       check=True, capture_output=True, pass_fds=(sink.fileno(),))
+    converter = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return float(gateway.stdout), max(converter, before) / 1024
 
 
 def time_to_block(sanitizer: Sanitizer, sample: Path, out: Path) -> tuple[float, str]:
@@ -125,7 +132,7 @@ def main() -> None:
         "baseline_jpeg_kib_per_page": base_bytes / 1024 / args.pages,
         "gateway_kib_per_dense_page": dense_size / 1024 / 10, "baseline_jpeg_kib_per_dense_page":
             dense_jpeg / 1024 / 10,
-        "peak_rss_gateway_mib": own_peak, "peak_rss_largest_child_mib": children_peak,
+        "peak_rss_gateway_mib": own_peak, "peak_rss_renderer_mib": children_peak,
         "png_bomb_seconds": png_bomb[0], "png_bomb_code": png_bomb[1],
         "zip_bomb_1gib_seconds": zip_bomb[0], "zip_bomb_code": zip_bomb[1],
     }
@@ -137,8 +144,8 @@ def main() -> None:
           f"{figures['baseline_jpeg_kib_per_page']:.0f}) | ≤ 150 |")
     print(f"| KiB per dense A4 text page (full lines, 10.5 pt) | {figures['gateway_kib_per_dense_page']:.0f} "
           f"(baseline JPEG q85: {figures['baseline_jpeg_kib_per_dense_page']:.0f}) | ≤ 150 |")
-    print(f"| peak RSS, {args.pages}-page PDF | gateway {own_peak:.0f} MiB, largest sandboxed child "
-          f"{children_peak:.0f} MiB | ≤ 512 MiB |")
+    print(f"| peak RSS, {args.pages}-page PDF | {own_peak + children_peak:.0f} MiB at most (gateway process "
+          f"{own_peak:.0f} MiB + sandboxed renderer ≤ {children_peak:.0f} MiB) | ≤ 512 MiB |")
     print(f"| block decompression-bomb PNG (60000×60000) | {png_bomb[0]:.2f} s ({png_bomb[1]}) | ≤ 5 s |")
     print(f"| block 1 GiB ZIP bomb | {zip_bomb[0]:.2f} s ({zip_bomb[1]}) | ≤ 5 s |")
     print(json.dumps(figures))

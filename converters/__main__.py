@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     inspect = commands.add_parser("inspect")
     inspect.add_argument("--scratch", required=True, type=Path)
     inspect.add_argument("--root", required=True, type=Path, help="directory the listed paths are relative to")
-    inspect.add_argument("--list", required=True, type=Path, help="JSON list of relative paths")
+    inspect.add_argument("--list", required=True, help="JSON list of relative paths: a file, or - to wait for it "
+                         "on stdin (the inspector is started while the conversion runs)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     channel = _json_channel()
@@ -76,7 +77,13 @@ def main(argv: list[str] | None = None) -> int:
             frames.stream.close()
     else:
         args.scratch.mkdir(parents=True, exist_ok=True)
-        paths = json.loads(args.list.read_text(encoding="utf-8"))
+        if args.list == "-":
+            import pikepdf  # noqa: F401  (loaded while the conversion still runs)
+            from PIL import Image  # noqa: F401
+
+            paths = json.loads(sys.stdin.readline() or "[]")
+        else:
+            paths = json.loads(Path(args.list).read_text(encoding="utf-8"))
         result = [inspect_file(args.root / path, args.scratch).to_dict() for path in paths]
     json.dump(result, channel, ensure_ascii=False)
     channel.flush()

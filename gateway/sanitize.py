@@ -30,10 +30,10 @@ from converters.names import stem_of
 from converters.raster_pdf import assemble
 from gateway.config import Settings
 from gateway.errors import GatewayError, ReportInvalid, SandboxCrash
-from gateway.jobs import JOB_CONTROL, JOB_FINAL, JOB_IN, JOB_OUT, JOB_SCRATCH, Job, create_job
+from gateway.jobs import JOB_FINAL, JOB_IN, JOB_OUT, JOB_SCRATCH, Job, create_job
 from gateway.outputs import OutputNamer, copy_beneath, write_zip
 from gateway.report import parse_report
-from gateway.sandbox import Sandbox
+from gateway.sandbox import Running, Sandbox
 from gateway.spares import Spare, SparePool, needs_libreoffice
 from gateway.verdicts import parse_verdicts
 
@@ -145,17 +145,23 @@ class Sanitizer:
         report = Report(input=name, type="application/octet-stream", outcome="blocked", method=chosen)
         spare = self.spares.take() if self.sandbox.settings.mode == "bwrap" and needs_libreoffice(src, chosen) else None
         job = spare.job if spare is not None else create_job(self.sandbox, self.settings.work_dir)
+        inspector = None
         try:
+            inspector = self.sandbox.spawn(self.sandbox.python_argv(
+                "inspect", f"--scratch={job.inside('scratch', JOB_SCRATCH)}/inspect",
+                f"--root={job.inside('final', JOB_FINAL)}", "--list=-"), job.inspect_binds(), uid=job.uid,
+                with_stdin=True)
             report.sha256, report.size = _copy_hashing(src, job.input, self.settings.limits.max_input_bytes)
             report = self._convert(job, name, chosen, report, spare)
-            verified = self._verify(job, report)
+            verified = self._verify(job, report, inspector)
             result = self._deliver(job, report, out_dir, verified)
         except (ConverterError, GatewayError) as exc:
             _block(report, exc.code, exc.reason)
             result = self._describe(report, {}, False)
         finally:
-            if spare is not None and spare.running.process.poll() is None:
-                self.sandbox.stop(spare.running)
+            for process in (spare.running if spare is not None else None, inspector):
+                if process is not None and process.process.poll() is None:
+                    self.sandbox.stop(process)
             job.remove()
         result["input"] = str(src) if display_name is None else display_name
         result["sha256"], result["size"] = report.sha256, report.size
@@ -217,18 +223,21 @@ class Sanitizer:
                 taken.append(Output(relative, output.type))
             report.outputs = taken
 
-    def _verify(self, job: Job, top: Report) -> dict[str, bool]:
-        """Verify every output in a sandboxed run that can only read them."""
+    def _verify(self, job: Job, top: Report, inspector: Running) -> dict[str, bool]:
+        """Verify every output in a sandboxed run (started while the conversion ran) that can
+        only read them; it gets the list of outputs on its standard input."""
         outputs = [o for r in _walk(top) for o in r.outputs]
         if not outputs:
             return {}
-        listing = job.dir("control") / "outputs.json"
-        listing.write_text(json.dumps([o.path for o in outputs]), encoding="utf-8")
-        listing.chmod(0o644)
-        argv = self.sandbox.python_argv(
-            "inspect", f"--scratch={job.inside('scratch', JOB_SCRATCH)}", f"--root={job.inside('final', JOB_FINAL)}",
-            f"--list={job.inside('control', JOB_CONTROL)}/outputs.json")
-        result = self.sandbox.run(argv, job.inspect_binds(), uid=job.uid)
+        stdin = inspector.process.stdin
+        if stdin is None:
+            raise SandboxCrash("the inspector has no input")
+        try:
+            stdin.write(json.dumps([o.path for o in outputs]).encode("utf-8") + b"\n")
+            stdin.close()
+        except OSError as exc:
+            raise SandboxCrash("the inspector stopped before its work arrived") from exc
+        result = self.sandbox.finish(inspector)
         verdicts = parse_verdicts(result.stdout, outputs)
         for report in _walk(top):
             problems = [p for o in report.outputs for p in verdicts[o.path]]
