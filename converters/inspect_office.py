@@ -25,6 +25,8 @@ RISKY_REL_TYPES = re.compile(
 FIELD = re.compile(rb"(instr=\"|<w:instrText[^>]*>)\s*(DDE|DDEAUTO|INCLUDETEXT|INCLUDEPICTURE|IMPORT|LINK|"
                    rb"INCLUDE|MACROBUTTON)\b", re.IGNORECASE)
 FORMULA = re.compile(rb"<(?:\w+:)?f\b[^>]*>([^<]*)</", re.IGNORECASE)
+AUTO_NAME = re.compile(rb"<(?:\w+:)?definedName\b[^>]*name=\"(_xlnm\.)?auto_(open|close|activate|deactivate)",
+                       re.IGNORECASE)
 FORMULA_RISK = re.compile(rb"\[\d+\]|\||\bDDE\b|\b(CALL|REGISTER|EXEC)\s*\(", re.IGNORECASE)
 SAFE_TARGETS = (b"http://", b"https://", b"mailto:")
 MAX_PART = 256 * 1024 * 1024
@@ -73,6 +75,8 @@ def _check_xml(name: str, data: bytes) -> list[str]:
                     problems.append(f"external relationship in {name}")
     if FIELD.search(data):
         problems.append(f"dde or include field in {name}")
+    if AUTO_NAME.search(data):
+        problems.append(f"auto-run macro name in {name}")
     for formula in FORMULA.findall(data):
         if FORMULA_RISK.search(formula):
             problems.append(f"external or dde formula in {name}")

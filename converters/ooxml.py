@@ -154,6 +154,7 @@ def resolve_target(source: str, target: str) -> str:
 @dataclass
 class _Plan:
     drop_parts: set[str] = field(default_factory=set)
+    drop_codes: dict[str, str] = field(default_factory=dict)  # part -> why it was dropped
     removed_ids: dict[str, set[str]] = field(default_factory=dict)  # source part -> rIds
     findings: dict[tuple[str, str], None] = field(default_factory=dict)
 
@@ -220,6 +221,7 @@ def _plan(package: OoxmlPackage, defaults: dict[str, str], overrides: dict[str, 
         ctype = _part_type(part, defaults, overrides)
         if ctype in DROPPED_CONTENT_TYPES:
             plan.drop_parts.add(part.lower())
+            plan.drop_codes[part.lower()] = DROPPED_CONTENT_TYPES[ctype]
             plan.note(DROPPED_CONTENT_TYPES[ctype], part)
         elif part.lower().endswith(".bin") and "embeddings/" in part.lower():
             plan.drop_parts.add(part.lower())
@@ -241,10 +243,10 @@ def _plan(package: OoxmlPackage, defaults: dict[str, str], overrides: dict[str, 
                     reason = DROPPED_REL_TYPES[kind]
                 elif external and not (kind == "hyperlink" and target.lower().startswith(SAFE_LINK_SCHEMES)):
                     reason = "external_link_removed"
+                elif not external and resolve_target(source, target).lower() in plan.drop_parts:
+                    reason = plan.drop_codes.get(resolve_target(source, target).lower(), "embedded_object_removed")
                 if reason == "embedded_object_removed" and external:
                     reason = "external_object_removed"  # Follina-style remote OLE / MHTML reference
-                elif not external and resolve_target(source, target).lower() in plan.drop_parts:
-                    reason = "embedded_object_removed"
                 if reason is None:
                     continue
                 ids = plan.removed_ids.setdefault(source.lower(), set())
@@ -301,6 +303,26 @@ def _neutralise_fields(root: etree._Element, plan: _Plan, part: str) -> bool:
             plan.note("dde_field_removed", f"{part}: {text.text.strip()[:60]}")
             text.text = ""
             changed = True
+    return changed
+
+
+AUTO_MACRO_NAME = re.compile(r"^(_xlnm\.)?auto_(open|close|activate|deactivate)", re.IGNORECASE)
+
+
+def _remove_macro_names(root: etree._Element, removed_sheets: list[str], plan: _Plan, part: str) -> bool:
+    """Defined names that start macros (Auto_Open ...) or point into removed macro sheets."""
+    changed = False
+    for name in list(root.iter(f"{{{S_NS}}}definedName")):
+        target = name.text or ""
+        points_into_removed = any(re.search(rf"(^|[^\w.]){re.escape(sheet)}'?!", target) for sheet in removed_sheets)
+        if AUTO_MACRO_NAME.match(name.get("name", "")) or points_into_removed:
+            plan.note("excel4_macro_removed", f"{part}: defined name {name.get('name', '')[:40]}")
+            parent = name.getparent()
+            if parent is not None:
+                parent.remove(name)
+                changed = True
+                if len(parent) == 0 and parent.getparent() is not None:
+                    parent.getparent().remove(parent)
     return changed
 
 
@@ -391,15 +413,19 @@ class OoxmlConverter(Converter):
     @staticmethod
     def _needs_edit(part: str, plan: _Plan, ctype: str) -> bool:
         return (part.lower() in plan.removed_ids or "wordprocessingml" in ctype or "ms-word" in ctype
-                or ctype.endswith(("worksheet+xml", "sheet.main+xml", "macroEnabled.main+xml")))
+                or ctype.endswith(("worksheet+xml", "sheet.main+xml", "macroEnabled.main+xml", "template.main+xml")))
 
     @staticmethod
     def _edited(data: bytes, part: str, plan: _Plan, word: bool) -> bytes:
         root = parse_xml(data, part)
         changed = False
         ids = plan.removed_ids.get(part.lower(), set())
+        removed_sheets = [sheet.get("name", "") for sheet in root.iter(f"{{{S_NS}}}sheet")
+                          if any(k.startswith(f"{{{R_NS}}}") and v in ids for k, v in sheet.attrib.items())]
         if ids:
             changed = _remove_referencing(root, ids, word) > 0
+        if not word:
+            changed = _remove_macro_names(root, removed_sheets, plan, part) or changed
         if word:
             changed = _neutralise_fields(root, plan, part) or changed
         else:

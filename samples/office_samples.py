@@ -175,6 +175,35 @@ def make_excel_samples(out: Path) -> None:
             "application/vnd.openxmlformats-officedocument.spreadsheetml.externalLink+xml"),
     })
     base.unlink()
+    macrosheet = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><xm:macrosheet '
+                  b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+                  b'xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main"><sheetData>'
+                  b'<row r="1"><c r="A1"><f>EXEC("notepad.exe")</f></c></row><row r="2"><c r="A2"><f>HALT()</f></c></row>'
+                  b"</sheetData></xm:macrosheet>")
+    rewrite(out / "xlsx-clean.xlsx", out / "xlsm-xlm-macro.xlsm", add={"xl/macrosheets/sheet2.xml": macrosheet}, edit={
+        "xl/_rels/workbook.xml.rels": lambda x: add_rel(x, "rIdXlm", "http://schemas.microsoft.com/office/2006/"
+                                                        "relationships/xlMacrosheet", "macrosheets/sheet2.xml"),
+        "xl/workbook.xml": lambda x: x.replace("</sheets>", f'<sheet {R_NS} name="Macro1" sheetId="9" state="hidden" '
+                                               'r:id="rIdXlm"/></sheets><definedNames><definedName '
+                                               'name="_xlnm.Auto_Open" hidden="1">Macro1!$A$1</definedName>'
+                                               "</definedNames>", 1),
+        "[Content_Types].xml": lambda x: set_main_type(add_override(
+            x, "/xl/macrosheets/sheet2.xml", "application/vnd.ms-excel.macrosheet+xml"), "/xl/workbook.xml",
+            "application/vnd.ms-excel.sheet.macroEnabled.main+xml"),
+    })
+    custom_ui = (b'<customUI xmlns="http://schemas.microsoft.com/office/2009/07/customui" onLoad="Auto_Ribbon">'
+                 b'<ribbon/></customUI>')
+    connections = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><connections xmlns='
+                   b'"http://schemas.openxmlformats.org/spreadsheetml/2006/main"><connection id="1" name="web" type="4" '
+                   b'refreshOnLoad="1"><webPr url="http://attacker.example/data"/></connection></connections>')
+    rewrite(out / "xlsx-clean.xlsx", out / "xlsx-connections-customui.xlsx", add={
+        "customUI/customUI14.xml": custom_ui, "xl/connections.xml": connections}, edit={
+        "_rels/.rels": lambda x: add_rel(x, "rIdUi", "http://schemas.microsoft.com/office/2007/relationships/ui/"
+                                         "extensibility", "customUI/customUI14.xml"),
+        "xl/_rels/workbook.xml.rels": lambda x: add_rel(x, "rIdCon", f"{REL}/connections", "connections.xml"),
+        "[Content_Types].xml": lambda x: add_override(
+            x, "/xl/connections.xml", "application/vnd.openxmlformats-officedocument.spreadsheetml.connections+xml"),
+    })
 
 
 def make_powerpoint_samples(out: Path) -> None:

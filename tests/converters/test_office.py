@@ -73,3 +73,16 @@ def test_office_rasterised_through_libreoffice(samples: Path, tmp_path: Path, sa
         built = assemble(stream, tmp_path / "raster", max_pixels=50_000_000, max_pages=100)
     assert built == [report.outputs[0].path]
     assert inspect_file(tmp_path / "raster" / built[0], tmp_path).clean
+
+
+def test_japanese_text_renders_with_cjk_fonts(samples: Path, tmp_path: Path) -> None:
+    """LibreOffice's PDF (the rasteriser's input) uses a Japanese font, so the pixels show text, not tofu."""
+    import subprocess
+
+    from converters.libreoffice import convert_with_libreoffice
+
+    pdf = convert_with_libreoffice(samples / "docx-clean.docx", "pdf", tmp_path, suffix=".docx")
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert any(name in fonts for name in ("Noto", "IPA", "Takao", "VL")), fonts
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "令和8年度予算要求書①㈱髙橋" in "".join(text.split())  # pdftotext spaces digits from kanji

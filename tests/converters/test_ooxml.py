@@ -162,3 +162,23 @@ def test_rebuilt_documents_open_in_libreoffice_with_their_text(samples: Path, tm
     assert [line for line in text.splitlines() if line] == TEXT
     table = (tmp_path / "lo" / f"{sheet.stem}.csv").read_text(encoding="utf-8")
     assert TEXT[0] in table and "1200" in table and "42" in table  # cached formula result kept
+
+
+def test_excel4_macro_sheet_and_auto_open_name_are_removed(samples: Path, tmp_path: Path) -> None:
+    assert "auto-run macro name in xl/workbook.xml" in inspect_file(samples / "xlsm-xlm-macro.xlsm", tmp_path).problems
+    result, codes, _ = convert(samples, tmp_path, "xlsm-xlm-macro.xlsm")
+    assert "excel4_macro_removed" in codes and result.suffix == ".xlsx"
+    with zipfile.ZipFile(result) as package:
+        workbook = package.read("xl/workbook.xml").decode()
+        assert not [n for n in package.namelist() if "macrosheets" in n]
+    assert "Macro1" not in workbook and "Auto_Open" not in workbook and 'name="予算"' in workbook
+
+
+def test_data_connections_and_ribbon_callbacks_are_removed(samples: Path, tmp_path: Path) -> None:
+    result, codes, _ = convert(samples, tmp_path, "xlsx-connections-customui.xlsx")
+    assert {"data_connection_removed", "custom_ui_removed"} <= codes
+    with zipfile.ZipFile(result) as package:
+        names = package.namelist()
+        root_rels = package.read("_rels/.rels").decode()
+    assert "xl/connections.xml" not in names and not [n for n in names if n.startswith("customUI")]
+    assert "extensibility" not in root_rels
