@@ -194,3 +194,21 @@ def test_names_that_collide_on_windows_or_look_like_options(samples: Path, tmp_p
     prefixes = {"/".join(n.split("/")[:i]) for n in folded for i in range(1, n.count("/") + 1)}
     assert len(set(folded)) == len(names) == 5 and not prefixes & set(folded)
     assert Path(results[1]["outputs"][0]["path"]).name == "-見積書.txt"
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice comes from scripts/setup.sh")
+def test_office_through_the_sandbox_and_warm_spares(samples: Path, tmp_path: Path) -> None:
+    rebuilt = lines(gateway("sanitize", *(str(samples / n) for n in (
+        "xls-macro.xls", "docm-macro.docm", "odt-macro.odt", "docx-password.docx")), "--out", str(tmp_path / "r")))
+    assert [(r["outcome"], r["verified"]) for r in rebuilt] == [
+        ("sanitized", True), ("sanitized", True), ("sanitized", True), ("blocked", False)]
+    assert [Path(r["outputs"][0]["path"]).suffix for r in rebuilt[:3]] == [".xlsx", ".docx", ".odt"]
+    # three Office files rasterised in one run: the first spare is started up front, each later
+    # document finds the next spare already waiting
+    copies = []
+    for index in range(3):
+        copies.append(tmp_path / f"doc{index}.docx")
+        copies[-1].write_bytes((samples / "docx-clean.docx").read_bytes())
+    rasterised = lines(gateway("sanitize", *map(str, copies), "--method", "rasterize", "--out", str(tmp_path / "p")))
+    assert all(r["outcome"] == "sanitized" and r["verified"] for r in rasterised)
+    assert all(r["outputs"][0]["type"] == "application/pdf" for r in rasterised)
