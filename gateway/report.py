@@ -18,7 +18,7 @@ from converters.ooxml import OUTPUT_MIMES as OOXML_OUTPUT_MIMES
 from gateway.errors import ReportInvalid
 
 CODE = re.compile(r"^[a-z0-9_]{1,64}$")
-MIME = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,60}/[a-z0-9][a-z0-9.+-]{0,100}$")
+MIME = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,60}/[A-Za-z0-9][A-Za-z0-9.+-]{0,100}$")
 SHA256 = re.compile(r"^([0-9a-f]{64})?$")
 OUTPUT_TYPES = frozenset({
     "application/pdf", "image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff",
