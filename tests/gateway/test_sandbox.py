@@ -24,12 +24,18 @@ def sandbox() -> Sandbox:
     return Sandbox(SandboxSettings(timeout_seconds=60))
 
 
-def test_runs_unprivileged_with_a_minimal_filesystem(sandbox: Sandbox) -> None:
-    code = "import os; print(os.getuid(), sorted(os.listdir('/')), os.path.exists('/var/lib'), os.listdir('/tmp'))"
-    uid, listing = sandbox.run(python(code), []).stdout.decode().split(" ", 1)
+def test_runs_unprivileged_with_a_minimal_filesystem(sandbox: Sandbox, tmp_path: Path) -> None:
+    marker = Path("/tmp") / f"host-marker-{tmp_path.name}"
+    marker.write_text("host /tmp")
+    try:
+        code = f"import os; print(os.getuid(), sorted(os.listdir('/')), os.path.exists('/var/lib'), " \
+               f"os.path.exists('{marker}'))"
+        uid, listing = sandbox.run(python(code), []).stdout.decode().split(" ", 1)
+    finally:
+        marker.unlink()
     assert int(uid) != 0
     assert "'home'" not in listing and "'mnt'" not in listing and "'srv'" not in listing
-    assert listing.endswith("False []\n")  # no /var/lib, an empty private /tmp
+    assert listing.endswith("False False\n")  # no /var/lib, and /tmp is private
 
 
 def test_cannot_connect_to_the_host_network(sandbox: Sandbox) -> None:
