@@ -4,6 +4,7 @@
     python -m converters convert --out DIR --job-from-stdin [--warm-office]   (a spare: started
         ahead of need, it reads {"input", "name", "method", "limits"} as one JSON line)
     python -m converters inspect --scratch DIR --root DIR --list FILE
+    python -m converters mail-split --input FILE --out DIR
 
 Each prints one JSON document on standard output and nothing else (library chatter is sent to
 standard error). Exit 0 when the JSON was written, 2 on usage errors.
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("--root", required=True, type=Path, help="directory the listed paths are relative to")
     inspect.add_argument("--list", required=True, help="JSON list of relative paths: a file, or - to wait for it "
                          "on stdin (the inspector is started while the conversion runs)")
+    mail = commands.add_parser("mail-split")
+    mail.add_argument("--input", required=True, type=Path)
+    mail.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     channel = _json_channel()
@@ -75,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         result: Any = engine.process(args.input, args.name).to_dict()
         if frames is not None:
             frames.stream.close()
+    elif args.command == "mail-split":
+        from converters.mail_parse import split_mail
+
+        result = split_mail(args.input.read_bytes(), args.out)
     else:
         args.scratch.mkdir(parents=True, exist_ok=True)
         if args.list == "-":

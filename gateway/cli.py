@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gateway.config import load_settings
 from gateway.errors import GatewayError
+from gateway.mail import MailSanitizer, write_message
 from gateway.sanitize import sanitize_paths
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
@@ -23,6 +24,10 @@ def _parser() -> argparse.ArgumentParser:
     sanitize.add_argument("--out", required=True, type=Path, metavar="DIR")
     sanitize.add_argument("--config", type=Path, metavar="FILE")
     sanitize.add_argument("--method", choices=("rebuild", "rasterize"))
+    mail = commands.add_parser("mail", help="sanitise one RFC 5322 message")
+    mail.add_argument("message", type=Path, metavar="IN.eml")
+    mail.add_argument("--out", required=True, type=Path, metavar="OUT.eml")
+    mail.add_argument("--config", type=Path, metavar="FILE")
     return parser
 
 
@@ -42,12 +47,30 @@ def _sanitize(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _mail(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    if not args.message.is_file():
+        print(f"gateway: not a readable file: {args.message}", file=sys.stderr)
+        return EXIT_USAGE
+    sanitizer = MailSanitizer(settings)
+    try:
+        result = sanitizer.process(args.message)
+    finally:
+        sanitizer.close()
+    if result.message is not None:
+        write_message(result.message, args.out)
+    print(json.dumps(result.summary, ensure_ascii=False), flush=True)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     try:
         if args.command == "sanitize":
             return _sanitize(args)
+        if args.command == "mail":
+            return _mail(args)
     except GatewayError as exc:
         print(f"gateway: {exc.reason} [{exc.code}]", file=sys.stderr)
         return EXIT_USAGE if exc.code in ("config_invalid", "sandbox_unavailable") else EXIT_INTERNAL

@@ -34,10 +34,16 @@ class SanitizeSettings:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    subject_tag: str = ""  # e.g. "[外部]", put in front of every subject
+
+
+@dataclass(frozen=True)
 class Settings:
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     sanitize: SanitizeSettings = field(default_factory=SanitizeSettings)
     limits: Limits = field(default_factory=Limits)
+    mail: MailSettings = field(default_factory=MailSettings)
     work_dir: Path | None = None  # scratch space for jobs; the system temp dir when unset
 
 
@@ -56,7 +62,8 @@ def _typed(cls: type, values: dict[str, Any], section: str) -> Any:
     defaults = cls()
     for key, value in values.items():
         expected = type(getattr(defaults, key))
-        if expected is int and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+        if expected is int and (not isinstance(value, int) or isinstance(value, bool) or value < 0
+                                or (value == 0 and key != "office_spares")):
             raise ConfigError(f"[{section}] {key} must be a positive integer")
         if expected in (bool, str) and not isinstance(value, expected):
             raise ConfigError(f"[{section}] {key} must be a {expected.__name__}")
@@ -73,7 +80,7 @@ def load_settings(path: Path | None) -> Settings:
         raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"configuration {path} is not valid TOML: {exc}") from exc
-    unknown = set(data) - {"sandbox", "sanitize", "limits", "work_dir"}
+    unknown = set(data) - {"sandbox", "sanitize", "limits", "mail", "work_dir"}
     if unknown:
         raise ConfigError(f"unknown configuration section(s): {', '.join(sorted(unknown))}")
     try:
@@ -84,6 +91,7 @@ def load_settings(path: Path | None) -> Settings:
     settings = Settings(
         sandbox=_typed(SandboxSettings, _section(data, "sandbox"), "sandbox"),
         sanitize=_typed(SanitizeSettings, _section(data, "sanitize"), "sanitize"),
+        mail=_typed(MailSettings, _section(data, "mail"), "mail"),
         limits=limits,
         work_dir=Path(work_dir) if isinstance(work_dir, str) else None,
     )

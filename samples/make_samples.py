@@ -17,6 +17,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import mail_samples
 import office_samples
 import pikepdf
 import py7zr
@@ -307,6 +308,7 @@ def make_all(out: Path) -> Path:
     make_blocked(out)
     office_samples.make_office(out)
     office_samples.make_legacy_samples(out)
+    mail_samples.make_mail(out)
     return out
 
 

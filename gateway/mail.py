@@ -1,0 +1,254 @@
+"""``gateway mail``: internet mail in, a new text-only message with disarmed attachments out.
+
+The message is split in the sandbox (``python -m converters mail-split``); each attachment is
+disarmed like any file (``Sanitizer``); the outgoing message is built here, fresh, from
+validated pieces: kept headers (control characters removed), the body text, a warning when
+sender authentication failed, a notice (Japanese, then English) listing every attachment and
+what happened to it, and the verified outputs. The original never crosses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Any
+
+from gateway.config import Settings
+from gateway.errors import GatewayError, ReportInvalid
+from gateway.jobs import JOB_IN, JOB_OUT, create_job
+from gateway.outputs import copy_beneath
+from gateway.sanitize import Sanitizer
+
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")
+AUTH_FAILURE = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*(fail|softfail|permerror)\b", re.IGNORECASE)
+MAX_BODY_BYTES = 16 * 1024 * 1024
+JAPANESE_REASONS = {
+    "executable": "実行ファイルのため", "installer": "インストーラーのため", "script": "スクリプトのため",
+    "shortcut": "ショートカット(LNK)のため", "disk_image": "ディスクイメージのため",
+    "onenote": "OneNote ファイルのため",
+    "chm": "ヘルプファイル(CHM)のため", "java_archive": "Java アーカイブのため", "svg": "SVG 画像のため",
+    "password_protected": "パスワード付きのため検査できません", "encrypted_archive": "暗号化ZIPのため検査できません",
+    "decompression_bomb": "展開すると異常に大きくなるため", "corrupt_file": "ファイルが壊れているため",
+    "unsupported_type": "対応していない形式のため", "too_large": "サイズ上限を超えるため",
+    "mail_message": "メールファイルのため", "archive_all_members_blocked": "中のファイルがすべて削除対象のため",
+    "verification_failed": "無害化後の検査に合格しなかったため", "timeout": "処理が時間内に終わらなかったため",
+}
+
+
+def clean_header(value: object, limit: int = 2000) -> str:
+    return CONTROL.sub(" ", str(value or ""))[:limit].strip()
+
+
+def human_size(size: int) -> str:
+    return f"{size / 1024:.1f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
+
+
+@dataclass
+class MailResult:
+    summary: dict[str, Any]
+    message: EmailMessage | None
+
+
+class MailSanitizer:
+    def __init__(self, settings: Settings, sanitizer: Sanitizer | None = None) -> None:
+        self.settings = settings
+        self.sanitizer = sanitizer or Sanitizer(settings)
+
+    def close(self) -> None:
+        self.sanitizer.close()
+
+    def process(self, src: Path) -> MailResult:
+        raw_size = src.stat().st_size
+        digest = hashlib.sha256(src.read_bytes()).hexdigest()
+        reference = f"GW-{digest[:12].upper()}"
+        job = create_job(self.sanitizer.sandbox, self.settings.work_dir)
+        try:
+            job.input.write_bytes(src.read_bytes())
+            job.input.chmod(0o644)
+            argv = self.sanitizer.sandbox.python_argv(
+                "mail-split", f"--input={job.inside('in', JOB_IN)}/input", f"--out={job.inside('out', JOB_OUT)}")
+            try:
+                result = self.sanitizer.sandbox.run(argv, job.convert_binds(), uid=job.uid)
+                split = self._parse(result.stdout)
+            except GatewayError as exc:
+                return self._rejected(src, digest, exc.reason, exc.code)
+            if split.get("rejected"):
+                return self._rejected(src, digest, str(split.get("reason", "not a mail"))[:300], "not_a_mail")
+            body = self._read_body(job.dir("out"), split)
+            attachments, files = self._attachments(job.dir("out"), job.dir("final"), split)
+            message = self._build(split, body, attachments, files, reference)
+        finally:
+            job.remove()
+        headers = split["headers"]
+        summary = {
+            "input": str(src), "sha256": digest, "size": raw_size,
+            "message_id": clean_header(headers.get("message-id")), "outcome": "delivered",
+            "subject": clean_header(headers.get("subject")), "from": clean_header(headers.get("from")),
+            "attachments": attachments, "findings": split["findings"], "reason": None, "reference": reference,
+        }
+        return MailResult(summary, message)
+
+    @staticmethod
+    def _rejected(src: Path, digest: str, reason: str, code: str) -> MailResult:
+        return MailResult({"input": str(src), "sha256": digest, "message_id": "", "outcome": "rejected",
+                           "subject": "", "from": "", "attachments": [], "findings": [], "reason": reason,
+                           "reason_code": code}, None)
+
+    @staticmethod
+    def _parse(raw: bytes) -> dict[str, Any]:
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise ReportInvalid("mail splitter report is not valid JSON") from exc
+        if not isinstance(data, dict):
+            raise ReportInvalid("mail splitter report has an unexpected shape")
+        if data.get("rejected"):
+            return data
+        headers = data.get("headers")
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            raise ReportInvalid("mail splitter report has malformed headers")
+        for key in ("attachments", "dropped", "findings", "authentication_results"):
+            if not isinstance(data.get(key), list):
+                raise ReportInvalid(f"mail splitter report field {key} is not a list")
+        return data
+
+    @staticmethod
+    def _read_body(out: Path, split: dict[str, Any]) -> str:
+        if split.get("body_file") != "body.txt":
+            raise ReportInvalid("mail splitter named an unexpected body file")
+        target = Path(tempfile.mkdtemp()) / "body.txt"
+        try:
+            copy_beneath(out, "body.txt", target, MAX_BODY_BYTES)
+            return CONTROL.sub(lambda m: m.group(0) if m.group(0) in "\n\t" else " ",
+                               target.read_bytes().decode("utf-8", "replace"))
+        finally:
+            target.unlink(missing_ok=True)
+            target.parent.rmdir()
+
+    def _attachments(self, out: Path, final: Path, split: dict[str, Any]) -> tuple[list[dict[str, Any]],
+                                                                                    list[tuple[str, Path, str]]]:
+        reports: list[dict[str, Any]] = []
+        files: list[tuple[str, Path, str]] = []
+        delivered = final / "delivered"
+        for index, item in enumerate(split["attachments"][:500], start=1):
+            if not isinstance(item, dict) or item.get("file") != f"att-{index}":
+                raise ReportInvalid("mail splitter listed a malformed attachment")
+            name = clean_header(item.get("name"), 255) or f"attachment-{index}"
+            staged = final / "attachments" / str(index) / "original"
+            try:
+                copy_beneath(out, f"att-{index}", staged, self.settings.limits.max_input_bytes)
+            except OSError as exc:
+                raise ReportInvalid("a mail attachment is not a regular file") from exc
+            result = self.sanitizer.sanitize(staged, delivered / str(index), display_name=name)
+            for output in result["outputs"]:
+                files.append((Path(output["path"]).name, Path(output["path"]), output["type"]))
+                output["path"] = Path(output["path"]).name  # as attached to the outgoing message
+            reports.append(result)
+        for item in split["dropped"][:100]:
+            if isinstance(item, dict):
+                reports.append({"input": clean_header(item.get("name"), 255), "outcome": "blocked",
+                                "type": clean_header(item.get("content_type"), 100),
+                                "reason": clean_header(item.get("reason"), 300),
+                                "reason_code": clean_header(item.get("reason_code"), 64), "outputs": [],
+                                "findings": [], "verified": False, "size": 0})
+        return reports, files
+
+    def _build(self, split: dict[str, Any], body: str, attachments: list[dict[str, Any]],
+               files: list[tuple[str, Path, str]], reference: str) -> EmailMessage:
+        headers = {k: clean_header(v) for k, v in split["headers"].items()}
+        message = EmailMessage(policy=SMTP)
+        for name, label in (("from", "From"), ("to", "To"), ("cc", "Cc"), ("reply-to", "Reply-To")):
+            if headers.get(name):
+                self._set_addresses(message, label, headers[name])
+        for name, label in (("date", "Date"), ("message-id", "Message-ID"), ("in-reply-to", "In-Reply-To"),
+                            ("references", "References")):
+            if headers.get(name):
+                message[label] = headers[name]
+        tag = self.settings.mail.subject_tag
+        subject = headers.get("subject", "")
+        message["Subject"] = f"{tag} {subject}".strip() if tag and not subject.startswith(tag) else subject
+        for value in split["authentication_results"][:5]:
+            message["Authentication-Results"] = clean_header(value)
+        actions = ["text"]
+        if split.get("html_converted"):
+            actions.append("html-to-text")
+        outcomes = {a["outcome"] for a in attachments}
+        actions += [f"attachments-{word}" for outcome, word in (("sanitized", "rebuilt"), ("passed", "checked"),
+                                                                 ("blocked", "removed")) if outcome in outcomes]
+        message["X-Sanitized"] = " ".join(actions)
+        text = self._warning(split, headers) + body.rstrip() + "\n\n" + self._notice(attachments, reference)
+        message.set_content(text, charset="utf-8", cte="base64")
+        for filename, path, mime in files:
+            maintype, _, subtype = mime.partition("/")
+            message.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=filename)
+        return message
+
+    @staticmethod
+    def _set_addresses(message: EmailMessage, name: str, value: str) -> None:
+        addresses = []
+        for display, address in getaddresses([value]):
+            if "@" in address and not CONTROL.search(address):
+                username, _, domain = address.rpartition("@")
+                try:
+                    addresses.append(Address(display_name=display, username=username, domain=domain))
+                except (ValueError, IndexError):
+                    continue
+        if addresses:
+            message[name] = addresses
+
+    @staticmethod
+    def _warning(split: dict[str, Any], headers: dict[str, str]) -> str:
+        lines = []
+        failures = sorted({m.group(1).upper() for r in split["authentication_results"] if isinstance(r, str)
+                           for m in AUTH_FAILURE.finditer(r)})
+        if failures:
+            lines.append(f"【注意】送信元の認証 ({'/'.join(failures)}) に失敗しました。なりすましの可能性があります。")
+            lines.append(f"[Warning] Sender authentication failed ({'/'.join(failures)}): the sender may be forged.")
+        reply_to = getaddresses([headers.get("reply-to", "")])
+        sender = getaddresses([headers.get("from", "")])
+        if reply_to and reply_to[0][1] and sender and reply_to[0][1].lower() != sender[0][1].lower():
+            lines.append(f"【注意】返信先 (Reply-To: {reply_to[0][1]}) が差出人と異なります。")
+            lines.append(f"[Warning] Replies go to {reply_to[0][1]}, not to the sender.")
+        return ("\n".join(lines) + "\n" + "-" * 60 + "\n\n") if lines else ""
+
+    @staticmethod
+    def _notice(attachments: list[dict[str, Any]], reference: str) -> str:
+        japanese = ["-" * 60, "【無害化ゲートウェイからのお知らせ】",
+                    "このメールはインターネットから届いたため、本文をテキストに変換しました。"]
+        english = ["[Gateway notice] This message came from the internet: its body was converted to text."]
+        if attachments:
+            japanese.append("添付ファイル:")
+            english.append("Attachments:")
+        for index, item in enumerate(attachments, start=1):
+            name, size = item.get("input", ""), human_size(int(item.get("size") or 0))
+            outputs = ", ".join(Path(o["path"]).name for o in item.get("outputs", []))
+            code = str(item.get("reason_code") or "")
+            if item["outcome"] == "blocked":
+                reason_ja = JAPANESE_REASONS.get(code, str(item.get("reason") or ""))
+                japanese.append(f" {index}. {name} ({size}) → 削除しました: {reason_ja}")
+                english.append(f" {index}. {name} ({size}) -> removed: {item.get('reason')}")
+            else:
+                done_ja = "無害化して添付" if item["outcome"] == "sanitized" else "検査して添付"
+                done_en = "disarmed and attached" if item["outcome"] == "sanitized" else "checked and attached"
+                codes = ", ".join(sorted({f["code"] for f in item.get("findings", [])})) or "-"
+                japanese.append(f" {index}. {name} ({size}) → {done_ja} ({outputs})")
+                english.append(f" {index}. {name} ({size}) -> {done_en} ({outputs}; {codes})")
+        japanese.append(f"原本が必要な場合は参照番号 {reference} を添えて管理者にご連絡ください。")
+        english.append(f"To request the original, quote reference {reference} to the administrator.")
+        return "\n".join(japanese) + "\n\n" + "\n".join(english) + "\n"
+
+
+def write_message(message: EmailMessage, target: Path) -> None:
+    data = message.as_bytes()
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, target)
