@@ -107,13 +107,13 @@ def make_mail(out: Path) -> None:
         f"{_b64(html.encode())}\n--000000000000abc--\n").encode()
     (out / "mail-gmail-alternative.eml").write_bytes(gmail)
     html_only = (
-        "From: news@example.jp\nTo: soumu@city.example.lg.jp\nSubject: HTML only\nMIME-Version: 1.0\n"
-        "Message-ID: <html-3@example.jp>\nContent-Type: text/html; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n\n"
-    ).encode() + html.encode()
+        b"From: news@example.jp\nTo: soumu@city.example.lg.jp\nSubject: HTML only\nMIME-Version: 1.0\n"
+        b"Message-ID: <html-3@example.jp>\nContent-Type: text/html; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n\n"
+    ) + html.encode()
     (out / "mail-html-only.eml").write_bytes(html_only)
 
     sjis = (
-        "From: old@example.jp\nTo: soumu@city.example.lg.jp\n".encode()
+        b"From: old@example.jp\nTo: soumu@city.example.lg.jp\n"
         + "Subject: 古いメーラー ①\n".encode("cp932")
         + b"Message-ID: <old-4@example.jp>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\n"
         b"Content-Type: text/plain; charset=Shift_JIS\nContent-Transfer-Encoding: 8bit\n\n" + BODY.encode("cp932")
