@@ -85,9 +85,29 @@ def decode_header_value(value: str | None) -> str:
     return "".join(out)
 
 
+def raw_header(message: Message, name: str) -> str | None:
+    """A header's value as it arrived (8-bit bytes kept as surrogates), not a Header object."""
+    for key, value in message.raw_items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _has_8bit(value: str) -> bool:
+    return any("\udc80" <= char <= "\udcff" for char in value)
+
+
 def attachment_filename(part: Message) -> str:
     """The attachment's file name as the sender wrote it, or "" when it has none."""
     for header, parameter in (("content-disposition", "filename"), ("content-type", "name")):
+        raw = raw_header(part, header)
+        if raw is None:
+            continue
+        if _has_8bit(raw):  # raw 8-bit parameter (old Japanese mailers): no RFC 2231/2047 to decode
+            found = re.search(rf'\b{parameter}\s*=\s*(?:"([^"]*)"|([^;\s]+))', raw, re.IGNORECASE)
+            if found:
+                return _plain(found.group(1) or found.group(2))
+            continue
         value = part.get_param(parameter, header=header)
         if value is None:
             continue

@@ -19,11 +19,12 @@ from typing import Any
 
 from converters.charset import decode_as, detect_and_decode, normalise_charset
 from converters.html_text import html_to_text
-from converters.mail_headers import attachment_filename, decode_header_value
+from converters.mail_headers import attachment_filename, decode_header_value, raw_header
 
 KEPT_HEADERS = ("from", "to", "cc", "date", "subject", "message-id", "in-reply-to", "references", "reply-to")
 SIGNATURE_TYPES = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature",
                              "application/pgp-signature"})
+HEADER_START = re.compile(rb"^(From |[!-9;-~]{1,76}:[ \t]?\S)")
 ENCRYPTED_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime", "application/pgp-encrypted"})
 
 
@@ -93,15 +94,16 @@ class MailSplitter:
     def run(self, raw: bytes) -> Split:
         if len(raw) > self.limits.max_bytes:
             raise MailRejected("the message is larger than the mail size limit")
-        if not raw.strip() or b":" not in raw[:4096]:
-            raise MailRejected("the data is not an internet mail message")
+        if not HEADER_START.match(raw.lstrip(b"\r\n")[:1000]):
+            raise MailRejected("the data is not an internet mail message (no header at the start)")
         message = message_from_bytes(raw, policy=compat32)
         for name in KEPT_HEADERS:
-            value = message.get(name)
+            value = raw_header(message, name)
             if value is not None:
-                self.split.headers[name] = self._header(str(value), name)
+                self.split.headers[name] = self._header(value, name)
         self.split.authentication_results = [
-            self._header(str(v), "authentication-results") for v in message.get_all("authentication-results") or []]
+            self._header(str(v), "authentication-results") for k, v in message.raw_items()
+            if k.lower() == "authentication-results"]
         if message.defects:
             self.split.note("mail_defects", ", ".join(sorted({type(d).__name__ for d in message.defects})))
         self._walk(message, 0, forwarded=False)
@@ -119,19 +121,20 @@ class MailSplitter:
             self.split.note("mail_structure_truncated", "nesting or part count over the limit")
             return
         ctype = part.get_content_type().lower()
+        if ctype == "message/rfc822":  # compat32 shows it as a one-child multipart
+            self._forwarded(part, depth)
+            return
         if part.is_multipart():
             self._multipart(part, ctype, depth, forwarded)
             return
         filename = attachment_filename(part)
-        disposition = (part.get("content-disposition") or "").split(";", 1)[0].strip().lower()
+        disposition = (raw_header(part, "content-disposition") or "").split(";", 1)[0].strip().lower()
         if ctype in SIGNATURE_TYPES:
             self._drop(filename or "signature", ctype, "signature_removed",
                        "電子署名は無害化後は検証できないため外しました / signature removed (cannot be verified)")
         elif ctype in ENCRYPTED_TYPES:
             self._drop(filename or "encrypted", ctype, "encrypted_body",
                        "暗号化されているため検査できず、届けられません / encrypted: cannot be inspected, not delivered")
-        elif ctype == "message/rfc822" and not filename:
-            self._forwarded(part, depth)
         elif filename or disposition == "attachment" or not ctype.startswith("text/"):
             self._attachment(part, filename, ctype, forwarded)
         elif ctype == "text/calendar":
@@ -165,11 +168,12 @@ class MailSplitter:
         message = inner[0] if isinstance(inner, list) and inner else None
         if not isinstance(message, Message):
             return
-        self.split.note("forwarded_message_inlined", decode_header_value(message.get("subject")))
+        self.split.note("forwarded_message_inlined", decode_header_value(raw_header(message, "subject")))
         heading = ["", "---------- 転送メッセージ / Forwarded message ----------"]
         for name, label in (("from", "From"), ("date", "Date"), ("subject", "Subject"), ("to", "To")):
-            if message.get(name):
-                heading.append(f"{label}: {self._header(str(message.get(name)), name)}")
+            value = raw_header(message, name)
+            if value:
+                heading.append(f"{label}: {self._header(value, name)}")
         self.split.body.append("\n".join(heading) + "\n")
         self._walk(message, depth + 1, forwarded=True)
 

@@ -49,6 +49,8 @@ def clean_header(value: object, limit: int = 2000) -> str:
 
 
 def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
     return f"{size / 1024:.1f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
 
 

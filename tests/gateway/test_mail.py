@@ -1,0 +1,154 @@
+"""`gateway mail` on mails written the way real mailers write them: exact Japanese text, no active
+content, a correct notice; hostile structures give the best safe text or a rejection."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import subprocess
+import sys
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from oletools.olevba import VBA_Parser
+
+BODY = "お世話になっております。\n見積書①を添付します。㈱サンプル 髙橋\nﾃｽﾄ ～ 以上です。"
+CONTRACT_FIELDS = {"input", "sha256", "message_id", "outcome", "subject", "from", "attachments", "findings", "reason"}
+
+
+def run_mail(samples: Path, tmp_path: Path, name: str) -> tuple[dict[str, Any], EmailMessage | None]:
+    out = tmp_path / f"{name}.out.eml"
+    result = subprocess.run([sys.executable, "-m", "gateway", "mail", str(samples / name), "--out", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert CONTRACT_FIELDS <= set(summary)
+    if not out.exists():
+        return summary, None
+    parsed = email.message_from_bytes(out.read_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return summary, parsed
+
+
+def body_of(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content()).replace("\r\n", "\n")
+
+
+def attachments_of(message: EmailMessage, tmp_path: Path) -> dict[str, Path]:
+    found = {}
+    for part in message.iter_attachments():
+        name = str(part.get_filename())
+        path = tmp_path / f"attached-{len(found)}-{name}"
+        path.write_bytes(part.get_payload(decode=True))
+        found[name] = path
+    return found
+
+
+def test_outlook_iso2022jp_with_nec_characters_and_macro_attachment(samples: Path, tmp_path: Path) -> None:
+    summary, message = run_mail(samples, tmp_path, "mail-outlook-iso2022jp.eml")
+    assert message is not None and summary["outcome"] == "delivered"
+    assert summary["subject"] == message["Subject"] == "【見積】①㈱サンプル御中 ﾃｽﾄ"
+    assert message["From"].addresses[0].display_name == "髙橋 太郎"
+    assert body_of(message).startswith(BODY)
+    [attachment] = summary["attachments"]
+    assert (attachment["input"], attachment["outcome"]) == ("見積書①.xlsm", "sanitized")
+    attached = attachments_of(message, tmp_path)
+    assert list(attached) == ["見積書①.xlsx"]
+    assert not VBA_Parser(str(attached["見積書①.xlsx"])).detect_vba_macros()
+    body = body_of(message)
+    assert "見積書①.xlsm" in body and "無害化して添付" in body and "disarmed and attached" in body
+    assert summary["reference"] in body
+    assert "attachments-rebuilt" in message["X-Sanitized"]
+    assert message["Authentication-Results"] and message["X-Mailer"] is None
+
+
+def test_thunderbird_rfc2231_continuation_and_pdf_javascript(samples: Path, tmp_path: Path) -> None:
+    summary, message = run_mail(samples, tmp_path, "mail-thunderbird-rfc2231.eml")
+    assert message is not None and message["Subject"] == "事業計画書の送付"
+    assert body_of(message).startswith("計画書を送付します。①～⑩")
+    attached = attachments_of(message, tmp_path)
+    assert list(attached) == ["令和8年度_事業計画書（案）.pdf"]
+    javascript = subprocess.run(["pdfinfo", "-js", str(attached["令和8年度_事業計画書（案）.pdf"])],
+                                capture_output=True, text=True, check=True).stdout
+    assert "app.alert" not in javascript
+    assert summary["attachments"][0]["verified"] is True
+
+
+def test_alternative_prefers_plain_and_html_only_becomes_text(samples: Path, tmp_path: Path) -> None:
+    _, alternative = run_mail(samples, tmp_path, "mail-gmail-alternative.eml")
+    assert alternative is not None and body_of(alternative).startswith("ご案内 (プレーンテキスト版)")
+    _, html = run_mail(samples, tmp_path, "mail-html-only.eml")
+    assert html is not None
+    text = body_of(html)
+    assert "ご案内" in text and "こちら (hxxps://www[.]example[.]jp/info)" in text and "[画像: ロゴ]" in text
+    assert "alert" not in text and "hidden" not in text and "<" not in text.split("---")[0]
+    assert "html-to-text" in html["X-Sanitized"]
+
+
+def test_shift_jis_label_and_raw_8bit_headers(samples: Path, tmp_path: Path) -> None:
+    _, message = run_mail(samples, tmp_path, "mail-sjis-raw8bit.eml")
+    assert message is not None and message["Subject"] == "古いメーラー ①"
+    assert body_of(message).startswith(BODY)
+    attached = attachments_of(message, tmp_path)
+    assert list(attached) == ["資料.txt"]
+    assert attached["資料.txt"].read_text(encoding="utf-8") == "添付の本文 ①\n"
+
+
+def test_forwarded_mail_is_followed_and_its_executable_removed(samples: Path, tmp_path: Path) -> None:
+    summary, message = run_mail(samples, tmp_path, "mail-forwarded.eml")
+    assert message is not None
+    body = body_of(message)
+    assert "転送メッセージ / Forwarded message" in body and "Please run the attached." in body
+    assert [(a["input"], a["outcome"], a["reason_code"]) for a in summary["attachments"]] == [
+        ("invoice.exe", "blocked", "executable")]
+    assert "invoice.exe" in body and "削除しました: 実行ファイルのため" in body
+    assert attachments_of(message, tmp_path) == {}
+
+
+def test_signatures_are_dropped_and_encrypted_bodies_never_pass(samples: Path, tmp_path: Path) -> None:
+    summary, signed = run_mail(samples, tmp_path, "mail-smime-signed.eml")
+    assert signed is not None and body_of(signed).startswith("署名付き本文")
+    assert summary["attachments"][0]["reason_code"] == "signature_removed"
+    summary, encrypted = run_mail(samples, tmp_path, "mail-smime-encrypted.eml")
+    assert encrypted is not None and attachments_of(encrypted, tmp_path) == {}
+    assert "暗号化されているため検査できず" in body_of(encrypted)
+    assert summary["attachments"][0]["reason_code"] == "encrypted_body"
+
+
+def test_spoofed_sender_gets_a_visible_warning(samples: Path, tmp_path: Path) -> None:
+    _, message = run_mail(samples, tmp_path, "mail-spoofed.eml")
+    assert message is not None
+    body = body_of(message)
+    assert body.startswith("【注意】送信元の認証 (DMARC/SPF) に失敗しました")
+    assert "collect@evil.example" in body.split("-" * 60)[0]
+    assert message["DKIM-Signature"] is None and "dmarc=fail" in str(message["Authentication-Results"])
+    assert "至急振り込んでください。" in body
+
+
+def test_calendar_is_summarised(samples: Path, tmp_path: Path) -> None:
+    _, message = run_mail(samples, tmp_path, "mail-calendar.eml")
+    assert message is not None
+    body = body_of(message)
+    assert "件名/Summary: 定例会議" in body and "場所/Location: 本庁舎 3階" in body and "BEGIN:" not in body
+
+
+@pytest.mark.parametrize(("sample", "finding", "text"), [
+    ("mail-mime-bomb.eml", "mail_structure_truncated", ""),
+    ("mail-broken.eml", "mail_header_truncated", "本文が読めること"),
+])
+def test_hostile_structures_still_give_safe_text(samples: Path, tmp_path: Path, sample: str, finding: str,
+                                                 text: str) -> None:
+    summary, message = run_mail(samples, tmp_path, sample)
+    assert message is not None and summary["outcome"] == "delivered"
+    assert finding in {f["code"] for f in summary["findings"]}
+    assert text in body_of(message)
+
+
+def test_not_a_mail_is_rejected_and_nothing_written(samples: Path, tmp_path: Path) -> None:
+    summary, message = run_mail(samples, tmp_path, "mail-not-a-mail.eml")
+    assert message is None and summary["outcome"] == "rejected" and summary["reason"]
