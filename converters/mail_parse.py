@@ -10,6 +10,7 @@ Nothing here builds the outgoing message: the trusted side does, from validated 
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -25,6 +26,7 @@ KEPT_HEADERS = ("from", "to", "cc", "date", "subject", "message-id", "in-reply-t
 SIGNATURE_TYPES = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature",
                              "application/pgp-signature"})
 HEADER_START = re.compile(rb"^(From |[!-9;-~]{1,76}:[ \t]?\S)")
+TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 ENCRYPTED_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime", "application/pgp-encrypted"})
 
 
@@ -135,6 +137,8 @@ class MailSplitter:
         elif ctype in ENCRYPTED_TYPES:
             self._drop(filename or "encrypted", ctype, "encrypted_body",
                        "暗号化されているため検査できず、届けられません / encrypted: cannot be inspected, not delivered")
+        elif ctype in TNEF_TYPES or filename.lower() == "winmail.dat":
+            self._tnef(part, forwarded)
         elif filename or disposition == "attachment" or not ctype.startswith("text/"):
             self._attachment(part, filename, ctype, forwarded)
         elif ctype == "text/calendar":
@@ -179,12 +183,41 @@ class MailSplitter:
 
     def _attachment(self, part: Message, filename: str, ctype: str, forwarded: bool) -> None:
         payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
+        self._write_attachment(payload if isinstance(payload, bytes) else b"", filename, ctype, forwarded)
+
+    def _write_attachment(self, data: bytes, filename: str, ctype: str, forwarded: bool) -> None:
         index = len(self.split.attachments) + 1
         name = filename or f"attachment-{index}.{ctype.split('/', 1)[-1][:10] or 'bin'}"
         (self.out_dir / f"att-{index}").write_bytes(data)
         self.split.attachments.append({"file": f"att-{index}", "name": name, "content_type": ctype,
                                        "size": len(data), "forwarded": forwarded})
+
+    def _tnef(self, part: Message, forwarded: bool) -> None:
+        """winmail.dat (Outlook's TNEF): its body becomes text, its files become attachments."""
+        import tnefparse
+
+        payload = part.get_payload(decode=True)
+        try:
+            tnef = tnefparse.TNEF(payload if isinstance(payload, bytes) else b"")
+        except (ValueError, IndexError, KeyError, TypeError, struct.error) as exc:
+            self.split.note("tnef_unreadable", type(exc).__name__)
+            self._drop("winmail.dat", "application/ms-tnef", "corrupt_file",
+                       "winmail.dat が壊れているため読めません / winmail.dat is damaged")
+            return
+        self.split.note("tnef_unpacked", f"{len(tnef.attachments)} file(s)")
+        if tnef.body:
+            body = tnef.body if isinstance(tnef.body, str) else detect_and_decode(tnef.body).text
+            self.split.body.append(body)
+        elif tnef.htmlbody:
+            html = tnef.htmlbody if isinstance(tnef.htmlbody, str) else detect_and_decode(tnef.htmlbody).text
+            self.split.body.append(html_to_text(html))
+            self.split.html_converted = True
+        for attachment in tnef.attachments:
+            name = attachment.long_filename() or attachment.name or "attachment"
+            if isinstance(name, bytes):
+                name = detect_and_decode(name).text
+            self._write_attachment(bytes(attachment.data or b""), str(name).strip("\x00"),
+                                   "application/octet-stream", forwarded)
 
     def _drop(self, name: str, ctype: str, code: str, reason: str) -> None:
         self.split.note(code, ctype)

@@ -169,3 +169,20 @@ def make_mail(out: Path) -> None:
               "Content-Type: text/plain; charset=x-no-such-charset\n\n本文が読めること\n")
     (out / "mail-broken.eml").write_bytes(broken.encode("utf-8"))
     (out / "mail-not-a-mail.eml").write_bytes(bytes(range(256)) * 4)
+
+    clam_tnef = Path("/usr/share/clamav-testfiles/clam.tnef")  # ClamAV's harmless test file in a winmail.dat
+    if clam_tnef.exists():
+        tnef = ("From: outlook@example.jp\nTo: soumu@city.example.lg.jp\nSubject: winmail\nMessage-ID: <t-10@example.jp>\n"
+                "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"t\"\n\n--t\nContent-Type: text/plain\n\n"
+                "See attached.\n--t\nContent-Type: application/ms-tnef; name=\"winmail.dat\"\n"
+                "Content-Transfer-Encoding: base64\nContent-Disposition: attachment; filename=\"winmail.dat\"\n\n"
+                f"{_b64(clam_tnef.read_bytes())}\n--t--\n")
+        (out / "mail-winmail-dat.eml").write_text(tnef, encoding="ascii")
+    euc = ("From: unix@example.jp\nTo: soumu@city.example.lg.jp\nSubject: =?EUC-JP?B?"
+           + base64.b64encode("EUC-JP の件名".encode("euc_jp")).decode() + "?=\nMessage-ID: <euc-11@example.jp>\n"
+           "MIME-Version: 1.0\nContent-Type: text/plain; charset=EUC-JP\nContent-Transfer-Encoding: 8bit\n\n").encode()
+    (out / "mail-eucjp.eml").write_bytes(euc + "EUC-JP の本文です。ｶﾅ\n".encode("euc_jp"))
+    mislabelled = (b"From: wrong@example.jp\nTo: soumu@city.example.lg.jp\nSubject: mislabelled\n"
+                   b"Message-ID: <m-12@example.jp>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=iso-2022-jp\n"
+                   b"Content-Transfer-Encoding: 8bit\n\n" + "ラベルは JIS、中身は CP932 ①\n".encode("cp932"))
+    (out / "mail-mislabelled.eml").write_bytes(mislabelled)

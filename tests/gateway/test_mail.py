@@ -152,3 +152,23 @@ def test_hostile_structures_still_give_safe_text(samples: Path, tmp_path: Path, 
 def test_not_a_mail_is_rejected_and_nothing_written(samples: Path, tmp_path: Path) -> None:
     summary, message = run_mail(samples, tmp_path, "mail-not-a-mail.eml")
     assert message is None and summary["outcome"] == "rejected" and summary["reason"]
+
+
+@pytest.mark.skipif(not Path("/usr/share/clamav-testfiles/clam.tnef").exists(), reason="clamav-testfiles")
+def test_winmail_dat_is_unpacked_and_its_executable_removed(samples: Path, tmp_path: Path) -> None:
+    summary, message = run_mail(samples, tmp_path, "mail-winmail-dat.eml")
+    assert message is not None and "tnef_unpacked" in {f["code"] for f in summary["findings"]}
+    assert [(a["input"], a["reason_code"]) for a in summary["attachments"]] == [("clam.exe", "executable")]
+    assert "ClamAV test file" in body_of(message) and attachments_of(message, tmp_path) == {}
+
+
+@pytest.mark.parametrize(("sample", "subject", "text", "finding"), [
+    ("mail-eucjp.eml", "EUC-JP の件名", "EUC-JP の本文です。ｶﾅ", None),
+    ("mail-mislabelled.eml", "mislabelled", "ラベルは JIS、中身は CP932 ①", "mail_charset_mislabelled"),
+])
+def test_eucjp_and_mislabelled_bodies(samples: Path, tmp_path: Path, sample: str, subject: str, text: str,
+                                      finding: str | None) -> None:
+    summary, message = run_mail(samples, tmp_path, sample)
+    assert message is not None and message["Subject"] == subject and body_of(message).startswith(text)
+    if finding:
+        assert finding in {f["code"] for f in summary["findings"]}
