@@ -4,7 +4,8 @@
     python -m converters convert --out DIR --job-from-stdin [--warm-office]   (a spare: started
         ahead of need, it reads {"input", "name", "method", "limits"} as one JSON line)
     python -m converters inspect --scratch DIR --root DIR --list FILE
-    python -m converters mail-split --input FILE --out DIR
+    python -m converters mail-split --input FILE --out DIR [--no-defang]
+    python -m converters extract-text --root DIR --list FILE
 
 Each prints one JSON document on standard output and nothing else (library chatter is sent to
 standard error). Exit 0 when the JSON was written, 2 on usage errors.
@@ -57,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     mail = commands.add_parser("mail-split")
     mail.add_argument("--input", required=True, type=Path)
     mail.add_argument("--out", required=True, type=Path)
+    mail.add_argument("--no-defang", action="store_true", help="keep link URLs as they are")
+    text = commands.add_parser("extract-text")
+    text.add_argument("--root", required=True, type=Path)
+    text.add_argument("--list", required=True, type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     channel = _json_channel()
@@ -82,7 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "mail-split":
         from converters.mail_parse import split_mail
 
-        result = split_mail(args.input.read_bytes(), args.out)
+        result = split_mail(args.input.read_bytes(), args.out, defang=not args.no_defang)
+    elif args.command == "extract-text":
+        from converters.extract_text import extract_text
+
+        paths = json.loads(args.list.read_text(encoding="utf-8"))
+        result = [extract_text(args.root / path) for path in paths]
     else:
         args.scratch.mkdir(parents=True, exist_ok=True)
         if args.list == "-":

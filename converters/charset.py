@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 ESC = 0x1B
 SO, SI = 0x0E, 0x0F
@@ -183,3 +184,61 @@ def detect_and_decode(data: bytes) -> Decoded:
         scored.append((text.count("\ufffd"), charset, text))
     _, charset, text = min(scored, key=lambda item: item[0])
     return Decoded(text, charset, True)
+
+
+def _sjis_to_jis_pair(lead: int, trail: int) -> bytes:
+    """Inverse of ``_jis_pair_to_sjis``: CP932 double-byte code to a JIS X 0208 row/cell pair."""
+    row = (lead - (0x70 if lead <= 0x9F else 0xB0)) * 2
+    if trail < 0x9F:
+        row -= 1
+        cell = trail - (0x1F if trail < 0x80 else 0x20)
+    else:
+        cell = trail - 0x7E
+    return bytes((row, cell))
+
+
+@lru_cache(maxsize=1)
+def _nec_selected_ibm() -> dict[str, bytes]:
+    """Characters of the IBM extensions (CP932 FA40-FC4B) at their NEC-selected places (ED40-EEFC),
+    which have JIS rows 89-92 and so can travel in ISO-2022-JP, as Windows' CP50220 sends them."""
+    table: dict[str, bytes] = {}
+    for lead in (0xED, 0xEE):
+        for trail in range(0x40, 0xFD):
+            try:
+                table.setdefault(bytes((lead, trail)).decode("cp932"), bytes((lead, trail)))
+            except UnicodeDecodeError:
+                continue
+    return table
+
+
+def encode_iso2022jp(text: str) -> tuple[bytes, int]:
+    """Encode for old LGWAN mail clients: ISO-2022-JP with the NEC special characters (①, ㈱) as
+    Outlook writes them, half-width katakana widened, anything else unencodable as 〓. Returns
+    the bytes and how many characters had to be replaced."""
+    import unicodedata
+
+    out, mode, replaced = bytearray(), "ascii", 0
+    for char in text:
+        if "\uff61" <= char <= "\uff9f":  # half-width katakana: widen (ISO-2022-JP has no kana set)
+            char = unicodedata.normalize("NFKC", char)
+        if ord(char) < 0x80:
+            if mode != "ascii":
+                out += b"\x1b(B"
+                mode = "ascii"
+            out += char.encode("ascii")
+            continue
+        try:
+            sjis = char.encode("cp932")
+        except UnicodeEncodeError:
+            sjis, replaced = "〓".encode("cp932"), replaced + 1
+        if len(sjis) == 2 and sjis[0] >= 0xFA:
+            sjis = _nec_selected_ibm().get(char, b"")
+        if len(sjis) != 2 or sjis[0] >= 0xEF:  # user-defined area and unplaceable characters
+            sjis, replaced = "〓".encode("cp932"), replaced + 1
+        if mode != "jis":
+            out += b"\x1b$B"
+            mode = "jis"
+        out += _sjis_to_jis_pair(sjis[0], sjis[1])
+    if mode != "ascii":
+        out += b"\x1b(B"
+    return bytes(out), replaced

@@ -88,8 +88,9 @@ def summarise_calendar(text: str) -> str:
 
 
 class MailSplitter:
-    def __init__(self, out_dir: Path, limits: MailLimits) -> None:
+    def __init__(self, out_dir: Path, limits: MailLimits, defang: bool = True) -> None:
         self.out_dir = out_dir
+        self.defang = defang
         self.limits = limits
         self.split = Split()
 
@@ -144,7 +145,7 @@ class MailSplitter:
         elif ctype == "text/calendar":
             self.split.body.append(summarise_calendar(decode_body(part, self.split)))
         elif ctype == "text/html":
-            self.split.body.append(html_to_text(decode_body(part, self.split)))
+            self.split.body.append(html_to_text(decode_body(part, self.split), defang=self.defang))
             self.split.html_converted = True
         else:
             self.split.body.append(decode_body(part, self.split))
@@ -210,7 +211,7 @@ class MailSplitter:
             self.split.body.append(body)
         elif tnef.htmlbody:
             html = tnef.htmlbody if isinstance(tnef.htmlbody, str) else detect_and_decode(tnef.htmlbody).text
-            self.split.body.append(html_to_text(html))
+            self.split.body.append(html_to_text(html, defang=self.defang))
             self.split.html_converted = True
         for attachment in tnef.attachments:
             name = attachment.long_filename() or attachment.name or "attachment"
@@ -224,9 +225,9 @@ class MailSplitter:
         self.split.dropped.append({"name": name, "content_type": ctype, "reason_code": code, "reason": reason})
 
 
-def split_mail(raw: bytes, out_dir: Path, limits: MailLimits | None = None) -> dict[str, Any]:
+def split_mail(raw: bytes, out_dir: Path, limits: MailLimits | None = None, *, defang: bool = True) -> dict[str, Any]:
     """Write body.txt and att-N files into ``out_dir``; return the JSON-ready description."""
-    splitter = MailSplitter(out_dir, limits or MailLimits())
+    splitter = MailSplitter(out_dir, limits or MailLimits(), defang)
     try:
         split = splitter.run(raw)
     except MailRejected as exc:

@@ -36,6 +36,9 @@ class SanitizeSettings:
 @dataclass(frozen=True)
 class MailSettings:
     subject_tag: str = ""  # e.g. "[外部]", put in front of every subject
+    attachments: str = "sanitize"  # "sanitize", "remove" (drop and list) or "text" (append their text)
+    charset: str = "utf-8"  # or "iso-2022-jp" for old LGWAN mail clients
+    defang_links: bool = True  # hxxps://example[.]com, so LGWAN-side clients do not re-link URLs
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,10 @@ def validate(settings: Settings) -> Settings:
     if settings.sandbox.mode == "none" and not settings.sandbox.allow_unsandboxed:
         raise ConfigError("[sandbox] mode = \"none\" needs allow_unsandboxed = true: files would be "
                           "parsed without isolation")
+    if settings.mail.attachments not in ("sanitize", "remove", "text"):
+        raise ConfigError("[mail] attachments must be sanitize, remove or text")
+    if settings.mail.charset not in ("utf-8", "iso-2022-jp"):
+        raise ConfigError("[mail] charset must be utf-8 or iso-2022-jp")
     if settings.sanitize.method not in METHODS:
         raise ConfigError("[sanitize] method must be rebuild or rasterize")
     return settings

@@ -9,6 +9,7 @@ what happened to it, and the verified outputs. The original never crosses.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -22,9 +23,10 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
+from converters.charset import encode_iso2022jp
 from gateway.config import Settings
 from gateway.errors import GatewayError, ReportInvalid
-from gateway.jobs import JOB_IN, JOB_OUT, create_job
+from gateway.jobs import JOB_CONTROL, JOB_FINAL, JOB_IN, JOB_OUT, Job, create_job
 from gateway.outputs import copy_beneath
 from gateway.sanitize import Sanitizer
 
@@ -77,7 +79,8 @@ class MailSanitizer:
             job.input.write_bytes(src.read_bytes())
             job.input.chmod(0o644)
             argv = self.sanitizer.sandbox.python_argv(
-                "mail-split", f"--input={job.inside('in', JOB_IN)}/input", f"--out={job.inside('out', JOB_OUT)}")
+                "mail-split", f"--input={job.inside('in', JOB_IN)}/input", f"--out={job.inside('out', JOB_OUT)}",
+                *([] if self.settings.mail.defang_links else ["--no-defang"]))
             try:
                 result = self.sanitizer.sandbox.run(argv, job.convert_binds(), uid=job.uid)
                 split = self._parse(result.stdout)
@@ -87,6 +90,9 @@ class MailSanitizer:
                 return self._rejected(src, digest, str(split.get("reason", "not a mail"))[:300], "not_a_mail")
             body = self._read_body(job.dir("out"), split)
             attachments, files = self._attachments(job.dir("out"), job.dir("final"), split)
+            if self.settings.mail.attachments == "text" and files:
+                body += self._texts_of(job, files)
+                files = []
             message = self._build(split, body, attachments, files, reference)
         finally:
             job.remove()
@@ -145,6 +151,12 @@ class MailSanitizer:
             if not isinstance(item, dict) or item.get("file") != f"att-{index}":
                 raise ReportInvalid("mail splitter listed a malformed attachment")
             name = clean_header(item.get("name"), 255) or f"attachment-{index}"
+            if self.settings.mail.attachments == "remove":
+                reports.append({"input": name, "outcome": "blocked", "reason_code": "removed_by_policy",
+                                "reason": "添付ファイルは受け付けない設定です / attachments are not accepted here",
+                                "outputs": [], "findings": [], "verified": False,
+                                "size": int(item.get("size") or 0), "type": clean_header(item.get("content_type"))})
+                continue
             staged = final / "attachments" / str(index) / "original"
             try:
                 copy_beneath(out, f"att-{index}", staged, self.settings.limits.max_input_bytes)
@@ -187,12 +199,45 @@ class MailSanitizer:
         actions += [f"attachments-{word}" for outcome, word in (("sanitized", "rebuilt"), ("passed", "checked"),
                                                                  ("blocked", "removed")) if outcome in outcomes]
         message["X-Sanitized"] = " ".join(actions)
-        text = self._warning(split, headers) + body.rstrip() + "\n\n" + self._notice(attachments, reference)
-        message.set_content(text, charset="utf-8", cte="base64")
+        notice = self._notice(attachments, reference, as_text=self.settings.mail.attachments == "text")
+        text = self._warning(split, headers) + body.rstrip() + "\n\n" + notice
+        if self.settings.mail.charset == "iso-2022-jp":
+            encoded, replaced = encode_iso2022jp(text.replace("\r\n", "\n").replace("\n", "\r\n"))
+            if replaced:
+                split["findings"].append({"code": "iso2022jp_characters_replaced", "detail": f"{replaced} characters"})
+            message.set_content(encoded, maintype="text", subtype="plain", cte="7bit",
+                                params={"charset": "ISO-2022-JP"})
+            subject_bytes, _ = encode_iso2022jp(str(message["Subject"]))
+            del message["Subject"]
+            word = base64.b64encode(subject_bytes).decode("ascii")
+            message.set_raw("Subject", f"=?ISO-2022-JP?B?{word}?=")
+        else:
+            message.set_content(text, charset="utf-8", cte="base64")
         for filename, path, mime in files:
             maintype, _, subtype = mime.partition("/")
             message.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=filename)
         return message
+
+    def _texts_of(self, job: Job, files: list[tuple[str, Path, str]]) -> str:
+        """The ``text`` policy: each disarmed attachment's text, extracted in the sandbox."""
+        final = job.dir("final")
+        listing = job.dir("control") / "texts.json"
+        listing.write_text(json.dumps([str(path.relative_to(final)) for _, path, _ in files]), encoding="utf-8")
+        listing.chmod(0o644)
+        argv = self.sanitizer.sandbox.python_argv(
+            "extract-text", f"--root={job.inside('final', JOB_FINAL)}",
+            f"--list={job.inside('control', JOB_CONTROL)}/texts.json")
+        try:
+            texts = json.loads(self.sanitizer.sandbox.run(argv, job.inspect_binds(), uid=job.uid).stdout)
+        except (GatewayError, UnicodeDecodeError, ValueError, RecursionError):
+            texts = None
+        if not isinstance(texts, list) or len(texts) != len(files):
+            texts = ["(本文を取り出せませんでした / text could not be extracted)"] * len(files)
+        sections = []
+        for (name, _, _), text in zip(files, texts, strict=True):
+            body = CONTROL.sub(lambda m: m.group(0) if m.group(0) in "\n\t" else " ", str(text))
+            sections.append(f"\n\n===== 添付ファイルの本文 / attachment text: {name} =====\n{body.strip()}")
+        return "".join(sections)
 
     @staticmethod
     def _set_addresses(message: EmailMessage, name: str, value: str) -> None:
@@ -223,7 +268,7 @@ class MailSanitizer:
         return ("\n".join(lines) + "\n" + "-" * 60 + "\n\n") if lines else ""
 
     @staticmethod
-    def _notice(attachments: list[dict[str, Any]], reference: str) -> str:
+    def _notice(attachments: list[dict[str, Any]], reference: str, *, as_text: bool = False) -> str:
         japanese = ["-" * 60, "【無害化ゲートウェイからのお知らせ】",
                     "このメールはインターネットから届いたため、本文をテキストに変換しました。"]
         english = ["[Gateway notice] This message came from the internet: its body was converted to text."]
@@ -241,6 +286,8 @@ class MailSanitizer:
             else:
                 done_ja = "無害化して添付" if item["outcome"] == "sanitized" else "検査して添付"
                 done_en = "disarmed and attached" if item["outcome"] == "sanitized" else "checked and attached"
+                if as_text:
+                    done_ja, done_en = "本文を上に取り込みました", "its text is included above"
                 codes = ", ".join(sorted({f["code"] for f in item.get("findings", [])})) or "-"
                 japanese.append(f" {index}. {name} ({size}) → {done_ja} ({outputs})")
                 english.append(f" {index}. {name} ({size}) -> {done_en} ({outputs}; {codes})")

@@ -172,3 +172,44 @@ def test_eucjp_and_mislabelled_bodies(samples: Path, tmp_path: Path, sample: str
     assert message is not None and message["Subject"] == subject and body_of(message).startswith(text)
     if finding:
         assert finding in {f["code"] for f in summary["findings"]}
+
+
+def run_with_config(samples: Path, tmp_path: Path, name: str, config: str) -> tuple[dict[str, Any], bytes]:
+    settings = tmp_path / "gateway.toml"
+    settings.write_text(config, encoding="utf-8")
+    out = tmp_path / "out.eml"
+    result = subprocess.run([sys.executable, "-m", "gateway", "mail", str(samples / name), "--out", str(out),
+                             "--config", str(settings)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), out.read_bytes()
+
+
+def test_remove_policy_lists_but_never_attaches(samples: Path, tmp_path: Path) -> None:
+    summary, raw = run_with_config(samples, tmp_path, "mail-outlook-iso2022jp.eml", '[mail]\nattachments = "remove"\n')
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage) and attachments_of(message, tmp_path) == {}
+    assert summary["attachments"][0]["reason_code"] == "removed_by_policy"
+    assert "見積書①.xlsm" in body_of(message)
+
+
+def test_text_policy_puts_document_text_in_the_body(samples: Path, tmp_path: Path) -> None:
+    _, raw = run_with_config(samples, tmp_path, "mail-outlook-iso2022jp.eml", '[mail]\nattachments = "text"\n')
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage) and attachments_of(message, tmp_path) == {}
+    body = body_of(message)
+    assert "attachment text: 見積書①.xlsx" in body and "令和8年度 予算要求書 ①㈱ 髙橋" in body
+
+
+def test_iso2022jp_output_keeps_nec_characters_and_widens_kana(samples: Path, tmp_path: Path) -> None:
+    from converters.charset import decode_iso2022jp
+    from converters.mail_headers import decode_header_value
+
+    _, raw = run_with_config(samples, tmp_path, "mail-outlook-iso2022jp.eml",
+                             '[mail]\ncharset = "iso-2022-jp"\nsubject_tag = "[外部]"\n')
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    assert decode_header_value(message.get("Subject")) == "[外部] 【見積】①㈱サンプル御中 テスト"
+    part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    assert part.get_content_charset() == "iso-2022-jp"
+    payload = part.get_payload(decode=True)
+    assert max(payload) < 0x80  # 7-bit, as ISO-2022-JP must be
+    assert decode_iso2022jp(payload).replace("\r\n", "\n").startswith(BODY.replace("ﾃｽﾄ", "テスト"))
