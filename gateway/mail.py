@@ -207,10 +207,12 @@ class MailSanitizer:
                 split["findings"].append({"code": "iso2022jp_characters_replaced", "detail": f"{replaced} characters"})
             message.set_content(encoded, maintype="text", subtype="plain", cte="7bit",
                                 params={"charset": "ISO-2022-JP"})
-            subject_bytes, _ = encode_iso2022jp(str(message["Subject"]))
+            subject = str(message["Subject"])
             del message["Subject"]
-            word = base64.b64encode(subject_bytes).decode("ascii")
-            message.set_raw("Subject", f"=?ISO-2022-JP?B?{word}?=")
+            # one self-contained encoded word per 12 characters, each line short enough to be kept as is
+            words = [base64.b64encode(encode_iso2022jp(subject[i:i + 12])[0]).decode("ascii")
+                     for i in range(0, len(subject), 12)] or [""]
+            message.set_raw("Subject", "\r\n ".join(f"=?ISO-2022-JP?B?{word}?=" for word in words))
         else:
             message.set_content(text, charset="utf-8", cte="base64")
         for filename, path, mime in files:
