@@ -166,8 +166,9 @@ def detect_and_decode(data: bytes) -> Decoded:
         return Decoded(data.decode("ascii"), "ascii", False)
     try:
         return Decoded(data.decode("utf-8"), "utf-8", False)
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.start >= len(data) - 3:  # cut mid-character
+            return Decoded(data[: exc.start].decode("utf-8") + "\ufffd", "utf-8", True)
     candidates: list[tuple[float, str, str]] = []
     for charset in ("cp932", "euc-jp"):
         try:

@@ -27,33 +27,14 @@ from converters.charset import encode_iso2022jp
 from gateway.config import Settings
 from gateway.errors import GatewayError, ReportInvalid
 from gateway.jobs import JOB_CONTROL, JOB_FINAL, JOB_IN, JOB_OUT, Job, create_job
+from gateway.mail_notice import build_notice, warning
 from gateway.outputs import copy_beneath
 from gateway.sanitize import Sanitizer
 
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")
-AUTH_FAILURE = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*(fail|softfail|permerror)\b", re.IGNORECASE)
 MAX_BODY_BYTES = 16 * 1024 * 1024
-JAPANESE_REASONS = {
-    "executable": "実行ファイルのため", "installer": "インストーラーのため", "script": "スクリプトのため",
-    "shortcut": "ショートカット(LNK)のため", "disk_image": "ディスクイメージのため",
-    "onenote": "OneNote ファイルのため",
-    "chm": "ヘルプファイル(CHM)のため", "java_archive": "Java アーカイブのため", "svg": "SVG 画像のため",
-    "password_protected": "パスワード付きのため検査できません", "encrypted_archive": "暗号化ZIPのため検査できません",
-    "decompression_bomb": "展開すると異常に大きくなるため", "corrupt_file": "ファイルが壊れているため",
-    "unsupported_type": "対応していない形式のため", "too_large": "サイズ上限を超えるため",
-    "mail_message": "メールファイルのため", "archive_all_members_blocked": "中のファイルがすべて削除対象のため",
-    "verification_failed": "無害化後の検査に合格しなかったため", "timeout": "処理が時間内に終わらなかったため",
-}
-
-
 def clean_header(value: object, limit: int = 2000) -> str:
     return CONTROL.sub(" ", str(value or ""))[:limit].strip()
-
-
-def human_size(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    return f"{size / 1024:.1f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
 
 
 @dataclass
@@ -199,8 +180,8 @@ class MailSanitizer:
         actions += [f"attachments-{word}" for outcome, word in (("sanitized", "rebuilt"), ("passed", "checked"),
                                                                  ("blocked", "removed")) if outcome in outcomes]
         message["X-Sanitized"] = " ".join(actions)
-        notice = self._notice(attachments, reference, as_text=self.settings.mail.attachments == "text")
-        text = self._warning(split, headers) + body.rstrip() + "\n\n" + notice
+        notice = build_notice(attachments, reference, as_text=self.settings.mail.attachments == "text")
+        text = warning(split['authentication_results'], headers) + body.rstrip() + "\n\n" + notice
         if self.settings.mail.charset == "iso-2022-jp":
             encoded, replaced = encode_iso2022jp(text.replace("\r\n", "\n").replace("\n", "\r\n"))
             if replaced:
@@ -254,48 +235,6 @@ class MailSanitizer:
         if addresses:
             message[name] = addresses
 
-    @staticmethod
-    def _warning(split: dict[str, Any], headers: dict[str, str]) -> str:
-        lines = []
-        failures = sorted({m.group(1).upper() for r in split["authentication_results"] if isinstance(r, str)
-                           for m in AUTH_FAILURE.finditer(r)})
-        if failures:
-            lines.append(f"【注意】送信元の認証 ({'/'.join(failures)}) に失敗しました。なりすましの可能性があります。")
-            lines.append(f"[Warning] Sender authentication failed ({'/'.join(failures)}): the sender may be forged.")
-        reply_to = getaddresses([headers.get("reply-to", "")])
-        sender = getaddresses([headers.get("from", "")])
-        if reply_to and reply_to[0][1] and sender and reply_to[0][1].lower() != sender[0][1].lower():
-            lines.append(f"【注意】返信先 (Reply-To: {reply_to[0][1]}) が差出人と異なります。")
-            lines.append(f"[Warning] Replies go to {reply_to[0][1]}, not to the sender.")
-        return ("\n".join(lines) + "\n" + "-" * 60 + "\n\n") if lines else ""
-
-    @staticmethod
-    def _notice(attachments: list[dict[str, Any]], reference: str, *, as_text: bool = False) -> str:
-        japanese = ["-" * 60, "【無害化ゲートウェイからのお知らせ】",
-                    "このメールはインターネットから届いたため、本文をテキストに変換しました。"]
-        english = ["[Gateway notice] This message came from the internet: its body was converted to text."]
-        if attachments:
-            japanese.append("添付ファイル:")
-            english.append("Attachments:")
-        for index, item in enumerate(attachments, start=1):
-            name, size = item.get("input", ""), human_size(int(item.get("size") or 0))
-            outputs = ", ".join(Path(o["path"]).name for o in item.get("outputs", []))
-            code = str(item.get("reason_code") or "")
-            if item["outcome"] == "blocked":
-                reason_ja = JAPANESE_REASONS.get(code, str(item.get("reason") or ""))
-                japanese.append(f" {index}. {name} ({size}) → 削除しました: {reason_ja}")
-                english.append(f" {index}. {name} ({size}) -> removed: {item.get('reason')}")
-            else:
-                done_ja = "無害化して添付" if item["outcome"] == "sanitized" else "検査して添付"
-                done_en = "disarmed and attached" if item["outcome"] == "sanitized" else "checked and attached"
-                if as_text:
-                    done_ja, done_en = "本文を上に取り込みました", "its text is included above"
-                codes = ", ".join(sorted({f["code"] for f in item.get("findings", [])})) or "-"
-                japanese.append(f" {index}. {name} ({size}) → {done_ja} ({outputs})")
-                english.append(f" {index}. {name} ({size}) -> {done_en} ({outputs}; {codes})")
-        japanese.append(f"原本が必要な場合は参照番号 {reference} を添えて管理者にご連絡ください。")
-        english.append(f"To request the original, quote reference {reference} to the administrator.")
-        return "\n".join(japanese) + "\n\n" + "\n".join(english) + "\n"
 
 
 def write_message(message: EmailMessage, target: Path) -> None:

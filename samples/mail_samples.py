@@ -169,6 +169,9 @@ def make_mail(out: Path) -> None:
               "Content-Type: text/plain; charset=x-no-such-charset\n\n本文が読めること\n")
     (out / "mail-broken.eml").write_bytes(broken.encode("utf-8"))
     (out / "mail-not-a-mail.eml").write_bytes(bytes(range(256)) * 4)
+    huge = ("From: huge@example.jp\nTo: soumu@city.example.lg.jp\nSubject: " + "件名" * 50_000 + "\nX-Padding: "
+            + "x" * 10_000_000 + "\nMIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n\n長いヘッダーの後の本文\n")
+    (out / "mail-huge-header.eml").write_bytes(huge.encode())
 
     clam_tnef = Path("/usr/share/clamav-testfiles/clam.tnef")  # ClamAV's harmless test file in a winmail.dat
     if clam_tnef.exists():

@@ -48,3 +48,9 @@ def test_boms_and_undecodable_bytes() -> None:
     assert detect_and_decode("テスト".encode("utf-16")).text == "テスト"
     broken = detect_and_decode(b"\x82\xa0\x81\x20\x81")
     assert broken.replaced
+
+
+def test_utf8_cut_mid_character_is_still_utf8() -> None:
+    data = "日本語のテキスト".encode()[:-1]
+    decoded = detect_and_decode(data)
+    assert (decoded.charset, decoded.text) == ("utf-8", "日本語のテキス\ufffd")

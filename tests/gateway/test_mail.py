@@ -140,6 +140,7 @@ def test_calendar_is_summarised(samples: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(("sample", "finding", "text"), [
     ("mail-mime-bomb.eml", "mail_structure_truncated", ""),
     ("mail-broken.eml", "mail_header_truncated", "本文が読めること"),
+    ("mail-huge-header.eml", "mail_header_truncated", "長いヘッダーの後の本文"),
 ])
 def test_hostile_structures_still_give_safe_text(samples: Path, tmp_path: Path, sample: str, finding: str,
                                                  text: str) -> None:
@@ -147,6 +148,8 @@ def test_hostile_structures_still_give_safe_text(samples: Path, tmp_path: Path, 
     assert message is not None and summary["outcome"] == "delivered"
     assert finding in {f["code"] for f in summary["findings"]}
     assert text in body_of(message)
+    if sample == "mail-huge-header.eml":
+        assert summary["subject"].startswith("件名件名")  # cut, not garbled
 
 
 def test_not_a_mail_is_rejected_and_nothing_written(samples: Path, tmp_path: Path) -> None:

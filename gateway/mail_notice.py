@@ -1,0 +1,117 @@
+"""The texts a recipient on the LGWAN side reads: the warning at the top of a sanitised mail and
+the notice at its end (Japanese first, then English), listing every attachment and what
+happened to it."""
+
+from __future__ import annotations
+
+import re
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Any
+
+AUTH_FAILURE = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*(fail|softfail|permerror)\b", re.IGNORECASE)
+JAPANESE_REASONS = {
+    "executable": "実行ファイルのため",
+    "installer": "インストーラーのため",
+    "script": "スクリプトのため",
+    "shortcut": "ショートカット(LNK)のため",
+    "disk_image": "ディスクイメージのため",
+    "onenote": "OneNote ファイルのため",
+    "chm": "ヘルプファイル(CHM)のため",
+    "java_archive": "Java アーカイブのため",
+    "svg": "SVG 画像のため",
+    "password_protected": "パスワード付きのため検査できません",
+    "encrypted_archive": "暗号化ZIPのため検査できません",
+    "decompression_bomb": "展開すると異常に大きくなるため",
+    "corrupt_file": "ファイルが壊れているため",
+    "unsupported_type": "対応していない形式のため",
+    "too_large": "サイズ上限を超えるため",
+    "mail_message": "メールファイルのため",
+    "archive_all_members_blocked": "中のファイルがすべて削除対象のため",
+    "verification_failed": "無害化後の検査に合格しなかったため",
+    "timeout": "処理が時間内に終わらなかったため",
+}
+FINDINGS_JA = {
+    "vba_macro_removed": "マクロを削除",
+    "excel4_macro_removed": "Excel 4 マクロを削除",
+    "activex_removed": "ActiveX を削除",
+    "embedded_object_removed": "埋め込みオブジェクトを削除",
+    "external_object_removed": "外部参照オブジェクトを削除",
+    "external_link_removed": "外部リンクを削除",
+    "remote_template_removed": "外部テンプレート参照を削除",
+    "dde_field_removed": "DDE フィールドを削除",
+    "excel_external_formula_removed": "外部参照の数式を値に置換",
+    "data_connection_removed": "外部データ接続を削除",
+    "custom_ui_removed": "リボン拡張を削除",
+    "macro_enabled_type_converted": "マクロなし形式に変換",
+    "legacy_format_converted": "新しい形式に変換",
+    "pdf_javascript_removed": "JavaScript を削除",
+    "pdf_action_removed": "自動実行・外部アクションを削除",
+    "pdf_open_action_removed": "開いた時の動作を削除",
+    "pdf_embedded_file_removed": "埋め込みファイルを削除",
+    "pdf_external_link_removed": "外部リンクを削除",
+    "pdf_xfa_removed": "XFA フォームを削除",
+    "rasterized": "画像化",
+    "image_metadata_removed": "メタデータを削除",
+    "image_trailing_data_removed": "末尾の隠しデータを削除",
+    "csv_formula_neutralised": "数式セルを無効化",
+    "html_converted_to_text": "HTML をテキスト化",
+    "archive_member_removed": "危険なファイルを除外",
+    "default_password_removed": "既定パスワードを解除",
+    "macro_removed": "マクロを削除",
+    "script_event_removed": "スクリプトを削除",
+    "script_link_removed": "スクリプトを削除",
+}
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    return f"{size / 1024:.1f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
+
+
+def warning(authentication_results: list[Any], headers: dict[str, str]) -> str:
+    """Lines for the top of the body: failed sender authentication, a diverging Reply-To."""
+    lines = []
+    failures = sorted({m.group(1).upper() for r in authentication_results if isinstance(r, str)
+                       for m in AUTH_FAILURE.finditer(r)})
+    if failures:
+        lines.append(f"【注意】送信元の認証 ({'/'.join(failures)}) に失敗しました。なりすましの可能性があります。")
+        lines.append(f"[Warning] Sender authentication failed ({'/'.join(failures)}): the sender may be forged.")
+    reply_to = getaddresses([headers.get("reply-to", "")])
+    sender = getaddresses([headers.get("from", "")])
+    if reply_to and reply_to[0][1] and sender and reply_to[0][1].lower() != sender[0][1].lower():
+        lines.append(f"【注意】返信先 (Reply-To: {reply_to[0][1]}) が差出人と異なります。")
+        lines.append(f"[Warning] Replies go to {reply_to[0][1]}, not to the sender.")
+    return ("\n".join(lines) + "\n" + "-" * 60 + "\n\n") if lines else ""
+
+def build_notice(attachments: list[dict[str, Any]], reference: str, *, as_text: bool = False) -> str:
+    """The notice at the end of the body: Japanese first, English second."""
+    japanese = ["-" * 60, "【無害化ゲートウェイからのお知らせ】",
+                "このメールはインターネットから届いたため、本文をテキストに変換しました。"]
+    english = ["[Gateway notice] This message came from the internet: its body was converted to text."]
+    if attachments:
+        japanese.append("添付ファイル:")
+        english.append("Attachments:")
+    for index, item in enumerate(attachments, start=1):
+        name, size = item.get("input", ""), human_size(int(item.get("size") or 0))
+        outputs = ", ".join(Path(o["path"]).name for o in item.get("outputs", []))
+        code = str(item.get("reason_code") or "")
+        if item["outcome"] == "blocked":
+            reason_ja = JAPANESE_REASONS.get(code, str(item.get("reason") or ""))
+            japanese.append(f" {index}. {name} ({size}) → 削除しました: {reason_ja}")
+            english.append(f" {index}. {name} ({size}) -> removed: {item.get('reason')}")
+        else:
+            done_ja = "無害化して添付" if item["outcome"] == "sanitized" else "検査して添付"
+            done_en = "disarmed and attached" if item["outcome"] == "sanitized" else "checked and attached"
+            if as_text:
+                done_ja, done_en = "本文を上に取り込みました", "its text is included above"
+            codes = ", ".join(sorted({f["code"] for f in item.get("findings", [])})) or "-"
+            removed_ja = "、".join(dict.fromkeys(FINDINGS_JA[f["code"]] for f in item.get("findings", [])
+                                                  if f["code"] in FINDINGS_JA))
+            japanese.append(f" {index}. {name} ({size}) → {done_ja} ({outputs})" +
+                            (f": {removed_ja}" if removed_ja else ""))
+            english.append(f" {index}. {name} ({size}) -> {done_en} ({outputs}; {codes})")
+    japanese.append(f"原本が必要な場合は参照番号 {reference} を添えて管理者にご連絡ください。")
+    english.append(f"To request the original, quote reference {reference} to the administrator.")
+    return "\n".join(japanese) + "\n\n" + "\n".join(english) + "\n"
