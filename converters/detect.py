@@ -35,7 +35,7 @@ BLOCKED_KINDS: dict[str, tuple[str, str]] = {
     "application/java-vm": ("java_archive", "Java class file"),
     "application/vnd.android.package-archive": ("executable", "Android application package"),
     "application/x-shellscript": ("script", "shell script"),
-    "image/svg+xml": ("svg", "SVG image, which can carry scripts"),
+    "image/svg+xml": ("svg", "SVG image, which can carry scripts (accepted only with --method rasterize)"),
     "application/x-rar": ("unsupported_archive", "RAR archive (not supported; cannot be inspected)"),
     "application/vnd.ms-outlook": ("unsupported_type", "Outlook message file (not supported yet)"),
     "message/rfc822": ("mail_message", "a saved mail message, whose encoded attachments a mail program "

@@ -13,7 +13,7 @@ from converters.detect import SCRIPT_EXTENSIONS, detect, extension_agrees, exten
 from converters.errors import ConverterError
 from converters.frames import FrameWriter
 from converters.names import stem_of
-from converters.registry import converter_for
+from converters.registry import RASTER_ONLY, converter_for
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,8 @@ class Engine:
             raise ConverterError("the file is larger than the size limit", code="too_large")
         detection = detect(src)
         report.type = detection.type
-        if detection.blocked_code is not None:
+        raster_only = self.method == "rasterize" and detection.type in RASTER_ONLY
+        if detection.blocked_code is not None and not raster_only:
             raise ConverterError(f"blocked: {detection.blocked_reason}", code=detection.blocked_code)
         if extension_of(name) in SCRIPT_EXTENSIONS:
             raise ConverterError(

@@ -126,7 +126,7 @@ class OfficeRasterConverter(Converter):
     """Office → LibreOffice PDF → PDFium pixels → PDF built on the trusted side."""
 
     name = "office-rasterize"
-    input_types = frozenset({*LEGACY, ENCRYPTED_OOXML, *ODF_SUFFIXES})
+    input_types = frozenset({*LEGACY, ENCRYPTED_OOXML, *ODF_SUFFIXES, "image/svg+xml"})
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         from converters.pdf_raster import open_document, render_document
@@ -136,7 +136,9 @@ class OfficeRasterConverter(Converter):
         work = out_dir / f".work-{request.stem}"
         plain, findings = decrypt_if_needed(src, work)
         mime = request.detected_type if plain == src else detect(plain).type
-        if mime.startswith("application/vnd.oasis.opendocument"):
+        if mime == "image/svg+xml":
+            suffix = ".svg"
+        elif mime.startswith("application/vnd.oasis.opendocument"):
             suffix = "." + ODF_SUFFIXES.get(mime, "odt")
         else:
             suffix = LEGACY.get(mime, (OOXML_SUFFIXES.get(_ooxml_kind(mime), ".docx"), ""))[0]

@@ -37,7 +37,10 @@ REBUILD.update({mime: "converters.odf:OdfConverter" for mime in ODF_TYPES})
 RASTERIZE: dict[str, str] = {
     **REBUILD, "application/pdf": "converters.pdf_raster:PdfRasterConverter",
     **{mime: _OFFICE_RASTER for mime in (*LEGACY_TYPES, *OOXML_PACKAGE_TYPES.values(), *ODF_TYPES)},
+    "image/svg+xml": _OFFICE_RASTER,  # drawn by LibreOffice (no scripts run), then pixels only
 }
+# blocked kinds that are accepted when every page is re-drawn as pixels
+RASTER_ONLY: frozenset[str] = frozenset({"image/svg+xml"})
 
 
 def converter_for(mime: str, method: Method) -> Converter | None:

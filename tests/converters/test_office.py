@@ -86,3 +86,13 @@ def test_japanese_text_renders_with_cjk_fonts(samples: Path, tmp_path: Path) -> 
     assert any(name in fonts for name in ("Noto", "IPA", "Takao", "VL")), fonts
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "令和8年度予算要求書①㈱髙橋" in "".join(text.split())  # pdftotext spaces digits from kanji
+
+
+def test_svg_is_accepted_only_as_pixels(samples: Path, tmp_path: Path) -> None:
+    blocked = run_engine(samples / "svg-script.svg", tmp_path / "rebuild")
+    assert (blocked.outcome, blocked.reason_code) == ("blocked", "svg")
+    report = run_engine(samples / "svg-script.svg", tmp_path / "out", "rasterize")
+    assert report.outcome == "sanitized"
+    with (tmp_path / "out" / FRAMES_FILE).open("rb") as stream:
+        built = assemble(stream, tmp_path / "raster", max_pixels=50_000_000, max_pages=10)
+    assert inspect_file(tmp_path / "raster" / built[0], tmp_path).clean
