@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import sys
 from pathlib import Path
 
+from gateway import audit_cli
 from gateway.config import load_settings
 from gateway.errors import GatewayError
 from gateway.mail import MailSanitizer, write_message
@@ -28,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     mail.add_argument("message", type=Path, metavar="IN.eml")
     mail.add_argument("--out", required=True, type=Path, metavar="OUT.eml")
     mail.add_argument("--config", type=Path, metavar="FILE")
+    for command in (sanitize, mail):
+        command.add_argument("--data-dir", type=Path, metavar="DIR", help="record each transfer in DIR's audit log")
+    audit_cli.add_arguments(commands.add_parser("audit", help="verify, list or export the audit log"))
     return parser
 
 
@@ -42,9 +47,19 @@ def _sanitize(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"gateway: cannot create output directory {args.out}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
-    for result in sanitize_paths(settings, list(args.files), args.out, args.method):
-        print(json.dumps(result, ensure_ascii=False), flush=True)
-    return EXIT_OK
+    log = audit_cli.open_log(args.data_dir) if args.data_dir else None
+    status = EXIT_OK
+    try:
+        for result in sanitize_paths(settings, list(args.files), args.out, args.method):
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+            if log is not None:
+                audit_cli.record_file(log, result, getpass.getuser())
+            if result.get("reason_code") == "internal_error":
+                status = EXIT_INTERNAL
+    finally:
+        if log is not None:
+            log.close()
+    return status
 
 
 def _mail(args: argparse.Namespace) -> int:
@@ -59,6 +74,13 @@ def _mail(args: argparse.Namespace) -> int:
         sanitizer.close()
     if result.message is not None:
         write_message(result.message, args.out)
+    if args.data_dir:
+        log = audit_cli.open_log(args.data_dir)
+        try:
+            audit_cli.record_mail(log, result.summary, getpass.getuser(),
+                                  args.out if result.message is not None else None)
+        finally:
+            log.close()
     print(json.dumps(result.summary, ensure_ascii=False), flush=True)
     return EXIT_OK
 
@@ -71,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             return _sanitize(args)
         if args.command == "mail":
             return _mail(args)
+        if args.command == "audit":
+            return audit_cli.run(args)
     except GatewayError as exc:
         print(f"gateway: {exc.reason} [{exc.code}]", file=sys.stderr)
         return EXIT_USAGE if exc.code in ("config_invalid", "sandbox_unavailable") else EXIT_INTERNAL

@@ -1,0 +1,82 @@
+"""``gateway audit verify|list|export`` and the audit records of the command-line transfers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from gateway.audit import AuditLog, export
+
+AUDIT_FILE = "audit.sqlite3"
+
+
+def open_log(data_dir: Path) -> AuditLog:
+    return AuditLog(data_dir / AUDIT_FILE)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("verify", "list", "export"))
+    parser.add_argument("--data-dir", required=True, type=Path, metavar="DIR")
+    parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    parser.add_argument("--since", metavar="ISO8601")
+    parser.add_argument("--until", metavar="ISO8601")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not (args.data_dir / AUDIT_FILE).exists():
+        print(f"gateway: no audit log in {args.data_dir}", flush=True)
+        return 2
+    log = open_log(args.data_dir)
+    try:
+        if args.action == "verify":
+            result = log.verify()
+            print(result.summary(), flush=True)
+            return 0 if result.ok else 3
+        if args.action == "export":
+            print(export(log, args.format, args.since, args.until), end="", flush=True)
+            return 0
+        for row in log.transfers(args.since, args.until):
+            print(f"{row.get('received_time', '')}  {row['id']}  {row.get('channel', ''):5}  "
+                  f"{row.get('outcome', ''):9}  {row.get('delivery_status', '-'):9}  "
+                  f"{row.get('subject') or row.get('sender') or ''}", flush=True)
+        return 0
+    finally:
+        log.close()
+
+
+def _outputs(result: dict[str, Any]) -> list[str]:
+    return [str(o.get("sha256", "")) for o in result.get("outputs", [])]
+
+
+def record_file(log: AuditLog, result: dict[str, Any], user: str) -> None:
+    transfer = uuid.uuid4().hex
+    common = {"channel": "cli", "user": user, "subject": Path(str(result.get("input", ""))).name,
+              "input_sha256": result.get("sha256", ""), "input_size": result.get("size", 0)}
+    log.append("received", transfer, **common)
+    findings = [f.get("code", "") for f in result.get("findings", [])]
+    blocked = result.get("outcome") == "blocked"
+    log.append("blocked" if blocked else "sanitized", transfer, outcome=result.get("outcome", ""),
+               findings=findings, outputs=_outputs(result), detail=str(result.get("reason") or ""))
+    if not blocked:
+        log.append("delivered", transfer, delivery_status="written", outputs=_outputs(result))
+
+
+def record_mail(log: AuditLog, summary: dict[str, Any], user: str, written: Path | None) -> None:
+    transfer = uuid.uuid4().hex
+    log.append("received", transfer, channel="cli", user=user, sender=summary.get("from", ""),
+               subject=summary.get("subject", ""), message_id=summary.get("message_id", ""),
+               input_sha256=summary.get("sha256", ""), input_size=summary.get("size", 0))
+    for attachment in summary.get("attachments", []):
+        log.append("sanitized" if attachment.get("outcome") != "blocked" else "blocked", transfer,
+                   outputs=_outputs(attachment),
+                   findings=[f.get("code", "") for f in attachment.get("findings", [])],
+                   detail=json.dumps({"attachment": attachment.get("input", "")}, ensure_ascii=False))
+    rejected = summary.get("outcome") == "rejected"
+    log.append("blocked" if rejected else "sanitized", transfer, outcome=summary.get("outcome", ""),
+               findings=[f.get("code", "") for f in summary.get("findings", [])],
+               detail=str(summary.get("reason") or ""))
+    if written is not None:
+        log.append("delivered", transfer, delivery_status="written")

@@ -1,0 +1,106 @@
+"""The audit chain: records are linked by hashes; verify names the first altered, removed or
+reordered record; a retention purge keeps what remains verifiable."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.audit import AuditLog, export
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> AuditLog:
+    audit = AuditLog(tmp_path / "audit.sqlite3")
+    for index in range(5):
+        audit.append("received", f"t{index}", channel="smtp", client_ip="127.0.0.1", sender="a@example.jp",
+                     recipients=["b@city.example.lg.jp"], subject=f"件名{index} ①㈱", input_sha256="ab" * 32)
+        audit.append("sanitized", f"t{index}", outcome="sanitized", findings=["vba_macro_removed"])
+    return audit
+
+
+def raw(log: AuditLog) -> sqlite3.Connection:
+    return sqlite3.connect(log.path, isolation_level=None)
+
+
+def test_intact_chain_verifies(log: AuditLog) -> None:
+    result = log.verify()
+    assert result.ok and result.records == 10
+
+
+def test_times_are_utc_with_offset(log: AuditLog) -> None:
+    assert all(record["time"].endswith("+00:00") for record in log.records())
+
+
+def test_edited_record_is_named(log: AuditLog) -> None:
+    db = raw(log)
+    db.execute("DROP TRIGGER audit_no_update")
+    record = db.execute("SELECT record FROM audit WHERE seq = 3").fetchone()[0]
+    db.execute("UPDATE audit SET record = ? WHERE seq = 3", (record.replace("件名1", "件名X"),))
+    result = log.verify()
+    assert (result.ok, result.first_broken) == (False, 3) and "altered" in result.problem
+
+
+def test_deleted_record_is_named(log: AuditLog) -> None:
+    raw(log).execute("DELETE FROM audit WHERE seq = 6")
+    result = log.verify()
+    assert (result.ok, result.first_broken) == (False, 6) and "missing" in result.problem
+
+
+def test_swapped_records_are_named(log: AuditLog) -> None:
+    db = raw(log)
+    db.execute("DROP TRIGGER audit_no_update")
+    rows = db.execute("SELECT seq, record, prev_hash, hash FROM audit WHERE seq IN (2, 3) ORDER BY seq").fetchall()
+    for (seq, *_), (_, record, prev, stored) in zip(rows, reversed(rows), strict=True):
+        db.execute("UPDATE audit SET record = ?, prev_hash = ?, hash = ? WHERE seq = ?", (record, prev, stored, seq))
+    result = log.verify()
+    assert (result.ok, result.first_broken) == (False, 2)
+
+
+def test_updates_are_refused_by_the_database(log: AuditLog) -> None:
+    with pytest.raises(sqlite3.DatabaseError):
+        raw(log).execute("UPDATE audit SET record = 'x' WHERE seq = 1")
+
+
+def test_purge_keeps_the_rest_verifiable(log: AuditLog) -> None:
+    cutoff = list(log.records())[4]["time"]
+    removed = log.purge_before(cutoff)
+    assert removed >= 1 and log.verify().ok
+    log.append("delivered", "t4", delivery_status="delivered")
+    assert log.verify().ok
+    raw(log).execute("DELETE FROM audit WHERE seq = (SELECT MIN(seq) FROM audit)")
+    assert not log.verify().ok
+
+
+def test_export_one_row_per_transfer(log: AuditLog) -> None:
+    rows = [json.loads(line) for line in export(log, "jsonl").splitlines()]
+    assert [row["id"] for row in rows] == [f"t{i}" for i in range(5)]
+    assert rows[0]["subject"] == "件名0 ①㈱" and rows[0]["outcome"] == "sanitized"
+    assert {"time", "channel", "client_ip", "sender", "recipients", "input_sha256", "findings", "prev_hash",
+            "hash"} <= set(rows[0])
+    assert export(log, "csv").startswith("\ufeffid,")
+
+
+def test_cli_records_transfers_and_verify_fails_on_tampering(samples: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+
+    def gateway(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True, timeout=300)
+
+    assert gateway("sanitize", str(samples / "pdf-javascript.pdf"), str(samples / "exe-stub.exe"),
+                   "--out", str(tmp_path / "out"), "--data-dir", str(data)).returncode == 0
+    assert gateway("mail", str(samples / "mail-forwarded.eml"), "--out", str(tmp_path / "m.eml"),
+                   "--data-dir", str(data)).returncode == 0
+    verified = gateway("audit", "verify", "--data-dir", str(data))
+    assert verified.returncode == 0 and "intact" in verified.stdout
+    listing = gateway("audit", "list", "--data-dir", str(data)).stdout
+    assert "pdf-javascript.pdf" in listing and "exe-stub.exe" in listing and "Fwd: invoice" in listing
+    db = sqlite3.connect(data / "audit.sqlite3", isolation_level=None)
+    db.execute("DELETE FROM audit WHERE seq = 2")
+    broken = gateway("audit", "verify", "--data-dir", str(data))
+    assert broken.returncode != 0 and "record 2" in broken.stdout
