@@ -9,7 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
-from gateway import audit_cli
+from gateway import audit_cli, serve_cli
 from gateway.config import load_settings
 from gateway.errors import GatewayError
 from gateway.mail import MailSanitizer, write_message
@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     for command in (sanitize, mail):
         command.add_argument("--data-dir", type=Path, metavar="DIR", help="record each transfer in DIR's audit log")
     audit_cli.add_arguments(commands.add_parser("audit", help="verify, list or export the audit log"))
+    serve_cli.add_arguments(commands.add_parser("serve", help="run the SMTP intake, pipeline and delivery"))
     return parser
 
 
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             return _mail(args)
         if args.command == "audit":
             return audit_cli.run(args)
+        if args.command == "serve":
+            return serve_cli.run(args)
     except GatewayError as exc:
         print(f"gateway: {exc.reason} [{exc.code}]", file=sys.stderr)
         return EXIT_USAGE if exc.code in ("config_invalid", "sandbox_unavailable") else EXIT_INTERNAL

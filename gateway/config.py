@@ -42,11 +42,26 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    smtp_listen: str = "127.0.0.1:2525"
+    lgwan_smtp: str = ""  # host:port of the LGWAN mail server; empty: deliver into DATA_DIR/lgwan
+    data_dir: str = "data"
+    relay_networks: str = "127.0.0.1/32,::1/128"  # who may relay to the gateway (comma-separated CIDRs)
+    recipient_domains: str = ""  # comma-separated; mail to any other domain is refused
+    workers: int = 2
+    retry_base_seconds: int = 60
+    max_age_seconds: int = 5 * 24 * 3600
+    max_message_mb: int = 50
+    min_free_mb: int = 512  # below this much free disk, SMTP answers 452 instead of accepting
+
+
+@dataclass(frozen=True)
 class Settings:
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     sanitize: SanitizeSettings = field(default_factory=SanitizeSettings)
     limits: Limits = field(default_factory=Limits)
     mail: MailSettings = field(default_factory=MailSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
     work_dir: Path | None = None  # scratch space for jobs; the system temp dir when unset
 
 
@@ -83,7 +98,7 @@ def load_settings(path: Path | None) -> Settings:
         raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"configuration {path} is not valid TOML: {exc}") from exc
-    unknown = set(data) - {"sandbox", "sanitize", "limits", "mail", "work_dir"}
+    unknown = set(data) - {"sandbox", "sanitize", "limits", "mail", "serve", "work_dir"}
     if unknown:
         raise ConfigError(f"unknown configuration section(s): {', '.join(sorted(unknown))}")
     try:
@@ -95,6 +110,7 @@ def load_settings(path: Path | None) -> Settings:
         sandbox=_typed(SandboxSettings, _section(data, "sandbox"), "sandbox"),
         sanitize=_typed(SanitizeSettings, _section(data, "sanitize"), "sanitize"),
         mail=_typed(MailSettings, _section(data, "mail"), "mail"),
+        serve=_typed(ServeSettings, _section(data, "serve"), "serve"),
         limits=limits,
         work_dir=Path(work_dir) if isinstance(work_dir, str) else None,
     )

@@ -1,0 +1,65 @@
+"""``gateway serve``: flags override the configuration file's [serve] section."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from gateway.config import Settings, load_settings
+from gateway.errors import ConfigError
+from gateway.service import ServeOptions, Service, parse_hostport
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE")
+    parser.add_argument("--smtp-listen", metavar="HOST:PORT")
+    parser.add_argument("--lgwan-smtp", metavar="HOST:PORT")
+    parser.add_argument("--data-dir", metavar="DIR")
+    parser.add_argument("--relay-networks", metavar="CIDR[,CIDR]")
+    parser.add_argument("--recipient-domains", metavar="D[,D]")
+    parser.add_argument("--workers", type=int)
+    parser.add_argument("--retry-base-seconds", type=int)
+
+
+def options(args: argparse.Namespace) -> tuple[Settings, ServeOptions]:
+    settings = load_settings(args.config)
+    overrides = {key: value for key, value in vars(args).items()
+                 if key in settings.serve.__dataclass_fields__ and value is not None}
+    serve = replace(settings.serve, **overrides)
+    domains = tuple(d.strip() for d in serve.recipient_domains.split(",") if d.strip())
+    if not domains:
+        raise ConfigError("set the recipient domains (--recipient-domains or [serve] recipient_domains): "
+                          "the gateway never relays to any domain")
+    try:
+        host, port = parse_hostport(serve.smtp_listen)
+        lgwan = parse_hostport(serve.lgwan_smtp) if serve.lgwan_smtp else None
+    except ValueError as exc:
+        raise ConfigError("listen and LGWAN addresses are HOST:PORT") from exc
+    networks = tuple(n.strip() for n in serve.relay_networks.split(",") if n.strip())
+    return settings, ServeOptions(
+        data_dir=Path(serve.data_dir), smtp_host=host, smtp_port=port, lgwan_smtp=lgwan, relay_networks=networks,
+        recipient_domains=domains, workers=serve.workers, retry_base_seconds=float(serve.retry_base_seconds),
+        max_age_seconds=float(serve.max_age_seconds), max_message_bytes=serve.max_message_mb * 1024 * 1024,
+        min_free_bytes=serve.min_free_mb * 1024 * 1024)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings, serve = options(args)
+    try:
+        service = Service(settings, serve)
+    except ValueError as exc:
+        raise ConfigError(f"invalid [serve] setting: {exc}") from exc
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    service.start()
+    target = f"SMTP {serve.lgwan_smtp[0]}:{serve.lgwan_smtp[1]}" if serve.lgwan_smtp else f"{serve.data_dir / 'lgwan'}"
+    logging.getLogger("gateway").warning("serving SMTP on %s:%d, delivering to %s", serve.smtp_host,
+                                         serve.smtp_port, target)
+    stop.wait()
+    service.stop()
+    return 0

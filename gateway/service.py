@@ -1,0 +1,185 @@
+"""``gateway serve``: SMTP intake → spool → pipeline workers → outbox → delivery, every state
+change in the audit log. Jobs left half-done by a crash are recovered at start; a job that
+fails repeatedly goes to ``corrupt`` and is audited, never dropped; a delivery that keeps
+failing is retried with exponential backoff until its maximum age, then marked failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from gateway.audit import AuditLog
+from gateway.config import Settings
+from gateway.delivery import DeliveryError, DirectoryTransport, PermanentDeliveryError, SmtpTransport
+from gateway.mail import MailSanitizer
+from gateway.smtp import IntakeHandler, IntakePolicy, start_smtp
+from gateway.spool import Spool, SpoolJob
+
+log = logging.getLogger(__name__)
+MAX_PIPELINE_ATTEMPTS = 3
+
+
+class Transport(Protocol):
+    def deliver(self, job_id: str, sender: str, recipients: list[str], message: bytes) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    data_dir: Path
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    lgwan_smtp: tuple[str, int] | None = None
+    relay_networks: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    recipient_domains: tuple[str, ...] = ()
+    workers: int = max(1, min(4, os.cpu_count() or 1))
+    retry_base_seconds: float = 60.0
+    max_age_seconds: float = 5 * 24 * 3600
+    quarantine_days: int = 30
+    max_message_bytes: int = 50 * 1024 * 1024
+    min_free_bytes: int = 512 * 1024 * 1024
+
+
+def parse_hostport(value: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return (host.strip("[]") or default_host), int(port)
+
+
+@dataclass
+class Service:
+    settings: Settings
+    options: ServeOptions
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        data = self.options.data_dir
+        self.spool = Spool(data / "spool")
+        self.audit = AuditLog(data / "audit.sqlite3")
+        self.quarantine = data / "quarantine"
+        self.quarantine.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.transport: Transport = (SmtpTransport(*self.options.lgwan_smtp) if self.options.lgwan_smtp
+                                     else DirectoryTransport(data / "lgwan"))
+        self.policy = IntakePolicy(
+            relay_networks=tuple(ipaddress.ip_network(n, strict=False) for n in self.options.relay_networks),
+            recipient_domains=tuple(d.lower() for d in self.options.recipient_domains),
+            max_message_bytes=self.options.max_message_bytes, min_free_bytes=self.options.min_free_bytes)
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        recovered = self.spool.recover()
+        if recovered:
+            log.warning("recovered %d jobs left by an interrupted run", recovered)
+        self.controller = start_smtp(IntakeHandler(self.spool, self.audit, self.policy), self.options.smtp_host,
+                                     self.options.smtp_port, self.policy)
+        for index in range(self.options.workers):
+            self._thread(self._pipeline_loop, f"pipeline-{index}")
+        self._thread(self._delivery_loop, "delivery")
+
+    def _thread(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.controller.stop()
+        for thread in self.threads:
+            thread.join(timeout=120)
+        self.audit.close()
+
+    # pipeline -----------------------------------------------------------------------------
+    def _pipeline_loop(self) -> None:
+        sanitizer = MailSanitizer(self.settings)
+        try:
+            while not self.stopping.is_set():
+                job = self.spool.claim("incoming", "active")
+                if job is None:
+                    self.stopping.wait(0.1)
+                    continue
+                self._process(sanitizer, job)
+        finally:
+            sanitizer.close()
+
+    def _process(self, sanitizer: MailSanitizer, job: SpoolJob) -> None:
+        envelope = job.envelope()
+        try:
+            self._keep_original(job)
+            result = sanitizer.process(job.message)
+        except Exception as exc:  # a worker boundary: retry, then park in corrupt, never drop
+            attempts = int(envelope.get("attempts", 0)) + 1
+            log.error("pipeline failed on %s: %s", job.id, type(exc).__name__)
+            if attempts >= MAX_PIPELINE_ATTEMPTS:
+                self.spool.move(job, "corrupt", {**envelope, "attempts": attempts})
+                self.audit.append("failed", job.id, detail=f"pipeline failed {attempts} times; kept in corrupt")
+            else:
+                self.spool.move(job, "incoming", {**envelope, "attempts": attempts})
+            return
+        summary = result.summary
+        findings = [f.get("code", "") for f in summary.get("findings", [])]
+        for attachment in summary.get("attachments", []):
+            self.audit.append("sanitized" if attachment.get("outcome") != "blocked" else "blocked", job.id,
+                              outcome=attachment.get("outcome", ""), input_sha256=attachment.get("sha256", ""),
+                              findings=[f.get("code", "") for f in attachment.get("findings", [])],
+                              outputs=[o.get("sha256", "") for o in attachment.get("outputs", [])],
+                              detail=f"attachment {attachment.get('input', '')}")
+        if result.message is None:
+            self.audit.append("blocked", job.id, outcome="rejected", detail=str(summary.get("reason") or ""))
+            self.spool.remove(job)
+            return
+        data = result.message.as_bytes()
+        self.spool.to_outbox(job.id, {"sender": envelope.get("sender", ""),
+                                      "recipients": envelope.get("recipients", [])}, data)
+        self.audit.append("sanitized", job.id, outcome="delivered", subject=summary.get("subject", ""),
+                          message_id=summary.get("message_id", ""), sender=summary.get("from", ""),
+                          input_sha256=summary.get("sha256", ""), findings=findings,
+                          outputs=[hashlib.sha256(data).hexdigest()])
+        self.spool.remove(job)
+
+    def _keep_original(self, job: SpoolJob) -> None:
+        """Originals stay in the quarantine (0600, by content hash), never forwarded."""
+        digest = hashlib.sha256(job.message.read_bytes()).hexdigest()
+        target = self.quarantine / digest
+        if not target.exists():
+            shutil.copyfile(job.message, target)
+            target.chmod(0o600)
+
+    # delivery -----------------------------------------------------------------------------
+    def _delivery_loop(self) -> None:
+        while not self.stopping.is_set():
+            job = self.spool.claim("outbox", "sending") or self.spool.claim("deferred", "sending")
+            if job is None:
+                self.stopping.wait(0.1)
+                continue
+            self._deliver(job)
+
+    def _deliver(self, job: SpoolJob) -> None:
+        envelope = job.envelope()
+        try:
+            results = self.transport.deliver(job.id, str(envelope.get("sender", "")),
+                                             list(envelope.get("recipients", [])), job.message.read_bytes())
+        except PermanentDeliveryError as exc:
+            self.audit.append("failed", job.id, delivery_status="failed", detail=str(exc)[:300])
+            self.spool.move(job, "corrupt", envelope)
+            return
+        except DeliveryError as exc:
+            attempts = int(envelope.get("attempts", 0)) + 1
+            age = time.time() - float(envelope.get("first_attempt", time.time()))
+            if age > self.options.max_age_seconds:
+                self.audit.append("failed", job.id, delivery_status="failed", detail=f"gave up: {exc}"[:300])
+                self.spool.move(job, "corrupt", {**envelope, "attempts": attempts})
+                return
+            delay = self.options.retry_base_seconds * 2 ** min(attempts - 1, 10)
+            self.audit.append("deferred", job.id, delivery_status="deferred", detail=f"{exc}; retry in {delay:.0f} s")
+            self.spool.move(job, "deferred", {**envelope, "attempts": attempts, "next_attempt": time.time() + delay})
+            return
+        self.audit.append("delivered", job.id, delivery_status="delivered",
+                          recipients=[r for r, state in results.items() if state == "delivered"])
+        self.spool.remove(job)

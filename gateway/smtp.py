@@ -1,0 +1,97 @@
+"""SMTP intake (aiosmtpd): the internet-side mail server relays to it.
+
+No open relay: clients only from the configured networks, recipients only in the configured
+domains. SIZE is advertised and enforced, recipients per message are limited. ``250`` only after
+the message is durably spooled; ``452``/``451`` when the disk is low or the queue too deep;
+internal errors answer ``451`` without details (never ``500 Error: (Exception) ...``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from gateway.audit import AuditLog
+from gateway.spool import Spool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IntakePolicy:
+    relay_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    recipient_domains: tuple[str, ...]
+    max_message_bytes: int = 50 * 1024 * 1024
+    max_recipients: int = 100
+    min_free_bytes: int = 512 * 1024 * 1024
+    max_queue: int = 10_000
+
+    def client_allowed(self, peer: Any) -> bool:
+        try:
+            address = ipaddress.ip_address(peer[0] if isinstance(peer, tuple) else str(peer))
+        except ValueError:
+            return False
+        return any(address in network for network in self.relay_networks)
+
+    def recipient_allowed(self, address: str) -> bool:
+        domain = address.rpartition("@")[2].strip(">").lower()
+        return any(domain == d or domain.endswith("." + d) for d in self.recipient_domains)
+
+
+class IntakeHandler:
+    def __init__(self, spool: Spool, audit: AuditLog, policy: IntakePolicy) -> None:
+        self.spool, self.audit, self.policy = spool, audit, policy
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          mail_options: list[str]) -> str:
+        if not self.policy.client_allowed(session.peer):
+            return "554 5.7.1 Relay access denied: your network may not send through this gateway"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if not self.policy.recipient_allowed(address):
+            return "550 5.7.1 Relay access denied: this gateway does not deliver to that domain"
+        if len(envelope.rcpt_tos) >= self.policy.max_recipients:
+            return "452 4.5.3 Too many recipients"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        try:
+            if self.spool.free_bytes() < self.policy.min_free_bytes:
+                return "452 4.3.1 Insufficient system storage, try again later"
+            if self.spool.depth() >= self.policy.max_queue:
+                return "451 4.3.2 Queue full, try again later"
+            content = envelope.original_content or envelope.content
+            data = content if isinstance(content, bytes) else str(content).encode("utf-8", "surrogateescape")
+            meta = {"channel": "smtp", "client_ip": str(session.peer[0]) if session.peer else "",
+                    "sender": envelope.mail_from or "", "recipients": list(envelope.rcpt_tos),
+                    "helo": session.host_name or ""}
+            loop = asyncio.get_running_loop()
+            job_id = await loop.run_in_executor(None, self.spool.accept, meta, data)
+            await loop.run_in_executor(None, lambda: self.audit.append(
+                "received", job_id, channel="smtp", client_ip=meta["client_ip"], sender=meta["sender"],
+                recipients=meta["recipients"], input_size=len(data)))
+        except OSError as exc:
+            log.error("spooling failed: %s", type(exc).__name__)
+            return "452 4.3.1 Could not store the message, try again later"
+        except Exception as exc:  # process boundary: never accept what was not stored, never leak details
+            log.error("intake failed: %s", type(exc).__name__)
+            return "451 4.3.0 Temporary failure, try again later"
+        return f"250 2.0.0 OK queued as {job_id}"
+
+
+def start_smtp(handler: IntakeHandler, host: str, port: int, policy: IntakePolicy) -> Controller:
+    controller = Controller(handler, hostname=host, port=port, data_size_limit=policy.max_message_bytes,
+                            ident="LGWAN sanitisation gateway", timeout=60, enable_SMTPUTF8=True)
+    controller.start()
+    return controller

@@ -1,0 +1,128 @@
+"""The durable queues between intake, pipeline and delivery (Postfix's lesson: nothing is
+acknowledged before it is on disk, and every move is a rename).
+
+Each job is a directory holding ``message.eml`` and ``envelope.json``. It is written under
+``tmp/``, fsynced, then renamed into a queue directory and that directory fsynced; a queue
+change is a rename. Queues: ``incoming`` (accepted, not yet sanitised) → ``active`` (being
+sanitised) → ``outbox`` (sanitised, to deliver) → ``sending`` → gone once delivered;
+``deferred`` (delivery failed, retried later) and ``corrupt`` (failed too often: kept, audited,
+never dropped). Jobs left in ``active`` or ``sending`` by a crash go back to their queue at start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+QUEUES = ("tmp", "incoming", "active", "outbox", "sending", "deferred", "corrupt")
+
+
+def _fsync_dir(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@dataclass(frozen=True)
+class SpoolJob:
+    id: str
+    path: Path
+
+    @property
+    def message(self) -> Path:
+        return self.path / "message.eml"
+
+    def envelope(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.path / "envelope.json").read_text(encoding="utf-8"))
+        return data
+
+
+class Spool:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for queue in QUEUES:
+            (root / queue).mkdir(parents=True, exist_ok=True)
+
+    def queue(self, name: str) -> Path:
+        return self.root / name
+
+    def _store(self, queue: str, envelope: dict[str, Any], message: bytes, job_id: str | None = None) -> str:
+        job_id = job_id or uuid.uuid4().hex
+        staging = self.queue("tmp") / job_id
+        staging.mkdir()
+        _write_durably(staging / "message.eml", message)
+        _write_durably(staging / "envelope.json", json.dumps(envelope, ensure_ascii=False).encode("utf-8"))
+        _fsync_dir(staging)
+        os.rename(staging, self.queue(queue) / job_id)
+        _fsync_dir(self.queue(queue))
+        return job_id
+
+    def accept(self, envelope: dict[str, Any], message: bytes) -> str:
+        """Durably queue an accepted message; only then may the sender be told 250."""
+        return self._store("incoming", {**envelope, "attempts": 0}, message)
+
+    def to_outbox(self, job_id: str, envelope: dict[str, Any], message: bytes) -> None:
+        self._store("outbox", {**envelope, "attempts": 0, "first_attempt": time.time()}, message, job_id)
+
+    def claim(self, source: str, target: str, *, ready: bool = True) -> SpoolJob | None:
+        """Move the oldest job from ``source`` to ``target`` (a rename: only one worker wins)."""
+        now = time.time()
+        for entry in sorted(self.queue(source).iterdir(), key=lambda p: p.stat().st_mtime):
+            if ready and source == "deferred":
+                try:
+                    if json.loads((entry / "envelope.json").read_text(encoding="utf-8")).get("next_attempt", 0) > now:
+                        continue
+                except (OSError, ValueError):
+                    pass
+            destination = self.queue(target) / entry.name
+            try:
+                os.rename(entry, destination)
+            except FileNotFoundError:
+                continue  # another worker took it
+            return SpoolJob(entry.name, destination)
+        return None
+
+    def move(self, job: SpoolJob, target: str, envelope: dict[str, Any] | None = None) -> SpoolJob:
+        if envelope is not None:
+            _write_durably(job.path / "envelope.json.new", json.dumps(envelope, ensure_ascii=False).encode("utf-8"))
+            os.replace(job.path / "envelope.json.new", job.path / "envelope.json")
+        destination = self.queue(target) / job.id
+        os.rename(job.path, destination)
+        _fsync_dir(self.queue(target))
+        return SpoolJob(job.id, destination)
+
+    def remove(self, job: SpoolJob) -> None:
+        shutil.rmtree(job.path, ignore_errors=True)
+
+    def recover(self) -> int:
+        """After a crash: jobs half-done go back to their queues (nothing accepted is lost)."""
+        moved = 0
+        for source, target in (("active", "incoming"), ("sending", "outbox")):
+            for entry in self.queue(source).iterdir():
+                os.rename(entry, self.queue(target) / entry.name)
+                moved += 1
+        for entry in self.queue("tmp").iterdir():  # never acknowledged: the sender will retry
+            shutil.rmtree(entry, ignore_errors=True)
+        return moved
+
+    def depth(self) -> int:
+        return sum(1 for queue in ("incoming", "active", "outbox", "sending", "deferred")
+                   for _ in self.queue(queue).iterdir())
+
+    def free_bytes(self) -> int:
+        return shutil.disk_usage(self.root).free

@@ -1,0 +1,172 @@
+"""`gateway serve` with real components on loopback: smtplib as the internet-side relay, an
+aiosmtpd server standing in for the LGWAN mail server."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from gateway.audit import AuditLog
+from gateway.config import Settings
+from gateway.service import ServeOptions, Service
+
+DOMAIN = "city.example.lg.jp"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope.original_content or envelope.content)
+        return "250 OK"
+
+
+@pytest.fixture
+def lgwan() -> Iterator[tuple[Sink, int]]:
+    sink, port = Sink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield sink, port
+    controller.stop()
+
+
+def start_service(tmp_path: Path, lgwan_port: int | None, **changes: Any) -> Service:
+    options = ServeOptions(data_dir=tmp_path / "data", smtp_port=free_port(),
+                           lgwan_smtp=("127.0.0.1", lgwan_port) if lgwan_port else None,
+                           recipient_domains=(DOMAIN,), workers=1, retry_base_seconds=0.3,
+                           min_free_bytes=1024)
+    service = Service(Settings(), replace(options, **changes))
+    service.start()
+    return service
+
+
+def relay(service: Service, raw: bytes, recipients: list[str] | None = None) -> dict[str, Any]:
+    with smtplib.SMTP("127.0.0.1", service.options.smtp_port, timeout=30) as client:
+        return client.sendmail("sender@example.co.jp", recipients or [f"soumu@{DOMAIN}"],
+                               raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+
+
+def wait_for(condition: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_mail_is_sanitised_delivered_and_audited(samples: Path, tmp_path: Path, lgwan: tuple[Sink, int]) -> None:
+    sink, port = lgwan
+    service = start_service(tmp_path, port)
+    try:
+        assert relay(service, (samples / "mail-outlook-iso2022jp.eml").read_bytes()) == {}
+        wait_for(lambda: len(sink.messages) == 1)
+    finally:
+        service.stop()
+    message = email.message_from_bytes(sink.messages[0], policy=email.policy.default)
+    assert message["Subject"] == "【見積】①㈱サンプル御中 ﾃｽﾄ"
+    assert [part.get_filename() for part in message.iter_attachments()] == ["見積書①.xlsx"]
+    log = AuditLog(tmp_path / "data" / "audit.sqlite3")
+    events = [record["event"] for record in log.records()]
+    assert events[0] == "received" and events[-1] == "delivered" and "sanitized" in events
+    assert log.verify().ok
+    [row] = log.transfers()
+    assert row["channel"] == "smtp" and row["client_ip"] == "127.0.0.1" and row["delivery_status"] == "delivered"
+    assert list((tmp_path / "data" / "quarantine").iterdir())  # the original is kept, never forwarded
+
+
+def test_no_open_relay_and_size_limit(samples: Path, tmp_path: Path) -> None:
+    service = start_service(tmp_path, None, max_message_bytes=200_000)
+    try:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            relay(service, b"Subject: x\n\nbody\n", ["someone@gmail.example"])
+        assert refused.value.recipients["someone@gmail.example"][0] == 550
+        with pytest.raises((smtplib.SMTPDataError, smtplib.SMTPSenderRefused)) as large:
+            relay(service, b"Subject: big\n\n" + b"x" * 76 + b"\n" * 1 + (b"y" * 76 + b"\n") * 4000)
+        assert large.value.smtp_code == 552
+    finally:
+        service.stop()
+    foreign = start_service(tmp_path / "foreign", None, relay_networks=("10.0.0.0/8",))
+    try:
+        with pytest.raises(smtplib.SMTPSenderRefused) as denied:
+            relay(foreign, b"Subject: x\n\nbody\n")
+        assert denied.value.smtp_code == 554
+    finally:
+        foreign.stop()
+
+
+def test_low_disk_answers_452_and_keeps_nothing(tmp_path: Path) -> None:
+    service = start_service(tmp_path, None, min_free_bytes=1 << 62)
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as full:
+            relay(service, b"Subject: x\n\nbody\n")
+        assert full.value.smtp_code == 452
+        assert service.spool.depth() == 0
+    finally:
+        service.stop()
+
+
+def test_lgwan_down_defers_then_delivers(samples: Path, tmp_path: Path) -> None:
+    port = free_port()
+    service = start_service(tmp_path, port)
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    try:
+        relay(service, (samples / "mail-gmail-alternative.eml").read_bytes())
+        log = AuditLog(tmp_path / "data" / "audit.sqlite3")
+        wait_for(lambda: any(r["event"] == "deferred" for r in log.records()))
+        controller.start()
+        wait_for(lambda: len(sink.messages) == 1)
+    finally:
+        service.stop()
+        controller.stop()
+    assert [r["event"] for r in log.records()][-1] == "delivered"
+
+
+def test_kill_9_then_restart_delivers_every_accepted_mail_once(samples: Path, tmp_path: Path) -> None:
+    data, port = tmp_path / "data", free_port()
+    command = [sys.executable, "-m", "gateway", "serve", "--data-dir", str(data), "--smtp-listen", f"127.0.0.1:{port}",
+               "--recipient-domains", DOMAIN, "--workers", "2"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 30)
+        accepted = []
+        body = (samples / "mail-html-only.eml").read_bytes()
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+            for index in range(30):
+                raw = body.replace(b"<html-3@example.jp>", f"<crash-{index}@example.jp>".encode())
+                client.sendmail("a@example.jp", [f"soumu@{DOMAIN}"], raw.replace(b"\n", b"\r\n"))
+                accepted.append(f"<crash-{index}@example.jp>")
+        os.killpg(server.pid, signal.SIGKILL)  # mid-flight: some mails spooled, some sanitised, some delivered
+        server.wait()
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  start_new_session=True)
+        lgwan = data / "lgwan"
+        wait_for(lambda: lgwan.exists() and len(list(lgwan.glob("*.eml"))) >= 30, 180)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    ids = sorted(email.message_from_bytes(p.read_bytes())["Message-ID"] for p in lgwan.glob("*.eml"))
+    assert ids == sorted(accepted)  # every accepted mail, each exactly once
+    assert AuditLog(data / "audit.sqlite3").verify().ok
