@@ -44,6 +44,7 @@ class MailSettings:
 @dataclass(frozen=True)
 class ServeSettings:
     smtp_listen: str = "127.0.0.1:2525"
+    http_listen: str = ""  # e.g. 127.0.0.1:8080; empty: no HTTP API
     lgwan_smtp: str = ""  # host:port of the LGWAN mail server; empty: deliver into DATA_DIR/lgwan
     data_dir: str = "data"
     relay_networks: str = "127.0.0.1/32,::1/128"  # who may relay to the gateway (comma-separated CIDRs)
@@ -53,6 +54,7 @@ class ServeSettings:
     max_age_seconds: int = 5 * 24 * 3600
     max_message_mb: int = 50
     min_free_mb: int = 512  # below this much free disk, SMTP answers 452 instead of accepting
+    max_upload_mb: int = 200
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import logging
 import os
 import shutil
@@ -21,6 +22,7 @@ from gateway.audit import AuditLog
 from gateway.config import Settings
 from gateway.delivery import DeliveryError, DirectoryTransport, PermanentDeliveryError, SmtpTransport
 from gateway.mail import MailSanitizer
+from gateway.sanitize import Sanitizer
 from gateway.smtp import IntakeHandler, IntakePolicy, start_smtp
 from gateway.spool import Spool, SpoolJob
 
@@ -45,6 +47,8 @@ class ServeOptions:
     max_age_seconds: float = 5 * 24 * 3600
     quarantine_days: int = 30
     max_message_bytes: int = 50 * 1024 * 1024
+    http_listen: tuple[str, int] | None = None
+    max_upload_bytes: int = 200 * 1024 * 1024
     min_free_bytes: int = 512 * 1024 * 1024
 
 
@@ -72,6 +76,10 @@ class Service:
             recipient_domains=tuple(d.lower() for d in self.options.recipient_domains),
             max_message_bytes=self.options.max_message_bytes, min_free_bytes=self.options.min_free_bytes)
         self.threads: list[threading.Thread] = []
+        self.results = data / "results"
+        self.results.mkdir(parents=True, exist_ok=True)
+        self.lgwan_files = data / "lgwan-files"
+        self.http_server: Any = None
 
     def start(self) -> None:
         recovered = self.spool.recover()
@@ -82,6 +90,22 @@ class Service:
         for index in range(self.options.workers):
             self._thread(self._pipeline_loop, f"pipeline-{index}")
         self._thread(self._delivery_loop, "delivery")
+        self._thread(self._upload_loop, "uploads")
+        if self.options.http_listen is not None:
+            self._start_http(*self.options.http_listen)
+
+    def _start_http(self, host: str, port: int) -> None:
+        import uvicorn
+
+        from gateway.http_api import ApiContext, create_app
+        from gateway.tokens import TokenStore
+
+        context = ApiContext(self.spool, self.audit, TokenStore(self.options.data_dir / "tokens.sqlite3"),
+                             self.results, self.options.max_upload_bytes, self.options.min_free_bytes)
+        config = uvicorn.Config(create_app(context), host=host, port=port, log_level="warning", access_log=False,
+                                timeout_keep_alive=5, limit_concurrency=100)
+        self.http_server = uvicorn.Server(config)
+        self._thread(self.http_server.run, "http")
 
     def _thread(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -91,6 +115,8 @@ class Service:
     def stop(self) -> None:
         self.stopping.set()
         self.controller.stop()
+        if self.http_server is not None:
+            self.http_server.should_exit = True
         for thread in self.threads:
             thread.join(timeout=120)
         self.audit.close()
@@ -149,6 +175,55 @@ class Service:
         target = self.quarantine / digest
         if not target.exists():
             shutil.copyfile(job.message, target)
+            target.chmod(0o600)
+
+    # uploads ------------------------------------------------------------------------------
+    def _upload_loop(self) -> None:
+        with Sanitizer(self.settings) as sanitizer:
+            while not self.stopping.is_set():
+                job = self.spool.claim("uploads", "working")
+                if job is None:
+                    self.stopping.wait(0.1)
+                    continue
+                try:
+                    self._process_upload(sanitizer, job)
+                except Exception as exc:  # a worker boundary: park the upload, never drop it
+                    log.error("upload processing failed on %s: %s", job.id, type(exc).__name__)
+                    self.spool.move(job, "corrupt")
+                    self.audit.append("failed", job.id, detail="processing failed; kept in corrupt")
+
+    def _process_upload(self, sanitizer: Sanitizer, job: SpoolJob) -> None:
+        meta = job.envelope()
+        target = self.results / job.id
+        files = []
+        for index, name in enumerate(meta.get("names", [])):
+            source = job.path / "files" / str(index)
+            self._keep_original_file(source)
+            result = sanitizer.sanitize(source, target / "outputs" / str(index), display_name=str(name))
+            for output in result["outputs"]:
+                output["stored"] = f"{index}/{Path(output['path']).name}"
+                output["path"] = Path(output["path"]).name
+                delivered = self.lgwan_files / job.id / str(index)
+                delivered.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(target / "outputs" / output["stored"], delivered / output["path"])
+            files.append(result)
+            self.audit.append("blocked" if result["outcome"] == "blocked" else "sanitized", job.id,
+                              outcome=result["outcome"], input_sha256=result.get("sha256", ""),
+                              input_size=result.get("size", 0), findings=[f["code"] for f in result["findings"]],
+                              outputs=[o["sha256"] for o in result["outputs"]], detail=f"file {name}")
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "meta.json").write_text(json.dumps({"user": meta.get("user", "")}), encoding="utf-8")
+        temporary = target / "result.json.tmp"
+        temporary.write_text(json.dumps({"files": files}, ensure_ascii=False), encoding="utf-8")
+        os.replace(temporary, target / "result.json")
+        self.audit.append("delivered", job.id, delivery_status="delivered")
+        self.spool.remove(job)
+
+    def _keep_original_file(self, source: Path) -> None:
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        target = self.quarantine / digest
+        if not target.exists():
+            shutil.copyfile(source, target)
             target.chmod(0o600)
 
     # delivery -----------------------------------------------------------------------------

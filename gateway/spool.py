@@ -3,7 +3,8 @@ acknowledged before it is on disk, and every move is a rename).
 
 Each job is a directory holding ``message.eml`` and ``envelope.json``. It is written under
 ``tmp/``, fsynced, then renamed into a queue directory and that directory fsynced; a queue
-change is a rename. Queues: ``incoming`` (accepted, not yet sanitised) → ``active`` (being
+change is a rename. Uploads wait in ``uploads`` and are worked on in ``working``.
+Mail: ``incoming`` (accepted, not yet sanitised) → ``active`` (being
 sanitised) → ``outbox`` (sanitised, to deliver) → ``sending`` → gone once delivered;
 ``deferred`` (delivery failed, retried later) and ``corrupt`` (failed too often: kept, audited,
 never dropped). Jobs left in ``active`` or ``sending`` by a crash go back to their queue at start.
@@ -20,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-QUEUES = ("tmp", "incoming", "active", "outbox", "sending", "deferred", "corrupt")
+QUEUES = ("tmp", "incoming", "active", "outbox", "sending", "deferred", "corrupt", "uploads", "working")
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(descriptor)
@@ -31,7 +32,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(descriptor)
 
 
-def _write_durably(path: Path, data: bytes) -> None:
+def write_durably(path: Path, data: bytes) -> None:
     with path.open("wb") as handle:
         handle.write(data)
         handle.flush()
@@ -65,11 +66,11 @@ class Spool:
         job_id = job_id or uuid.uuid4().hex
         staging = self.queue("tmp") / job_id
         staging.mkdir()
-        _write_durably(staging / "message.eml", message)
-        _write_durably(staging / "envelope.json", json.dumps(envelope, ensure_ascii=False).encode("utf-8"))
-        _fsync_dir(staging)
+        write_durably(staging / "message.eml", message)
+        write_durably(staging / "envelope.json", json.dumps(envelope, ensure_ascii=False).encode("utf-8"))
+        fsync_dir(staging)
         os.rename(staging, self.queue(queue) / job_id)
-        _fsync_dir(self.queue(queue))
+        fsync_dir(self.queue(queue))
         return job_id
 
     def accept(self, envelope: dict[str, Any], message: bytes) -> str:
@@ -99,11 +100,11 @@ class Spool:
 
     def move(self, job: SpoolJob, target: str, envelope: dict[str, Any] | None = None) -> SpoolJob:
         if envelope is not None:
-            _write_durably(job.path / "envelope.json.new", json.dumps(envelope, ensure_ascii=False).encode("utf-8"))
+            write_durably(job.path / "envelope.json.new", json.dumps(envelope, ensure_ascii=False).encode("utf-8"))
             os.replace(job.path / "envelope.json.new", job.path / "envelope.json")
         destination = self.queue(target) / job.id
         os.rename(job.path, destination)
-        _fsync_dir(self.queue(target))
+        fsync_dir(self.queue(target))
         return SpoolJob(job.id, destination)
 
     def remove(self, job: SpoolJob) -> None:
@@ -112,7 +113,7 @@ class Spool:
     def recover(self) -> int:
         """After a crash: jobs half-done go back to their queues (nothing accepted is lost)."""
         moved = 0
-        for source, target in (("active", "incoming"), ("sending", "outbox")):
+        for source, target in (("active", "incoming"), ("sending", "outbox"), ("working", "uploads")):
             for entry in self.queue(source).iterdir():
                 os.rename(entry, self.queue(target) / entry.name)
                 moved += 1
@@ -121,7 +122,7 @@ class Spool:
         return moved
 
     def depth(self) -> int:
-        return sum(1 for queue in ("incoming", "active", "outbox", "sending", "deferred")
+        return sum(1 for queue in ("incoming", "active", "outbox", "sending", "deferred", "uploads", "working")
                    for _ in self.queue(queue).iterdir())
 
     def free_bytes(self) -> int:

@@ -1,0 +1,153 @@
+"""The HTTP API (FastAPI): staff upload files from the internet side; the disarmed results are
+delivered to the LGWAN side and can be downloaded by authorised users.
+
+- ``POST /api/v1/transfers`` (multipart, ``file`` fields) → ``202 {"id"}`` once every file is
+  durably spooled; 401 without a valid token, 403 for a role that may not upload, 413 over the cap.
+- ``GET /api/v1/transfers/{id}`` → status and the sanitize report of each file.
+- ``GET /api/v1/transfers/{id}/files/{n}`` → the n-th disarmed output (never an original).
+- ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus text).
+"""
+
+# FastAPI resolves these annotations at run time (dependencies are closures): no postponed evaluation.
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from converters.names import safe_component
+from gateway.audit import AuditLog
+from gateway.spool import Spool, fsync_dir, write_durably
+from gateway.tokens import Identity, TokenStore
+
+COPY_CHUNK = 1024 * 1024
+bearer = HTTPBearer(auto_error=False)
+
+
+@dataclass
+class ApiContext:
+    spool: Spool
+    audit: AuditLog
+    tokens: TokenStore
+    results: Path
+    max_upload_bytes: int
+    min_free_bytes: int
+    accepted: int = 0
+
+
+def transfer_status(context: ApiContext, transfer_id: str) -> tuple[str, dict[str, Any] | None]:
+    result_file = context.results / transfer_id / "result.json"
+    if result_file.exists():
+        return "done", json.loads(result_file.read_text(encoding="utf-8"))
+    for queue, status in (("uploads", "queued"), ("working", "processing"), ("corrupt", "failed")):
+        if (context.spool.queue(queue) / transfer_id).exists():
+            return status, None
+    raise HTTPException(404, "no such transfer")
+
+
+def create_app(context: ApiContext) -> FastAPI:
+    app = FastAPI(title="LGWAN sanitisation gateway", version="0.1.0")
+
+    def identity(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Identity:
+        found = context.tokens.identify(credentials.credentials) if credentials else None
+        if found is None:
+            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        return found
+
+    def owner_or_reviewer(transfer_id: str, who: Identity) -> None:
+        if who.role in ("auditor", "admin"):
+            return
+        meta = context.results / transfer_id / "meta.json"
+        spooled = [context.spool.queue(q) / transfer_id / "envelope.json" for q in ("uploads", "working")]
+        source = meta if meta.exists() else next((p for p in spooled if p.exists()), None)
+        if source is None or json.loads(source.read_text(encoding="utf-8")).get("user") != who.name:
+            raise HTTPException(404, "no such transfer")
+
+    @app.post("/api/v1/transfers", status_code=202)
+    async def upload(request: Request, who: Annotated[Identity, Depends(identity)],
+                     file: Annotated[list[UploadFile], File()]) -> dict[str, str]:
+        if who.role not in ("uploader", "admin"):
+            raise HTTPException(403, "this token may not upload")
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > context.max_upload_bytes:
+            raise HTTPException(413, f"uploads are limited to {context.max_upload_bytes} bytes")
+        if context.spool.free_bytes() < context.min_free_bytes:
+            raise HTTPException(503, "the gateway is short of disk space; try again later")
+        transfer_id = uuid.uuid4().hex
+        staging = context.spool.queue("tmp") / transfer_id
+        (staging / "files").mkdir(parents=True)
+        names, total = [], 0
+        try:
+            for index, upload_file in enumerate(file):
+                names.append(safe_component(upload_file.filename or f"file-{index + 1}"))
+                with (staging / "files" / str(index)).open("wb") as sink:
+                    while chunk := await upload_file.read(COPY_CHUNK):
+                        total += len(chunk)
+                        if total > context.max_upload_bytes:
+                            raise HTTPException(413, f"uploads are limited to {context.max_upload_bytes} bytes")
+                        sink.write(chunk)
+                    sink.flush()
+                    os.fsync(sink.fileno())
+            client = request.client.host if request.client else ""
+            meta = {"user": who.name, "client_ip": client, "names": names}
+            write_durably(staging / "envelope.json", json.dumps(meta, ensure_ascii=False).encode())
+            fsync_dir(staging / "files")
+            fsync_dir(staging)
+            os.rename(staging, context.spool.queue("uploads") / transfer_id)
+            fsync_dir(context.spool.queue("uploads"))
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        context.audit.append("received", transfer_id, channel="http", client_ip=meta["client_ip"], user=who.name,
+                             subject=", ".join(names)[:500], input_size=total)
+        context.accepted += 1
+        return {"id": transfer_id}
+
+    @app.get("/api/v1/transfers/{transfer_id}")
+    def status(transfer_id: str, who: Annotated[Identity, Depends(identity)]) -> dict[str, Any]:
+        if not transfer_id.isalnum():
+            raise HTTPException(404, "no such transfer")
+        owner_or_reviewer(transfer_id, who)
+        state, result = transfer_status(context, transfer_id)
+        return {"id": transfer_id, "status": state, "files": (result or {}).get("files", [])}
+
+    @app.get("/api/v1/transfers/{transfer_id}/files/{number}")
+    def download(transfer_id: str, number: int, who: Annotated[Identity, Depends(identity)]) -> FileResponse:
+        if not transfer_id.isalnum():
+            raise HTTPException(404, "no such transfer")
+        owner_or_reviewer(transfer_id, who)
+        state, result = transfer_status(context, transfer_id)
+        outputs = [o for f in (result or {}).get("files", []) for o in f.get("outputs", [])]
+        if state != "done" or not 0 <= number < len(outputs):
+            raise HTTPException(404, "no such output")
+        path = context.results / transfer_id / "outputs" / outputs[number]["stored"]
+        return FileResponse(path, media_type=outputs[number]["type"], filename=Path(outputs[number]["path"]).name)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> dict[str, Any]:
+        if context.spool.free_bytes() < context.min_free_bytes:
+            raise HTTPException(503, "low disk")
+        return {"status": "ready", "queue": context.spool.depth()}
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> str:
+        return ("# HELP gateway_queue_depth Jobs waiting or in progress.\n# TYPE gateway_queue_depth gauge\n"
+                f"gateway_queue_depth {context.spool.depth()}\n"
+                "# HELP gateway_uploads_accepted_total Uploads accepted since start.\n"
+                "# TYPE gateway_uploads_accepted_total counter\n"
+                f"gateway_uploads_accepted_total {context.accepted}\n"
+                "# HELP gateway_spool_free_bytes Free disk under the spool.\n# TYPE gateway_spool_free_bytes gauge\n"
+                f"gateway_spool_free_bytes {context.spool.free_bytes()}\n")
+
+    return app

@@ -1,0 +1,97 @@
+"""The HTTP API: token roles, uploads spooled before 202, size cap, status, download of the
+disarmed output (never the original), health and metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.config import Settings
+from gateway.service import ServeOptions, Service
+from gateway.tokens import TokenStore
+from tests.gateway.test_service import free_port
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    port = free_port()
+    options = ServeOptions(data_dir=tmp_path / "data", smtp_port=free_port(), recipient_domains=("example.lg.jp",),
+                           workers=1, http_listen=("127.0.0.1", port), max_upload_bytes=2_000_000,
+                           min_free_bytes=1024)
+    running = Service(Settings(), options)
+    running.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    yield running
+    running.stop()
+
+
+def url(service: Service, path: str) -> str:
+    assert service.options.http_listen is not None
+    return f"http://127.0.0.1:{service.options.http_listen[1]}{path}"
+
+
+def tokens(service: Service) -> TokenStore:
+    return TokenStore(service.options.data_dir / "tokens.sqlite3")
+
+
+def test_upload_status_and_download(service: Service, samples: Path) -> None:
+    token = tokens(service).create("uploader", "staff-1")
+    headers = {"Authorization": f"Bearer {token}"}
+    files = [("file", ("見積書①.docm", (samples / "docm-macro.docm").read_bytes())),
+             ("file", ("setup.exe", (samples / "exe-stub.exe").read_bytes()))]
+    response = httpx.post(url(service, "/api/v1/transfers"), headers=headers, files=files, timeout=30)
+    assert response.status_code == 202
+    transfer = response.json()["id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = httpx.get(url(service, f"/api/v1/transfers/{transfer}"), headers=headers, timeout=10).json()
+        if status["status"] == "done":
+            break
+        time.sleep(0.2)
+    assert status["status"] == "done"
+    outcomes = [(f["input"], f["outcome"]) for f in status["files"]]
+    assert outcomes == [("見積書①.docm", "sanitized"), ("setup.exe", "blocked")]
+    download = httpx.get(url(service, f"/api/v1/transfers/{transfer}/files/0"), headers=headers, timeout=10)
+    assert download.status_code == 200 and download.content.startswith(b"PK")
+    assert b"vbaProject" not in download.content
+    assert httpx.get(url(service, f"/api/v1/transfers/{transfer}/files/1"), headers=headers).status_code == 404
+    delivered = list((service.options.data_dir / "lgwan-files" / transfer).rglob("*.docx"))
+    assert [p.name for p in delivered] == ["見積書①.docx"]
+    other = tokens(service).create("uploader", "staff-2")
+    assert httpx.get(url(service, f"/api/v1/transfers/{transfer}"),
+                     headers={"Authorization": f"Bearer {other}"}).status_code == 404
+    auditor = tokens(service).create("auditor", "audit")
+    assert httpx.get(url(service, f"/api/v1/transfers/{transfer}"),
+                     headers={"Authorization": f"Bearer {auditor}"}).status_code == 200
+
+
+def test_tokens_roles_and_limits(service: Service, samples: Path) -> None:
+    files = [("file", ("a.pdf", (samples / "pdf-clean.pdf").read_bytes()))]
+    assert httpx.post(url(service, "/api/v1/transfers"), files=files).status_code == 401
+    assert httpx.post(url(service, "/api/v1/transfers"), files=files,
+                      headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    auditor = tokens(service).create("auditor", "audit")
+    assert httpx.post(url(service, "/api/v1/transfers"), files=files,
+                      headers={"Authorization": f"Bearer {auditor}"}).status_code == 403
+    uploader = tokens(service).create("uploader", "staff")
+    big = [("file", ("big.bin", b"x" * 3_000_000))]
+    assert httpx.post(url(service, "/api/v1/transfers"), files=big,
+                      headers={"Authorization": f"Bearer {uploader}"}).status_code == 413
+    assert not list(service.spool.queue("uploads").iterdir())
+
+
+def test_health_and_metrics(service: Service) -> None:
+    assert httpx.get(url(service, "/healthz")).json() == {"status": "ok"}
+    assert httpx.get(url(service, "/readyz")).status_code == 200
+    assert "gateway_queue_depth" in httpx.get(url(service, "/metrics")).text
+    assert httpx.get(url(service, "/openapi.json")).json()["info"]["title"]
