@@ -55,6 +55,9 @@ class ServeSettings:
     max_message_mb: int = 50
     min_free_mb: int = 512  # below this much free disk, SMTP answers 452 instead of accepting
     max_upload_mb: int = 200
+    quarantine_days: int = 30  # originals are kept this long (mode 0600), then purged
+    audit_retention_days: int = 1825  # audit records older than this are purged (the chain stays verifiable)
+    postmaster: str = ""  # told when a message could not be delivered in time
 
 
 @dataclass(frozen=True)

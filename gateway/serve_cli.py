@@ -47,7 +47,8 @@ def options(args: argparse.Namespace) -> tuple[Settings, ServeOptions]:
         recipient_domains=domains, workers=serve.workers, retry_base_seconds=float(serve.retry_base_seconds),
         max_age_seconds=float(serve.max_age_seconds), max_message_bytes=serve.max_message_mb * 1024 * 1024,
         min_free_bytes=serve.min_free_mb * 1024 * 1024, http_listen=http,
-        max_upload_bytes=serve.max_upload_mb * 1024 * 1024)
+        max_upload_bytes=serve.max_upload_mb * 1024 * 1024, quarantine_days=serve.quarantine_days,
+        audit_retention_days=serve.audit_retention_days, postmaster=serve.postmaster)
 
 
 def run(args: argparse.Namespace) -> int:

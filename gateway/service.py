@@ -15,6 +15,8 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,6 +48,8 @@ class ServeOptions:
     retry_base_seconds: float = 60.0
     max_age_seconds: float = 5 * 24 * 3600
     quarantine_days: int = 30
+    audit_retention_days: int = 1825
+    postmaster: str = ""
     max_message_bytes: int = 50 * 1024 * 1024
     http_listen: tuple[str, int] | None = None
     max_upload_bytes: int = 200 * 1024 * 1024
@@ -91,6 +95,7 @@ class Service:
             self._thread(self._pipeline_loop, f"pipeline-{index}")
         self._thread(self._delivery_loop, "delivery")
         self._thread(self._upload_loop, "uploads")
+        self._thread(self._maintenance_loop, "maintenance")
         if self.options.http_listen is not None:
             self._start_http(*self.options.http_listen)
 
@@ -177,6 +182,30 @@ class Service:
             shutil.copyfile(job.message, target)
             target.chmod(0o600)
 
+    # retention ----------------------------------------------------------------------------
+    def _maintenance_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.purge()
+            except OSError as exc:
+                log.error("retention purge failed: %s", type(exc).__name__)
+            self.stopping.wait(3600)
+
+    def purge(self, now: float | None = None) -> tuple[int, int]:
+        """Delete originals older than the quarantine period and audit records past retention."""
+        moment = now if now is not None else time.time()
+        cutoff = moment - self.options.quarantine_days * 86400
+        removed = 0
+        for original in self.quarantine.iterdir():
+            if original.stat().st_mtime < cutoff:
+                original.unlink()
+                removed += 1
+        horizon = datetime.fromtimestamp(moment - self.options.audit_retention_days * 86400, UTC)
+        purged = self.audit.purge_before(horizon.isoformat(timespec="milliseconds"))
+        if removed or purged:
+            self.audit.append("purged", "retention", detail=f"{removed} originals, {purged} audit records")
+        return removed, purged
+
     # uploads ------------------------------------------------------------------------------
     def _upload_loop(self) -> None:
         with Sanitizer(self.settings) as sanitizer:
@@ -235,6 +264,24 @@ class Service:
                 continue
             self._deliver(job)
 
+    def _tell_postmaster(self, job_id: str, envelope: dict[str, Any], problem: str) -> None:
+        """A short text mail to the postmaster about a message that could not be delivered."""
+        if not self.options.postmaster:
+            return
+        notice = EmailMessage()
+        notice["From"] = self.options.postmaster
+        notice["To"] = self.options.postmaster
+        notice["Subject"] = f"[gateway] 配送できませんでした / undeliverable: {job_id}"
+        notice.set_content(f"ゲートウェイから LGWAN 側へ配送できないメールがあります。\n"
+                           f"A message could not be delivered to the LGWAN side.\n\nID: {job_id}\n"
+                           f"Recipients: {', '.join(envelope.get('recipients', []))}\nLast problem: {problem[:300]}\n"
+                           f"The message is kept in the spool's corrupt queue.\n")
+        try:
+            self.transport.deliver(f"{job_id}-postmaster", self.options.postmaster, [self.options.postmaster],
+                                   notice.as_bytes())
+        except (DeliveryError, PermanentDeliveryError) as exc:
+            log.error("postmaster notice failed: %s", type(exc).__name__)
+
     def _deliver(self, job: SpoolJob) -> None:
         envelope = job.envelope()
         try:
@@ -250,6 +297,7 @@ class Service:
             if age > self.options.max_age_seconds:
                 self.audit.append("failed", job.id, delivery_status="failed", detail=f"gave up: {exc}"[:300])
                 self.spool.move(job, "corrupt", {**envelope, "attempts": attempts})
+                self._tell_postmaster(job.id, envelope, str(exc))
                 return
             delay = self.options.retry_base_seconds * 2 ** min(attempts - 1, 10)
             self.audit.append("deferred", job.id, delivery_status="deferred", detail=f"{exc}; retry in {delay:.0f} s")

@@ -170,3 +170,47 @@ def test_kill_9_then_restart_delivers_every_accepted_mail_once(samples: Path, tm
     ids = sorted(email.message_from_bytes(p.read_bytes())["Message-ID"] for p in lgwan.glob("*.eml"))
     assert ids == sorted(accepted)  # every accepted mail, each exactly once
     assert AuditLog(data / "audit.sqlite3").verify().ok
+
+
+class PickySink(Sink):
+    """Refuses the ordinary recipient for now (451), accepts the postmaster."""
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          options: list[str]) -> str:
+        if address.startswith("soumu@"):
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_undeliverable_mail_is_kept_and_the_postmaster_told(samples: Path, tmp_path: Path) -> None:
+    sink, port = PickySink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    service = start_service(tmp_path, port, max_age_seconds=0.0, postmaster=f"postmaster@{DOMAIN}")
+    try:
+        relay(service, (samples / "mail-gmail-alternative.eml").read_bytes())
+        wait_for(lambda: len(sink.messages) == 1)
+    finally:
+        service.stop()
+        controller.stop()
+    notice = email.message_from_bytes(sink.messages[0], policy=email.policy.default)
+    assert "undeliverable" in str(notice["Subject"])
+    assert list(service.spool.queue("corrupt").iterdir())  # kept, never dropped
+    log = AuditLog(tmp_path / "data" / "audit.sqlite3")
+    assert [r["event"] for r in log.records()][-1] == "failed"
+
+
+def test_retention_purges_old_originals_and_audit_records(samples: Path, tmp_path: Path) -> None:
+    service = start_service(tmp_path, None, quarantine_days=30, audit_retention_days=365)
+    try:
+        relay(service, (samples / "mail-gmail-alternative.eml").read_bytes())
+        lgwan = tmp_path / "data" / "lgwan"
+        wait_for(lambda: lgwan.exists() and any(lgwan.iterdir()))
+        assert service.purge() == (0, 0)
+        originals, purged = service.purge(now=time.time() + 400 * 86400)
+        assert originals == 1 and purged >= 3
+        assert not list(service.quarantine.iterdir())
+        assert service.audit.verify().ok
+    finally:
+        service.stop()
