@@ -58,6 +58,9 @@ class ServeSettings:
     quarantine_days: int = 30  # originals are kept this long (mode 0600), then purged
     audit_retention_days: int = 1825  # audit records older than this are purged (the chain stays verifiable)
     postmaster: str = ""  # told when a message could not be delivered in time
+    tls_certificate: str = ""  # PEM files: when set, STARTTLS is offered
+    tls_key: str = ""
+    max_connections_per_client: int = 10
 
 
 @dataclass(frozen=True)

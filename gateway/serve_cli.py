@@ -48,7 +48,9 @@ def options(args: argparse.Namespace) -> tuple[Settings, ServeOptions]:
         max_age_seconds=float(serve.max_age_seconds), max_message_bytes=serve.max_message_mb * 1024 * 1024,
         min_free_bytes=serve.min_free_mb * 1024 * 1024, http_listen=http,
         max_upload_bytes=serve.max_upload_mb * 1024 * 1024, quarantine_days=serve.quarantine_days,
-        audit_retention_days=serve.audit_retention_days, postmaster=serve.postmaster)
+        audit_retention_days=serve.audit_retention_days, postmaster=serve.postmaster,
+        tls_certificate=serve.tls_certificate, tls_key=serve.tls_key,
+        max_connections_per_client=serve.max_connections_per_client)
 
 
 def run(args: argparse.Namespace) -> int:

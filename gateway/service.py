@@ -25,7 +25,7 @@ from gateway.config import Settings
 from gateway.delivery import DeliveryError, DirectoryTransport, PermanentDeliveryError, SmtpTransport
 from gateway.mail import MailSanitizer
 from gateway.sanitize import Sanitizer
-from gateway.smtp import IntakeHandler, IntakePolicy, start_smtp
+from gateway.smtp import IntakeHandler, IntakePolicy, start_smtp, tls_context
 from gateway.spool import Spool, SpoolJob
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,9 @@ class ServeOptions:
     quarantine_days: int = 30
     audit_retention_days: int = 1825
     postmaster: str = ""
+    tls_certificate: str = ""
+    tls_key: str = ""
+    max_connections_per_client: int = 10
     max_message_bytes: int = 50 * 1024 * 1024
     http_listen: tuple[str, int] | None = None
     max_upload_bytes: int = 200 * 1024 * 1024
@@ -78,7 +81,8 @@ class Service:
         self.policy = IntakePolicy(
             relay_networks=tuple(ipaddress.ip_network(n, strict=False) for n in self.options.relay_networks),
             recipient_domains=tuple(d.lower() for d in self.options.recipient_domains),
-            max_message_bytes=self.options.max_message_bytes, min_free_bytes=self.options.min_free_bytes)
+            max_message_bytes=self.options.max_message_bytes, min_free_bytes=self.options.min_free_bytes,
+            max_connections_per_client=self.options.max_connections_per_client)
         self.threads: list[threading.Thread] = []
         self.results = data / "results"
         self.results.mkdir(parents=True, exist_ok=True)
@@ -89,8 +93,10 @@ class Service:
         recovered = self.spool.recover()
         if recovered:
             log.warning("recovered %d jobs left by an interrupted run", recovered)
+        tls = (tls_context(self.options.tls_certificate, self.options.tls_key)
+               if self.options.tls_certificate else None)
         self.controller = start_smtp(IntakeHandler(self.spool, self.audit, self.policy), self.options.smtp_host,
-                                     self.options.smtp_port, self.policy)
+                                     self.options.smtp_port, self.policy, tls)
         for index in range(self.options.workers):
             self._thread(self._pipeline_loop, f"pipeline-{index}")
         self._thread(self._delivery_loop, "delivery")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ class IntakePolicy:
     max_recipients: int = 100
     min_free_bytes: int = 512 * 1024 * 1024
     max_queue: int = 10_000
+    max_connections_per_client: int = 10
 
     def client_allowed(self, peer: Any) -> bool:
         try:
@@ -50,6 +52,8 @@ class IntakeHandler:
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           mail_options: list[str]) -> str:
+        if getattr(server, "over_limit", False):
+            return "421 4.7.0 Too many connections from your address, try again later"
         if not self.policy.client_allowed(session.peer):
             return "554 5.7.1 Relay access denied: your network may not send through this gateway"
         envelope.mail_from = address
@@ -90,8 +94,51 @@ class IntakeHandler:
         return f"250 2.0.0 OK queued as {job_id}"
 
 
-def start_smtp(handler: IntakeHandler, host: str, port: int, policy: IntakePolicy) -> Controller:
-    controller = Controller(handler, hostname=host, port=port, data_size_limit=policy.max_message_bytes,
-                            ident="LGWAN sanitisation gateway", timeout=60, enable_SMTPUTF8=True)
+class LimitedSMTP(SMTP):
+    """Counts connections per client address; beyond the limit every MAIL FROM gets 421."""
+
+    def __init__(self, handler: Any, *, connections: dict[str, int], limit: int, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.connections, self.limit = connections, limit
+        self.client: str | None = None
+        self.over_limit = False
+
+    def connection_made(self, transport: Any) -> None:
+        peer = transport.get_extra_info("peername")
+        self.client = str(peer[0]) if peer else ""
+        self.connections[self.client] = self.connections.get(self.client, 0) + 1
+        self.over_limit = self.connections[self.client] > self.limit
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.client is not None:
+            self.connections[self.client] -= 1
+            self.client = None
+        super().connection_lost(error)
+
+
+class IntakeController(Controller):
+    def __init__(self, handler: IntakeHandler, policy: IntakePolicy, **kwargs: Any) -> None:
+        self.policy = policy
+        self.connections: dict[str, int] = {}
+        super().__init__(handler, **kwargs)
+
+    def factory(self) -> SMTP:
+        return LimitedSMTP(self.handler, connections=self.connections, limit=self.policy.max_connections_per_client,
+                           **self.SMTP_kwargs)
+
+
+def tls_context(certificate: str, key: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certificate, key)
+    return context
+
+
+def start_smtp(handler: IntakeHandler, host: str, port: int, policy: IntakePolicy,
+               tls: ssl.SSLContext | None = None) -> Controller:
+    controller = IntakeController(handler, policy, hostname=host, port=port, data_size_limit=policy.max_message_bytes,
+                                  ident="LGWAN sanitisation gateway", timeout=60, enable_SMTPUTF8=True,
+                                  tls_context=tls)
     controller.start()
     return controller

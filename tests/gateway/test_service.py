@@ -144,7 +144,7 @@ def test_lgwan_down_defers_then_delivers(samples: Path, tmp_path: Path) -> None:
     assert [r["event"] for r in log.records()][-1] == "delivered"
 
 
-def test_kill_9_then_restart_delivers_every_accepted_mail_once(samples: Path, tmp_path: Path) -> None:
+def test_kill_9_with_200_mails_in_flight_then_restart_delivers_each_once(samples: Path, tmp_path: Path) -> None:
     data, port = tmp_path / "data", free_port()
     command = [sys.executable, "-m", "gateway", "serve", "--data-dir", str(data), "--smtp-listen", f"127.0.0.1:{port}",
                "--recipient-domains", DOMAIN, "--workers", "2"]
@@ -154,7 +154,7 @@ def test_kill_9_then_restart_delivers_every_accepted_mail_once(samples: Path, tm
         accepted = []
         body = (samples / "mail-html-only.eml").read_bytes()
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
-            for index in range(30):
+            for index in range(200):
                 raw = body.replace(b"<html-3@example.jp>", f"<crash-{index}@example.jp>".encode())
                 client.sendmail("a@example.jp", [f"soumu@{DOMAIN}"], raw.replace(b"\n", b"\r\n"))
                 accepted.append(f"<crash-{index}@example.jp>")
@@ -163,7 +163,7 @@ def test_kill_9_then_restart_delivers_every_accepted_mail_once(samples: Path, tm
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   start_new_session=True)
         lgwan = data / "lgwan"
-        wait_for(lambda: lgwan.exists() and len(list(lgwan.glob("*.eml"))) >= 30, 180)
+        wait_for(lambda: lgwan.exists() and len(list(lgwan.glob("*.eml"))) >= 200, 400)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
@@ -213,4 +213,42 @@ def test_retention_purges_old_originals_and_audit_records(samples: Path, tmp_pat
         assert not list(service.quarantine.iterdir())
         assert service.audit.verify().ok
     finally:
+        service.stop()
+
+
+def test_starttls_when_a_certificate_is_configured(samples: Path, tmp_path: Path) -> None:
+    import ssl
+
+    key, certificate = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                    "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True)
+    service = start_service(tmp_path, None, tls_certificate=str(certificate), tls_key=str(key))
+    try:
+        with smtplib.SMTP("127.0.0.1", service.options.smtp_port, timeout=30) as client:
+            client.ehlo()
+            assert client.has_extn("starttls")
+            context = ssl.create_default_context(cafile=str(certificate))
+            context.check_hostname = False
+            client.starttls(context=context)
+            client.sendmail("a@example.jp", [f"soumu@{DOMAIN}"], b"Subject: tls\r\n\r\nover TLS\r\n")
+        lgwan = tmp_path / "data" / "lgwan"
+        wait_for(lambda: lgwan.exists() and any(lgwan.iterdir()))
+    finally:
+        service.stop()
+
+
+def test_too_many_connections_from_one_client(tmp_path: Path) -> None:
+    service = start_service(tmp_path, None, max_connections_per_client=2)
+    clients = [smtplib.SMTP("127.0.0.1", service.options.smtp_port, timeout=30) for _ in range(3)]
+    try:
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            clients[2].sendmail("a@example.jp", [f"soumu@{DOMAIN}"], b"Subject: x\r\n\r\nbody\r\n")
+        assert refused.value.smtp_code == 421
+        assert clients[0].sendmail("a@example.jp", [f"soumu@{DOMAIN}"], b"Subject: y\r\n\r\nbody\r\n") == {}
+    finally:
+        for client in clients:
+            try:
+                client.quit()
+            except smtplib.SMTPException:
+                pass
         service.stop()
