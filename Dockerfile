@@ -15,4 +15,6 @@ RUN bash scripts/setup.sh && rm -rf /var/lib/apt/lists/*
 EXPOSE 2525 8080
 VOLUME /var/lib/gateway
 ENTRYPOINT ["/opt/gateway/.venv/bin/gateway"]
-CMD ["serve", "--data-dir", "/var/lib/gateway", "--smtp-listen", "0.0.0.0:2525", "--http-listen", "0.0.0.0:8080"]
+# mount the configuration ([serve] recipient_domains, relay_networks, lgwan_smtp ...) at /etc/gateway/
+CMD ["serve", "--config", "/etc/gateway/gateway.toml", "--data-dir", "/var/lib/gateway", \
+     "--smtp-listen", "0.0.0.0:2525", "--http-listen", "0.0.0.0:8080"]
