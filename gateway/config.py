@@ -44,7 +44,8 @@ class MailSettings:
 @dataclass(frozen=True)
 class ServeSettings:
     smtp_listen: str = "127.0.0.1:2525"
-    http_listen: str = ""  # e.g. 127.0.0.1:8080; empty: no HTTP API
+    http_listen: str = ""  # internet side, e.g. 127.0.0.1:8080: uploads (empty: no HTTP API)
+    lgwan_http_listen: str = ""  # LGWAN side: status and downloads only, on its own address
     lgwan_smtp: str = ""  # host:port of the LGWAN mail server; empty: deliver into DATA_DIR/lgwan
     data_dir: str = "data"
     relay_networks: str = "127.0.0.1/32,::1/128"  # who may relay to the gateway (comma-separated CIDRs)

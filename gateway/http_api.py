@@ -52,7 +52,8 @@ def transfer_status(context: ApiContext, transfer_id: str) -> tuple[str, dict[st
     raise HTTPException(404, "no such transfer")
 
 
-def create_app(context: ApiContext) -> FastAPI:
+def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
+    """The API; ``accepts_uploads=False`` gives the LGWAN-side listener (status and downloads only)."""
     app = FastAPI(title="LGWAN sanitisation gateway", version="0.1.0")
 
     def identity(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Identity:
@@ -70,7 +71,6 @@ def create_app(context: ApiContext) -> FastAPI:
         if source is None or json.loads(source.read_text(encoding="utf-8")).get("user") != who.name:
             raise HTTPException(404, "no such transfer")
 
-    @app.post("/api/v1/transfers", status_code=202)
     async def upload(request: Request, who: Annotated[Identity, Depends(identity)],
                      file: Annotated[list[UploadFile], File()]) -> dict[str, str]:
         if who.role not in ("uploader", "admin"):
@@ -109,6 +109,9 @@ def create_app(context: ApiContext) -> FastAPI:
                              subject=", ".join(names)[:500], input_size=total)
         context.accepted += 1
         return {"id": transfer_id}
+
+    if accepts_uploads:
+        app.post("/api/v1/transfers", status_code=202)(upload)
 
     @app.get("/api/v1/transfers/{transfer_id}")
     def status(transfer_id: str, who: Annotated[Identity, Depends(identity)]) -> dict[str, Any]:

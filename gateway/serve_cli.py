@@ -18,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, metavar="FILE")
     parser.add_argument("--smtp-listen", metavar="HOST:PORT")
     parser.add_argument("--http-listen", metavar="HOST:PORT")
+    parser.add_argument("--lgwan-http-listen", metavar="HOST:PORT")
     parser.add_argument("--lgwan-smtp", metavar="HOST:PORT")
     parser.add_argument("--data-dir", metavar="DIR")
     parser.add_argument("--relay-networks", metavar="CIDR[,CIDR]")
@@ -39,6 +40,7 @@ def options(args: argparse.Namespace) -> tuple[Settings, ServeOptions]:
         host, port = parse_hostport(serve.smtp_listen)
         lgwan = parse_hostport(serve.lgwan_smtp) if serve.lgwan_smtp else None
         http = parse_hostport(serve.http_listen) if serve.http_listen else None
+        lgwan_http = parse_hostport(serve.lgwan_http_listen) if serve.lgwan_http_listen else None
     except ValueError as exc:
         raise ConfigError("listen and LGWAN addresses are HOST:PORT") from exc
     networks = tuple(n.strip() for n in serve.relay_networks.split(",") if n.strip())
@@ -46,7 +48,7 @@ def options(args: argparse.Namespace) -> tuple[Settings, ServeOptions]:
         data_dir=Path(serve.data_dir), smtp_host=host, smtp_port=port, lgwan_smtp=lgwan, relay_networks=networks,
         recipient_domains=domains, workers=serve.workers, retry_base_seconds=float(serve.retry_base_seconds),
         max_age_seconds=float(serve.max_age_seconds), max_message_bytes=serve.max_message_mb * 1024 * 1024,
-        min_free_bytes=serve.min_free_mb * 1024 * 1024, http_listen=http,
+        min_free_bytes=serve.min_free_mb * 1024 * 1024, http_listen=http, lgwan_http_listen=lgwan_http,
         max_upload_bytes=serve.max_upload_mb * 1024 * 1024, quarantine_days=serve.quarantine_days,
         audit_retention_days=serve.audit_retention_days, postmaster=serve.postmaster,
         tls_certificate=serve.tls_certificate, tls_key=serve.tls_key,

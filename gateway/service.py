@@ -54,7 +54,8 @@ class ServeOptions:
     tls_key: str = ""
     max_connections_per_client: int = 10
     max_message_bytes: int = 50 * 1024 * 1024
-    http_listen: tuple[str, int] | None = None
+    http_listen: tuple[str, int] | None = None  # internet side: uploads
+    lgwan_http_listen: tuple[str, int] | None = None  # LGWAN side: status and downloads only
     max_upload_bytes: int = 200 * 1024 * 1024
     min_free_bytes: int = 512 * 1024 * 1024
 
@@ -87,7 +88,7 @@ class Service:
         self.results = data / "results"
         self.results.mkdir(parents=True, exist_ok=True)
         self.lgwan_files = data / "lgwan-files"
-        self.http_server: Any = None
+        self.http_servers: list[Any] = []
 
     def start(self) -> None:
         recovered = self.spool.recover()
@@ -103,9 +104,11 @@ class Service:
         self._thread(self._upload_loop, "uploads")
         self._thread(self._maintenance_loop, "maintenance")
         if self.options.http_listen is not None:
-            self._start_http(*self.options.http_listen)
+            self._start_http(*self.options.http_listen, uploads=True)
+        if self.options.lgwan_http_listen is not None:
+            self._start_http(*self.options.lgwan_http_listen, uploads=False)
 
-    def _start_http(self, host: str, port: int) -> None:
+    def _start_http(self, host: str, port: int, *, uploads: bool) -> None:
         import uvicorn
 
         from gateway.http_api import ApiContext, create_app
@@ -113,10 +116,11 @@ class Service:
 
         context = ApiContext(self.spool, self.audit, TokenStore(self.options.data_dir / "tokens.sqlite3"),
                              self.results, self.options.max_upload_bytes, self.options.min_free_bytes)
-        config = uvicorn.Config(create_app(context), host=host, port=port, log_level="warning", access_log=False,
-                                timeout_keep_alive=5, limit_concurrency=100)
-        self.http_server = uvicorn.Server(config)
-        self._thread(self.http_server.run, "http")
+        config = uvicorn.Config(create_app(context, accepts_uploads=uploads), host=host, port=port,
+                                log_level="warning", access_log=False, timeout_keep_alive=5, limit_concurrency=100)
+        server = uvicorn.Server(config)
+        self.http_servers.append(server)
+        self._thread(server.run, "http" if uploads else "http-lgwan")
 
     def _thread(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -126,8 +130,8 @@ class Service:
     def stop(self) -> None:
         self.stopping.set()
         self.controller.stop()
-        if self.http_server is not None:
-            self.http_server.should_exit = True
+        for server in self.http_servers:
+            server.should_exit = True
         for thread in self.threads:
             thread.join(timeout=120)
         self.audit.close()

@@ -95,3 +95,34 @@ def test_health_and_metrics(service: Service) -> None:
     assert httpx.get(url(service, "/readyz")).status_code == 200
     assert "gateway_queue_depth" in httpx.get(url(service, "/metrics")).text
     assert httpx.get(url(service, "/openapi.json")).json()["info"]["title"]
+
+
+def test_lgwan_side_listener_serves_downloads_but_takes_no_uploads(tmp_path: Path, samples: Path) -> None:
+    lgwan_port = free_port()
+    options = ServeOptions(data_dir=tmp_path / "data", smtp_port=free_port(), recipient_domains=("example.lg.jp",),
+                           workers=1, http_listen=("127.0.0.1", free_port()),
+                           lgwan_http_listen=("127.0.0.1", lgwan_port), min_free_bytes=1024)
+    service = Service(Settings(), options)
+    service.start()
+    try:
+        base = f"http://127.0.0.1:{lgwan_port}"
+        for health in (f"{base}/healthz", url(service, "/healthz")):
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    httpx.get(health, timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+        token = tokens(service).create("uploader", "staff")
+        files = [("file", ("a.pdf", (samples / "pdf-clean.pdf").read_bytes()))]
+        refused = httpx.post(f"{base}/api/v1/transfers", files=files, headers={"Authorization": f"Bearer {token}"})
+        assert refused.status_code in (404, 405)  # no upload route on the LGWAN side
+        accepted = httpx.post(url(service, "/api/v1/transfers"), files=files,
+                              headers={"Authorization": f"Bearer {token}"})
+        assert accepted.status_code == 202
+        status = httpx.get(f"{base}/api/v1/transfers/{accepted.json()['id']}",
+                           headers={"Authorization": f"Bearer {token}"})
+        assert status.status_code == 200
+    finally:
+        service.stop()
