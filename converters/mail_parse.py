@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from email.policy import compat32
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,11 @@ from converters.charset import decode_as, detect_and_decode, normalise_charset
 from converters.html_text import html_to_text
 from converters.mail_headers import attachment_filename, decode_header_value, raw_header
 
+ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
+ENCODED_FILES = re.compile(
+    r"(?ms)^begin(?:-base64)? [0-7]{3,4} (?P<uu>[^\n]*)\n.*?^end[ \t]*$"  # uuencode
+    r"|^=ybegin [^\n]*name=(?P<y>[^\n]*)\n.*?^=yend[^\n]*$"  # yEnc
+    r"|^\(This file must be converted with BinHex[^\n]*\n\s*:.*?:[ \t]*$")  # BinHex 4.0
 KEPT_HEADERS = ("from", "to", "cc", "date", "subject", "message-id", "in-reply-to", "references", "reply-to")
 SIGNATURE_TYPES = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature",
                              "application/pgp-signature"})
@@ -49,6 +55,7 @@ class Split:
     findings: dict[tuple[str, str], None] = field(default_factory=dict)
     html_converted: bool = False
     parts: int = 0
+    addresses: dict[str, list[list[str]]] = field(default_factory=dict)
 
     def note(self, code: str, detail: str = "") -> None:
         self.findings[(code, detail[:200])] = None
@@ -104,6 +111,10 @@ class MailSplitter:
             value = raw_header(message, name)
             if value is not None:
                 self.split.headers[name] = self._header(value, name)
+                if name in ADDRESS_HEADERS:  # parsed before decoding: an encoded name cannot add addresses
+                    self.split.addresses[name] = [
+                        [decode_header_value(display), address]
+                        for display, address in getaddresses([value[: self.limits.max_header_chars]])[:100]]
         self.split.authentication_results = [
             self._header(str(v), "authentication-results") for k, v in message.raw_items()
             if k.lower() == "authentication-results"]
@@ -233,10 +244,21 @@ def split_mail(raw: bytes, out_dir: Path, limits: MailLimits | None = None, *, d
     except MailRejected as exc:
         return {"rejected": True, "reason": str(exc)}
     body = "\n".join(text.rstrip("\n") for text in split.body)
+
+    def encoded_file(match: re.Match[str]) -> str:
+        name = (match.group("uu") or match.group("y") or "binhex").strip()[:200]
+        split.note("encoded_file_removed", name)
+        split.dropped.append({
+            "name": name, "content_type": "text/x-encoded-file", "reason_code": "encoded_file_removed",
+            "reason": "本文に埋め込まれた符号化ファイルを削除しました / a file encoded in the text was removed"})
+        return f"[符号化ファイルを削除しました / encoded file removed: {name}]"
+
+    body = ENCODED_FILES.sub(encoded_file, body)
     if len(body) > splitter.limits.max_body_chars:
         body = body[: splitter.limits.max_body_chars]
         split.note("mail_body_truncated", "")
     (out_dir / "body.txt").write_text(body, encoding="utf-8")
-    return {"rejected": False, "headers": split.headers, "authentication_results": split.authentication_results,
+    return {"rejected": False, "headers": split.headers, "addresses": split.addresses,
+            "authentication_results": split.authentication_results,
             "body_file": "body.txt", "html_converted": split.html_converted, "attachments": split.attachments,
             "dropped": split.dropped, "findings": [{"code": c, "detail": d} for c, d in split.findings]}

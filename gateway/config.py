@@ -39,6 +39,7 @@ class MailSettings:
     attachments: str = "sanitize"  # "sanitize", "remove" (drop and list) or "text" (append their text)
     charset: str = "utf-8"  # or "iso-2022-jp" for old LGWAN mail clients
     defang_links: bool = True  # hxxps://example[.]com, so LGWAN-side clients do not re-link URLs
+    trusted_authserv_ids: str = ""  # Authentication-Results of these MTAs are kept (default: the topmost only)
 
 
 @dataclass(frozen=True)

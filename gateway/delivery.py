@@ -34,6 +34,8 @@ class SmtpTransport:
             if all(code >= 500 for code in codes.values()):
                 raise PermanentDeliveryError(f"all recipients refused: {codes}") from exc
             raise DeliveryError(f"recipients refused: {codes}") from exc
+        except (UnicodeEncodeError, ValueError) as exc:  # an address the LGWAN server cannot take
+            raise PermanentDeliveryError(f"unusable address: {type(exc).__name__}") from exc
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"{type(exc).__name__}") from exc
         return {r: ("refused" if r in refused else "delivered") for r in recipients}

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,10 @@ from gateway.mail_notice import build_notice, warning
 from gateway.outputs import copy_beneath
 from gateway.sanitize import Sanitizer
 
-CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # everything splitlines() breaks on
+ADDR_SPEC = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+MESSAGE_IDS = re.compile(r"^(<[!-;=?-~]+@[!-;=?-~]+>\s*)+$")
+DATE = re.compile(r"^[ -~]{10,80}$")
 MAX_BODY_BYTES = 16 * 1024 * 1024
 def clean_header(value: object, limit: int = 2000) -> str:
     return CONTROL.sub(" ", str(value or ""))[:limit].strip()
@@ -75,6 +77,11 @@ class MailSanitizer:
                 body += self._texts_of(job, files)
                 files = []
             message = self._build(split, body, attachments, files, reference)
+            try:
+                message.as_bytes()
+            except (ValueError, IndexError, UnicodeError, TypeError) as exc:  # the email package's folding
+                return self._rejected(src, digest, f"the message headers could not be rebuilt ({type(exc).__name__})",
+                                      "headers_unbuildable")
         finally:
             job.remove()
         headers = split["headers"]
@@ -160,19 +167,24 @@ class MailSanitizer:
     def _build(self, split: dict[str, Any], body: str, attachments: list[dict[str, Any]],
                files: list[tuple[str, Path, str]], reference: str) -> EmailMessage:
         headers = {k: clean_header(v) for k, v in split["headers"].items()}
+        found = split.get("addresses")
+        addresses: dict[str, Any] = found if isinstance(found, dict) else {}
         message = EmailMessage(policy=SMTP)
         for name, label in (("from", "From"), ("to", "To"), ("cc", "Cc"), ("reply-to", "Reply-To")):
-            if headers.get(name):
-                self._set_addresses(message, label, headers[name])
-        for name, label in (("date", "Date"), ("message-id", "Message-ID"), ("in-reply-to", "In-Reply-To"),
-                            ("references", "References")):
-            if headers.get(name):
-                message[label] = headers[name]
+            self._set_addresses(message, label, addresses.get(name), split)
+        for name, label, pattern in (("date", "Date", DATE), ("message-id", "Message-ID", MESSAGE_IDS),
+                                     ("in-reply-to", "In-Reply-To", MESSAGE_IDS),
+                                     ("references", "References", MESSAGE_IDS)):
+            value = headers.get(name, "")
+            if value and pattern.match(value):
+                message[label] = value
+            elif value:
+                split["findings"].append({"code": "mail_header_dropped", "detail": f"{label}: not well-formed"})
         tag = self.settings.mail.subject_tag
         subject = headers.get("subject", "")
         message["Subject"] = f"{tag} {subject}".strip() if tag and not subject.startswith(tag) else subject
-        for value in split["authentication_results"][:5]:
-            message["Authentication-Results"] = clean_header(value)
+        for value in self._trusted_authentication_results(split):
+            message["Authentication-Results"] = value
         actions = ["text"]
         if split.get("html_converted"):
             actions.append("html-to-text")
@@ -181,7 +193,8 @@ class MailSanitizer:
                                                                  ("blocked", "removed")) if outcome in outcomes]
         message["X-Sanitized"] = " ".join(actions)
         notice = build_notice(attachments, reference, as_text=self.settings.mail.attachments == "text")
-        text = warning(split['authentication_results'], headers) + body.rstrip() + "\n\n" + notice
+        trusted = self._trusted_authentication_results(split)
+        text = warning(trusted, headers, addresses) + body.rstrip() + "\n\n" + notice
         if self.settings.mail.charset == "iso-2022-jp":
             encoded, replaced = encode_iso2022jp(text.replace("\r\n", "\n").replace("\n", "\r\n"))
             if replaced:
@@ -223,17 +236,35 @@ class MailSanitizer:
         return "".join(sections)
 
     @staticmethod
-    def _set_addresses(message: EmailMessage, name: str, value: str) -> None:
+    def _set_addresses(message: EmailMessage, name: str, pairs: Any, split: dict[str, Any]) -> None:
+        """Addresses as the splitter parsed them from the raw header (so an encoded display name can
+        never add an address); only plain ASCII addr-specs are kept."""
         addresses = []
-        for display, address in getaddresses([value]):
-            if "@" in address and not CONTROL.search(address):
-                username, _, domain = address.rpartition("@")
-                try:
-                    addresses.append(Address(display_name=display, username=username, domain=domain))
-                except (ValueError, IndexError):
-                    continue
+        for pair in pairs if isinstance(pairs, list) else []:
+            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
+                continue
+            display, address = clean_header(pair[0], 200), pair[1]
+            if not ADDR_SPEC.match(address):
+                split["findings"].append({"code": "mail_address_dropped", "detail": f"{name}: {address[:80]!r}"})
+                continue
+            username, _, domain = address.rpartition("@")
+            try:
+                addresses.append(Address(display_name=display, username=username, domain=domain))
+            except (ValueError, IndexError):
+                continue
         if addresses:
             message[name] = addresses
+
+    def _trusted_authentication_results(self, split: dict[str, Any]) -> list[str]:
+        """Only what the internet-side MTA wrote: the topmost header, or those of the configured
+        authserv-ids; a sender can add any number of forged ones below."""
+        values = [clean_header(v) for v in split["authentication_results"] if isinstance(v, str)]
+        values = [v for v in values if v.isascii()]
+        trusted = self.settings.mail.trusted_authserv_ids
+        if trusted:
+            ids = {t.strip().lower() for t in trusted.split(",") if t.strip()}
+            return [v for v in values if v.split(";", 1)[0].strip().lower() in ids][:5]
+        return values[:1]
 
 
 

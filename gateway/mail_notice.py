@@ -70,7 +70,8 @@ def human_size(size: int) -> str:
     return f"{size / 1024:.1f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
 
 
-def warning(authentication_results: list[Any], headers: dict[str, str]) -> str:
+def warning(authentication_results: list[Any], headers: dict[str, str],
+            addresses: dict[str, Any] | None = None) -> str:
     """Lines for the top of the body: failed sender authentication, a diverging Reply-To."""
     lines = []
     failures = sorted({m.group(1).upper() for r in authentication_results if isinstance(r, str)
@@ -78,12 +79,23 @@ def warning(authentication_results: list[Any], headers: dict[str, str]) -> str:
     if failures:
         lines.append(f"【注意】送信元の認証 ({'/'.join(failures)}) に失敗しました。なりすましの可能性があります。")
         lines.append(f"[Warning] Sender authentication failed ({'/'.join(failures)}): the sender may be forged.")
-    reply_to = getaddresses([headers.get("reply-to", "")])
-    sender = getaddresses([headers.get("from", "")])
-    if reply_to and reply_to[0][1] and sender and reply_to[0][1].lower() != sender[0][1].lower():
-        lines.append(f"【注意】返信先 (Reply-To: {reply_to[0][1]}) が差出人と異なります。")
-        lines.append(f"[Warning] Replies go to {reply_to[0][1]}, not to the sender.")
+    parsed = addresses or {}
+    reply_to = [str(p[1]) for p in parsed.get("reply-to", []) if isinstance(p, list) and len(p) == 2]
+    senders = {str(p[1]).lower() for p in parsed.get("from", []) if isinstance(p, list) and len(p) == 2}
+    if not parsed:
+        reply_to = [a for _, a in getaddresses([headers.get("reply-to", "")]) if a]
+        senders = {a.lower() for _, a in getaddresses([headers.get("from", "")]) if a}
+    for pair in parsed.get("from", []):
+        if isinstance(pair, list) and len(pair) == 2 and "@" in str(pair[0]) and str(pair[1]).lower() not in str(
+                pair[0]).lower():
+            lines.append(f"【注意】差出人の表示名に別のアドレスが書かれています。実際の差出人: {pair[1]}")
+            lines.append(f"[Warning] The sender's display name shows another address; the real sender is {pair[1]}.")
+    diverging = [a for a in reply_to if a.lower() not in senders]
+    if diverging:
+        lines.append(f"【注意】返信先 (Reply-To: {', '.join(diverging)}) が差出人と異なります。")
+        lines.append(f"[Warning] Replies go to {', '.join(diverging)}, not to the sender.")
     return ("\n".join(lines) + "\n" + "-" * 60 + "\n\n") if lines else ""
+
 
 def build_notice(attachments: list[dict[str, Any]], reference: str, *, as_text: bool = False) -> str:
     """The notice at the end of the body: Japanese first, English second."""

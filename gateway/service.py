@@ -141,19 +141,27 @@ class Service:
         sanitizer = MailSanitizer(self.settings)
         try:
             while not self.stopping.is_set():
-                job = self.spool.claim("incoming", "active")
-                if job is None:
-                    self.stopping.wait(0.1)
-                    continue
-                self._process(sanitizer, job)
+                try:
+                    job = self.spool.claim("incoming", "active")
+                    if job is None:
+                        self.stopping.wait(0.1)
+                        continue
+                    self._process(sanitizer, job)
+                except Exception as exc:  # the thread must never die: log, pause, go on
+                    log.error("pipeline loop error: %s", type(exc).__name__, exc_info=True)
+                    self.stopping.wait(1)
         finally:
             sanitizer.close()
 
     def _process(self, sanitizer: MailSanitizer, job: SpoolJob) -> None:
         envelope = job.envelope()
+        if self.spool.already_queued_or_delivered(job.id):  # recovered after a crash past this point
+            self.spool.remove(job)
+            return
         try:
             self._keep_original(job)
             result = sanitizer.process(job.message)
+            data = result.message.as_bytes() if result.message is not None else b""
         except Exception as exc:  # a worker boundary: retry, then park in corrupt, never drop
             attempts = int(envelope.get("attempts", 0)) + 1
             log.error("pipeline failed on %s: %s", job.id, type(exc).__name__)
@@ -175,7 +183,6 @@ class Service:
             self.audit.append("blocked", job.id, outcome="rejected", detail=str(summary.get("reason") or ""))
             self.spool.remove(job)
             return
-        data = result.message.as_bytes()
         self.spool.to_outbox(job.id, {"sender": envelope.get("sender", ""),
                                       "recipients": envelope.get("recipients", [])}, data)
         self.audit.append("sanitized", job.id, outcome="delivered", subject=summary.get("subject", ""),
@@ -268,11 +275,15 @@ class Service:
     # delivery -----------------------------------------------------------------------------
     def _delivery_loop(self) -> None:
         while not self.stopping.is_set():
-            job = self.spool.claim("outbox", "sending") or self.spool.claim("deferred", "sending")
-            if job is None:
-                self.stopping.wait(0.1)
-                continue
-            self._deliver(job)
+            try:
+                job = self.spool.claim("outbox", "sending") or self.spool.claim("deferred", "sending")
+                if job is None:
+                    self.stopping.wait(0.1)
+                    continue
+                self._deliver(job)
+            except Exception as exc:  # the thread must never die: log, pause, go on
+                log.error("delivery loop error: %s", type(exc).__name__, exc_info=True)
+                self.stopping.wait(1)
 
     def _tell_postmaster(self, job_id: str, envelope: dict[str, Any], problem: str) -> None:
         """A short text mail to the postmaster about a message that could not be delivered."""
@@ -313,6 +324,11 @@ class Service:
             self.audit.append("deferred", job.id, delivery_status="deferred", detail=f"{exc}; retry in {delay:.0f} s")
             self.spool.move(job, "deferred", {**envelope, "attempts": attempts, "next_attempt": time.time() + delay})
             return
-        self.audit.append("delivered", job.id, delivery_status="delivered",
-                          recipients=[r for r, state in results.items() if state == "delivered"])
+        self.spool.mark_delivered(job.id)
+        refused = [r for r, state in results.items() if state != "delivered"]
+        self.audit.append("delivered", job.id, delivery_status="delivered" if not refused else "partly delivered",
+                          recipients=[r for r, state in results.items() if state == "delivered"],
+                          detail=f"refused by the LGWAN server: {', '.join(refused)}" if refused else "")
+        if refused:
+            self._tell_postmaster(job.id, {**envelope, "recipients": refused}, "recipients refused by the LGWAN server")
         self.spool.remove(job)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from gateway.audit import AuditLog
 from gateway.spool import Spool
 
 log = logging.getLogger(__name__)
+LOCAL_PART = re.compile(r"^[A-Za-z0-9.#$&'*+/=?^_`{|}~-]+$")
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,10 @@ class IntakePolicy:
         return any(address in network for network in self.relay_networks)
 
     def recipient_allowed(self, address: str) -> bool:
-        domain = address.rpartition("@")[2].strip(">").lower()
+        local, _, domain = address.strip("<>").rpartition("@")
+        domain = domain.lower()
+        if not local or not LOCAL_PART.match(local):  # no source routes (%, !), quoted or non-ASCII parts
+            return False
         return any(domain == d or domain.endswith("." + d) for d in self.recipient_domains)
 
 
@@ -138,7 +143,7 @@ def tls_context(certificate: str, key: str) -> ssl.SSLContext:
 def start_smtp(handler: IntakeHandler, host: str, port: int, policy: IntakePolicy,
                tls: ssl.SSLContext | None = None) -> Controller:
     controller = IntakeController(handler, policy, hostname=host, port=port, data_size_limit=policy.max_message_bytes,
-                                  ident="LGWAN sanitisation gateway", timeout=60, enable_SMTPUTF8=True,
+                                  ident="LGWAN sanitisation gateway", timeout=60, enable_SMTPUTF8=False,
                                   tls_context=tls)
     controller.start()
     return controller

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-QUEUES = ("tmp", "incoming", "active", "outbox", "sending", "deferred", "corrupt", "uploads", "working")
+QUEUES = ("tmp", "incoming", "active", "outbox", "sending", "deferred", "corrupt", "uploads", "working", "delivered")
 
 
 def fsync_dir(path: Path) -> None:
@@ -78,12 +78,32 @@ class Spool:
         return self._store("incoming", {**envelope, "attempts": 0}, message)
 
     def to_outbox(self, job_id: str, envelope: dict[str, Any], message: bytes) -> None:
+        """Queue a sanitised message for delivery, once: a job recovered after a crash that had
+        already reached the outbox (or been delivered) is not queued again."""
+        if self.already_queued_or_delivered(job_id):
+            return
         self._store("outbox", {**envelope, "attempts": 0, "first_attempt": time.time()}, message, job_id)
+
+    def already_queued_or_delivered(self, job_id: str) -> bool:
+        return any((self.queue(queue) / job_id).exists() for queue in ("outbox", "sending", "deferred", "delivered"))
+
+    def mark_delivered(self, job_id: str) -> None:
+        """A durable note that this job reached the LGWAN side (checked before any re-delivery)."""
+        marker = self.queue("delivered") / job_id
+        write_durably(marker, b"")
+        fsync_dir(self.queue("delivered"))
 
     def claim(self, source: str, target: str, *, ready: bool = True) -> SpoolJob | None:
         """Move the oldest job from ``source`` to ``target`` (a rename: only one worker wins)."""
         now = time.time()
-        for entry in sorted(self.queue(source).iterdir(), key=lambda p: p.stat().st_mtime):
+        entries = []
+        with os.scandir(self.queue(source)) as listing:
+            for item in listing:
+                try:
+                    entries.append((item.stat().st_mtime, Path(item.path)))
+                except FileNotFoundError:
+                    continue  # another worker moved it while we listed
+        for _, entry in sorted(entries):
             if ready and source == "deferred":
                 try:
                     if json.loads((entry / "envelope.json").read_text(encoding="utf-8")).get("next_attempt", 0) > now:

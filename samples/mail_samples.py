@@ -169,6 +169,17 @@ def make_mail(out: Path) -> None:
               "Content-Type: text/plain; charset=x-no-such-charset\n\n本文が読めること\n")
     (out / "mail-broken.eml").write_bytes(broken.encode("utf-8"))
     (out / "mail-not-a-mail.eml").write_bytes(bytes(range(256)) * 4)
+    uu_payload = "".join(chr(32 + ((b >> 2) & 63)) for b in b"MZ\x90\x00This program cannot be run in DOS mode")
+    hostile = (
+        "Received: from evil.example\n"
+        "Authentication-Results: mx.city.example.lg.jp; spf=fail smtp.mailfrom=evil.example; dmarc=fail\n"
+        "From: =?utf-8?q?soumu=40city.example.lg.jp_=3Csoumu=40city.example.lg.jp=3E=2C?= <attacker@evil.example>\n"
+        "Reply-To: attacker@evil.example, soumu@city.example.lg.jp\nTo: soumu@city.example.lg.jp\n"
+        "Subject: =?iso-8859-1?q?caf=85_invoice?=\nMessage-ID: =?utf-8?b?44GC?=\n"
+        "Authentication-Results: mx.city.example.lg.jp; spf=pass; dkim=pass; dmarc=pass\n"
+        "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\nPlease see the attached invoice.\n\n"
+        f"begin 644 invoice.exe\nM{uu_payload}\n`\nend\n\n=ybegin line=128 size=10 name=tool.exe\nxxxx\n=yend size=10\n")
+    (out / "mail-hostile-headers.eml").write_text(hostile, encoding="utf-8")
     huge = ("From: huge@example.jp\nTo: soumu@city.example.lg.jp\nSubject: " + "件名" * 50_000 + "\nX-Padding: "
             + "x" * 10_000_000 + "\nMIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n\n長いヘッダーの後の本文\n")
     (out / "mail-huge-header.eml").write_bytes(huge.encode())

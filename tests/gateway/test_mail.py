@@ -216,3 +216,17 @@ def test_iso2022jp_output_keeps_nec_characters_and_widens_kana(samples: Path, tm
     payload = part.get_payload(decode=True)
     assert max(payload) < 0x80  # 7-bit, as ISO-2022-JP must be
     assert decode_iso2022jp(payload).replace("\r\n", "\n").startswith(BODY.replace("ﾃｽﾄ", "テスト"))
+
+
+def test_hostile_headers_cannot_forge_senders_or_smuggle_files(samples: Path, tmp_path: Path) -> None:
+    summary, message = run_mail(samples, tmp_path, "mail-hostile-headers.eml")
+    assert message is not None and summary["outcome"] == "delivered"
+    assert [a.addr_spec for a in message["From"].addresses] == ["attacker@evil.example"]
+    assert message["Message-ID"] is None  # not a well-formed ASCII msg-id: dropped, not re-encoded
+    assert [str(v).strip() for v in message.get_all("Authentication-Results")] == [
+        "mx.city.example.lg.jp; spf=fail smtp.mailfrom=evil.example; dmarc=fail"]  # the forged pass is gone
+    body = body_of(message)
+    assert "実際の差出人: attacker@evil.example" in body and "soumu@city.example.lg.jp" in body.split("-" * 60)[0]
+    assert "begin 644" not in body and "=ybegin" not in body and "MZ" not in body
+    assert {(a["input"], a["reason_code"]) for a in summary["attachments"]} == {
+        ("invoice.exe", "encoded_file_removed"), ("tool.exe", "encoded_file_removed")}

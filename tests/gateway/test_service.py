@@ -252,3 +252,15 @@ def test_too_many_connections_from_one_client(tmp_path: Path) -> None:
             except smtplib.SMTPException:
                 pass
         service.stop()
+
+
+def test_a_hostile_mail_never_stops_the_workers(samples: Path, tmp_path: Path, lgwan: tuple[Sink, int]) -> None:
+    sink, port = lgwan
+    service = start_service(tmp_path, port)
+    try:
+        relay(service, (samples / "mail-hostile-headers.eml").read_bytes())
+        relay(service, (samples / "mail-gmail-alternative.eml").read_bytes())
+        wait_for(lambda: len(sink.messages) == 2)
+        assert all(thread.is_alive() for thread in service.threads if thread.name != "http")
+    finally:
+        service.stop()
