@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, File, HTTPException, Request, UploadFile
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from converters.names import safe_component
 from gateway.audit import AuditLog
@@ -71,13 +72,23 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
         if source is None or json.loads(source.read_text(encoding="utf-8")).get("user") != who.name:
             raise HTTPException(404, "no such transfer")
 
-    async def upload(request: Request, who: Annotated[Identity, Depends(identity)],
-                     file: Annotated[list[UploadFile], File()]) -> dict[str, str]:
+    async def upload(request: Request) -> dict[str, str]:
+        # who and how much are settled from the headers before a byte of the body is read
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        who = context.tokens.identify(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        if who is None:
+            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
         if who.role not in ("uploader", "admin"):
             raise HTTPException(403, "this token may not upload")
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > context.max_upload_bytes:
+        length = request.headers.get("content-length")
+        if length is None or not length.isdigit():
+            raise HTTPException(411, "uploads need a Content-Length")
+        if int(length) > context.max_upload_bytes:
             raise HTTPException(413, f"uploads are limited to {context.max_upload_bytes} bytes")
+        form = await request.form(max_files=100, max_fields=20, max_part_size=1024 * 1024)
+        file = [item for item in form.getlist("file") if isinstance(item, StarletteUploadFile)]
+        if not file:
+            raise HTTPException(422, "send the files as multipart fields named 'file'")
         if context.spool.free_bytes() < context.min_free_bytes:
             raise HTTPException(503, "the gateway is short of disk space; try again later")
         transfer_id = uuid.uuid4().hex

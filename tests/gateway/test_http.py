@@ -126,3 +126,16 @@ def test_lgwan_side_listener_serves_downloads_but_takes_no_uploads(tmp_path: Pat
         assert status.status_code == 200
     finally:
         service.stop()
+
+
+def test_body_is_not_read_before_token_and_length_are_checked(service: Service) -> None:
+    body = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nhello\r\n--b--\r\n"
+    multipart = {"Content-Type": "multipart/form-data; boundary=b"}
+    assert httpx.post(url(service, "/api/v1/transfers"), content=body, headers=multipart).status_code == 401
+    uploader = tokens(service).create("uploader", "staff")
+    chunked = httpx.post(url(service, "/api/v1/transfers"), content=iter([body]),
+                         headers={**multipart, "Authorization": f"Bearer {uploader}"})
+    assert chunked.status_code == 411  # no Content-Length: refused before reading
+    ok = httpx.post(url(service, "/api/v1/transfers"), content=body,
+                    headers={**multipart, "Authorization": f"Bearer {uploader}"})
+    assert ok.status_code == 202
