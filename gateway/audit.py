@@ -1,18 +1,23 @@
-"""The audit log: one append-only record per transfer state change, each carrying the hash of
-the one before, in SQLite (WAL). ``verify`` recomputes the chain and names the first record
-that was altered, removed or reordered; a retention purge keeps the chain verifiable by storing
-the hash of the last purged record as the new anchor.
+"""The audit log: one append-only record per transfer state change, each carrying the keyed hash
+(HMAC-SHA256, key in a separate 0600 file) of the one before, in SQLite (WAL). ``verify``
+recomputes the chain and names the first record that was altered, removed or reordered; a
+retention purge keeps the chain verifiable: the hash of the last purged record becomes the anchor,
+and the purge itself is a record in the chain (so an anchor without one is tampering).
 
 Times are UTC with an explicit offset (policy 8.1②); the log holds no message bodies or file
-contents, only what identifies a transfer and what happened to it.
+contents, only what identifies a transfer and what happened to it. Deleting the newest records
+cannot be seen from the log alone: export it (or its last hash) off the host regularly.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 import json
+import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -46,8 +51,20 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def record_hash(prev_hash: str, record: str) -> str:
-    return hashlib.sha256(f"{prev_hash}\n{record}".encode()).hexdigest()
+def record_hash(prev_hash: str, record: str, key: bytes | None = None) -> str:
+    """SHA-256 of the previous hash and this record; keyed (HMAC) when the log has a key, so
+    that whoever can write the database but not read the key cannot re-chain altered records."""
+    data = f"{prev_hash}\n{record}".encode()
+    return hmac.new(key, data, hashlib.sha256).hexdigest() if key else hashlib.sha256(data).hexdigest()
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The chain's HMAC key (32 random bytes, mode 0600), made on first use."""
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+    return path.read_bytes()
 
 
 @dataclass(frozen=True)
@@ -66,9 +83,10 @@ class Verification:
 class AuditLog:
     """Thread-safe appender and reader; one SQLite file under the data directory."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, key_file: Path | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.key = load_or_create_key(key_file or path.with_suffix(".key"))
         self.lock = threading.Lock()
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -95,7 +113,7 @@ class AuditLog:
                 body = {"seq": seq, "transfer_id": transfer_id, "time": utc_now(), "event": event, **fields}
                 record = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
                 self.db.execute("INSERT INTO audit (seq, record, prev_hash, hash) VALUES (?, ?, ?, ?)",
-                                (seq, record, prev, record_hash(prev, record)))
+                                (seq, record, prev, record_hash(prev, record, self.key)))
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
@@ -106,6 +124,10 @@ class AuditLog:
         anchor = self.db.execute("SELECT seq, hash FROM anchor WHERE id = 1").fetchone() or (0, GENESIS)
         expected_seq, prev = anchor[0] + 1, anchor[1]
         count = 0
+        purges = [json.loads(r) for (r,) in self.db.execute("SELECT record FROM audit ORDER BY seq")
+                  if '"event":"purged"' in r]
+        if anchor[0] and not any(p.get("detail") == f"anchor {anchor[0]} {anchor[1]}" for p in purges):
+            return Verification(False, 0, anchor[0] + 1, "records before this one were removed without a purge record")
         for seq, record, prev_hash, stored in self.db.execute(
                 "SELECT seq, record, prev_hash, hash FROM audit ORDER BY seq"):
             count += 1
@@ -120,7 +142,7 @@ class AuditLog:
                 return Verification(False, count, seq, "the record is not valid JSON")
             if body.get("seq") != seq:
                 return Verification(False, count, seq, "the record's own number was changed (reordered)")
-            if record_hash(prev, record) != stored:
+            if record_hash(prev, record, self.key) != stored:
                 return Verification(False, count, seq, "the record's content was altered")
             prev, expected_seq = stored, seq + 1
         return Verification(True, count)
@@ -161,6 +183,8 @@ class AuditLog:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+        if doomed:  # the chain itself records where it now starts
+            self.append("purged", "retention", detail=f"anchor {last_seq} {last_hash}")
         return len(doomed)
 
 

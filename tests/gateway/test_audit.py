@@ -104,3 +104,27 @@ def test_cli_records_transfers_and_verify_fails_on_tampering(samples: Path, tmp_
     db.execute("DELETE FROM audit WHERE seq = 2")
     broken = gateway("audit", "verify", "--data-dir", str(data))
     assert broken.returncode != 0 and "record 2" in broken.stdout
+
+
+def test_rechaining_without_the_key_or_forging_an_anchor_is_detected(log: AuditLog) -> None:
+    import hashlib
+
+    db = raw(log)
+    db.execute("DROP TRIGGER audit_no_update")
+    rows = db.execute("SELECT seq, record FROM audit ORDER BY seq").fetchall()
+    prev = "0" * 64
+    for seq, record in rows:  # an attacker recomputes every hash with plain SHA-256
+        record = record.replace("件名1", "件名X")
+        digest = hashlib.sha256(f"{prev}\n{record}".encode()).hexdigest()
+        db.execute("UPDATE audit SET record = ?, prev_hash = ?, hash = ? WHERE seq = ?", (record, prev, digest, seq))
+        prev = digest
+    assert not log.verify().ok
+    fresh = AuditLog(log.path.with_name("other.sqlite3"))
+    for index in range(3):
+        fresh.append("received", f"t{index}")
+    second = raw(fresh)
+    head = second.execute("SELECT seq, hash FROM audit WHERE seq = 1").fetchone()
+    second.execute("DELETE FROM audit WHERE seq = 1")
+    second.execute("INSERT INTO anchor (id, seq, hash) VALUES (1, ?, ?)", head)  # looks like a purge
+    result = fresh.verify()
+    assert not result.ok and "without a purge record" in result.problem
