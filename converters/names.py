@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-UNSAFE_CHARACTERS = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\]')
+UNSAFE_CHARACTERS = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\/]')  # "/" too: a component never holds a path
 BIDI_AND_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$|clock\$)\s*(\..*)?$",
                               re.IGNORECASE)

@@ -107,7 +107,10 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
                     sink.flush()
                     os.fsync(sink.fileno())
             client = request.client.host if request.client else ""
-            meta = {"user": who.name, "client_ip": client, "names": names}
+            destination = form.get("destination")
+            meta = {"user": who.name, "client_ip": client, "names": names,
+                    "destination": safe_component(destination)[:100] if isinstance(destination, str) and destination
+                    else ""}
             write_durably(staging / "envelope.json", json.dumps(meta, ensure_ascii=False).encode())
             fsync_dir(staging / "files")
             fsync_dir(staging)

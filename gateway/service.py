@@ -249,7 +249,7 @@ class Service:
             for output in result["outputs"]:
                 output["stored"] = f"{index}/{Path(output['path']).name}"
                 output["path"] = Path(output["path"]).name
-                delivered = self.lgwan_files / job.id / str(index)
+                delivered = self.lgwan_files / (meta.get("destination") or "") / job.id / str(index)
                 delivered.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(target / "outputs" / output["stored"], delivered / output["path"])
             files.append(result)

@@ -30,3 +30,4 @@ def test_stems() -> None:
     assert stem_of("a/b/report.final.pdf") == "report.final"
     assert stem_of("x.tar.gz") == "x" and stem_of("y.tgz") == "y" and stem_of(".hidden") == ".hidden"
     assert len(safe_component("あ" * 200).encode()) <= 200
+    assert safe_component("../../etc") == ".._.._etc"  # a component can never be a path

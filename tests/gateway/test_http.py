@@ -49,7 +49,8 @@ def test_upload_status_and_download(service: Service, samples: Path) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     files = [("file", ("見積書①.docm", (samples / "docm-macro.docm").read_bytes())),
              ("file", ("setup.exe", (samples / "exe-stub.exe").read_bytes()))]
-    response = httpx.post(url(service, "/api/v1/transfers"), headers=headers, files=files, timeout=30)
+    response = httpx.post(url(service, "/api/v1/transfers"), headers=headers, files=files,
+                          data={"destination": "../総務課"}, timeout=30)
     assert response.status_code == 202
     transfer = response.json()["id"]
     deadline = time.monotonic() + 60
@@ -65,7 +66,7 @@ def test_upload_status_and_download(service: Service, samples: Path) -> None:
     assert download.status_code == 200 and download.content.startswith(b"PK")
     assert b"vbaProject" not in download.content
     assert httpx.get(url(service, f"/api/v1/transfers/{transfer}/files/1"), headers=headers).status_code == 404
-    delivered = list((service.options.data_dir / "lgwan-files" / transfer).rglob("*.docx"))
+    delivered = list((service.options.data_dir / "lgwan-files" / ".._総務課" / transfer).rglob("*.docx"))
     assert [p.name for p in delivered] == ["見積書①.docx"]
     other = tokens(service).create("uploader", "staff-2")
     assert httpx.get(url(service, f"/api/v1/transfers/{transfer}"),
