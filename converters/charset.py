@@ -187,7 +187,7 @@ def detect_and_decode(data: bytes) -> Decoded:
     return Decoded(text, charset, True)
 
 
-def _sjis_to_jis_pair(lead: int, trail: int) -> bytes:
+def sjis_to_jis_pair(lead: int, trail: int) -> bytes:
     """Inverse of ``_jis_pair_to_sjis``: CP932 double-byte code to a JIS X 0208 row/cell pair."""
     row = (lead - (0x70 if lead <= 0x9F else 0xB0)) * 2
     if trail < 0x9F:
@@ -239,7 +239,7 @@ def encode_iso2022jp(text: str) -> tuple[bytes, int]:
         if mode != "jis":
             out += b"\x1b$B"
             mode = "jis"
-        out += _sjis_to_jis_pair(sjis[0], sjis[1])
+        out += sjis_to_jis_pair(sjis[0], sjis[1])
     if mode != "ascii":
         out += b"\x1b(B"
     return bytes(out), replaced

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from converters.base import RASTER_FRAMES_TYPE, Method, Output, Report
+from converters.engine import file_sha256
 from converters.errors import ConverterError, CorruptFile
 from converters.names import stem_of
 from converters.raster_pdf import assemble
@@ -74,14 +75,6 @@ def _copy_hashing(src: Path, target: Path, limit: int) -> tuple[str, int]:
             sink.write(chunk)
     target.chmod(0o644)
     return digest.hexdigest(), size
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _block(report: Report, code: str, reason: str) -> None:
@@ -274,13 +267,13 @@ class Sanitizer:
             for member in _walk(report):
                 for output in member.outputs:
                     published[output.path] = {"path": output.path.removeprefix(prefix), "container": str(target),
-                                              "sha256": _sha256(final / output.path), "type": output.type}
+                                              "sha256": file_sha256(final / output.path), "type": output.type}
             report.outputs = [Output(target.name, "application/zip")]
-            published[target.name] = {"path": str(target), "sha256": _sha256(target), "type": "application/zip"}
+            published[target.name] = {"path": str(target), "sha256": file_sha256(target), "type": "application/zip"}
         else:
             for output in report.outputs:
                 target = _publish(final / output.path, out_dir, Path(output.path).name)
-                published[output.path] = {"path": str(target), "sha256": _sha256(target), "type": output.type}
+                published[output.path] = {"path": str(target), "sha256": file_sha256(target), "type": output.type}
         return self._describe(report, published, bool(verdicts) and all(verdicts.values()))
 
     def _describe(self, report: Report, published: dict[str, dict[str, str]], verified: bool) -> dict[str, Any]:

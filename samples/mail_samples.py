@@ -10,6 +10,8 @@ import base64
 import urllib.parse
 from pathlib import Path
 
+from converters.charset import sjis_to_jis_pair
+
 BODY = "お世話になっております。\n見積書①を添付します。㈱サンプル 髙橋\nﾃｽﾄ ～ 以上です。\n"
 
 
@@ -35,17 +37,10 @@ def _iso2022jp(text: str) -> bytes:
                 mode = "kana"
             out.append(sjis[0] - 0x80)
             continue
-        first, second = sjis
-        row = (first - (0x70 if first <= 0x9F else 0xB0)) * 2
-        if second < 0x9F:
-            row -= 1
-            cell = second - (0x1F if second < 0x80 else 0x20)
-        else:
-            cell = second - 0x7E
         if mode != "jis":
             out += b"\x1b$B"
             mode = "jis"
-        out += bytes((row, cell))
+        out += sjis_to_jis_pair(sjis[0], sjis[1])
     if mode != "ascii":
         out += b"\x1b(B"
     return bytes(out)
