@@ -21,7 +21,10 @@ def _b64(data: bytes) -> str:
 
 
 def _iso2022jp(text: str) -> bytes:
-    """ISO-2022-JP as Outlook writes it: NEC row 13 in JIS X 0208 mode, half-width kana by ESC ( I."""
+    """ISO-2022-JP as Outlook writes it: NEC row 13 in JIS X 0208 mode, half-width kana by ESC ( I.
+
+    Deliberately not ``converters.charset.encode_iso2022jp``: that one widens kana (for old LGWAN
+    clients), and test input for the decoder must not come from the product's own encoder."""
     out, mode = bytearray(), "ascii"
     for char in text:
         if ord(char) < 0x80:
