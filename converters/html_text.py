@@ -2,12 +2,16 @@
 
 Links become ``text (URL)`` with the URL defanged (``hxxps://example[.]com``) by default,
 because mail clients on the LGWAN side re-link plain URLs; images become ``[画像: alt]``.
+
+Parsed by libxml2's HTML parser (lxml, in recovery mode, no network, no entity loading) with a
+callback target: each tag and text run arrives as an event, no tree is built.
 """
 
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
+
+from lxml import etree
 
 SKIPPED = frozenset({"script", "style", "noscript", "template", "head", "title", "select",
                      "textarea", "button", "object", "embed", "applet", "iframe", "frame",
@@ -34,24 +38,33 @@ def defang_url(url: str) -> str:
     return f"{scheme}://{host.replace('.', '[.]')}{slash}{path}"
 
 
-class _TextExtractor(HTMLParser):
+WHITESPACE = re.compile(r"\s+")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class _TextExtractor:
+    """The parser's target: ``start``/``end``/``data`` events in, text out of ``close``."""
+
     def __init__(self, defang: bool) -> None:
-        super().__init__(convert_charrefs=True)
         self.defang = defang
         self.parts: list[str] = []
         self.stack: list[tuple[str, bool, str | None]] = []  # (tag, hidden, href)
         self.hidden_depth = 0
+        self.pre_depth = 0
         self.link_text: list[str] | None = None
 
     def _open(self, tag: str, hidden: bool, href: str | None) -> None:
         self.stack.append((tag, hidden, href))
         if hidden:
             self.hidden_depth += 1
+        if tag == "pre":
+            self.pre_depth += 1
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = {name: value or "" for name, value in attrs}
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        tag = tag.lower() if isinstance(tag, str) else ""
+        attributes = {str(name).lower(): value or "" for name, value in attrib.items()}
         hidden = (tag in SKIPPED or "hidden" in attributes
-                  or bool(HIDDEN_STYLE.search(attributes.get("style", "")))
+                  or ("style" in attributes and bool(HIDDEN_STYLE.search(attributes["style"])))
                   or (attributes.get("aria-hidden") == "true" and tag != "img"))
         if tag in VOID:
             if self.hidden_depth or hidden:
@@ -77,13 +90,16 @@ class _TextExtractor(HTMLParser):
         if tag == "a":
             self.link_text = []
 
-    def handle_endtag(self, tag: str) -> None:
+    def end(self, tag: str) -> None:
+        tag = tag.lower() if isinstance(tag, str) else ""
         if tag in VOID:
             return
         while self.stack:
             open_tag, hidden, href = self.stack.pop()
             if hidden:
                 self.hidden_depth -= 1
+            if open_tag == "pre":
+                self.pre_depth -= 1
             if open_tag == "a" and not self.hidden_depth:
                 self._close_link(href)
             if open_tag == tag:
@@ -104,13 +120,17 @@ class _TextExtractor(HTMLParser):
         if self.link_text is not None:
             self.link_text.append(text)
 
-    def handle_data(self, data: str) -> None:
+    def data(self, data: str) -> None:
         if self.hidden_depth:
             return
-        inside_pre = any(tag == "pre" for tag, _, _ in self.stack)
-        self._emit(data if inside_pre else re.sub(r"\s+", " ", data))
+        self._emit(data if self.pre_depth else WHITESPACE.sub(" ", data))
 
-    def text(self) -> str:
+    def comment(self, text: str) -> None:
+        """Comments are never shown."""
+
+    def close(self) -> str:
+        while self.stack:  # elements left open at the end
+            self.end(self.stack[-1][0])
         raw = "".join(self.parts)
         lines = [line.strip(" ") for line in raw.split("\n")]
         collapsed = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
@@ -118,7 +138,12 @@ class _TextExtractor(HTMLParser):
 
 
 def html_to_text(html: str, *, defang: bool = True) -> str:
-    parser = _TextExtractor(defang)
-    parser.feed(html)
-    parser.close()
-    return parser.text()
+    """Readable text of ``html`` (see the module docstring); malformed markup is recovered."""
+    cleaned = CONTROL.sub("", html)
+    if not cleaned.strip():
+        return "\n"
+    parser = etree.HTMLParser(target=_TextExtractor(defang), recover=True, no_network=True, remove_comments=True,
+                              remove_pis=True, huge_tree=False, default_doctype=False)
+    parser.feed(cleaned)
+    text: str = parser.close()
+    return text
