@@ -6,6 +6,7 @@
     python -m converters inspect --scratch DIR --root DIR --list FILE
     python -m converters mail-split --input FILE --out DIR [--no-defang]
     python -m converters extract-text --root DIR --list FILE
+    python -m converters zygote [--own-pid-namespace]   (forks a child per job; see zygote.py)
 
 Each prints one JSON document on standard output and nothing else (library chatter is sent to
 standard error). Exit 0 when the JSON was written, 2 on usage errors.
@@ -62,8 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     text = commands.add_parser("extract-text")
     text.add_argument("--root", required=True, type=Path)
     text.add_argument("--list", required=True, type=Path)
+    zygote = commands.add_parser("zygote")
+    zygote.add_argument("--own-pid-namespace", action="store_true", help="only in the sandbox: clear leftovers "
+                        "with kill(-1)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if args.command == "zygote":
+        from converters.zygote import serve
+
+        return serve(args.own_pid_namespace)
     channel = _json_channel()
     if args.command == "convert":
         warm = None

@@ -1,6 +1,7 @@
 """``gateway mail``: internet mail in, a new text-only message with disarmed attachments out.
 
-The message is split in the sandbox (``python -m converters mail-split``); each attachment is
+The message is split in the sandbox, in a child forked for it by the zygote (``Zygote``,
+``converters/zygote.py``); each attachment is
 disarmed like any file (``Sanitizer``); the outgoing message is built here, fresh, from
 validated pieces: kept headers (control characters removed), the body text, a warning when
 sender authentication failed, a notice (Japanese, then English) listing every attachment and
@@ -14,7 +15,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -25,16 +25,19 @@ from typing import Any
 from converters.charset import encode_iso2022jp
 from gateway.config import Settings
 from gateway.errors import GatewayError, ReportInvalid
-from gateway.jobs import JOB_CONTROL, JOB_FINAL, JOB_IN, JOB_OUT, Job, create_job
+from gateway.jobs import JOB_CONTROL, JOB_FINAL, Job, create_job
 from gateway.mail_notice import build_notice, warning
-from gateway.outputs import copy_beneath
 from gateway.sanitize import Sanitizer
+from gateway.zygote import Zygote
 
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # everything splitlines() breaks on
 ADDR_SPEC = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 MESSAGE_IDS = re.compile(r"^(<[!-;=?-~]+@[!-;=?-~]+>\s*)+$")
 DATE = re.compile(r"^[ -~]{10,80}$")
 MAX_BODY_BYTES = 16 * 1024 * 1024
+SPLIT_FILES = re.compile(r"body\.txt|att-[1-9][0-9]{0,3}")
+
+
 def clean_header(value: object, limit: int = 2000) -> str:
     return CONTROL.sub(" ", str(value or ""))[:limit].strip()
 
@@ -49,31 +52,28 @@ class MailSanitizer:
     def __init__(self, settings: Settings, sanitizer: Sanitizer | None = None) -> None:
         self.settings = settings
         self.sanitizer = sanitizer or Sanitizer(settings)
+        self.zygote = Zygote(self.sanitizer.sandbox)
 
     def close(self) -> None:
+        self.zygote.close()
         self.sanitizer.close()
 
     def process(self, src: Path) -> MailResult:
-        raw_size = src.stat().st_size
-        digest = hashlib.sha256(src.read_bytes()).hexdigest()
+        raw = src.read_bytes()
+        digest = hashlib.sha256(raw).hexdigest()
         reference = f"GW-{digest[:12].upper()}"
-        job = create_job(self.sanitizer.sandbox, self.settings.work_dir)
         try:
-            job.input.write_bytes(src.read_bytes())
-            job.input.chmod(0o644)
-            argv = self.sanitizer.sandbox.python_argv(
-                "mail-split", f"--input={job.inside('in', JOB_IN)}/input", f"--out={job.inside('out', JOB_OUT)}",
-                *([] if self.settings.mail.defang_links else ["--no-defang"]))
-            try:
-                result = self.sanitizer.sandbox.run(argv, job.convert_binds(), uid=job.uid)
-                split = self._parse(result.stdout)
-            except GatewayError as exc:
-                return self._rejected(src, digest, exc.reason, exc.code)
-            if split.get("rejected"):
-                return self._rejected(src, digest, str(split.get("reason", "not a mail"))[:300], "not_a_mail")
-            body = self._read_body(job.dir("out"), split)
-            attachments, files = self._attachments(job.dir("out"), job.dir("final"), split)
-            if self.settings.mail.attachments == "text" and files:
+            answer = self.zygote.run("mail-split", raw, {"defang": self.settings.mail.defang_links}, SPLIT_FILES)
+            split = self._parse(answer.report)
+        except GatewayError as exc:
+            return self._rejected(src, digest, exc.reason, exc.code)
+        if split.get("rejected"):
+            return self._rejected(src, digest, str(split.get("reason", "not a mail"))[:300], "not_a_mail")
+        body = self._body(answer.files, split)
+        job = create_job(self.sanitizer.sandbox, self.settings.work_dir) if split["attachments"] else None
+        try:
+            attachments, files = self._attachments(answer.files, job, split)
+            if self.settings.mail.attachments == "text" and files and job is not None:
                 body += self._texts_of(job, files)
                 files = []
             message = self._build(split, body, attachments, files, reference)
@@ -83,10 +83,11 @@ class MailSanitizer:
                 return self._rejected(src, digest, f"the message headers could not be rebuilt ({type(exc).__name__})",
                                       "headers_unbuildable")
         finally:
-            job.remove()
+            if job is not None:
+                job.remove()
         headers = split["headers"]
         summary = {
-            "input": str(src), "sha256": digest, "size": raw_size,
+            "input": str(src), "sha256": digest, "size": len(raw),
             "message_id": clean_header(headers.get("message-id")), "outcome": "delivered",
             "subject": clean_header(headers.get("subject")), "from": clean_header(headers.get("from")),
             "attachments": attachments, "findings": split["findings"], "reason": None, "reference": reference,
@@ -100,11 +101,7 @@ class MailSanitizer:
                            "reason_code": code}, None)
 
     @staticmethod
-    def _parse(raw: bytes) -> dict[str, Any]:
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise ReportInvalid("mail splitter report is not valid JSON") from exc
+    def _parse(data: object) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise ReportInvalid("mail splitter report has an unexpected shape")
         if data.get("rejected"):
@@ -118,39 +115,35 @@ class MailSanitizer:
         return data
 
     @staticmethod
-    def _read_body(out: Path, split: dict[str, Any]) -> str:
-        if split.get("body_file") != "body.txt":
+    def _body(files: dict[str, bytes], split: dict[str, Any]) -> str:
+        body = files.get("body.txt")
+        if split.get("body_file") != "body.txt" or body is None:
             raise ReportInvalid("mail splitter named an unexpected body file")
-        target = Path(tempfile.mkdtemp()) / "body.txt"
-        try:
-            copy_beneath(out, "body.txt", target, MAX_BODY_BYTES)
-            return CONTROL.sub(lambda m: m.group(0) if m.group(0) in "\n\t" else " ",
-                               target.read_bytes().decode("utf-8", "replace"))
-        finally:
-            target.unlink(missing_ok=True)
-            target.parent.rmdir()
+        if len(body) > MAX_BODY_BYTES:
+            raise ReportInvalid("mail splitter wrote an oversized body")
+        return CONTROL.sub(lambda m: m.group(0) if m.group(0) in "\n\t" else " ", body.decode("utf-8", "replace"))
 
-    def _attachments(self, out: Path, final: Path, split: dict[str, Any]) -> tuple[list[dict[str, Any]],
-                                                                                    list[tuple[str, Path, str]]]:
+    def _attachments(self, parts: dict[str, bytes], job: Job | None,
+                     split: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[str, Path, str]]]:
         reports: list[dict[str, Any]] = []
         files: list[tuple[str, Path, str]] = []
-        delivered = final / "delivered"
         for index, item in enumerate(split["attachments"][:500], start=1):
-            if not isinstance(item, dict) or item.get("file") != f"att-{index}":
+            data = parts.get(f"att-{index}")
+            if not isinstance(item, dict) or item.get("file") != f"att-{index}" or data is None or job is None:
                 raise ReportInvalid("mail splitter listed a malformed attachment")
             name = clean_header(item.get("name"), 255) or f"attachment-{index}"
             if self.settings.mail.attachments == "remove":
                 reports.append({"input": name, "outcome": "blocked", "reason_code": "removed_by_policy",
                                 "reason": "添付ファイルは受け付けない設定です / attachments are not accepted here",
                                 "outputs": [], "findings": [], "verified": False,
-                                "size": int(item.get("size") or 0), "type": clean_header(item.get("content_type"))})
+                                "size": len(data), "type": clean_header(item.get("content_type"))})
                 continue
-            staged = final / "attachments" / str(index) / "original"
-            try:
-                copy_beneath(out, f"att-{index}", staged, self.settings.limits.max_input_bytes)
-            except OSError as exc:
-                raise ReportInvalid("a mail attachment is not a regular file") from exc
-            result = self.sanitizer.sanitize(staged, delivered / str(index), display_name=name)
+            if len(data) > self.settings.limits.max_input_bytes:
+                raise ReportInvalid("a mail attachment is larger than the input limit")
+            staged = job.dir("final") / "attachments" / str(index) / "original"
+            staged.parent.mkdir(parents=True)
+            staged.write_bytes(data)
+            result = self.sanitizer.sanitize(staged, job.dir("final") / "delivered" / str(index), display_name=name)
             for output in result["outputs"]:
                 files.append((Path(output["path"]).name, Path(output["path"]), output["type"]))
                 output["path"] = Path(output["path"]).name  # as attached to the outgoing message

@@ -137,18 +137,19 @@ class Sandbox:
         roots = {Path(sys.base_prefix), Path(sys.prefix), Path(converters.__file__).resolve().parent}
         return [Bind(root, str(root)) for root in sorted(roots)]
 
-    def _limits_prefix(self, prlimit: str) -> list[str]:
+    def _limits_prefix(self, prlimit: str, cpu_seconds: int | None) -> list[str]:
         s = self.settings
-        return [prlimit, f"--cpu={s.cpu_seconds}", f"--as={s.memory_mb * 1024 * 1024}",
+        return [prlimit, f"--cpu={cpu_seconds or s.cpu_seconds}", f"--as={s.memory_mb * 1024 * 1024}",
                 f"--fsize={s.file_size_mb * 1024 * 1024}", f"--nproc={s.max_processes}",
                 "--core=0", "--"]
 
-    def command(self, argv: list[str], binds: list[Bind], uid: int | None = None) -> list[str]:
+    def command(self, argv: list[str], binds: list[Bind], uid: int | None = None,
+                cpu_seconds: int | None = None) -> list[str]:
         if self.settings.mode == "none":
             return argv
         if self.bwrap is None or self.prlimit is None:
             raise SandboxUnavailable("bubblewrap or prlimit disappeared")
-        cmd = [*self._limits_prefix(self.prlimit), self.bwrap, "--die-with-parent", "--new-session",
+        cmd = [*self._limits_prefix(self.prlimit, cpu_seconds), self.bwrap, "--die-with-parent", "--new-session",
                "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
         if not self.as_root:
             cmd.append("--unshare-user")
@@ -189,6 +190,14 @@ class Sandbox:
             for descriptor in pass_fds:
                 os.close(descriptor)
         return Running(process, _Capture(process, MAX_REPORT_BYTES), _Capture(process, STDERR_TAIL, tail=True))
+
+    def spawn_server(self, argv: list[str], *, uid: int, cpu_seconds: int) -> tuple[subprocess.Popen[bytes], _Capture]:
+        """Start a long-lived sandboxed process that talks over its standard input and output
+        (both raw pipes for the caller); only the tail of its standard error is kept."""
+        process = subprocess.Popen(self.command(argv, [], uid, cpu_seconds), stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                   env=self._env(), bufsize=0)
+        return process, _Capture(process, STDERR_TAIL, tail=True)
 
     def finish(self, running: Running, timeout: float | None = None) -> SandboxResult:
         """Wait for a started child; raise a SandboxFailure unless it exits 0. Standard output is

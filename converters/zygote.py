@@ -1,0 +1,215 @@
+"""A long-lived sandboxed worker that forks a fresh child for every job (``python -m converters
+zygote``), so that a job costs a fork instead of a sandbox and interpreter start.
+
+The zygote itself never parses untrusted bytes: it reads a request from standard input (one
+JSON line, then the input's bytes), forks, and the child does the work in a private scratch
+directory, writes its answer into a pipe and exits. The zygote relays that answer (capped) on
+standard output, then kills every process the child may have left behind and removes the
+scratch directory before it takes the next request, so no job ever sees another's state.
+
+The zygote is not dumpable (its children inherit this): a child taken over by hostile input
+can neither ptrace it nor read its memory. The child lowers its own CPU limit; the zygote
+enforces the wall-clock limit and kills a child that overruns it.
+
+Request:  {"command": "mail-split", "size": N, "options": {...}, "cpu_seconds": S, "timeout": T}\\n + N bytes
+Answer:   {"status": "ok"|"crash"|"limit"|"timeout"|"oversize", "size": M}\\n + M bytes
+The M bytes (status ok) are the child's payload: {"report": ..., "files": [[name, size], ...]}\\n
+followed by the files' bytes in that order.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+MAX_REQUEST_LINE = 64 * 1024
+MAX_ANSWER_BYTES = 160 * 1024 * 1024
+PR_SET_DUMPABLE = 4
+EXIT_LIMIT = 3
+WARM_UP_MAIL = (
+    b"From: =?ISO-2022-JP?B?GyRCJTUlcyVXJWsbKEI=?= <a@example.jp>\r\nTo: b@example.jp\r\n"
+    b"Subject: =?shift_jis?B?g1SDk4N2g4s=?=\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n"
+    b"Content-Type: text/plain; charset=ISO-2022-JP\r\n\r\n\x1b$B%5%s%W%k\x1b(B\r\n--b\r\n"
+    b"Content-Type: text/html; charset=EUC-JP\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    b"PHA+pbWls6W3peunzzwvcD4=\r\n--b--\r\n")
+
+
+def _mail_split(data: bytes, options: dict[str, Any], scratch: Path) -> Any:
+    from converters.mail_parse import split_mail
+
+    return split_mail(data, scratch, defang=bool(options.get("defang", True)))
+
+
+COMMANDS: dict[str, Callable[[bytes, dict[str, Any], Path], Any]] = {"mail-split": _mail_split}
+
+
+def _payload(report: Any, scratch: Path) -> list[bytes]:
+    files = sorted((e for e in os.scandir(scratch) if e.is_file(follow_symlinks=False)), key=lambda e: e.name)
+    chunks = [Path(entry.path).read_bytes() for entry in files]
+    header = {"report": report, "files": [[entry.name, len(chunk)] for entry, chunk in zip(files, chunks, strict=True)]}
+    return [json.dumps(header, ensure_ascii=False).encode("utf-8") + b"\n", *chunks]
+
+
+def _child(request: dict[str, Any], data: bytes, scratch: Path, answer: int) -> None:
+    """Runs in the forked child; never returns."""
+    code = 1
+    try:
+        gc.disable()  # a child lives for one job: collections would only copy shared pages
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(2, 1)  # the zygote's standard output is its own; the child answers through the pipe
+        cpu = int(request.get("cpu_seconds", 60))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+        report = COMMANDS[str(request["command"])](data, dict(request.get("options") or {}), scratch)
+        with os.fdopen(answer, "wb", closefd=True) as channel:
+            for chunk in _payload(report, scratch):
+                channel.write(chunk)
+        code = 0
+    except MemoryError:
+        code = EXIT_LIMIT
+    except BaseException:  # the child's boundary: report on stderr, exit non-zero
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _collect(reader: int, pid: int, deadline: float) -> tuple[str, bytes]:
+    """Read the child's answer until it exits, the deadline passes or the cap is hit."""
+    answer = bytearray()
+    pidfd = os.pidfd_open(pid)
+    open_pipe = True
+    status: int | None = None
+    try:
+        while status is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout", b""
+            watched = [pidfd, reader] if open_pipe else [pidfd]
+            ready, _, _ = select.select(watched, [], [], remaining)
+            if reader in ready:
+                chunk = os.read(reader, 1024 * 1024)
+                if not chunk:
+                    open_pipe = False
+                answer.extend(chunk)
+                if len(answer) > MAX_ANSWER_BYTES:
+                    return "oversize", b""
+            if pidfd in ready and not (open_pipe and reader in ready):
+                _, status = os.waitpid(pid, 0)
+        os.set_blocking(reader, False)  # a process the child left behind may still hold the pipe open
+        while open_pipe:  # whatever is still buffered
+            try:
+                chunk = os.read(reader, 1024 * 1024)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            answer.extend(chunk)
+            if len(answer) > MAX_ANSWER_BYTES:
+                return "oversize", b""
+    finally:
+        os.close(pidfd)
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        return "ok", bytes(answer)
+    signalled = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+    if signalled in (signal.SIGXCPU, signal.SIGKILL) or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_LIMIT):
+        return "limit", b""
+    return "crash", b""
+
+
+def _clear_leftovers(pid: int, own_pid_namespace: bool) -> None:
+    """Kill whatever the child left running and reap it. In the sandbox's own pid namespace that
+    is every process but ourselves (and the namespace's init); otherwise the child's session."""
+    if own_pid_namespace:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    while True:
+        try:
+            reaped, _ = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        if reaped == 0:
+            return
+
+
+def _read_exact(stream: Any, size: int) -> bytes | None:
+    data = stream.read(size)
+    return data if data is not None and len(data) == size else None
+
+
+def _warm_up() -> None:
+    """Load every module and codec a job needs before the first fork, so children do not."""
+    scratch = Path(tempfile.mkdtemp(prefix="warm-"))
+    try:
+        _mail_split(WARM_UP_MAIL, {}, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _answer(status: str, payload: bytes = b"") -> None:
+    header = json.dumps({"status": status, "size": len(payload)}).encode("ascii") + b"\n"
+    os.write(1, header)
+    view = memoryview(payload)
+    while view:
+        written = os.write(1, view)
+        view = view[written:]
+
+
+def serve(own_pid_namespace: bool) -> int:
+    """The zygote's loop (see the module docstring). Exit 0 when standard input closes.
+    ``own_pid_namespace`` (only in the sandbox) lets it clear leftovers with kill(-1)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    _warm_up()
+    gc.freeze()  # what is loaded now is shared with every child, untouched by their collections
+    requests = sys.stdin.buffer
+    os.write(1, b'{"status": "ready", "size": 0}\n')
+    while True:
+        line = requests.readline(MAX_REQUEST_LINE)
+        if not line:
+            return 0
+        request = json.loads(line)
+        data = _read_exact(requests, int(request["size"]))
+        if data is None:
+            return 0
+        if request.get("command") not in COMMANDS:
+            _answer("crash")
+            continue
+        scratch = Path(tempfile.mkdtemp(prefix="job-"))
+        reader, writer = os.pipe()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            os.close(reader)
+            _child(request, data, scratch, writer)
+        os.close(writer)
+        del data
+        try:
+            status, payload = _collect(reader, pid, time.monotonic() + float(request.get("timeout", 60)))
+        finally:
+            os.close(reader)
+            _clear_leftovers(pid, own_pid_namespace)
+            shutil.rmtree(scratch, ignore_errors=True)
+        _answer(status, payload)
