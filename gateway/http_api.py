@@ -13,7 +13,6 @@ delivered to the LGWAN side and can be downloaded by authorised users.
 import json
 import os
 import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,7 +24,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from converters.names import safe_component
 from gateway.audit import AuditLog
-from gateway.spool import Spool, fsync_dir, write_durably
+from gateway.spool import Spool, fsync_dir, new_job_id, write_durably
 from gateway.tokens import Identity, TokenStore
 
 COPY_CHUNK = 1024 * 1024
@@ -91,7 +90,7 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
             raise HTTPException(422, "send the files as multipart fields named 'file'")
         if context.spool.free_bytes() < context.min_free_bytes:
             raise HTTPException(503, "the gateway is short of disk space; try again later")
-        transfer_id = uuid.uuid4().hex
+        transfer_id = new_job_id()
         staging = context.spool.queue("tmp") / transfer_id
         (staging / "files").mkdir(parents=True)
         names, total = [], 0

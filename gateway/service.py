@@ -2,16 +2,24 @@
 change in the audit log. Jobs left half-done by a crash are recovered at start; a job that
 fails repeatedly goes to ``corrupt`` and is audited, never dropped; a delivery that keeps
 failing is retried with exponential backoff until its maximum age, then marked failed.
+
+The main process takes mail (SMTP) and uploads (HTTP) and supervises; the work is done by
+worker processes that meet only in the spool, as Postfix's do: ``pipeline`` (one per core;
+each keeps a sandboxed zygote), ``delivery`` and ``uploads``. A worker that dies is started
+again, and the job it held (its flock is gone with it) is queued again.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import ipaddress
 import json
 import logging
+import multiprocessing
 import os
 import shutil
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +31,7 @@ from typing import Any, Protocol
 from gateway.audit import AuditLog
 from gateway.config import Settings
 from gateway.delivery import DeliveryError, DirectoryTransport, PermanentDeliveryError, SmtpTransport
+from gateway.errors import GatewayError
 from gateway.mail import MailSanitizer
 from gateway.sanitize import Sanitizer
 from gateway.smtp import IntakeHandler, IntakePolicy, start_smtp, tls_context
@@ -30,10 +39,37 @@ from gateway.spool import Spool, SpoolJob
 
 log = logging.getLogger(__name__)
 MAX_PIPELINE_ATTEMPTS = 3
+SPAWN = multiprocessing.get_context("spawn")
+PR_SET_PDEATHSIG = 1
+SUPERVISE_SECONDS = 1.0
+PURGE_SECONDS = 3600.0
+STOP_POLL_SECONDS = 0.05
+
+
+class StopSignal:
+    """The service's stop flag, shared with the worker processes through shared memory without
+    a lock (a multiprocessing.Event's condition is corrupted when a waiting worker is killed,
+    and then ``set`` hangs)."""
+
+    def __init__(self) -> None:
+        self.flag = SPAWN.RawValue("b", 0)
+
+    def is_set(self) -> bool:
+        return bool(self.flag.value)
+
+    def set(self) -> None:
+        self.flag.value = 1
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.flag.value and (remaining := deadline - time.monotonic()) > 0:
+            time.sleep(min(remaining, STOP_POLL_SECONDS))
+        return self.is_set()
 
 
 class Transport(Protocol):
     def deliver(self, job_id: str, sender: str, recipients: list[str], message: bytes) -> dict[str, str]: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -65,11 +101,26 @@ def parse_hostport(value: str, default_host: str = "127.0.0.1") -> tuple[str, in
     return (host.strip("[]") or default_host), int(port)
 
 
+def run_worker(settings: Settings, options: ServeOptions, role: str, stopping: StopSignal) -> None:
+    """A worker process's life: one loop until the service stops (it dies with the service)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when workers stop
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s")
+    service = Service(settings, options, stopping)
+    try:
+        {"pipeline": service._pipeline_loop, "delivery": service._delivery_loop,
+         "uploads": service._upload_loop}[role]()
+    finally:
+        service.transport.close()
+        service.audit.close()
+
+
 @dataclass
 class Service:
     settings: Settings
     options: ServeOptions
-    stopping: threading.Event = field(default_factory=threading.Event)
+    stopping: StopSignal = field(default_factory=StopSignal)
 
     def __post_init__(self) -> None:
         data = self.options.data_dir
@@ -85,6 +136,7 @@ class Service:
             max_message_bytes=self.options.max_message_bytes, min_free_bytes=self.options.min_free_bytes,
             max_connections_per_client=self.options.max_connections_per_client)
         self.threads: list[threading.Thread] = []
+        self.workers: dict[str, Any] = {}  # name -> multiprocessing process
         self.results = data / "results"
         self.results.mkdir(parents=True, exist_ok=True)
         self.lgwan_files = data / "lgwan-files"
@@ -96,12 +148,12 @@ class Service:
             log.warning("recovered %d jobs left by an interrupted run", recovered)
         tls = (tls_context(self.options.tls_certificate, self.options.tls_key)
                if self.options.tls_certificate else None)
+        for index in range(self.options.workers):
+            self._spawn(f"pipeline-{index}", "pipeline")
+        self._spawn("delivery", "delivery")
+        self._spawn("uploads", "uploads")
         self.controller = start_smtp(IntakeHandler(self.spool, self.audit, self.policy), self.options.smtp_host,
                                      self.options.smtp_port, self.policy, tls)
-        for index in range(self.options.workers):
-            self._thread(self._pipeline_loop, f"pipeline-{index}")
-        self._thread(self._delivery_loop, "delivery")
-        self._thread(self._upload_loop, "uploads")
         self._thread(self._maintenance_loop, "maintenance")
         if self.options.http_listen is not None:
             self._start_http(*self.options.http_listen, uploads=True)
@@ -122,16 +174,40 @@ class Service:
         self.http_servers.append(server)
         self._thread(server.run, "http" if uploads else "http-lgwan")
 
+    def _spawn(self, name: str, role: str) -> None:
+        process = SPAWN.Process(target=run_worker, args=(self.settings, self.options, role, self.stopping),
+                                name=name, daemon=False)
+        process.start()
+        self.workers[name] = process
+
+    def supervise(self) -> None:
+        """Start again any worker that died, and queue again the jobs it held."""
+        dead = [name for name, process in self.workers.items() if not process.is_alive()]
+        if not dead or self.stopping.is_set():
+            return
+        released = self.spool.release_orphans()
+        for name in dead:
+            log.error("worker %s stopped (exit %s); starting it again", name, self.workers[name].exitcode)
+            self._spawn(name, name.split("-")[0])
+        if released:
+            log.warning("queued again %d jobs held by stopped workers", released)
+
     def _thread(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self.threads.append(thread)
 
     def stop(self) -> None:
+        """Stop taking mail, let every worker finish the job in hand, then stop."""
         self.stopping.set()
         self.controller.stop()
         for server in self.http_servers:
             server.should_exit = True
+        for process in self.workers.values():
+            process.join(timeout=120)
+            if process.is_alive():
+                process.kill()
+                process.join()
         for thread in self.threads:
             thread.join(timeout=120)
         self.audit.close()
@@ -140,15 +216,22 @@ class Service:
     def _pipeline_loop(self) -> None:
         sanitizer = MailSanitizer(self.settings)
         try:
+            try:
+                sanitizer.zygote.start()  # ready before the first mail (otherwise that mail starts it)
+            except GatewayError as exc:
+                log.error("the sandboxed splitter did not start: %s", exc.code)
             while not self.stopping.is_set():
+                job = None
                 try:
                     job = self.spool.claim("incoming", "active")
                     if job is None:
                         self.stopping.wait(0.1)
                         continue
                     self._process(sanitizer, job)
-                except Exception as exc:  # the thread must never die: log, pause, go on
+                except Exception as exc:  # the loop must never die: log, let the job be retried, go on
                     log.error("pipeline loop error: %s", type(exc).__name__, exc_info=True)
+                    if job is not None:
+                        job.release()
                     self.stopping.wait(1)
         finally:
             sanitizer.close()
@@ -201,12 +284,16 @@ class Service:
 
     # retention ----------------------------------------------------------------------------
     def _maintenance_loop(self) -> None:
+        next_purge = 0.0
         while not self.stopping.is_set():
             try:
-                self.purge()
-            except OSError as exc:
-                log.error("retention purge failed: %s", type(exc).__name__)
-            self.stopping.wait(3600)
+                self.supervise()
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + PURGE_SECONDS
+                    self.purge()
+            except Exception as exc:  # the thread must never die: log, go on
+                log.error("maintenance failed: %s", type(exc).__name__)
+            self.stopping.wait(SUPERVISE_SECONDS)
 
     def purge(self, now: float | None = None) -> tuple[int, int]:
         """Delete originals older than the quarantine period and audit records past retention."""
@@ -275,14 +362,17 @@ class Service:
     # delivery -----------------------------------------------------------------------------
     def _delivery_loop(self) -> None:
         while not self.stopping.is_set():
+            job = None
             try:
                 job = self.spool.claim("outbox", "sending") or self.spool.claim("deferred", "sending")
                 if job is None:
                     self.stopping.wait(0.1)
                     continue
                 self._deliver(job)
-            except Exception as exc:  # the thread must never die: log, pause, go on
+            except Exception as exc:  # the loop must never die: log, let the job be retried, go on
                 log.error("delivery loop error: %s", type(exc).__name__, exc_info=True)
+                if job is not None:
+                    job.release()
                 self.stopping.wait(1)
 
     def _tell_postmaster(self, job_id: str, envelope: dict[str, Any], problem: str) -> None:
@@ -304,6 +394,9 @@ class Service:
             log.error("postmaster notice failed: %s", type(exc).__name__)
 
     def _deliver(self, job: SpoolJob) -> None:
+        if self.spool.was_delivered(job.id):  # a crash came between delivery and removal
+            self.spool.remove(job)
+            return
         envelope = job.envelope()
         try:
             results = self.transport.deliver(job.id, str(envelope.get("sender", "")),

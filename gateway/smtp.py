@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import re
 import ssl
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from gateway.audit import AuditLog
 from gateway.spool import Spool
 
 log = logging.getLogger(__name__)
+DEPTH_RECOUNT_SECONDS = 1.0
 LOCAL_PART = re.compile(r"^[A-Za-z0-9.#$&'*+/=?^_`{|}~-]+$")
 
 
@@ -54,6 +56,16 @@ class IntakePolicy:
 class IntakeHandler:
     def __init__(self, spool: Spool, audit: AuditLog, policy: IntakePolicy) -> None:
         self.spool, self.audit, self.policy = spool, audit, policy
+        self.depth, self.depth_counted = 0, 0.0
+
+    def _queue_full(self) -> bool:
+        """The queue depth, counted again at most once a second (a count lists every queue)."""
+        if time.monotonic() - self.depth_counted > DEPTH_RECOUNT_SECONDS:
+            self.depth, self.depth_counted = self.spool.depth(), time.monotonic()
+        if self.depth >= self.policy.max_queue:
+            return True
+        self.depth += 1
+        return False
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           mail_options: list[str]) -> str:
@@ -78,7 +90,7 @@ class IntakeHandler:
         try:
             if self.spool.free_bytes() < self.policy.min_free_bytes:
                 return "452 4.3.1 Insufficient system storage, try again later"
-            if self.spool.depth() >= self.policy.max_queue:
+            if self._queue_full():
                 return "451 4.3.2 Queue full, try again later"
             content = envelope.original_content or envelope.content
             data = content if isinstance(content, bytes) else str(content).encode("utf-8", "surrogateescape")

@@ -12,15 +12,17 @@ never dropped). Jobs left in ``active`` or ``sending`` by a crash go back to the
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import secrets
 import shutil
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+WORKING_QUEUES = (("active", "incoming"), ("sending", "outbox"), ("working", "uploads"))
 QUEUES = ("tmp", "incoming", "active", "outbox", "sending", "deferred", "corrupt", "uploads", "working", "delivered")
 
 
@@ -39,10 +41,40 @@ def write_durably(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
+def new_job_id() -> str:
+    """32 hex digits: the arrival time in nanoseconds, then 64 random bits (so queues sort by
+    arrival without a stat per entry, and ids cannot be guessed)."""
+    return f"{time.time_ns():016x}{secrets.token_hex(8)}"
+
+
+def _lock(path: Path) -> int | None:
+    """An exclusive, non-blocking flock on a job directory: its descriptor, or None if taken."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return None
+    return descriptor
+
+
 @dataclass(frozen=True)
 class SpoolJob:
+    """A claimed job; ``lock`` is the descriptor holding its flock while a worker has it."""
+
     id: str
     path: Path
+    lock: int | None = None
+
+    def release(self) -> None:
+        if self.lock is not None:
+            try:
+                os.close(self.lock)
+            except OSError:
+                pass
 
     @property
     def message(self) -> Path:
@@ -63,7 +95,7 @@ class Spool:
         return self.root / name
 
     def _store(self, queue: str, envelope: dict[str, Any], message: bytes, job_id: str | None = None) -> str:
-        job_id = job_id or uuid.uuid4().hex
+        job_id = job_id or new_job_id()
         staging = self.queue("tmp") / job_id
         staging.mkdir()
         write_durably(staging / "message.eml", message)
@@ -87,6 +119,9 @@ class Spool:
     def already_queued_or_delivered(self, job_id: str) -> bool:
         return any((self.queue(queue) / job_id).exists() for queue in ("outbox", "sending", "deferred", "delivered"))
 
+    def was_delivered(self, job_id: str) -> bool:
+        return (self.queue("delivered") / job_id).exists()
+
     def mark_delivered(self, job_id: str) -> None:
         """A durable note that this job reached the LGWAN side (checked before any re-delivery)."""
         marker = self.queue("delivered") / job_id
@@ -94,46 +129,72 @@ class Spool:
         fsync_dir(self.queue("delivered"))
 
     def claim(self, source: str, target: str, *, ready: bool = True) -> SpoolJob | None:
-        """Move the oldest job from ``source`` to ``target`` (a rename: only one worker wins)."""
+        """Move the oldest job from ``source`` to ``target`` (a rename: only one worker wins).
+        The job's directory is flocked before the move and stays locked until the job is moved
+        on or removed, so ``release_orphans`` can tell a job whose worker died from a busy one."""
         now = time.time()
-        entries = []
         with os.scandir(self.queue(source)) as listing:
-            for item in listing:
-                try:
-                    entries.append((item.stat().st_mtime, Path(item.path)))
-                except FileNotFoundError:
-                    continue  # another worker moved it while we listed
-        for _, entry in sorted(entries):
+            entries = sorted(item.name for item in listing)  # job ids begin with their arrival time
+        for name in entries:
+            entry = self.queue(source) / name
             if ready and source == "deferred":
                 try:
                     if json.loads((entry / "envelope.json").read_text(encoding="utf-8")).get("next_attempt", 0) > now:
                         continue
                 except (OSError, ValueError):
                     pass
+            lock = _lock(entry)
+            if lock is None:
+                continue  # another worker has it
             destination = self.queue(target) / entry.name
             try:
                 os.rename(entry, destination)
             except FileNotFoundError:
+                os.close(lock)
                 continue  # another worker took it
-            return SpoolJob(entry.name, destination)
+            return SpoolJob(entry.name, destination, lock)
         return None
+
+    def release_orphans(self) -> int:
+        """Jobs in a working queue that nobody holds (their worker process died) go back to be
+        retried; a job still locked by a live worker is left alone."""
+        moved = 0
+        for source, target in WORKING_QUEUES:
+            for entry in self.queue(source).iterdir():
+                lock = _lock(entry)
+                if lock is None:
+                    continue
+                try:
+                    os.rename(entry, self.queue(target) / entry.name)
+                    moved += 1
+                except FileNotFoundError:
+                    pass
+                finally:
+                    os.close(lock)
+        return moved
 
     def move(self, job: SpoolJob, target: str, envelope: dict[str, Any] | None = None) -> SpoolJob:
         if envelope is not None:
             write_durably(job.path / "envelope.json.new", json.dumps(envelope, ensure_ascii=False).encode("utf-8"))
             os.replace(job.path / "envelope.json.new", job.path / "envelope.json")
         destination = self.queue(target) / job.id
-        os.rename(job.path, destination)
-        fsync_dir(self.queue(target))
+        try:
+            os.rename(job.path, destination)
+            fsync_dir(self.queue(target))
+        finally:
+            job.release()
         return SpoolJob(job.id, destination)
 
     def remove(self, job: SpoolJob) -> None:
-        shutil.rmtree(job.path, ignore_errors=True)
+        try:
+            shutil.rmtree(job.path, ignore_errors=True)
+        finally:
+            job.release()
 
     def recover(self) -> int:
         """After a crash: jobs half-done go back to their queues (nothing accepted is lost)."""
         moved = 0
-        for source, target in (("active", "incoming"), ("sending", "outbox"), ("working", "uploads")):
+        for source, target in WORKING_QUEUES:
             for entry in self.queue(source).iterdir():
                 os.rename(entry, self.queue(target) / entry.name)
                 moved += 1

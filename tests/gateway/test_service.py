@@ -261,6 +261,25 @@ def test_a_hostile_mail_never_stops_the_workers(samples: Path, tmp_path: Path, l
         relay(service, (samples / "mail-hostile-headers.eml").read_bytes())
         relay(service, (samples / "mail-gmail-alternative.eml").read_bytes())
         wait_for(lambda: len(sink.messages) == 2)
+        assert all(process.is_alive() for process in service.workers.values())
         assert all(thread.is_alive() for thread in service.threads if thread.name != "http")
+    finally:
+        service.stop()
+
+
+def test_a_worker_that_dies_is_started_again_and_no_mail_is_lost(samples: Path, tmp_path: Path,
+                                                                  lgwan: tuple[Sink, int]) -> None:
+    sink, port = lgwan
+    service = start_service(tmp_path, port)
+    try:
+        for name in ("pipeline-0", "delivery"):
+            before = service.workers[name]
+            os.kill(before.pid, signal.SIGKILL)
+            wait_for(lambda name=name, before=before: service.workers[name] is not before
+                     and service.workers[name].is_alive(), 30)
+        raws = [(samples / "mail-gmail-alternative.eml").read_bytes()] * 3
+        for raw in raws:
+            relay(service, raw)
+        wait_for(lambda: len(sink.messages) == 3)
     finally:
         service.stop()

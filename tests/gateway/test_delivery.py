@@ -1,0 +1,81 @@
+"""SMTP delivery to the LGWAN side: one connection for many messages, and a dropped connection
+is noticed instead of failing every message after it."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from gateway.delivery import DeliveryError, PermanentDeliveryError, SmtpTransport
+
+MESSAGE = "Subject: テスト\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n本文\r\n".encode()
+
+
+class CountingSink:
+    def __init__(self) -> None:
+        self.greetings = 0
+        self.messages: list[bytes] = []
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        self.greetings += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        if address.startswith("nobody@"):
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope.original_content or envelope.content)
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_many_messages_share_one_connection_and_refusals_keep_it_usable() -> None:
+    sink, port = CountingSink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    transport = SmtpTransport("127.0.0.1", port)
+    try:
+        for index in range(3):
+            assert transport.deliver(f"job{index}", "gw@example.jp", ["soumu@city.example.lg.jp"], MESSAGE) == {
+                "soumu@city.example.lg.jp": "delivered"}
+        with pytest.raises(PermanentDeliveryError):
+            transport.deliver("job3", "gw@example.jp", ["nobody@city.example.lg.jp"], MESSAGE)
+        assert transport.deliver("job4", "gw@example.jp", ["soumu@city.example.lg.jp", "nobody@city.example.lg.jp"],
+                                 MESSAGE) == {"soumu@city.example.lg.jp": "delivered",
+                                              "nobody@city.example.lg.jp": "refused"}
+        assert (len(sink.messages), sink.greetings) == (4, 1)
+    finally:
+        transport.close()
+        controller.stop()
+
+
+def test_a_server_restart_between_messages_is_survived() -> None:
+    sink, port = CountingSink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    transport = SmtpTransport("127.0.0.1", port, idle_check_seconds=0)
+    try:
+        transport.deliver("job0", "gw@example.jp", ["soumu@city.example.lg.jp"], MESSAGE)
+        controller.stop()
+        with pytest.raises(DeliveryError):  # the server is gone: the message waits in the queue
+            transport.deliver("job1", "gw@example.jp", ["soumu@city.example.lg.jp"], MESSAGE)
+        controller = Controller(sink, hostname="127.0.0.1", port=port)
+        controller.start()
+        transport.deliver("job1", "gw@example.jp", ["soumu@city.example.lg.jp"], MESSAGE)
+        assert (len(sink.messages), sink.greetings) == (2, 2)
+    finally:
+        transport.close()
+        controller.stop()
