@@ -79,7 +79,7 @@ def _mail(args: argparse.Namespace) -> int:
     finally:
         sanitizer.close()
     if result.message is not None:
-        write_message(result.message, args.out)
+        write_message(result.data, args.out)
     if args.data_dir:
         log = audit_cli.open_log(args.data_dir)
         try:

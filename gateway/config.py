@@ -40,6 +40,7 @@ class MailSettings:
     charset: str = "utf-8"  # or "iso-2022-jp" for old LGWAN mail clients
     defang_links: bool = True  # hxxps://example[.]com, so LGWAN-side clients do not re-link URLs
     trusted_authserv_ids: str = ""  # Authentication-Results of these MTAs are kept (default: the topmost only)
+    max_attachments_mb: int = 40  # disarmed attachments beyond this total are removed (and listed) per mail
 
 
 @dataclass(frozen=True)

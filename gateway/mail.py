@@ -46,6 +46,7 @@ def clean_header(value: object, limit: int = 2000) -> str:
 class MailResult:
     summary: dict[str, Any]
     message: EmailMessage | None
+    data: bytes  # the message as sent (empty when rejected)
 
 
 class MailSanitizer:
@@ -78,7 +79,7 @@ class MailSanitizer:
                 files = []
             message = self._build(split, body, attachments, files, reference)
             try:
-                message.as_bytes()
+                data = message.as_bytes()
             except (ValueError, IndexError, UnicodeError, TypeError) as exc:  # the email package's folding
                 return self._rejected(src, digest, f"the message headers could not be rebuilt ({type(exc).__name__})",
                                       "headers_unbuildable")
@@ -92,13 +93,13 @@ class MailSanitizer:
             "subject": clean_header(headers.get("subject")), "from": clean_header(headers.get("from")),
             "attachments": attachments, "findings": split["findings"], "reason": None, "reference": reference,
         }
-        return MailResult(summary, message)
+        return MailResult(summary, message, data)
 
     @staticmethod
     def _rejected(src: Path, digest: str, reason: str, code: str) -> MailResult:
         return MailResult({"input": str(src), "sha256": digest, "message_id": "", "outcome": "rejected",
                            "subject": "", "from": "", "attachments": [], "findings": [], "reason": reason,
-                           "reason_code": code}, None)
+                           "reason_code": code}, None, b"")
 
     @staticmethod
     def _parse(data: object) -> dict[str, Any]:
@@ -127,6 +128,7 @@ class MailSanitizer:
                      split: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[str, Path, str]]]:
         reports: list[dict[str, Any]] = []
         files: list[tuple[str, Path, str]] = []
+        budget = self.settings.mail.max_attachments_mb * 1024 * 1024  # the outgoing mail is built in memory
         for index, item in enumerate(split["attachments"][:500], start=1):
             data = parts.get(f"att-{index}")
             if not isinstance(item, dict) or item.get("file") != f"att-{index}" or data is None or job is None:
@@ -144,6 +146,12 @@ class MailSanitizer:
             staged.parent.mkdir(parents=True)
             staged.write_bytes(data)
             result = self.sanitizer.sanitize(staged, job.dir("final") / "delivered" / str(index), display_name=name)
+            size = sum(Path(output["path"]).stat().st_size for output in result["outputs"])
+            if size > budget:
+                result = {**result, "outcome": "blocked", "outputs": [], "reason_code": "attachments_too_large",
+                          "reason": "添付ファイルの合計が上限を超えるため削除しました / removed: the attachments "
+                                    "together exceed the size limit for one mail"}
+            budget -= size if result["outputs"] else 0
             for output in result["outputs"]:
                 files.append((Path(output["path"]).name, Path(output["path"]), output["type"]))
                 output["path"] = Path(output["path"]).name  # as attached to the outgoing message
@@ -261,8 +269,7 @@ class MailSanitizer:
 
 
 
-def write_message(message: EmailMessage, target: Path) -> None:
-    data = message.as_bytes()
+def write_message(data: bytes, target: Path) -> None:
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     temporary.write_bytes(data)
     os.replace(temporary, target)

@@ -242,9 +242,9 @@ class Service:
             self.spool.remove(job)
             return
         try:
-            self._keep_original(job)
+            self._keep_original(job.message)
             result = sanitizer.process(job.message)
-            data = result.message.as_bytes() if result.message is not None else b""
+            data = result.data
         except Exception as exc:  # a worker boundary: retry, then park in corrupt, never drop
             attempts = int(envelope.get("attempts", 0)) + 1
             log.error("pipeline failed on %s: %s", job.id, type(exc).__name__)
@@ -274,13 +274,21 @@ class Service:
                           outputs=[hashlib.sha256(data).hexdigest()])
         self.spool.remove(job)
 
-    def _keep_original(self, job: SpoolJob) -> None:
-        """Originals stay in the quarantine (0600, by content hash), never forwarded."""
-        digest = hashlib.sha256(job.message.read_bytes()).hexdigest()
+    def _keep_original(self, source: Path) -> None:
+        """Originals stay in the quarantine (0600, by content hash), never forwarded: a hard
+        link to the spooled file where possible (no copy), a copy otherwise."""
+        with source.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
         target = self.quarantine / digest
-        if not target.exists():
-            shutil.copyfile(job.message, target)
-            target.chmod(0o600)
+        if target.exists():
+            return
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            return
+        except OSError:
+            shutil.copyfile(source, target)
+        target.chmod(0o600)
 
     # retention ----------------------------------------------------------------------------
     def _maintenance_loop(self) -> None:
@@ -331,7 +339,7 @@ class Service:
         files = []
         for index, name in enumerate(meta.get("names", [])):
             source = job.path / "files" / str(index)
-            self._keep_original_file(source)
+            self._keep_original(source)
             result = sanitizer.sanitize(source, target / "outputs" / str(index), display_name=str(name))
             for output in result["outputs"]:
                 output["stored"] = f"{index}/{Path(output['path']).name}"
@@ -351,13 +359,6 @@ class Service:
         os.replace(temporary, target / "result.json")
         self.audit.append("delivered", job.id, delivery_status="delivered")
         self.spool.remove(job)
-
-    def _keep_original_file(self, source: Path) -> None:
-        digest = hashlib.sha256(source.read_bytes()).hexdigest()
-        target = self.quarantine / digest
-        if not target.exists():
-            shutil.copyfile(source, target)
-            target.chmod(0o600)
 
     # delivery -----------------------------------------------------------------------------
     def _delivery_loop(self) -> None:

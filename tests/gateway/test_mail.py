@@ -230,3 +230,22 @@ def test_hostile_headers_cannot_forge_senders_or_smuggle_files(samples: Path, tm
     assert "begin 644" not in body and "=ybegin" not in body and "MZ" not in body
     assert {(a["input"], a["reason_code"]) for a in summary["attachments"]} == {
         ("invoice.exe", "encoded_file_removed"), ("tool.exe", "encoded_file_removed")}
+
+
+def test_attachments_beyond_the_size_budget_are_removed_and_listed(tmp_path: Path) -> None:
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "a@example.co.jp", "soumu@city.example.lg.jp", "名簿 2 件"
+    mail.set_content("名簿を送ります。")
+    rows = "".join(f"{n},髙橋 太郎,東京都千代田区①丁目\r\n" for n in range(17_000)).encode("cp932")
+    assert 600_000 < len(rows) < 1_000_000
+    for name in ("名簿1.csv", "名簿2.csv"):
+        mail.add_attachment(rows, maintype="text", subtype="csv", filename=name)
+    (tmp_path / "big.eml").write_bytes(mail.as_bytes())
+    summary, raw = run_with_config(tmp_path, tmp_path, "big.eml", "[mail]\nmax_attachments_mb = 1\n")
+    first, second = summary["attachments"]
+    assert (first["outcome"], second["outcome"], second["reason_code"]) == ("passed", "blocked",
+                                                                            "attachments_too_large")
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    assert list(attachments_of(message, tmp_path)) == ["名簿1.csv"]
+    assert "名簿2.csv" in body_of(message)
