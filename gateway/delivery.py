@@ -60,6 +60,11 @@ class SmtpTransport:
             if all(code >= 500 for code in codes.values()):
                 raise PermanentDeliveryError(f"all recipients refused: {codes}") from exc
             raise DeliveryError(f"recipients refused: {codes}") from exc
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            self.last_used = time.monotonic()  # the session was reset and stays usable
+            if exc.smtp_code >= 500:
+                raise PermanentDeliveryError(f"refused by the LGWAN server: {exc.smtp_code}") from exc
+            raise DeliveryError(f"{type(exc).__name__} {exc.smtp_code}") from exc
         except (UnicodeEncodeError, ValueError) as exc:  # an address the LGWAN server cannot take
             self.close()
             raise PermanentDeliveryError(f"unusable address: {type(exc).__name__}") from exc

@@ -66,7 +66,7 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
         if who.role in ("auditor", "admin"):
             return
         meta = context.results / transfer_id / "meta.json"
-        spooled = [context.spool.queue(q) / transfer_id / "envelope.json" for q in ("uploads", "working")]
+        spooled = [context.spool.queue(q) / transfer_id / "envelope.json" for q in ("uploads", "working", "corrupt")]
         source = meta if meta.exists() else next((p for p in spooled if p.exists()), None)
         if source is None or json.loads(source.read_text(encoding="utf-8")).get("user") != who.name:
             raise HTTPException(404, "no such transfer")

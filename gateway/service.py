@@ -25,17 +25,19 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
 from typing import Any, Protocol
 
+from gateway.audit import FIELDS as AUDIT_FIELDS
 from gateway.audit import AuditLog
 from gateway.config import Settings
 from gateway.delivery import DeliveryError, DirectoryTransport, PermanentDeliveryError, SmtpTransport
 from gateway.errors import GatewayError
-from gateway.mail import MailSanitizer
+from gateway.mail import MailSanitizer, clean_header
 from gateway.sanitize import Sanitizer
 from gateway.smtp import IntakeHandler, IntakePolicy, start_smtp, tls_context
-from gateway.spool import Spool, SpoolJob
+from gateway.spool import Spool, SpoolJob, fsync_dir, write_durably
 
 log = logging.getLogger(__name__)
 MAX_PIPELINE_ATTEMPTS = 3
@@ -180,6 +182,14 @@ class Service:
         process.start()
         self.workers[name] = process
 
+    def _write_postponed_audits(self) -> None:
+        """Audit records the intake could not write when it accepted a mail (the mail was
+        already spooled, so it was accepted all the same)."""
+        for job_id, record in self.spool.postponed_audits():
+            self.audit.append("received", job_id, **{k: v for k, v in record.items() if k in AUDIT_FIELDS},
+                              detail="recorded late: the audit log was unavailable when the mail arrived")
+            (self.spool.queue("unaudited") / job_id).unlink()
+
     def supervise(self) -> None:
         """Start again any worker that died, and queue again the jobs it held."""
         dead = [name for name, process in self.workers.items() if not process.is_alive()]
@@ -264,6 +274,7 @@ class Service:
                               detail=f"attachment {attachment.get('input', '')}")
         if result.message is None:
             self.audit.append("blocked", job.id, outcome="rejected", detail=str(summary.get("reason") or ""))
+            self._notify_rejected(job.id, envelope, str(summary.get("reason") or ""), str(summary.get("sha256", "")))
             self.spool.remove(job)
             return
         self.spool.to_outbox(job.id, {"sender": envelope.get("sender", ""),
@@ -296,6 +307,7 @@ class Service:
         while not self.stopping.is_set():
             try:
                 self.supervise()
+                self._write_postponed_audits()
                 if time.monotonic() >= next_purge:
                     next_purge = time.monotonic() + PURGE_SECONDS
                     self.purge()
@@ -344,21 +356,37 @@ class Service:
             for output in result["outputs"]:
                 output["stored"] = f"{index}/{Path(output['path']).name}"
                 output["path"] = Path(output["path"]).name
-                delivered = self.lgwan_files / (meta.get("destination") or "") / job.id / str(index)
-                delivered.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(target / "outputs" / output["stored"], delivered / output["path"])
             files.append(result)
             self.audit.append("blocked" if result["outcome"] == "blocked" else "sanitized", job.id,
                               outcome=result["outcome"], input_sha256=result.get("sha256", ""),
                               input_size=result.get("size", 0), findings=[f["code"] for f in result["findings"]],
                               outputs=[o["sha256"] for o in result["outputs"]], detail=f"file {name}")
         target.mkdir(parents=True, exist_ok=True)
+        self._deliver_files(job.id, str(meta.get("destination") or ""), target / "outputs", files)
         (target / "meta.json").write_text(json.dumps({"user": meta.get("user", "")}), encoding="utf-8")
         temporary = target / "result.json.tmp"
         temporary.write_text(json.dumps({"files": files}, ensure_ascii=False), encoding="utf-8")
         os.replace(temporary, target / "result.json")
         self.audit.append("delivered", job.id, delivery_status="delivered")
         self.spool.remove(job)
+
+    def _deliver_files(self, transfer_id: str, destination: str, outputs: Path, files: list[dict[str, Any]]) -> None:
+        """All of a transfer's outputs reach the LGWAN side together or not at all: written
+        under a hidden name, fsynced, then renamed into place (a transfer already in place, from
+        a run interrupted after this point, is left as it is)."""
+        folder = self.lgwan_files / destination
+        final, partial = folder / transfer_id, folder / f".{transfer_id}.partial"
+        if final.exists():
+            return
+        shutil.rmtree(partial, ignore_errors=True)
+        for result in files:
+            for output in result["outputs"]:
+                index, _, name = output["stored"].partition("/")
+                (partial / index).mkdir(parents=True, exist_ok=True)
+                write_durably(partial / index / name, (outputs / output["stored"]).read_bytes())
+        partial.mkdir(parents=True, exist_ok=True)
+        os.rename(partial, final)
+        fsync_dir(folder)
 
     # delivery -----------------------------------------------------------------------------
     def _delivery_loop(self) -> None:
@@ -376,18 +404,43 @@ class Service:
                     job.release()
                 self.stopping.wait(1)
 
+    def _notify_rejected(self, job_id: str, envelope: dict[str, Any], reason: str, digest: str) -> None:
+        """A mail that could not be made safe is not delivered; its recipients (and the postmaster,
+        when one is configured) get a plain notice through the outbox instead, so nobody waits
+        for a mail that silently never comes."""
+        recipients = [str(r) for r in envelope.get("recipients", [])]
+        if self.options.postmaster and self.options.postmaster not in recipients:
+            recipients.append(self.options.postmaster)
+        domain = recipients[0].rpartition("@")[2] if recipients else ""
+        sender = self.options.postmaster or (f"postmaster@{domain}" if domain else "")
+        if not recipients or not sender:
+            return
+        notice = EmailMessage(policy=SMTP)
+        notice["From"] = sender
+        notice["To"] = ", ".join(recipients[:50])
+        notice["Subject"] = "[gateway] 無害化できないメールを止めました / a mail was stopped"
+        notice.set_content(
+            "インターネットから届いたメールを無害化できなかったため、配送しませんでした。\n"
+            "A mail from the internet could not be made safe and was not delivered.\n\n"
+            f"差出人 / sender (envelope): {clean_header(envelope.get('sender', ''), 200)}\n"
+            f"理由 / reason: {clean_header(reason, 300)}\n参照 / reference: GW-{digest[:12].upper()} ({job_id})\n"
+            f"原本は {self.options.quarantine_days} 日間隔離保管されます。必要な場合は管理者にご相談ください。\n"
+            f"The original is kept in quarantine for {self.options.quarantine_days} days; ask the administrator.\n",
+            charset="utf-8", cte="base64")
+        self.spool.to_outbox(job_id, {"sender": sender, "recipients": recipients}, notice.as_bytes())
+
     def _tell_postmaster(self, job_id: str, envelope: dict[str, Any], problem: str) -> None:
         """A short text mail to the postmaster about a message that could not be delivered."""
         if not self.options.postmaster:
             return
-        notice = EmailMessage()
+        notice = EmailMessage(policy=SMTP)
         notice["From"] = self.options.postmaster
         notice["To"] = self.options.postmaster
         notice["Subject"] = f"[gateway] 配送できませんでした / undeliverable: {job_id}"
         notice.set_content(f"ゲートウェイから LGWAN 側へ配送できないメールがあります。\n"
                            f"A message could not be delivered to the LGWAN side.\n\nID: {job_id}\n"
                            f"Recipients: {', '.join(envelope.get('recipients', []))}\nLast problem: {problem[:300]}\n"
-                           f"The message is kept in the spool's corrupt queue.\n")
+                           f"The message is kept in the spool's corrupt queue.\n", charset="utf-8", cte="base64")
         try:
             self.transport.deliver(f"{job_id}-postmaster", self.options.postmaster, [self.options.postmaster],
                                    notice.as_bytes())

@@ -99,15 +99,22 @@ class IntakeHandler:
                     "helo": session.host_name or ""}
             loop = asyncio.get_running_loop()
             job_id = await loop.run_in_executor(None, self.spool.accept, meta, data)
-            await loop.run_in_executor(None, lambda: self.audit.append(
-                "received", job_id, channel="smtp", client_ip=meta["client_ip"], sender=meta["sender"],
-                recipients=meta["recipients"], input_size=len(data)))
         except OSError as exc:
             log.error("spooling failed: %s", type(exc).__name__)
             return "452 4.3.1 Could not store the message, try again later"
         except Exception as exc:  # process boundary: never accept what was not stored, never leak details
             log.error("intake failed: %s", type(exc).__name__)
             return "451 4.3.0 Temporary failure, try again later"
+        record = {"channel": "smtp", "client_ip": meta["client_ip"], "sender": meta["sender"],
+                  "recipients": meta["recipients"], "input_size": len(data)}
+        try:
+            await loop.run_in_executor(None, lambda: self.audit.append("received", job_id, **record))
+        except Exception as exc:  # the mail is safely spooled: a 4xx now would only make the sender send it twice
+            log.error("audit record for %s postponed: %s", job_id, type(exc).__name__)
+            try:
+                await loop.run_in_executor(None, self.spool.postpone_audit, job_id, record)
+            except OSError as error:
+                log.error("could not postpone the audit record for %s: %s", job_id, type(error).__name__)
         return f"250 2.0.0 OK queued as {job_id}"
 
 

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 WORKING_QUEUES = (("active", "incoming"), ("sending", "outbox"), ("working", "uploads"))
-QUEUES = ("tmp", "incoming", "active", "outbox", "sending", "deferred", "corrupt", "uploads", "working", "delivered")
+QUEUES = ("tmp", "incoming", "active", "outbox", "sending", "deferred", "corrupt", "uploads", "working", "delivered",
+          "unaudited")
 
 
 def fsync_dir(path: Path) -> None:
@@ -118,6 +119,20 @@ class Spool:
 
     def already_queued_or_delivered(self, job_id: str) -> bool:
         return any((self.queue(queue) / job_id).exists() for queue in ("outbox", "sending", "deferred", "delivered"))
+
+    def postpone_audit(self, job_id: str, record: dict[str, Any]) -> None:
+        """Keep an audit record that could not be written when the job was accepted."""
+        write_durably(self.queue("unaudited") / job_id, json.dumps(record, ensure_ascii=False).encode("utf-8"))
+        fsync_dir(self.queue("unaudited"))
+
+    def postponed_audits(self) -> list[tuple[str, dict[str, Any]]]:
+        found = []
+        for entry in sorted(self.queue("unaudited").iterdir()):
+            try:
+                found.append((entry.name, json.loads(entry.read_text(encoding="utf-8"))))
+            except (OSError, ValueError):
+                continue
+        return found
 
     def was_delivered(self, job_id: str) -> bool:
         return (self.queue("delivered") / job_id).exists()

@@ -32,7 +32,12 @@ class CountingSink:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(envelope.original_content or envelope.content)
+        content = envelope.original_content or envelope.content
+        if b"REJECT-ME" in content:
+            return "554 5.6.0 Message content rejected"
+        if b"LATER" in content:
+            return "451 4.3.0 Try again later"
+        self.messages.append(content)
         return "250 OK"
 
 
@@ -56,7 +61,13 @@ def test_many_messages_share_one_connection_and_refusals_keep_it_usable() -> Non
         assert transport.deliver("job4", "gw@example.jp", ["soumu@city.example.lg.jp", "nobody@city.example.lg.jp"],
                                  MESSAGE) == {"soumu@city.example.lg.jp": "delivered",
                                               "nobody@city.example.lg.jp": "refused"}
-        assert (len(sink.messages), sink.greetings) == (4, 1)
+        with pytest.raises(PermanentDeliveryError):  # refused for good: kept and reported, not retried
+            transport.deliver("job5", "gw@example.jp", ["soumu@city.example.lg.jp"], b"Subject: REJECT-ME\r\n\r\nx\r\n")
+        with pytest.raises(DeliveryError) as later:
+            transport.deliver("job6", "gw@example.jp", ["soumu@city.example.lg.jp"], b"Subject: LATER\r\n\r\nx\r\n")
+        assert not isinstance(later.value, PermanentDeliveryError)
+        transport.deliver("job7", "gw@example.jp", ["soumu@city.example.lg.jp"], MESSAGE)
+        assert (len(sink.messages), sink.greetings) == (5, 1)
     finally:
         transport.close()
         controller.stop()

@@ -283,3 +283,74 @@ def test_a_worker_that_dies_is_started_again_and_no_mail_is_lost(samples: Path, 
         wait_for(lambda: len(sink.messages) == 3)
     finally:
         service.stop()
+
+
+def test_an_upload_that_fails_half_way_delivers_none_of_its_files(tmp_path: Path) -> None:
+    from gateway.sanitize import Sanitizer
+    from gateway.spool import fsync_dir, new_job_id
+
+    service = Service(Settings(), ServeOptions(data_dir=tmp_path / "data", recipient_domains=(DOMAIN,)))
+    transfer = new_job_id()
+    staging = service.spool.queue("tmp") / transfer
+    (staging / "files").mkdir(parents=True)
+    (staging / "files" / "0").write_text("一つ目の文書です。\n", encoding="utf-8")  # file 1 is missing on disk
+    (staging / "envelope.json").write_text('{"user": "総務課", "names": ["a.txt", "b.txt"], "destination": "総務"}')
+    os.rename(staging, service.spool.queue("uploads") / transfer)
+    fsync_dir(service.spool.queue("uploads"))
+    job = service.spool.claim("uploads", "working")
+    assert job is not None
+    with Sanitizer(service.settings) as sanitizer, pytest.raises(OSError):
+        service._process_upload(sanitizer, job)
+    delivered = service.lgwan_files / "総務"
+    assert not delivered.exists() or list(delivered.iterdir()) == []
+    service.audit.close()
+
+
+def test_an_audit_failure_after_spooling_still_answers_250_and_records_later(
+        samples: Path, tmp_path: Path, lgwan: tuple[Sink, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    sink, port = lgwan
+    service = start_service(tmp_path, port)
+    real_append = service.audit.append
+    failures: list[str] = []
+
+    def locked_once(event: str, transfer_id: str, **fields: Any) -> int:
+        if event == "received" and not failures:
+            failures.append(transfer_id)
+            raise sqlite3.OperationalError("database is locked")
+        return real_append(event, transfer_id, **fields)
+
+    monkeypatch.setattr(service.audit, "append", locked_once)
+    try:
+        assert relay(service, (samples / "mail-gmail-alternative.eml").read_bytes()) == {}
+        wait_for(lambda: len(sink.messages) == 1)
+        log = AuditLog(tmp_path / "data" / "audit.sqlite3")
+        wait_for(lambda: any(r["event"] == "received" and r["transfer_id"] == failures[0] for r in log.records()))
+        [late] = [r for r in log.records() if r["event"] == "received"]
+        assert "recorded late" in late["detail"] and late["channel"] == "smtp"
+        assert list((service.spool.queue("unaudited")).iterdir()) == []
+        assert log.verify().ok
+        log.close()
+    finally:
+        service.stop()
+    assert len(sink.messages) == 1
+
+
+def test_a_mail_that_cannot_be_made_safe_is_replaced_by_a_notice(samples: Path, tmp_path: Path,
+                                                                  lgwan: tuple[Sink, int]) -> None:
+    sink, port = lgwan
+    service = start_service(tmp_path, port, postmaster=f"postmaster@{DOMAIN}")
+    try:
+        relay(service, (samples / "mail-not-a-mail.eml").read_bytes())
+        wait_for(lambda: len(sink.messages) == 1)
+    finally:
+        service.stop()
+    notice = email.message_from_bytes(sink.messages[0], policy=email.policy.default)
+    assert isinstance(notice, email.message.EmailMessage)
+    assert {a.addr_spec for a in notice["To"].addresses} == {f"soumu@{DOMAIN}", f"postmaster@{DOMAIN}"}
+    body = notice.get_content()
+    assert "配送しませんでした" in body and "was not delivered" in body and "sender@example.co.jp" in body
+    assert not notice.is_multipart()
+    events = [(r["event"], r.get("outcome")) for r in AuditLog(tmp_path / "data" / "audit.sqlite3").records()]
+    assert ("blocked", "rejected") in events and events[-1][0] == "delivered"
