@@ -2,6 +2,9 @@
 against a bare aiosmtpd sink receiving the same mails in the same run, and delivery latency
 (p50/p99) when mails arrive at a steady rate.
 
+A third figure, a bare relay (bench/smtp_relay.py: receive and send, nothing else), shows the
+least any gateway costs on the same cores.
+
 The gateway runs as operators run it (``gateway serve`` in its own process, with its README
 defaults), the sink in another process (bench/smtp_sink.py); the sender uses the same number of
 parallel SMTP connections for the baseline and for the gateway, as an internet-side MTA does.
@@ -101,6 +104,24 @@ def send(port: int, mails: list[bytes], rate: float | None, connections: int) ->
     return sent
 
 
+def relay_baseline(mails: list[bytes], connections: int) -> float:
+    """The same mails through bench/smtp_relay.py (receive + send, nothing else) to a sink."""
+    sink, port = Sink(), free_port()
+    relay = subprocess.Popen([sys.executable, str(BENCH / "smtp_relay.py"), str(port), str(sink.port)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert relay.stdout is not None and relay.stdin is not None
+    if relay.stdout.readline().strip() != "ready":
+        raise SystemExit("the relay did not start")
+    try:
+        started = time.monotonic()
+        send(port, mails, None, connections)
+        return len(mails) / (sink.wait_all(len(mails), 120) - started)
+    finally:
+        relay.stdin.close()
+        relay.wait(timeout=30)
+        sink.stop()
+
+
 def start_gateway(data: Path, sink_port: int, workers: int) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     process = subprocess.Popen([str(GATEWAY), "serve", "--data-dir", str(data), "--smtp-listen", f"127.0.0.1:{port}",
@@ -132,7 +153,9 @@ def main() -> None:
     send(sink.port, mails, None, args.connections)
     baseline = len(mails) / (sink.wait_all(len(mails), 120) - started)
     sink.stop()
-    results: dict[str, Any] = {"mails": len(mails), "connections": args.connections, "baseline_per_s": baseline}
+    relayed = relay_baseline(mails, args.connections)
+    results: dict[str, Any] = {"mails": len(mails), "connections": args.connections, "baseline_per_s": baseline,
+                               "bare_relay_per_s": relayed}
     for label, rate in (("throughput", None), ("steady", args.rate)):
         sink = Sink()
         with tempfile.TemporaryDirectory() as data:
@@ -155,6 +178,9 @@ def main() -> None:
     print(f"| end-to-end throughput, 30 KB HTML mails ({len(mails)}, {args.connections} connections) | "
           f"{results['throughput']['per_s']:.1f} mails/s = {ratio:.3f}× a bare aiosmtpd sink ({baseline:.0f} mails/s) "
           f"| ≥ 0.5× |")
+    print(f"| the same through a bare relay (aiosmtpd in, smtplib out; no spool, parsing or audit) | "
+          f"{relayed:.1f} mails/s = {relayed / baseline:.3f}× the sink; the gateway reaches "
+          f"{results['throughput']['per_s'] / relayed:.2f}× of it | — |")
     print(f"| delivery latency, mails offered at {args.rate:.0f}/s | p50 {results['steady']['p50_s'] * 1000:.0f} ms, "
           f"p99 {results['steady']['p99_s'] * 1000:.0f} ms (delivered {results['steady']['per_s']:.1f}/s) | — |")
     json.dump(results, sys.stdout)
