@@ -64,6 +64,8 @@ class ServeSettings:
     tls_certificate: str = ""  # PEM files: when set, STARTTLS is offered
     tls_key: str = ""
     max_connections_per_client: int = 10
+    smtp_timeout_seconds: int = 60  # an SMTP client silent this long between commands is disconnected
+    max_queue: int = 10_000  # above this many queued jobs, SMTP answers 451 (try later) instead of accepting
 
 
 @dataclass(frozen=True)

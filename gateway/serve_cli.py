@@ -52,7 +52,8 @@ def options(args: argparse.Namespace) -> tuple[Settings, ServeOptions]:
         max_upload_bytes=serve.max_upload_mb * 1024 * 1024, quarantine_days=serve.quarantine_days,
         audit_retention_days=serve.audit_retention_days, postmaster=serve.postmaster,
         tls_certificate=serve.tls_certificate, tls_key=serve.tls_key,
-        max_connections_per_client=serve.max_connections_per_client)
+        max_connections_per_client=serve.max_connections_per_client,
+        smtp_timeout_seconds=float(serve.smtp_timeout_seconds), max_queue=serve.max_queue)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -91,6 +91,8 @@ class ServeOptions:
     tls_certificate: str = ""
     tls_key: str = ""
     max_connections_per_client: int = 10
+    smtp_timeout_seconds: float = 60.0
+    max_queue: int = 10_000
     max_message_bytes: int = 50 * 1024 * 1024
     http_listen: tuple[str, int] | None = None  # internet side: uploads
     lgwan_http_listen: tuple[str, int] | None = None  # LGWAN side: status and downloads only
@@ -136,7 +138,8 @@ class Service:
             relay_networks=tuple(ipaddress.ip_network(n, strict=False) for n in self.options.relay_networks),
             recipient_domains=tuple(d.lower() for d in self.options.recipient_domains),
             max_message_bytes=self.options.max_message_bytes, min_free_bytes=self.options.min_free_bytes,
-            max_connections_per_client=self.options.max_connections_per_client)
+            max_connections_per_client=self.options.max_connections_per_client,
+            command_timeout_seconds=self.options.smtp_timeout_seconds, max_queue=self.options.max_queue)
         self.threads: list[threading.Thread] = []
         self.workers: dict[str, Any] = {}  # name -> multiprocessing process
         self.results = data / "results"

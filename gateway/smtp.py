@@ -25,6 +25,7 @@ from gateway.spool import Spool
 
 log = logging.getLogger(__name__)
 DEPTH_RECOUNT_SECONDS = 1.0
+SENDER = re.compile(r"^[!-;=?-~]{1,256}@[A-Za-z0-9.-]{1,253}$")  # ASCII, no <>, or empty (the null sender)
 LOCAL_PART = re.compile(r"^[A-Za-z0-9.#$&'*+/=?^_`{|}~-]+$")
 
 
@@ -37,6 +38,7 @@ class IntakePolicy:
     min_free_bytes: int = 512 * 1024 * 1024
     max_queue: int = 10_000
     max_connections_per_client: int = 10
+    command_timeout_seconds: float = 60.0
 
     def client_allowed(self, peer: Any) -> bool:
         try:
@@ -58,6 +60,11 @@ class IntakeHandler:
         self.spool, self.audit, self.policy = spool, audit, policy
         self.depth, self.depth_counted = 0, 0.0
 
+    async def handle_exception(self, error: Exception) -> str:
+        """Anything unexpected in a session: a temporary failure, never the exception's text."""
+        log.error("SMTP session error: %s", type(error).__name__)
+        return "451 4.3.0 Temporary failure, try again later"
+
     def _queue_full(self) -> bool:
         """The queue depth, counted again at most once a second (a count lists every queue)."""
         if time.monotonic() - self.depth_counted > DEPTH_RECOUNT_SECONDS:
@@ -73,6 +80,8 @@ class IntakeHandler:
             return "421 4.7.0 Too many connections from your address, try again later"
         if not self.policy.client_allowed(session.peer):
             return "554 5.7.1 Relay access denied: your network may not send through this gateway"
+        if address and not SENDER.match(address):
+            return "501 5.1.7 Bad sender address syntax"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -162,7 +171,7 @@ def tls_context(certificate: str, key: str) -> ssl.SSLContext:
 def start_smtp(handler: IntakeHandler, host: str, port: int, policy: IntakePolicy,
                tls: ssl.SSLContext | None = None) -> Controller:
     controller = IntakeController(handler, policy, hostname=host, port=port, data_size_limit=policy.max_message_bytes,
-                                  ident="LGWAN sanitisation gateway", timeout=60, enable_SMTPUTF8=False,
-                                  tls_context=tls)
+                                  ident="LGWAN sanitisation gateway", timeout=policy.command_timeout_seconds,
+                                  enable_SMTPUTF8=False, tls_context=tls)
     controller.start()
     return controller

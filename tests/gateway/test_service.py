@@ -354,3 +354,64 @@ def test_a_mail_that_cannot_be_made_safe_is_replaced_by_a_notice(samples: Path, 
     assert not notice.is_multipart()
     events = [(r["event"], r.get("outcome")) for r in AuditLog(tmp_path / "data" / "audit.sqlite3").records()]
     assert ("blocked", "rejected") in events and events[-1][0] == "delivered"
+
+
+class RawSession:
+    """A hand-driven SMTP client, for what smtplib would never send."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.file = self.sock.makefile("rb")
+        self.reply()
+
+    def reply(self) -> str:
+        lines = []
+        while True:
+            line = self.file.readline().decode("ascii", "replace")
+            lines.append(line.rstrip())
+            if len(line) < 4 or line[3] != "-":
+                return "\n".join(lines)
+
+    def command(self, line: bytes) -> str:
+        self.sock.sendall(line + b"\r\n")
+        return self.reply()
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+def test_bad_smtp_input_gets_clear_answers_and_the_service_keeps_serving(samples: Path, tmp_path: Path,
+                                                                         lgwan: tuple[Sink, int]) -> None:
+    sink, port = lgwan
+    service = start_service(tmp_path, port, smtp_timeout_seconds=1.0, max_queue=1)
+    try:
+        session = RawSession(service.options.smtp_port)
+        assert session.command(b"EHLO relay.example.jp").startswith("250")
+        assert session.command(b"FROB x").startswith("500")
+        assert session.command(b"MAIL FROM:<broken").startswith("501")
+        assert session.command(b"RCPT TO:<soumu@" + DOMAIN.encode() + b">").startswith("503")  # no MAIL yet
+        assert session.command(b"MAIL FROM:<" + b"a" * 3000 + b"@example.jp>").startswith("500")  # line too long
+        assert session.command(b"MAIL FROM:<a@example.jp>").startswith("250")
+        assert session.command(b"RCPT TO:<\xff\xfe@" + DOMAIN.encode() + b">")[:1] == "5"
+        assert session.command(b"DATA").startswith("503")  # no valid recipient
+        session.close()
+        slow = RawSession(service.options.smtp_port)  # says nothing: disconnected after the timeout
+        time.sleep(2.5)
+        assert slow.file.read() in (b"", b"421 4.4.2 Timeout\r\n")  # closed (a 10 s socket timeout would raise)
+        slow.close()
+        huge = b"X-Huge: " + b"a" * 990 + b"\r\n"
+        raw = b"Subject: big headers\r\n" + huge * 5000 + b"\r\nbody\r\n"
+        assert relay(service, raw) == {}  # accepted; the splitter's header limits apply in the sandbox
+        with pytest.raises(smtplib.SMTPDataError) as full:  # the queue is at its high-water mark
+            for _ in range(5):
+                relay(service, (samples / "mail-gmail-alternative.eml").read_bytes())
+        assert full.value.smtp_code == 451
+        wait_for(lambda: service.spool.depth() == 0)
+        time.sleep(1.1)  # the intake counts the queue again at most once a second
+        assert relay(service, (samples / "mail-gmail-alternative.eml").read_bytes()) == {}
+        wait_for(lambda: any(b"Gmail" in m or b"gmail" in m for m in sink.messages))
+        for message in sink.messages:
+            assert b"500 Error" not in message
+    finally:
+        service.stop()
