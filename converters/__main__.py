@@ -6,7 +6,7 @@
     python -m converters inspect --scratch DIR --root DIR --list FILE
     python -m converters mail-split --input FILE --out DIR [--no-defang]
     python -m converters extract-text --root DIR --list FILE
-    python -m converters zygote [--own-pid-namespace]   (forks a child per job; see zygote.py)
+    python -m converters zygote [--own-pid-namespace] [--preload mail|files]   (a child per job; zygote.py)
 
 Each prints one JSON document on standard output and nothing else (library chatter is sent to
 standard error). Exit 0 when the JSON was written, 2 on usage errors.
@@ -66,12 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     zygote = commands.add_parser("zygote")
     zygote.add_argument("--own-pid-namespace", action="store_true", help="only in the sandbox: clear leftovers "
                         "with kill(-1)")
+    zygote.add_argument("--preload", choices=("mail", "files"), default="mail")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     if args.command == "zygote":
         from converters.zygote import serve
 
-        return serve(args.own_pid_namespace)
+        return serve(args.own_pid_namespace, args.preload)
     channel = _json_channel()
     if args.command == "convert":
         warm = None

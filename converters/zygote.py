@@ -11,6 +11,10 @@ The zygote is not dumpable (its children inherit this): a child taken over by ho
 can neither ptrace it nor read its memory. The child lowers its own CPU limit; the zygote
 enforces the wall-clock limit and kills a child that overruns it.
 
+Commands: ``mail-split`` (a mail's parts), ``convert`` (one file disarmed, rebuild method),
+``inspect`` (the independent check of outputs). ``--preload mail|files`` says which modules
+the zygote loads before its first fork.
+
 Request:  {"command": "mail-split", "size": N, "options": {...}, "cpu_seconds": S, "timeout": T}\\n + N bytes
 Answer:   {"status": "ok"|"crash"|"limit"|"timeout"|"oversize", "size": M}\\n + M bytes
 The M bytes (status ok) are the child's payload: {"report": ..., "files": [[name, size], ...]}\\n
@@ -19,6 +23,7 @@ followed by the files' bytes in that order.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import json
@@ -27,6 +32,7 @@ import resource
 import select
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -36,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 MAX_REQUEST_LINE = 64 * 1024
+CHILD_LOG = "child.log"
+CHILD_LOG_TAIL = 4000
 MAX_ANSWER_BYTES = 160 * 1024 * 1024
 PR_SET_DUMPABLE = 4
 EXIT_LIMIT = 3
@@ -49,35 +57,87 @@ WARM_UP_MAIL = (
 
 
 def _mail_split(data: bytes, options: dict[str, Any], scratch: Path) -> Any:
+    """The mail's parts: body.txt and att-N files in the scratch directory."""
     from converters.mail_parse import split_mail
 
     return split_mail(data, scratch, defang=bool(options.get("defang", True)))
 
 
-COMMANDS: dict[str, Callable[[bytes, dict[str, Any], Path], Any]] = {"mail-split": _mail_split}
+def _convert(data: bytes, options: dict[str, Any], scratch: Path) -> Any:
+    """One file disarmed by the engine (rebuild only: no pixel stream); outputs under out/."""
+    from converters.base import Limits
+    from converters.engine import Engine
+
+    source = scratch / "in" / "input"
+    source.parent.mkdir()
+    source.write_bytes(data)
+    engine = Engine(scratch / "out", options["method"], Limits.from_dict(dict(options["limits"])))
+    return engine.process(source, str(options["name"])).to_dict()
 
 
-def _payload(report: Any, scratch: Path) -> list[bytes]:
-    files = sorted((e for e in os.scandir(scratch) if e.is_file(follow_symlinks=False)), key=lambda e: e.name)
-    chunks = [Path(entry.path).read_bytes() for entry in files]
-    header = {"report": report, "files": [[entry.name, len(chunk)] for entry, chunk in zip(files, chunks, strict=True)]}
+def _inspect(data: bytes, options: dict[str, Any], scratch: Path) -> Any:
+    """Verdicts on the listed outputs, sent as the input's bytes one after another."""
+    from converters.inspect import inspect_file
+
+    root, offset, paths = scratch / "final", 0, []
+    for relative, size in options["files"]:
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data[offset:offset + size])
+        offset += size
+        paths.append(target)
+    (scratch / "inspect").mkdir()
+    return [inspect_file(path, scratch / "inspect").to_dict() for path in paths]
+
+
+COMMANDS: dict[str, Callable[[bytes, dict[str, Any], Path], Any]] = {
+    "mail-split": _mail_split, "convert": _convert, "inspect": _inspect}
+ANSWER_FILES = {"mail-split": "", "convert": "out"}  # the files that go back: everything under this
+
+
+def _files_under(root: Path) -> list[tuple[str, Path]]:
+    """Regular files below ``root`` (no symlink followed), as (relative path, path), sorted."""
+    found = []
+    for folder, directories, names in os.walk(root):
+        directories[:] = [d for d in directories if not os.path.islink(os.path.join(folder, d))]
+        for name in names:
+            path = Path(folder) / name
+            if path.is_file() and not path.is_symlink():
+                found.append((path.relative_to(root).as_posix(), path))
+    return sorted(found)
+
+
+def _payload(report: Any, root: Path | None) -> list[bytes]:
+    files = _files_under(root) if root is not None and root.is_dir() else []
+    chunks = [path.read_bytes() for _, path in files]
+    header = {"report": report, "files": [[name, len(chunk)] for (name, _), chunk in zip(files, chunks, strict=True)]}
     return [json.dumps(header, ensure_ascii=False).encode("utf-8") + b"\n", *chunks]
 
 
 def _child(request: dict[str, Any], data: bytes, scratch: Path, answer: int) -> None:
-    """Runs in the forked child; never returns."""
+    """Runs in the forked child; never returns. It shares no open file with the zygote but its
+    own answer pipe: standard input is /dev/null, standard output and error a file of its own
+    (fcntl settings such as F_SETOWN/O_ASYNC on a shared stderr would outlive the child)."""
     code = 1
     try:
         gc.disable()  # a child lives for one job: collections would only copy shared pages
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
-        os.dup2(2, 1)  # the zygote's standard output is its own; the child answers through the pipe
+        log = os.open(scratch / CHILD_LOG, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        for descriptor in (devnull, log):
+            os.close(descriptor)
+        scratch = scratch / "work"
+        scratch.mkdir()
         cpu = int(request.get("cpu_seconds", 60))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-        report = COMMANDS[str(request["command"])](data, dict(request.get("options") or {}), scratch)
+        command = str(request["command"])
+        report = COMMANDS[command](data, dict(request.get("options") or {}), scratch)
+        files = ANSWER_FILES.get(command)
         with os.fdopen(answer, "wb", closefd=True) as channel:
-            for chunk in _payload(report, scratch):
+            for chunk in _payload(report, None if files is None else scratch / files):
                 channel.write(chunk)
         code = 0
     except MemoryError:
@@ -134,6 +194,33 @@ def _collect(reader: int, pid: int, deadline: float) -> tuple[str, bytes]:
     return "crash", b""
 
 
+def _relay_child_log(scratch: Path) -> None:
+    """The tail of what the child wrote on stdout/stderr, onto the zygote's standard error."""
+    try:
+        descriptor = os.open(scratch / CHILD_LOG, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return
+        size = os.fstat(handle.fileno()).st_size
+        handle.seek(max(0, size - CHILD_LOG_TAIL))
+        tail = handle.read(CHILD_LOG_TAIL)
+    if tail:
+        sys.stderr.write(tail.decode("utf-8", "replace"))
+        sys.stderr.flush()
+
+
+def _wipe_tmp() -> None:
+    """Empty the sandbox's private /tmp (shared by this zygote's jobs) between jobs."""
+    for entry in os.scandir(tempfile.gettempdir()):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
 def _clear_leftovers(pid: int, own_pid_namespace: bool) -> None:
     """Kill whatever the child left running and reap it. In the sandbox's own pid namespace that
     is every process but ourselves (and the namespace's init); otherwise the child's session."""
@@ -160,11 +247,22 @@ def _read_exact(stream: Any, size: int) -> bytes | None:
     return data if data is not None and len(data) == size else None
 
 
-def _warm_up() -> None:
+def _warm_up(preload: str) -> None:
     """Load every module and codec a job needs before the first fork, so children do not."""
     scratch = Path(tempfile.mkdtemp(prefix="warm-"))
     try:
-        _mail_split(WARM_UP_MAIL, {}, scratch)
+        if preload == "files":
+            import importlib
+
+            from converters.inspect import inspect_file  # noqa: F401
+            from converters.registry import REBUILD
+
+            for target in sorted(set(REBUILD.values())):
+                importlib.import_module(target.split(":")[0])
+        else:
+            import tnefparse  # noqa: F401  (only a winmail.dat needs it; loaded here, never from a job)
+
+            _mail_split(WARM_UP_MAIL, {}, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -178,11 +276,11 @@ def _answer(status: str, payload: bytes = b"") -> None:
         view = view[written:]
 
 
-def serve(own_pid_namespace: bool) -> int:
+def serve(own_pid_namespace: bool, preload: str = "mail") -> int:
     """The zygote's loop (see the module docstring). Exit 0 when standard input closes.
     ``own_pid_namespace`` (only in the sandbox) lets it clear leftovers with kill(-1)."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    _warm_up()
+    _warm_up(preload)
     gc.freeze()  # what is loaded now is shared with every child, untouched by their collections
     requests = sys.stdin.buffer
     os.write(1, b'{"status": "ready", "size": 0}\n')
@@ -211,5 +309,8 @@ def serve(own_pid_namespace: bool) -> int:
         finally:
             os.close(reader)
             _clear_leftovers(pid, own_pid_namespace)
+            _relay_child_log(scratch)
             shutil.rmtree(scratch, ignore_errors=True)
+            if own_pid_namespace:
+                _wipe_tmp()
         _answer(status, payload)

@@ -113,6 +113,11 @@ class MailSanitizer:
         for key in ("attachments", "dropped", "findings", "authentication_results"):
             if not isinstance(data.get(key), list):
                 raise ReportInvalid(f"mail splitter report field {key} is not a list")
+        if not all(isinstance(f, dict) and isinstance(f.get("code"), str) and isinstance(f.get("detail", ""), str)
+                   for f in data["findings"]):
+            raise ReportInvalid("mail splitter report has a malformed finding")
+        data["findings"] = [{"code": clean_header(f["code"], 64), "detail": clean_header(f.get("detail"), 300)}
+                            for f in data["findings"][:200]]
         return data
 
     @staticmethod

@@ -131,7 +131,9 @@ class Sandbox:
             os.chown(path, uid, uid)
 
     def python_argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "converters", *args]
+        """Isolated mode (-I): no current directory (the writable /tmp) or environment on the
+        import path, so nothing a job writes can ever be imported; -B: no bytecode written."""
+        return [sys.executable, "-I", "-B", "-m", "converters", *args]
 
     def _python_binds(self) -> list[Bind]:
         roots = {Path(sys.base_prefix), Path(sys.prefix), Path(converters.__file__).resolve().parent}

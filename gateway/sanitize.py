@@ -2,7 +2,9 @@
 
 1. Copy the input into a fresh job directory (hashing it on the way).
 2. Convert it in the sandbox; rasterised pages stream over a pipe to a thread here that builds
-   the PDFs in ``final/`` (a directory only this process writes).
+   the PDFs in ``final/`` (a directory only this process writes). A file that needs neither
+   LibreOffice nor pixels is converted (and later verified) in a child forked by a sandboxed
+   zygote instead of a sandbox started for it; its outputs come back through a pipe.
 3. Validate the converter's report, then copy each output it names from ``out/`` into ``final/``
    (no symlink followed), under a name chosen here from the output's type.
 4. Verify everything in ``final/`` in a second sandboxed run that can only read it.
@@ -17,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -37,8 +40,13 @@ from gateway.report import parse_report
 from gateway.sandbox import Running, Sandbox
 from gateway.spares import Spare, SparePool, needs_libreoffice
 from gateway.verdicts import parse_verdicts
+from gateway.zygote import AnswerTooLarge, Zygote
 
 log = logging.getLogger(__name__)
+FORKED_MAX_INPUT = 64 * 1024 * 1024  # larger inputs get a sandbox of their own (outputs stay on disk)
+# a relative path without empty, "." or ".." components (outputs of the forked converter)
+OUTPUT_PATH = re.compile(r"(?!(?:.*/)?\.{1,2}(?:/|$))[^/\x00]{1,255}(?:/(?!\.{1,2}(?:/|$))[^/\x00]{1,255}){0,31}")
+NO_FILES = re.compile(r"(?!)")  # the inspector sends back a report only
 
 
 class _Assembly:
@@ -114,6 +122,7 @@ class Sanitizer:
         self.settings = settings
         self.sandbox = Sandbox(settings.sandbox)
         self.spares = SparePool(self.sandbox, settings.work_dir, settings.sanitize.office_spares)
+        self.zygote = Zygote(self.sandbox, preload="files")
 
     def __enter__(self) -> Sanitizer:
         return self
@@ -122,6 +131,7 @@ class Sanitizer:
         self.close()
 
     def close(self) -> None:
+        self.zygote.close()
         self.spares.close()
 
     def expect(self, paths: list[Path], method: Method | None = None) -> None:
@@ -136,16 +146,23 @@ class Sanitizer:
         chosen: Method = method or self.settings.sanitize.method
         name = display_name or src.name
         report = Report(input=name, type="application/octet-stream", outcome="blocked", method=chosen)
-        spare = self.spares.take() if self.sandbox.settings.mode == "bwrap" and needs_libreoffice(src, chosen) else None
+        office = needs_libreoffice(src, chosen)
+        spare = self.spares.take() if self.sandbox.settings.mode == "bwrap" and office else None
         job = spare.job if spare is not None else create_job(self.sandbox, self.settings.work_dir)
+        forked = chosen == "rebuild" and not office and src.stat().st_size <= FORKED_MAX_INPUT
         inspector = None
         try:
-            inspector = self.sandbox.spawn(self.sandbox.python_argv(
-                "inspect", f"--scratch={job.inside('scratch', JOB_SCRATCH)}/inspect",
-                f"--root={job.inside('final', JOB_FINAL)}", "--list=-"), job.inspect_binds(), uid=job.uid,
-                with_stdin=True)
+            if not forked:
+                inspector = self._start_inspector(job)
             report.sha256, report.size = _copy_hashing(src, job.input, self.settings.limits.max_input_bytes)
-            report = self._convert(job, name, chosen, report, spare)
+            if forked:
+                try:
+                    report = self._convert_forked(job, name, chosen, report)
+                except AnswerTooLarge:  # too much to pass back through a pipe: the per-job sandbox instead
+                    forked, inspector = False, self._start_inspector(job)
+                    report = self._convert(job, name, chosen, report, spare)
+            else:
+                report = self._convert(job, name, chosen, report, spare)
             verified = self._verify(job, report, inspector)
             result = self._deliver(job, report, out_dir, verified)
         except (ConverterError, GatewayError) as exc:
@@ -160,6 +177,43 @@ class Sanitizer:
         result["sha256"], result["size"] = report.sha256, report.size
         result["duration_ms"] = round((time.monotonic() - started) * 1000)
         return result
+
+    def _start_inspector(self, job: Job) -> Running:
+        """The verifying sandbox, started while the conversion runs; it waits for its list."""
+        return self.sandbox.spawn(self.sandbox.python_argv(
+            "inspect", f"--scratch={job.inside('scratch', JOB_SCRATCH)}/inspect",
+            f"--root={job.inside('final', JOB_FINAL)}", "--list=-"), job.inspect_binds(), uid=job.uid,
+            with_stdin=True)
+
+    def _convert_forked(self, job: Job, name: str, method: Method, original: Report) -> Report:
+        """Convert in a child forked by the sandboxed zygote (no LibreOffice, no pixel stream):
+        the outputs come back through the pipe and are written into ``out/`` here, then taken
+        into ``final/`` exactly as from a per-job sandbox."""
+        answer = self.zygote.run("convert", job.input.read_bytes(),
+                                 {"name": name, "method": method, "limits": self.settings.limits.to_dict()},
+                                 OUTPUT_PATH)
+        out = job.dir("out")
+        for relative, data in answer.files.items():
+            target = out / relative
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with target.open("xb") as handle:
+                    handle.write(data)
+            except OSError as exc:
+                raise ReportInvalid("the converter named outputs that cannot all exist") from exc
+        report = parse_report(json.dumps(answer.report).encode("utf-8"), out, method)
+        report.sha256, report.size = original.sha256, original.size
+        self._take_outputs(job, report, frozenset())
+        return report
+
+    def _inspect_forked(self, job: Job, outputs: list[Output]) -> bytes:
+        """The independent check in a forked child: the outputs are sent, not shared."""
+        final = job.dir("final")
+        contents = [(final / output.path).read_bytes() for output in outputs]
+        answer = self.zygote.run("inspect", b"".join(contents),
+                                 {"files": [[o.path, len(c)] for o, c in zip(outputs, contents, strict=True)]},
+                                 NO_FILES)
+        return json.dumps(answer.report).encode("utf-8")
 
     def _convert(self, job: Job, name: str, method: Method, original: Report, spare: Spare | None) -> Report:
         """Run the converter (a fresh sandbox, or a warm spare) while a thread builds PDFs from the
@@ -216,22 +270,26 @@ class Sanitizer:
                 taken.append(Output(relative, output.type))
             report.outputs = taken
 
-    def _verify(self, job: Job, top: Report, inspector: Running) -> dict[str, bool]:
-        """Verify every output in a sandboxed run (started while the conversion ran) that can
-        only read them; it gets the list of outputs on its standard input."""
+    def _verify(self, job: Job, top: Report, inspector: Running | None) -> dict[str, bool]:
+        """Verify every output in a sandboxed run that can only read them: the inspector started
+        while the conversion ran (it gets the list of outputs on its standard input), or without
+        one a child forked by the zygote."""
         outputs = [o for r in _walk(top) for o in r.outputs]
         if not outputs:
             return {}
-        stdin = inspector.process.stdin
-        if stdin is None:
-            raise SandboxCrash("the inspector has no input")
-        try:
-            stdin.write(json.dumps([o.path for o in outputs]).encode("utf-8") + b"\n")
-            stdin.close()
-        except OSError as exc:
-            raise SandboxCrash("the inspector stopped before its work arrived") from exc
-        result = self.sandbox.finish(inspector)
-        verdicts = parse_verdicts(result.stdout, outputs)
+        if inspector is None:
+            raw = self._inspect_forked(job, outputs)
+        else:
+            stdin = inspector.process.stdin
+            if stdin is None:
+                raise SandboxCrash("the inspector has no input")
+            try:
+                stdin.write(json.dumps([o.path for o in outputs]).encode("utf-8") + b"\n")
+                stdin.close()
+            except OSError as exc:
+                raise SandboxCrash("the inspector stopped before its work arrived") from exc
+            raw = self.sandbox.finish(inspector).stdout
+        verdicts = parse_verdicts(raw, outputs)
         for report in _walk(top):
             problems = [p for o in report.outputs for p in verdicts[o.path]]
             if problems:

@@ -142,6 +142,7 @@ class Service:
             command_timeout_seconds=self.options.smtp_timeout_seconds, max_queue=self.options.max_queue)
         self.threads: list[threading.Thread] = []
         self.workers: dict[str, Any] = {}  # name -> multiprocessing process
+        self.workers_joined = threading.Event()
         self.results = data / "results"
         self.results.mkdir(parents=True, exist_ok=True)
         self.lgwan_files = data / "lgwan-files"
@@ -195,15 +196,15 @@ class Service:
 
     def supervise(self) -> None:
         """Start again any worker that died, and queue again the jobs it held."""
-        dead = [name for name, process in self.workers.items() if not process.is_alive()]
-        if not dead or self.stopping.is_set():
+        if self.stopping.is_set():
             return
-        released = self.spool.release_orphans()
+        dead = [name for name, process in self.workers.items() if not process.is_alive()]
+        released = self.spool.release_orphans()  # held by a dead worker, or let go after an error
         for name in dead:
             log.error("worker %s stopped (exit %s); starting it again", name, self.workers[name].exitcode)
             self._spawn(name, name.split("-")[0])
         if released:
-            log.warning("queued again %d jobs held by stopped workers", released)
+            log.warning("queued again %d jobs that no worker holds", released)
 
     def _thread(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -221,6 +222,7 @@ class Service:
             if process.is_alive():
                 process.kill()
                 process.join()
+        self.workers_joined.set()
         for thread in self.threads:
             thread.join(timeout=120)
         self.audit.close()
@@ -231,6 +233,7 @@ class Service:
         try:
             try:
                 sanitizer.zygote.start()  # ready before the first mail (otherwise that mail starts it)
+                sanitizer.sanitizer.zygote.start()  # and before the first attachment
             except GatewayError as exc:
                 log.error("the sandboxed splitter did not start: %s", exc.code)
             while not self.stopping.is_set():
@@ -241,10 +244,10 @@ class Service:
                         self.stopping.wait(0.1)
                         continue
                     self._process(sanitizer, job)
-                except Exception as exc:  # the loop must never die: log, let the job be retried, go on
+                except Exception as exc:  # the loop must never die: count the attempt, go on
                     log.error("pipeline loop error: %s", type(exc).__name__, exc_info=True)
                     if job is not None:
-                        job.release()
+                        self._pipeline_attempt_failed(job)
                     self.stopping.wait(1)
         finally:
             sanitizer.close()
@@ -259,13 +262,8 @@ class Service:
             result = sanitizer.process(job.message)
             data = result.data
         except Exception as exc:  # a worker boundary: retry, then park in corrupt, never drop
-            attempts = int(envelope.get("attempts", 0)) + 1
             log.error("pipeline failed on %s: %s", job.id, type(exc).__name__)
-            if attempts >= MAX_PIPELINE_ATTEMPTS:
-                self.spool.move(job, "corrupt", {**envelope, "attempts": attempts})
-                self.audit.append("failed", job.id, detail=f"pipeline failed {attempts} times; kept in corrupt")
-            else:
-                self.spool.move(job, "incoming", {**envelope, "attempts": attempts})
+            self._pipeline_attempt_failed(job)
             return
         summary = result.summary
         findings = [f.get("code", "") for f in summary.get("findings", [])]
@@ -287,6 +285,33 @@ class Service:
                           input_sha256=summary.get("sha256", ""), findings=findings,
                           outputs=[hashlib.sha256(data).hexdigest()])
         self.spool.remove(job)
+
+    def _park(self, job: SpoolJob, detail: str) -> None:
+        """Keep a job that cannot go on in ``corrupt`` (audited); if even that fails, unlock it
+        for the orphan sweep."""
+        try:
+            self.spool.move(job, "corrupt")
+            self.audit.append("failed", job.id, detail=f"{detail}; kept in corrupt")
+        except Exception as exc:  # the disk or the audit log is in trouble: leave it to the sweep
+            log.error("could not park %s: %s", job.id, type(exc).__name__)
+        finally:
+            job.release()
+
+    def _pipeline_attempt_failed(self, job: SpoolJob) -> None:
+        """Count a failed attempt on a mail: back to ``incoming``, or ``corrupt`` (audited) after
+        MAX_PIPELINE_ATTEMPTS. If even that fails, the job is unlocked for the orphan sweep."""
+        try:
+            envelope = job.envelope()
+            attempts = int(envelope.get("attempts", 0)) + 1
+            if attempts >= MAX_PIPELINE_ATTEMPTS:
+                self.spool.move(job, "corrupt", {**envelope, "attempts": attempts})
+                self.audit.append("failed", job.id, detail=f"pipeline failed {attempts} times; kept in corrupt")
+            else:
+                self.spool.move(job, "incoming", {**envelope, "attempts": attempts})
+        except Exception as exc:  # the disk or the audit log is in trouble: leave it to the sweep
+            log.error("could not count a failed attempt on %s: %s", job.id, type(exc).__name__)
+        finally:
+            job.release()
 
     def _keep_original(self, source: Path) -> None:
         """Originals stay in the quarantine (0600, by content hash), never forwarded: a hard
@@ -317,6 +342,9 @@ class Service:
             except Exception as exc:  # the thread must never die: log, go on
                 log.error("maintenance failed: %s", type(exc).__name__)
             self.stopping.wait(SUPERVISE_SECONDS)
+        # workers this thread started die with it (PDEATHSIG follows the thread): it stays
+        # until stop() has let every worker finish its job
+        self.workers_joined.wait()
 
     def purge(self, now: float | None = None) -> tuple[int, int]:
         """Delete originals older than the quarantine period and audit records past retention."""
@@ -345,8 +373,7 @@ class Service:
                     self._process_upload(sanitizer, job)
                 except Exception as exc:  # a worker boundary: park the upload, never drop it
                     log.error("upload processing failed on %s: %s", job.id, type(exc).__name__)
-                    self.spool.move(job, "corrupt")
-                    self.audit.append("failed", job.id, detail="processing failed; kept in corrupt")
+                    self._park(job, "processing failed")
 
     def _process_upload(self, sanitizer: Sanitizer, job: SpoolJob) -> None:
         meta = job.envelope()
@@ -401,10 +428,10 @@ class Service:
                     self.stopping.wait(0.1)
                     continue
                 self._deliver(job)
-            except Exception as exc:  # the loop must never die: log, let the job be retried, go on
+            except Exception as exc:  # the loop must never die: park the job where a person looks, go on
                 log.error("delivery loop error: %s", type(exc).__name__, exc_info=True)
                 if job is not None:
-                    job.release()
+                    self._park(job, f"delivery failed unexpectedly ({type(exc).__name__})")
                 self.stopping.wait(1)
 
     def _notify_rejected(self, job_id: str, envelope: dict[str, Any], reason: str, digest: str) -> None:

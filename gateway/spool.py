@@ -62,18 +62,20 @@ def _lock(path: Path) -> int | None:
     return descriptor
 
 
-@dataclass(frozen=True)
+@dataclass
 class SpoolJob:
-    """A claimed job; ``lock`` is the descriptor holding its flock while a worker has it."""
+    """A claimed job; ``lock`` is the descriptor holding its flock while a worker has it
+    (released once: a second release must never close a descriptor reused since)."""
 
     id: str
     path: Path
     lock: int | None = None
 
     def release(self) -> None:
-        if self.lock is not None:
+        lock, self.lock = self.lock, None
+        if lock is not None:
             try:
-                os.close(self.lock)
+                os.close(lock)
             except OSError:
                 pass
 

@@ -29,6 +29,10 @@ START_SECONDS = 60
 ZYGOTE_CPU_SECONDS = 3600
 
 
+class AnswerTooLarge(SandboxResourceLimit):
+    """The child's answer was over the cap (the caller may try the job another way)."""
+
+
 @dataclass(frozen=True)
 class ZygoteAnswer:
     report: object
@@ -71,10 +75,18 @@ class _Reader:
         return data
 
 
-def _write_all(descriptor: int, data: bytes) -> None:
+def _write_all(descriptor: int, data: bytes, deadline: float) -> None:
+    """Write everything to a non-blocking pipe, or raise SandboxTimeout at the deadline (a
+    zygote that stopped reading must not hang the worker)."""
     view = memoryview(data)
     while view:
-        view = view[os.write(descriptor, view):]
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([], [descriptor], [], remaining)[1]:
+            raise SandboxTimeout("the sandboxed worker stopped taking work")
+        try:
+            view = view[os.write(descriptor, view):]
+        except BlockingIOError:
+            continue
 
 
 def _header(raw: bytes) -> dict[str, object]:
@@ -131,8 +143,8 @@ class _Live:
 class Zygote:
     """One sandboxed zygote; not thread-safe (give each worker thread its own)."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
+    def __init__(self, sandbox: Sandbox, preload: str = "mail") -> None:
+        self.sandbox, self.preload = sandbox, preload
         self.live: _Live | None = None
         self.jobs = 0
 
@@ -142,10 +154,11 @@ class Zygote:
             return self.live
         own_namespace = ["--own-pid-namespace"] if self.sandbox.settings.mode == "bwrap" else []
         process, errors = self.sandbox.spawn_server(
-            self.sandbox.python_argv("zygote", *own_namespace), uid=self.sandbox.new_uid(),
+            self.sandbox.python_argv("zygote", *own_namespace, f"--preload={self.preload}"), uid=self.sandbox.new_uid(),
             cpu_seconds=ZYGOTE_CPU_SECONDS)
         if process.stdin is None or process.stdout is None:
             raise SandboxCrash("the sandboxed worker has no pipes")
+        os.set_blocking(process.stdin.fileno(), False)
         self.live = _Live(process, errors, process.stdin.fileno(), _Reader(process.stdout.fileno()))
         self.jobs = 0
         try:
@@ -166,8 +179,7 @@ class Zygote:
                    "timeout": settings.timeout_seconds}
         deadline = time.monotonic() + settings.timeout_seconds + 10
         try:
-            _write_all(live.requests, json.dumps(request).encode("ascii") + b"\n")
-            _write_all(live.requests, data)
+            _write_all(live.requests, json.dumps(request).encode("ascii") + b"\n" + data, deadline)
             header = _header(live.answers.line(MAX_HEADER_LINE, deadline))
             payload = live.answers.exact(_size(header.get("size"), MAX_ANSWER_BYTES), deadline)
         except (OSError, ValueError) as exc:
@@ -177,15 +189,17 @@ class Zygote:
             self.close()
             raise
         self.jobs += 1
-        if self.jobs >= MAX_JOBS:
-            self.close()
         status = header.get("status")
+        if self.jobs >= MAX_JOBS or status != "ok":  # after any trouble, a fresh zygote for the next job
+            self.close()
         if status == "ok":
             return parse_payload(payload, file_name)
         log.warning("sandboxed child failed: %s", str(status)[:20])
         if status == "timeout":
             raise SandboxTimeout(f"processing took longer than {settings.timeout_seconds} s and was stopped")
-        if status in ("limit", "oversize"):
+        if status == "oversize":
+            raise AnswerTooLarge("the converter's output is larger than a forked job may return")
+        if status == "limit":
             raise SandboxResourceLimit("the input needs more time, memory or output than allowed")
         raise SandboxCrash("the converter stopped unexpectedly; the input was not passed")
 

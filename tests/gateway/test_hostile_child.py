@@ -29,6 +29,7 @@ def run_hostile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, code: str, name
         return [sys.executable, "-c", code] if args[0] == "convert" else original(self, *args)
 
     monkeypatch.setattr(Sandbox, "python_argv", hostile)
+    monkeypatch.setattr("gateway.sanitize.FORKED_MAX_INPUT", -1)  # the per-job sandbox (test_zygote covers forks)
     source = tmp_path / name
     source.write_text("本文\n", encoding="utf-8")
     return Sanitizer(Settings()).sanitize(source, tmp_path / "delivered")

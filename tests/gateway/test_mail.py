@@ -249,3 +249,13 @@ def test_attachments_beyond_the_size_budget_are_removed_and_listed(tmp_path: Pat
     assert isinstance(message, EmailMessage)
     assert list(attachments_of(message, tmp_path)) == ["名簿1.csv"]
     assert "名簿2.csv" in body_of(message)
+
+
+@pytest.mark.parametrize("findings", [["x"], [{"code": 5}], [{"code": "a", "detail": ["x"]}]])
+def test_a_splitter_report_with_malformed_findings_is_refused(findings: list[Any]) -> None:
+    from gateway.errors import ReportInvalid
+    from gateway.mail import MailSanitizer
+
+    report = {"headers": {}, "attachments": [], "dropped": [], "authentication_results": [], "findings": findings}
+    with pytest.raises(ReportInvalid):
+        MailSanitizer._parse(report)

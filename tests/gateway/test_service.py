@@ -283,6 +283,33 @@ def test_a_worker_that_dies_is_started_again_and_no_mail_is_lost(samples: Path, 
         wait_for(lambda: len(sink.messages) == 3)
     finally:
         service.stop()
+    # the restarted workers were let finish too (not killed when the thread that started them ended)
+    assert {name: process.exitcode for name, process in service.workers.items()} == dict.fromkeys(service.workers, 0)
+
+
+def test_a_mail_whose_processing_keeps_failing_ends_in_corrupt_not_limbo(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    service = Service(Settings(), ServeOptions(data_dir=tmp_path / "data", recipient_domains=(DOMAIN,)))
+    job_id = service.spool.accept({"sender": "a@example.jp", "recipients": [f"soumu@{DOMAIN}"]},
+                                  b"Subject: x\r\n\r\nbody\r\n")
+
+    def broken(sanitizer: Any, job: Any) -> None:
+        raise AttributeError("a bug outside the worker boundary")
+
+    monkeypatch.setattr(service, "_process", broken)
+    loop = threading.Thread(target=service._pipeline_loop)
+    loop.start()
+    try:
+        wait_for(lambda: (service.spool.queue("corrupt") / job_id).exists(), 30)
+    finally:
+        service.stopping.set()
+        loop.join()
+    assert [p.name for q in ("incoming", "active") for p in service.spool.queue(q).iterdir()] == []
+    failed = [r for r in service.audit.records() if r["event"] == "failed"]
+    assert failed[0]["transfer_id"] == job_id and "3 times" in failed[0]["detail"]
+    service.audit.close()
 
 
 def test_an_upload_that_fails_half_way_delivers_none_of_its_files(tmp_path: Path) -> None:

@@ -8,12 +8,15 @@ import json
 import re
 import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from gateway.config import SandboxSettings
+from gateway.config import SandboxSettings, Settings
 from gateway.errors import ReportInvalid, SandboxCrash, SandboxResourceLimit, SandboxTimeout
 from gateway.sandbox import Sandbox
+from gateway.sanitize import Sanitizer
 from gateway.zygote import Zygote, parse_payload
 
 FILES = re.compile(r"body\.txt|att-[1-9][0-9]{0,3}")
@@ -74,9 +77,38 @@ def echo(data, options, scratch):
     (scratch / "body.txt").write_bytes(data)
     return {"echo": True, "uid": os.getuid()}
 
+def plant(data, options, scratch):
+    Path("/tmp/planted_module.py").write_text("INJECTED = True\n")
+    Path("/tmp/leftover").mkdir()
+    return {}
+
+def probe(data, options, scratch):
+    try:
+        import planted_module
+        imported = True
+    except ImportError:
+        imported = False
+    return {"imported": imported, "tmp": sorted(p.name.split("-")[0] for p in Path("/tmp").iterdir())}
+
+def trap(data, options, scratch):
+    import fcntl, signal
+    fcntl.fcntl(2, fcntl.F_SETOWN, os.getppid())
+    fcntl.fcntl(2, 10, signal.SIGKILL)  # F_SETSIG
+    fcntl.fcntl(2, fcntl.F_SETFL, fcntl.fcntl(2, fcntl.F_GETFL) | os.O_ASYNC | os.O_NONBLOCK)
+    return {}
+
+def noisy(data, options, scratch):
+    for _ in range(200):
+        sys.stderr.write("warning: " + "x" * 200 + "\n")
+    sys.stderr.flush()
+    (scratch / "body.txt").write_bytes(b"ok")
+    return {}
+
 z.MAX_ANSWER_BYTES = 1 << 20
+z.ANSWER_FILES.update(flood="", bad_name="", echo="", noisy="")
 z.COMMANDS.update(linger=linger, alive=alive, peek=peek, hang=hang, spin=spin, flood=flood,
-                  kill_zygote=kill_zygote, bad_name=bad_name, crash=crash, echo=echo)
+                  kill_zygote=kill_zygote, bad_name=bad_name, crash=crash, echo=echo, plant=plant, probe=probe,
+                  trap=trap, noisy=noisy)
 sys.exit(z.serve("--own-pid-namespace" in sys.argv))
 """
 
@@ -86,7 +118,9 @@ def zygote(monkeypatch: pytest.MonkeyPatch) -> Iterator[Zygote]:
     original = Sandbox.python_argv
 
     def hostile(self: Sandbox, *args: str) -> list[str]:
-        return [sys.executable, "-c", HOSTILE_ZYGOTE, *args] if args[0] == "zygote" else original(self, *args)
+        if args[0] != "zygote":
+            return original(self, *args)
+        return [sys.executable, "-I", "-B", "-c", HOSTILE_ZYGOTE, *args]  # as python_argv starts the real one
 
     monkeypatch.setattr(Sandbox, "python_argv", hostile)
     subject = Zygote(Sandbox(SandboxSettings(timeout_seconds=3, cpu_seconds=1)))
@@ -110,6 +144,18 @@ def test_a_process_left_behind_by_one_job_is_gone_before_the_next(zygote: Zygote
 def test_a_child_cannot_read_the_zygotes_memory(zygote: Zygote) -> None:
     report = zygote.run("peek", b"", {}, FILES).report
     assert report == {"mem": "PermissionError", "environ": "PermissionError"}
+
+
+def test_nothing_a_job_leaves_in_tmp_reaches_the_next(zygote: Zygote) -> None:
+    zygote.run("plant", b"", {}, FILES)
+    assert zygote.run("probe", b"", {}, FILES).report == {"imported": False, "tmp": ["job"]}
+
+
+def test_a_child_cannot_set_a_signal_trap_on_the_zygotes_output(zygote: Zygote) -> None:
+    zygote.run("trap", b"", {}, FILES)
+    for _ in range(3):
+        assert zygote.run("noisy", b"", {}, FILES).files == {"body.txt": b"ok"}
+    echo_works(zygote)
 
 
 def test_the_child_runs_unprivileged(zygote: Zygote) -> None:
@@ -180,3 +226,91 @@ def test_malformed_payloads_are_refused(raw: bytes) -> None:
 def test_a_well_formed_payload_is_split_into_its_files() -> None:
     answer = parse_payload(payload([["att-1", 2], ["body.txt", 3]], b"PKabc"), FILES)
     assert answer.files == {"att-1": b"PK", "body.txt": b"abc"}
+
+
+FORGED_CONVERT = r"""
+import json, sys
+import converters.zygote as z
+
+REPORT = {"input": "x.txt", "sha256": "", "size": 1, "type": "text/plain", "outcome": "passed", "method": "rebuild",
+          "outputs": [{"path": OUTPUT, "type": "text/plain"}], "findings": [], "reason": None, "reason_code": None}
+
+def forged(report, root):
+    if root is None or not str(root).endswith("/out"):
+        return real_payload(report, root)
+    header = {"report": REPORT, "files": [[name, len(data)] for name, data in FILES]}
+    return [json.dumps(header).encode() + b"\n", *[data for _, data in FILES]]
+
+real_payload = z._payload
+z._payload = forged
+sys.exit(z.serve("--own-pid-namespace" in sys.argv, "files"))
+"""
+
+
+def sanitize_with_forged_answer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, output: str,
+                                files: list[tuple[str, bytes]]) -> dict[str, Any]:
+    """A converter child taken over by its input answers with ``files`` and a report naming
+    ``output``; the real inspector then checks whatever the trusted side took."""
+    original = Sandbox.python_argv
+    code = f"OUTPUT = {output!r}\nFILES = {files!r}\n" + FORGED_CONVERT
+
+    def forged(self: Sandbox, *args: str) -> list[str]:
+        return [sys.executable, "-c", code, *args] if args[0] == "zygote" else original(self, *args)
+
+    monkeypatch.setattr(Sandbox, "python_argv", forged)
+    source = tmp_path / "x.txt"
+    source.write_text("本文\n", encoding="utf-8")
+    with Sanitizer(Settings()) as sanitizer:
+        return sanitizer.sanitize(source, tmp_path / "delivered")
+
+
+def test_a_forked_converter_cannot_choose_a_script_extension(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    result = sanitize_with_forged_answer(monkeypatch, tmp_path, "invoice.js", [("invoice.js", b"WScript.Echo(1)\n")])
+    assert result["outcome"] == "passed" and result["verified"] is True
+    assert sorted(p.name for p in (tmp_path / "delivered").iterdir()) == ["invoice.txt"]
+
+
+@pytest.mark.parametrize(("output", "files"), [
+    ("../escape.txt", [("../escape.txt", b"x")]),
+    ("a/b.txt", [("a", b"x"), ("a/b.txt", b"y")]),  # a file where a folder must be
+    ("missing.txt", [("other.txt", b"x")]),
+    ("x.txt", [("x.txt", b"x"), ("x.txt", b"y")]),
+])
+def test_a_forked_converters_impossible_outputs_block_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                               output: str, files: list[tuple[str, bytes]]) -> None:
+    result = sanitize_with_forged_answer(monkeypatch, tmp_path, output, files)
+    assert (result["outcome"], result["reason_code"]) == ("blocked", "converter_report_invalid")
+    assert not (tmp_path / "delivered").exists() or list((tmp_path / "delivered").iterdir()) == []
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def test_a_zygote_that_stops_reading_cannot_hang_the_worker(zygote: Zygote) -> None:
+    import os
+    import signal
+    import time
+
+    live = zygote.start()
+    for pid in descendants(live.process.pid):
+        os.kill(pid, signal.SIGSTOP)
+    started = time.monotonic()
+    with pytest.raises(SandboxTimeout):
+        zygote.run("echo", b"x" * (4 * 1024 * 1024), {}, FILES)  # far more than a pipe holds
+    assert time.monotonic() - started < 30
+    echo_works(zygote)
