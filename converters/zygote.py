@@ -211,9 +211,13 @@ def _relay_child_log(scratch: Path) -> None:
         sys.stderr.flush()
 
 
-def _wipe_tmp() -> None:
-    """Empty the sandbox's private /tmp (shared by this zygote's jobs) between jobs."""
+def _wipe_tmp(keep: frozenset[str]) -> None:
+    """Empty the sandbox's private /tmp (shared by this zygote's jobs) between jobs, but for what
+    was there before the first job (the folders leading to read-only binds, when the project
+    itself lives under /tmp)."""
     for entry in os.scandir(tempfile.gettempdir()):
+        if entry.name in keep:
+            continue
         if entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)
         else:
@@ -281,6 +285,7 @@ def serve(own_pid_namespace: bool, preload: str = "mail") -> int:
     ``own_pid_namespace`` (only in the sandbox) lets it clear leftovers with kill(-1)."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     _warm_up(preload)
+    before_jobs = frozenset(os.listdir(tempfile.gettempdir()))
     gc.freeze()  # what is loaded now is shared with every child, untouched by their collections
     requests = sys.stdin.buffer
     os.write(1, b'{"status": "ready", "size": 0}\n')
@@ -312,5 +317,5 @@ def serve(own_pid_namespace: bool, preload: str = "mail") -> int:
             _relay_child_log(scratch)
             shutil.rmtree(scratch, ignore_errors=True)
             if own_pid_namespace:
-                _wipe_tmp()
+                _wipe_tmp(before_jobs)
         _answer(status, payload)

@@ -164,6 +164,10 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
                 "# TYPE gateway_uploads_accepted_total counter\n"
                 f"gateway_uploads_accepted_total {context.accepted}\n"
                 "# HELP gateway_spool_free_bytes Free disk under the spool.\n# TYPE gateway_spool_free_bytes gauge\n"
-                f"gateway_spool_free_bytes {context.spool.free_bytes()}\n")
+                f"gateway_spool_free_bytes {context.spool.free_bytes()}\n"
+                "# HELP gateway_queue_jobs Jobs in each spool queue (corrupt above 0 needs a person).\n"
+                "# TYPE gateway_queue_jobs gauge\n"
+                + "".join(f'gateway_queue_jobs{{queue="{queue}"}} {count}\n'
+                          for queue, count in context.spool.queue_sizes().items()))
 
     return app

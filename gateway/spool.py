@@ -219,6 +219,11 @@ class Spool:
             shutil.rmtree(entry, ignore_errors=True)
         return moved
 
+    def queue_sizes(self) -> dict[str, int]:
+        """Jobs per queue, for monitoring."""
+        return {queue: sum(1 for _ in self.queue(queue).iterdir())
+                for queue in ("incoming", "active", "outbox", "sending", "deferred", "corrupt", "uploads", "working")}
+
     def depth(self) -> int:
         return sum(1 for queue in ("incoming", "active", "outbox", "sending", "deferred", "uploads", "working")
                    for _ in self.queue(queue).iterdir())

@@ -94,7 +94,10 @@ def test_tokens_roles_and_limits(service: Service, samples: Path) -> None:
 def test_health_and_metrics(service: Service) -> None:
     assert httpx.get(url(service, "/healthz")).json() == {"status": "ok"}
     assert httpx.get(url(service, "/readyz")).status_code == 200
-    assert "gateway_queue_depth" in httpx.get(url(service, "/metrics")).text
+    metrics = httpx.get(url(service, "/metrics")).text
+    assert "gateway_queue_depth 0" in metrics and 'gateway_queue_jobs{queue="corrupt"} 0' in metrics
+    (service.spool.queue("corrupt") / "0123").mkdir()  # what a job parked for a person looks like
+    assert 'gateway_queue_jobs{queue="corrupt"} 1' in httpx.get(url(service, "/metrics")).text
     assert httpx.get(url(service, "/openapi.json")).json()["info"]["title"]
 
 
