@@ -214,15 +214,44 @@ def _relay_child_log(scratch: Path) -> None:
 def _wipe_tmp(keep: frozenset[str]) -> None:
     """Empty the sandbox's private /tmp (shared by this zygote's jobs) between jobs, but for what
     was there before the first job (the folders leading to read-only binds, when the project
-    itself lives under /tmp)."""
+    itself lives under /tmp). Folders a job made read-only are opened up first."""
     for entry in os.scandir(tempfile.gettempdir()):
         if entry.name in keep:
             continue
         if entry.is_dir(follow_symlinks=False):
+            for folder, _, _ in os.walk(entry.path):
+                with contextlib.suppress(OSError):
+                    os.chmod(folder, 0o700)
             shutil.rmtree(entry.path, ignore_errors=True)
         else:
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
+
+
+LIMITS = tuple(getattr(resource, name) for name in ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NPROC",
+                                                    "RLIMIT_NOFILE", "RLIMIT_CORE", "RLIMIT_DATA", "RLIMIT_STACK",
+                                                    "RLIMIT_MEMLOCK"))
+
+
+def _rlimits() -> tuple[tuple[int, int], ...]:
+    return tuple(resource.getrlimit(limit) for limit in LIMITS)
+
+
+def _ipc_objects() -> int:
+    """System V shared memory, queues and semaphores left in the sandbox's IPC namespace."""
+    count = 0
+    for kind in ("shm", "msg", "sem"):
+        with contextlib.suppress(OSError), open(f"/proc/sysvipc/{kind}", encoding="ascii") as listing:
+            count += max(0, len(listing.read().splitlines()) - 1)
+    return count
+
+
+def _state_kept(keep: frozenset[str], limits: tuple[tuple[int, int], ...]) -> bool:
+    """After a job in the sandbox: /tmp back to what it was, no IPC objects, our own rlimits
+    unchanged (a child of the same uid may prlimit us). Otherwise the zygote must not go on."""
+    _wipe_tmp(keep)
+    return (frozenset(os.listdir(tempfile.gettempdir())) == keep and _ipc_objects() == 0
+            and _rlimits() == limits)
 
 
 def _clear_leftovers(pid: int, own_pid_namespace: bool) -> None:
@@ -286,6 +315,7 @@ def serve(own_pid_namespace: bool, preload: str = "mail") -> int:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     _warm_up(preload)
     before_jobs = frozenset(os.listdir(tempfile.gettempdir()))
+    limits = _rlimits()
     gc.freeze()  # what is loaded now is shared with every child, untouched by their collections
     requests = sys.stdin.buffer
     os.write(1, b'{"status": "ready", "size": 0}\n')
@@ -316,6 +346,8 @@ def serve(own_pid_namespace: bool, preload: str = "mail") -> int:
             _clear_leftovers(pid, own_pid_namespace)
             _relay_child_log(scratch)
             shutil.rmtree(scratch, ignore_errors=True)
-            if own_pid_namespace:
-                _wipe_tmp(before_jobs)
+        if own_pid_namespace and not _state_kept(before_jobs, limits):
+            _answer("crash")  # this job changed what the next one would inherit: it fails, we stop
+            sys.stderr.write("zygote: a job left state behind; stopping\n")
+            return 3
         _answer(status, payload)

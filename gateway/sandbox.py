@@ -37,6 +37,7 @@ MAX_REPORT_BYTES = 32 * 1024 * 1024
 STDERR_TAIL = 4000
 SYSTEM_RO_BINDS = ("/usr", "/etc/ld.so.cache", "/etc/fonts", "/etc/alternatives", "/etc/libreoffice",
                    "/var/cache/fontconfig")
+MAGIC_DATABASE = "/usr/lib/file/magic.mgc"  # libmagic reads only this, never $HOME/.magic (HOME is /tmp)
 SYSTEM_SYMLINKS = (("usr/lib", "/lib"), ("usr/lib64", "/lib64"), ("usr/bin", "/bin"),
                    ("usr/sbin", "/sbin"))
 
@@ -160,7 +161,8 @@ class Sandbox:
             cmd += ["--ro-bind-try", path, path]
         for link, target in SYSTEM_SYMLINKS:
             cmd += ["--symlink", link, target]
-        cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size",
+                str(self.settings.tmp_size_mb * 1024 * 1024), "--tmpfs", "/tmp"]
         all_binds = [*self._python_binds(), *binds]
         for directory in _ancestors([b.target for b in all_binds]):
             cmd += ["--perms", "0755", "--dir", directory]
@@ -169,6 +171,7 @@ class Sandbox:
         cmd += ["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
                 "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
                 "--setenv", "PYTHONNOUSERSITE", "1", "--setenv", "OMP_NUM_THREADS", "1",
+                *(["--setenv", "MAGIC", MAGIC_DATABASE] if Path(MAGIC_DATABASE).is_file() else []),
                 "--chdir", "/tmp"]
         if self.as_root and self.setpriv is not None:
             user = str(self.settings.uid_base if uid is None else uid)

@@ -45,7 +45,10 @@ from gateway.zygote import AnswerTooLarge, Zygote
 log = logging.getLogger(__name__)
 FORKED_MAX_INPUT = 64 * 1024 * 1024  # larger inputs get a sandbox of their own (outputs stay on disk)
 # a relative path without empty, "." or ".." components (outputs of the forked converter)
-OUTPUT_PATH = re.compile(r"(?!(?:.*/)?\.{1,2}(?:/|$))[^/\x00]{1,255}(?:/(?!\.{1,2}(?:/|$))[^/\x00]{1,255}){0,31}")
+OUTPUT_PATH = re.compile(r"(?!(?:.*/)?\.{1,2}(?:/|$))[^/\x00\ud800-\udfff]{1,255}"
+                         r"(?:/(?!\.{1,2}(?:/|$))[^/\x00\ud800-\udfff]{1,255}){0,31}")
+MAX_FORKED_OUTPUTS = 10_000  # files a forked converter may hand back (archives hold at most 5,000 by default)
+MAX_FORKED_DEPTH = 8  # deeper output trees are made again in a per-job sandbox, not written out here
 NO_FILES = re.compile(r"(?!)")  # the inspector sends back a report only
 
 
@@ -168,6 +171,10 @@ class Sanitizer:
         except (ConverterError, GatewayError) as exc:
             _block(report, exc.code, exc.reason)
             result = self._describe(report, {}, False)
+        except Exception as exc:  # the boundary for one file: whatever went wrong, it is blocked
+            log.error("internal error while disarming a file: %s", type(exc).__name__, exc_info=True)
+            _block(report, "internal_error", "internal error; the file was not passed")
+            result = self._describe(report, {}, False)
         finally:
             for process in (spare.running if spare is not None else None, inspector):
                 if process is not None and process.process.poll() is None:
@@ -193,13 +200,15 @@ class Sanitizer:
                                  {"name": name, "method": method, "limits": self.settings.limits.to_dict()},
                                  OUTPUT_PATH)
         out = job.dir("out")
+        if len(answer.files) > MAX_FORKED_OUTPUTS or any(n.count("/") >= MAX_FORKED_DEPTH for n in answer.files):
+            raise AnswerTooLarge("too many or too deeply nested outputs to write out here")
         for relative, data in answer.files.items():
             target = out / relative
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with target.open("xb") as handle:
                     handle.write(data)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 raise ReportInvalid("the converter named outputs that cannot all exist") from exc
         report = parse_report(json.dumps(answer.report).encode("utf-8"), out, method)
         report.sha256, report.size = original.sha256, original.size

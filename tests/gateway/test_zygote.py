@@ -34,10 +34,10 @@ def linger(data, options, scratch):
     return {"pid": pid}
 
 def alive(data, options, scratch):
-    try:
-        os.kill(int(data), 0)
-        return {"alive": True}
-    except ProcessLookupError:
+    try:  # a killed process not yet reaped by the namespace's init is a zombie: dead
+        state = Path(f"/proc/{int(data)}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return {"alive": state != "Z"}
+    except FileNotFoundError:
         return {"alive": False}
 
 def peek(data, options, scratch):
@@ -104,11 +104,28 @@ def noisy(data, options, scratch):
     (scratch / "body.txt").write_bytes(b"ok")
     return {}
 
+def readonly_tmp(data, options, scratch):
+    Path("/tmp/.magic").mkdir()
+    Path("/tmp/.magic/magic.mgc").write_bytes(b"planted")
+    os.chmod("/tmp/.magic", 0o555)
+    return {}
+
+def shm(data, options, scratch):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.shmget(0, 1 << 20, 0o1000 | 0o600) >= 0  # IPC_PRIVATE, IPC_CREAT
+    return {}
+
+def shrink_parent(data, options, scratch):
+    import resource
+    resource.prlimit(os.getppid(), resource.RLIMIT_FSIZE, (1024, 1024))
+    return {}
+
 z.MAX_ANSWER_BYTES = 1 << 20
 z.ANSWER_FILES.update(flood="", bad_name="", echo="", noisy="")
 z.COMMANDS.update(linger=linger, alive=alive, peek=peek, hang=hang, spin=spin, flood=flood,
                   kill_zygote=kill_zygote, bad_name=bad_name, crash=crash, echo=echo, plant=plant, probe=probe,
-                  trap=trap, noisy=noisy)
+                  trap=trap, noisy=noisy, readonly_tmp=readonly_tmp, shm=shm, shrink_parent=shrink_parent)
 sys.exit(z.serve("--own-pid-namespace" in sys.argv))
 """
 
@@ -150,7 +167,22 @@ def test_nothing_a_job_leaves_in_tmp_reaches_the_next(zygote: Zygote) -> None:
     before = zygote.run("probe", b"", {}, FILES).report
     assert isinstance(before, dict) and before["imported"] is False and "job" in before["tmp"]
     zygote.run("plant", b"", {}, FILES)
+    zygote.run("readonly_tmp", b"", {}, FILES)  # a folder made read-only is opened up and removed
     assert zygote.run("probe", b"", {}, FILES).report == before
+
+
+@pytest.mark.parametrize("command", ["shm", "shrink_parent"])
+def test_a_job_that_leaves_state_the_wipe_cannot_undo_fails_and_the_zygote_is_replaced(zygote: Zygote,
+                                                                                        command: str) -> None:
+    before = zygote.run("probe", b"", {}, FILES).report
+    first = zygote.start().process.pid
+    with pytest.raises(SandboxCrash):
+        zygote.run(command, b"", {}, FILES)
+    assert zygote.run("probe", b"", {}, FILES).report == before
+    assert zygote.start().process.pid != first
+    echo_works(zygote)
+    answer = zygote.run("echo", b"x" * 4096, {}, FILES)  # above a shrunken file size limit
+    assert answer.files == {"body.txt": b"x" * 4096}
 
 
 def test_a_child_cannot_set_a_signal_trap_on_the_zygotes_output(zygote: Zygote) -> None:
@@ -250,11 +282,12 @@ sys.exit(z.serve("--own-pid-namespace" in sys.argv, "files"))
 
 
 def sanitize_with_forged_answer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, output: str,
-                                files: list[tuple[str, bytes]]) -> dict[str, Any]:
-    """A converter child taken over by its input answers with ``files`` and a report naming
-    ``output``; the real inspector then checks whatever the trusted side took."""
+                                files: list[tuple[str, bytes]] | str) -> dict[str, Any]:
+    """A converter child taken over by its input answers with ``files`` (or the list this
+    Python expression makes) and a report naming ``output``; the real inspector then checks
+    whatever the trusted side took."""
     original = Sandbox.python_argv
-    code = f"OUTPUT = {output!r}\nFILES = {files!r}\n" + FORGED_CONVERT
+    code = f"OUTPUT = {output!r}\nFILES = {files if isinstance(files, str) else repr(files)}\n" + FORGED_CONVERT
 
     def forged(self: Sandbox, *args: str) -> list[str]:
         return [sys.executable, "-c", code, *args] if args[0] == "zygote" else original(self, *args)
@@ -316,3 +349,32 @@ def test_a_zygote_that_stops_reading_cannot_hang_the_worker(zygote: Zygote) -> N
         zygote.run("echo", b"x" * (4 * 1024 * 1024), {}, FILES)  # far more than a pipe holds
     assert time.monotonic() - started < 30
     echo_works(zygote)
+
+
+def test_too_many_forked_outputs_are_made_again_in_a_sandbox_of_their_own(monkeypatch: pytest.MonkeyPatch,
+                                                                          tmp_path: Path) -> None:
+    import time
+
+    files = '[(f"{n}/" + "d/" * 10 + "f.txt", b"") for n in range(3)] + [(f"x{n}.txt", b"") for n in range(10_001)]'
+    started = time.monotonic()
+    result = sanitize_with_forged_answer(monkeypatch, tmp_path, "x0.txt", files)
+    assert time.monotonic() - started < 60
+    assert result["outcome"] == "passed" and result["verified"] is True  # the per-job converter's real answer
+    [delivered] = (tmp_path / "delivered").iterdir()
+    assert delivered.read_text(encoding="utf-8") == "本文\n"
+
+
+def test_a_forked_output_name_with_a_lone_surrogate_blocks_the_file(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    result = sanitize_with_forged_answer(monkeypatch, tmp_path, "\ud800.txt", [("\ud800.txt", b"x")])
+    assert (result["outcome"], result["reason_code"]) == ("blocked", "converter_report_invalid")
+
+
+def test_the_files_zygote_survives_ordinary_files(samples: Path, tmp_path: Path) -> None:
+    names = ["pdf-clean.pdf", "docx-clean.docx", "jpeg-exif.jpg", "csv-formula.csv", "7z-clean.7z", "odt-macro.odt",
+             "pdf-javascript.pdf", "docm-macro.docm"]
+    with Sanitizer(Settings()) as sanitizer:
+        pid = sanitizer.zygote.start().process.pid
+        outcomes = [sanitizer.sanitize(samples / name, tmp_path / "out")["outcome"] for name in names]
+        assert sanitizer.zygote.start().process.pid == pid  # no job left anything behind
+    assert "blocked" not in outcomes
