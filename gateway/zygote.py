@@ -70,7 +70,8 @@ class _Reader:
     def exact(self, size: int, deadline: float) -> bytes:
         while len(self.buffer) < size:
             self._fill(deadline)
-        data = bytes(self.buffer[:size])
+        with memoryview(self.buffer) as view:
+            data = bytes(view[:size])  # one copy (a bytearray slice would make two)
         del self.buffer[:size]
         return data
 
