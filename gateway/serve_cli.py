@@ -11,7 +11,8 @@ from pathlib import Path
 
 from gateway.config import Settings, load_settings
 from gateway.errors import ConfigError
-from gateway.service import ServeOptions, Service, parse_hostport
+from gateway.serve_options import ServeOptions, parse_hostport
+from gateway.service import Service
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

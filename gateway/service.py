@@ -24,8 +24,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,8 +32,10 @@ from gateway.audit import AuditLog
 from gateway.config import Settings
 from gateway.delivery import DeliveryError, DirectoryTransport, PermanentDeliveryError, SmtpTransport
 from gateway.errors import GatewayError
-from gateway.mail import MailSanitizer, clean_header
+from gateway.mail import MailSanitizer
+from gateway.notices import rejected_notice, undeliverable_notice
 from gateway.sanitize import Sanitizer
+from gateway.serve_options import ServeOptions
 from gateway.smtp import IntakeHandler, IntakePolicy, start_smtp, tls_context
 from gateway.spool import Spool, SpoolJob, fsync_dir, write_durably
 
@@ -72,37 +72,6 @@ class StopSignal:
 class Transport(Protocol):
     def deliver(self, job_id: str, sender: str, recipients: list[str], message: bytes) -> dict[str, str]: ...
     def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class ServeOptions:
-    data_dir: Path
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 2525
-    lgwan_smtp: tuple[str, int] | None = None
-    relay_networks: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
-    recipient_domains: tuple[str, ...] = ()
-    workers: int = max(1, min(4, os.cpu_count() or 1))
-    retry_base_seconds: float = 60.0
-    max_age_seconds: float = 5 * 24 * 3600
-    quarantine_days: int = 30
-    audit_retention_days: int = 1825
-    postmaster: str = ""
-    tls_certificate: str = ""
-    tls_key: str = ""
-    max_connections_per_client: int = 10
-    smtp_timeout_seconds: float = 60.0
-    max_queue: int = 10_000
-    max_message_bytes: int = 50 * 1024 * 1024
-    http_listen: tuple[str, int] | None = None  # internet side: uploads
-    lgwan_http_listen: tuple[str, int] | None = None  # LGWAN side: status and downloads only
-    max_upload_bytes: int = 200 * 1024 * 1024
-    min_free_bytes: int = 512 * 1024 * 1024
-
-
-def parse_hostport(value: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    return (host.strip("[]") or default_host), int(port)
 
 
 def run_worker(settings: Settings, options: ServeOptions, role: str, stopping: StopSignal) -> None:
@@ -435,45 +404,21 @@ class Service:
                 self.stopping.wait(1)
 
     def _notify_rejected(self, job_id: str, envelope: dict[str, Any], reason: str, digest: str) -> None:
-        """A mail that could not be made safe is not delivered; its recipients (and the postmaster,
-        when one is configured) get a plain notice through the outbox instead, so nobody waits
-        for a mail that silently never comes."""
-        recipients = [str(r) for r in envelope.get("recipients", [])]
-        if self.options.postmaster and self.options.postmaster not in recipients:
-            recipients.append(self.options.postmaster)
-        domain = recipients[0].rpartition("@")[2] if recipients else ""
-        sender = self.options.postmaster or (f"postmaster@{domain}" if domain else "")
-        if not recipients or not sender:
-            return
-        notice = EmailMessage(policy=SMTP)
-        notice["From"] = sender
-        notice["To"] = ", ".join(recipients[:50])
-        notice["Subject"] = "[gateway] 無害化できないメールを止めました / a mail was stopped"
-        notice.set_content(
-            "インターネットから届いたメールを無害化できなかったため、配送しませんでした。\n"
-            "A mail from the internet could not be made safe and was not delivered.\n\n"
-            f"差出人 / sender (envelope): {clean_header(envelope.get('sender', ''), 200)}\n"
-            f"理由 / reason: {clean_header(reason, 300)}\n参照 / reference: GW-{digest[:12].upper()} ({job_id})\n"
-            f"原本は {self.options.quarantine_days} 日間隔離保管されます。必要な場合は管理者にご相談ください。\n"
-            f"The original is kept in quarantine for {self.options.quarantine_days} days; ask the administrator.\n",
-            charset="utf-8", cte="base64")
-        self.spool.to_outbox(job_id, {"sender": sender, "recipients": recipients}, notice.as_bytes())
+        """A mail that could not be made safe is not delivered; its recipients (and the postmaster)
+        get a plain notice through the outbox instead, so nobody waits for a mail that never comes."""
+        notice = rejected_notice(job_id, envelope, reason, digest, self.options.postmaster,
+                                 self.options.quarantine_days)
+        if notice is not None:
+            sender, recipients, message = notice
+            self.spool.to_outbox(job_id, {"sender": sender, "recipients": recipients}, message)
 
     def _tell_postmaster(self, job_id: str, envelope: dict[str, Any], problem: str) -> None:
         """A short text mail to the postmaster about a message that could not be delivered."""
         if not self.options.postmaster:
             return
-        notice = EmailMessage(policy=SMTP)
-        notice["From"] = self.options.postmaster
-        notice["To"] = self.options.postmaster
-        notice["Subject"] = f"[gateway] 配送できませんでした / undeliverable: {job_id}"
-        notice.set_content(f"ゲートウェイから LGWAN 側へ配送できないメールがあります。\n"
-                           f"A message could not be delivered to the LGWAN side.\n\nID: {job_id}\n"
-                           f"Recipients: {', '.join(envelope.get('recipients', []))}\nLast problem: {problem[:300]}\n"
-                           f"The message is kept in the spool's corrupt queue.\n", charset="utf-8", cte="base64")
         try:
             self.transport.deliver(f"{job_id}-postmaster", self.options.postmaster, [self.options.postmaster],
-                                   notice.as_bytes())
+                                   undeliverable_notice(job_id, envelope, problem, self.options.postmaster))
         except (DeliveryError, PermanentDeliveryError) as exc:
             log.error("postmaster notice failed: %s", type(exc).__name__)
 

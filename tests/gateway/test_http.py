@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from gateway.config import Settings
-from gateway.service import ServeOptions, Service
+from gateway.serve_options import ServeOptions
+from gateway.service import Service
 from gateway.tokens import TokenStore
 from tests.gateway.test_service import free_port
 

@@ -22,7 +22,8 @@ from aiosmtpd.controller import Controller
 
 from gateway.audit import AuditLog
 from gateway.config import Settings
-from gateway.service import ServeOptions, Service
+from gateway.serve_options import ServeOptions
+from gateway.service import Service
 
 DOMAIN = "city.example.lg.jp"
 
