@@ -1,10 +1,11 @@
-"""``gateway audit verify|list|export`` and the audit records of the command-line transfers."""
+"""``gateway audit verify|list|export|purge`` and the audit records of the command-line transfers."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,13 @@ def open_log(data_dir: Path) -> AuditLog:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("verify", "list", "export"))
+    parser.add_argument("action", choices=("verify", "list", "export", "purge"))
     parser.add_argument("--data-dir", required=True, type=Path, metavar="DIR")
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     parser.add_argument("--since", metavar="ISO8601")
     parser.add_argument("--until", metavar="ISO8601")
+    parser.add_argument("--before", metavar="ISO8601", help="purge: delete the records older than this (UTC); the "
+                        "rest of the chain stays verifiable")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
             result = log.verify()
             print(result.summary(), flush=True)
             return 0 if result.ok else 3
+        if args.action == "purge":
+            return _purge(log, args.before)
         if args.action == "export":
             print(export(log, args.format, args.since, args.until), end="", flush=True)
             return 0
@@ -45,6 +50,21 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         log.close()
+
+
+def _purge(log: AuditLog, before: str | None) -> int:
+    """Retention by hand (the service does it hourly from audit_retention_days)."""
+    try:
+        cutoff = datetime.fromisoformat(before or "")
+    except ValueError:
+        print("gateway: purge needs --before ISO8601, e.g. --before 2021-04-01T00:00:00+09:00", flush=True)
+        return 2
+    if cutoff.tzinfo is None:
+        print("gateway: give --before with its UTC offset (+09:00 for JST)", flush=True)
+        return 2
+    purged = log.purge_before(cutoff.astimezone(UTC).isoformat(timespec="milliseconds"))
+    print(f"purged {purged} audit records older than {cutoff.isoformat()}; {log.verify().summary()}", flush=True)
+    return 0
 
 
 def _outputs(result: dict[str, Any]) -> list[str]:

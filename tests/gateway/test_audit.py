@@ -128,3 +128,20 @@ def test_rechaining_without_the_key_or_forging_an_anchor_is_detected(log: AuditL
     second.execute("INSERT INTO anchor (id, seq, hash) VALUES (1, ?, ?)", head)  # looks like a purge
     result = fresh.verify()
     assert not result.ok and "without a purge record" in result.problem
+
+
+def test_purge_command_needs_an_explicit_cutoff_and_keeps_the_chain(log: AuditLog, tmp_path: Path) -> None:
+    def gateway(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gateway", "audit", *args, "--data-dir", str(tmp_path)],
+                              capture_output=True, text=True, timeout=120)
+
+    log.close()
+    assert gateway("purge").returncode == 2  # never a purge by accident
+    assert gateway("purge", "--before", "2020-01-01T00:00:00").returncode == 2  # no offset: ambiguous
+    kept = gateway("purge", "--before", "2000-01-01T09:00:00+09:00")
+    assert kept.returncode == 0 and kept.stdout.startswith("purged 0 ")
+    purged = gateway("purge", "--before", "2999-01-01T00:00:00+09:00")
+    assert purged.returncode == 0 and purged.stdout.startswith("purged 10 ") and "intact" in purged.stdout
+    assert gateway("verify").returncode == 0
+    remaining = [json.loads(line) for line in gateway("export").stdout.splitlines()]
+    assert [row["event"] for row in remaining] == ["purged"]
