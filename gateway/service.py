@@ -16,7 +16,6 @@ import hashlib
 import ipaddress
 import json
 import logging
-import multiprocessing
 import os
 import shutil
 import signal
@@ -38,35 +37,13 @@ from gateway.sanitize import Sanitizer
 from gateway.serve_options import ServeOptions
 from gateway.smtp import IntakeHandler, IntakePolicy, start_smtp, tls_context
 from gateway.spool import Spool, SpoolJob, fsync_dir, write_durably
+from gateway.stop_signal import SPAWN, StopSignal
 
 log = logging.getLogger(__name__)
 MAX_PIPELINE_ATTEMPTS = 3
-SPAWN = multiprocessing.get_context("spawn")
 PR_SET_PDEATHSIG = 1
 SUPERVISE_SECONDS = 1.0
 PURGE_SECONDS = 3600.0
-STOP_POLL_SECONDS = 0.05
-
-
-class StopSignal:
-    """The service's stop flag, shared with the worker processes through shared memory without
-    a lock (a multiprocessing.Event's condition is corrupted when a waiting worker is killed,
-    and then ``set`` hangs)."""
-
-    def __init__(self) -> None:
-        self.flag = SPAWN.RawValue("b", 0)
-
-    def is_set(self) -> bool:
-        return bool(self.flag.value)
-
-    def set(self) -> None:
-        self.flag.value = 1
-
-    def wait(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not self.flag.value and (remaining := deadline - time.monotonic()) > 0:
-            time.sleep(min(remaining, STOP_POLL_SECONDS))
-        return self.is_set()
 
 
 class Transport(Protocol):
