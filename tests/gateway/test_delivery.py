@@ -3,13 +3,13 @@ is noticed instead of failing every message after it."""
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from gateway.delivery import DeliveryError, PermanentDeliveryError, SmtpTransport
+from tests.gateway.test_service import free_port
 
 MESSAGE = "Subject: テスト\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n本文\r\n".encode()
 
@@ -39,12 +39,6 @@ class CountingSink:
             return "451 4.3.0 Try again later"
         self.messages.append(content)
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_many_messages_share_one_connection_and_refusals_keep_it_usable() -> None:
