@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import smtplib
 import socket
 import statistics
@@ -81,6 +82,57 @@ class Sink:
         self.process.wait(timeout=30)
 
 
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, name, CPU seconds of the process and of its reaped children)."""
+    found = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        name, fields = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
+        found[int(entry)] = (int(fields[1]), name, sum(int(value) for value in fields[11:15]) / tick)
+    return found
+
+
+def cpu_by_role(root: int) -> dict[str, float]:
+    """CPU seconds so far of ``root`` and everything below it, by role: a process counts for its
+    nearest ancestor named gw-* (the service's workers name themselves so), else for the main
+    process (SMTP intake and supervision)."""
+    processes, roles = _processes(), {}
+    for pid in processes:
+        role, current = None, pid
+        while current in processes and current != root:
+            if role is None and processes[current][1].startswith("gw-"):
+                role = processes[current][1][3:].rstrip("-0123456789")
+            current = processes[current][0]
+        if current == root:
+            role = role or "main (SMTP intake)"
+            roles[role] = roles.get(role, 0.0) + processes[pid][2]
+    return roles
+
+
+def cpu_snapshot(parties: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each party (a process tree; the gateway's by role) and of this
+    process (the sender)."""
+    found = {"sender": time.process_time()}
+    for label, root in parties.items():
+        roles = cpu_by_role(root)
+        if label == "gateway":
+            found.update({f"gateway: {role}": value for role, value in roles.items()})
+        else:
+            found[label] = sum(roles.values())
+    return found
+
+
+def cpu_ms_per_mail(before: dict[str, float], after: dict[str, float], mails: int) -> dict[str, float]:
+    return {label: 1000 * (after[label] - before.get(label, 0.0)) / mails for label in after}
+
+
 def send(port: int, mails: list[bytes], rate: float | None, connections: int) -> dict[str, float]:
     """Send every mail over ``connections`` parallel SMTP sessions, paced at ``rate`` if given."""
     sent: dict[str, float] = {}
@@ -104,7 +156,7 @@ def send(port: int, mails: list[bytes], rate: float | None, connections: int) ->
     return sent
 
 
-def relay_baseline(mails: list[bytes], connections: int) -> float:
+def relay_baseline(mails: list[bytes], connections: int) -> tuple[float, dict[str, float]]:
     """The same mails through bench/smtp_relay.py (receive + send, nothing else) to a sink."""
     sink, port = Sink(), free_port()
     relay = subprocess.Popen([sys.executable, str(BENCH / "smtp_relay.py"), str(port), str(sink.port)],
@@ -113,9 +165,11 @@ def relay_baseline(mails: list[bytes], connections: int) -> float:
     if relay.stdout.readline().strip() != "ready":
         raise SystemExit("the relay did not start")
     try:
-        started = time.monotonic()
+        parties = {"relay": relay.pid, "sink": sink.process.pid}
+        before, started = cpu_snapshot(parties), time.monotonic()
         send(port, mails, None, connections)
-        return len(mails) / (sink.wait_all(len(mails), 120) - started)
+        rate = len(mails) / (sink.wait_all(len(mails), 120) - started)
+        return rate, cpu_ms_per_mail(before, cpu_snapshot(parties), len(mails))
     finally:
         relay.stdin.close()
         relay.wait(timeout=30)
@@ -153,22 +207,26 @@ def main() -> None:
     warm_up.wait_all(min(50, len(mails)), 120)
     warm_up.stop()
     sink = Sink()
-    started = time.monotonic()
+    before, started = cpu_snapshot({"sink": sink.process.pid}), time.monotonic()
     send(sink.port, mails, None, args.connections)
     baseline = len(mails) / (sink.wait_all(len(mails), 120) - started)
+    cpu = {"bare sink": cpu_ms_per_mail(before, cpu_snapshot({"sink": sink.process.pid}), len(mails))}
     sink.stop()
-    relayed = relay_baseline(mails, args.connections)
+    relayed, cpu["bare relay"] = relay_baseline(mails, args.connections)
     results: dict[str, Any] = {"mails": len(mails), "connections": args.connections, "baseline_per_s": baseline,
-                               "bare_relay_per_s": relayed}
+                               "bare_relay_per_s": relayed, "cpu_ms_per_mail": cpu}
     for label, rate in (("throughput", None), ("steady", args.rate)):
         sink = Sink()
         with tempfile.TemporaryDirectory() as data:
             gateway, port = start_gateway(Path(data), sink.port, args.workers)
             try:
-                started = time.monotonic()
+                parties = {"gateway": gateway.pid, "sink": sink.process.pid}
+                before, started = cpu_snapshot(parties), time.monotonic()
                 sent = send(port, mails, rate, args.connections)
                 accepted = time.monotonic()
                 finished = sink.wait_all(len(mails), 900)
+                if rate is None:
+                    cpu["gateway"] = cpu_ms_per_mail(before, cpu_snapshot(parties), len(mails))
             finally:
                 gateway.terminate()
                 gateway.wait(timeout=120)
@@ -187,6 +245,11 @@ def main() -> None:
           f"{results['throughput']['per_s'] / relayed:.2f}× of it | — |")
     print(f"| delivery latency, mails offered at {args.rate:.0f}/s | p50 {results['steady']['p50_s'] * 1000:.0f} ms, "
           f"p99 {results['steady']['p99_s'] * 1000:.0f} ms (delivered {results['steady']['per_s']:.1f}/s) | — |")
+    print("\n| run | CPU ms per mail, by process (sender: this benchmark's threads) | total |\n|---|---|---|")
+    for run, spent in cpu.items():
+        shown = ", ".join(f"{label} {value:.2f}" for label, value in sorted(spent.items(), key=lambda item: -item[1])
+                          if value >= 0.05)
+        print(f"| {run} | {shown} | {sum(spent.values()):.2f} |")
     json.dump(results, sys.stdout)
     print()
 

@@ -264,6 +264,9 @@ def test_a_hostile_mail_never_stops_the_workers(samples: Path, tmp_path: Path, l
         wait_for(lambda: len(sink.messages) == 2)
         assert all(process.is_alive() for process in service.workers.values())
         assert all(thread.is_alive() for thread in service.threads if thread.name != "http")
+        # each worker names itself (ps and top show gw-pipeline, gw-delivery, gw-uploads)
+        names = {Path(f"/proc/{process.pid}/comm").read_text().strip() for process in service.workers.values()}
+        assert names == {"gw-pipeline", "gw-delivery", "gw-uploads"}
     finally:
         service.stop()
 
