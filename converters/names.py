@@ -10,6 +10,7 @@ BIDI_AND_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]
 WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$|clock\$)\s*(\..*)?$",
                               re.IGNORECASE)
 MAX_COMPONENT_BYTES = 200
+MAX_STEM_BYTES = MAX_COMPONENT_BYTES - 32  # room for " (12)" and an extension such as ".tar.gz"
 COMPOUND_EXTENSIONS = (".tar.gz", ".tar.bz2", ".tar.xz")
 
 
@@ -17,15 +18,18 @@ def safe_component(component: str) -> str:
     """One path component made safe for every file system the output may land on."""
     cleaned = unicodedata.normalize("NFC", component)
     cleaned = BIDI_AND_INVISIBLE.sub("", cleaned)
-    cleaned = UNSAFE_CHARACTERS.sub("_", cleaned).strip().rstrip(". ")
+    cleaned = UNSAFE_CHARACTERS.sub("_", cleaned).strip().strip(". ")  # no hidden (dot) files either
     if cleaned in ("", ".", ".."):
         cleaned = "_"
     if WINDOWS_RESERVED.match(cleaned):
         cleaned = "_" + cleaned
-    encoded = cleaned.encode("utf-8")
-    if len(encoded) > MAX_COMPONENT_BYTES:
-        cleaned = encoded[:MAX_COMPONENT_BYTES].decode("utf-8", "ignore")
-    return cleaned
+    return _truncated(cleaned, MAX_COMPONENT_BYTES) or "_"
+
+
+def _truncated(text: str, limit: int) -> str:
+    """At most ``limit`` UTF-8 bytes, cut on a character boundary."""
+    encoded = text.encode("utf-8")
+    return encoded[:limit].decode("utf-8", "ignore").rstrip(". ") if len(encoded) > limit else text
 
 
 def safe_relative_path(name: str) -> str:
@@ -45,7 +49,12 @@ def is_safe_relative_path(path: str) -> bool:
 
 
 def stem_of(name: str) -> str:
-    """File name without its (compound) extension, made safe."""
+    """File name without its (compound) extension, made safe and short enough that an extension
+    and a counter still fit in one component."""
+    return _truncated(_stem(name), MAX_STEM_BYTES) or "_"
+
+
+def _stem(name: str) -> str:
     base = re.split(r"[/\\]", name)[-1]
     lowered = base.lower()
     for compound in COMPOUND_EXTENSIONS:

@@ -11,6 +11,7 @@ delivered to the LGWAN side and can be downloaded by authorised users.
 # FastAPI resolves these annotations at run time (dependencies are closures): no postponed evaluation.
 
 import json
+import logging
 import os
 import shutil
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from gateway.audit import AuditLog
 from gateway.spool import Spool, fsync_dir, new_job_id, write_durably
 from gateway.tokens import Identity, TokenStore
 
+log = logging.getLogger(__name__)
 COPY_CHUNK = 1024 * 1024
 bearer = HTTPBearer(auto_error=False)
 
@@ -118,8 +120,13 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        context.audit.append("received", transfer_id, channel="http", client_ip=meta["client_ip"], user=who.name,
-                             subject=", ".join(names)[:500], input_size=total)
+        record = {"channel": "http", "client_ip": meta["client_ip"], "user": who.name,
+                  "subject": ", ".join(names)[:500], "input_size": total}
+        try:
+            context.audit.append("received", transfer_id, **record)
+        except Exception as exc:  # the upload is safely spooled: an error now would only make the user send it twice
+            log.error("audit record for %s postponed: %s", transfer_id, type(exc).__name__)
+            context.spool.postpone_audit(transfer_id, record)
         context.accepted += 1
         return {"id": transfer_id}
 

@@ -140,7 +140,7 @@ class Service:
         already spooled, so it was accepted all the same)."""
         for job_id, record in self.spool.postponed_audits():
             self.audit.append("received", job_id, **{k: v for k, v in record.items() if k in AUDIT_FIELDS},
-                              detail="recorded late: the audit log was unavailable when the mail arrived")
+                              detail="recorded late: the audit log was unavailable when this arrived")
             (self.spool.queue("unaudited") / job_id).unlink()
 
     def supervise(self) -> None:

@@ -28,6 +28,10 @@ def test_unsafe_paths_are_recognised(path: str) -> None:
 
 def test_stems() -> None:
     assert stem_of("a/b/report.final.pdf") == "report.final"
-    assert stem_of("x.tar.gz") == "x" and stem_of("y.tgz") == "y" and stem_of(".hidden") == ".hidden"
+    assert stem_of("x.tar.gz") == "x" and stem_of("y.tgz") == "y"
+    assert stem_of(".hidden") == "hidden" and safe_component(".profile") == "profile"  # no hidden files delivered
     assert len(safe_component("あ" * 200).encode()) <= 200
-    assert safe_component("../../etc") == ".._.._etc"  # a component can never be a path
+    assert safe_component("../../etc") == "_.._etc"  # a component can never be a path, nor hidden
+    long_stem = stem_of("あ" * 300 + ".pdf")  # room left for " (12)" and an extension
+    assert long_stem == safe_component(long_stem) and len(f"{long_stem} (12).tar.gz".encode()) <= 200
+    assert safe_component(f"{long_stem} (12).tar.gz") == f"{long_stem} (12).tar.gz"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -67,7 +68,7 @@ def test_upload_status_and_download(service: Service, samples: Path) -> None:
     assert download.status_code == 200 and download.content.startswith(b"PK")
     assert b"vbaProject" not in download.content
     assert httpx.get(url(service, f"/api/v1/transfers/{transfer}/files/1"), headers=headers).status_code == 404
-    delivered = list((service.options.data_dir / "lgwan-files" / ".._総務課" / transfer).rglob("*.docx"))
+    delivered = list((service.options.data_dir / "lgwan-files" / "_総務課" / transfer).rglob("*.docx"))
     assert [p.name for p in delivered] == ["見積書①.docx"]
     other = tokens(service).create("uploader", "staff-2")
     assert httpx.get(url(service, f"/api/v1/transfers/{transfer}"),
@@ -144,3 +145,64 @@ def test_body_is_not_read_before_token_and_length_are_checked(service: Service) 
     ok = httpx.post(url(service, "/api/v1/transfers"), content=body,
                     headers={**multipart, "Authorization": f"Bearer {uploader}"})
     assert ok.status_code == 202
+
+
+def wait_done(service: Service, transfer: str, headers: dict[str, str]) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status: dict[str, Any] = httpx.get(url(service, f"/api/v1/transfers/{transfer}"), headers=headers,
+                                           timeout=10).json()
+        if status["status"] == "done":
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"transfer {transfer} did not finish")
+
+
+def test_hostile_file_names_and_lying_content_types(service: Service, samples: Path) -> None:
+    headers = {"Authorization": f"Bearer {tokens(service).create('uploader', 'staff-1')}"}
+    pdf, exe = (samples / "pdf-clean.pdf").read_bytes(), (samples / "exe-stub.exe").read_bytes()
+    files = [("file", ("../../etc/passwd", pdf, "text/plain")),                # traversal, type lies
+             ("file", ("請求書.pdf", exe, "application/pdf")),                  # an executable named and typed as PDF
+             ("file", ("invoice\u202efdp.exe", pdf, "application/x-msdownload")),  # right-to-left override
+             ("file", ("CON.pdf", pdf, "application/pdf")),                    # a Windows device name
+             ("file", ("x" * 400 + ".pdf", pdf, "application/pdf"))]           # longer than any file system allows
+    response = httpx.post(url(service, "/api/v1/transfers"), headers=headers, files=files, timeout=30)
+    assert response.status_code == 202
+    transfer = response.json()["id"]
+    status = wait_done(service, transfer, headers)
+    outcomes = [(f["outcome"], f.get("reason_code")) for f in status["files"]]
+    assert outcomes[1] == ("blocked", "executable")  # judged by its bytes, not its name or declared type
+    assert all(outcome == "sanitized" or outcome == "passed" for outcome, _ in outcomes[:1] + outcomes[2:])
+    root = service.options.data_dir / "lgwan-files"
+    delivered = [p for p in root.rglob("*") if p.is_file()]
+    assert len(delivered) == 4 and all(p.is_relative_to(root / transfer) for p in delivered), delivered
+    names = [p.name for p in delivered]
+    assert all(len(name.encode()) <= 255 and "\u202e" not in name and ".." not in name.split(".")[0]
+               for name in names), names
+    assert not any(name.split(".")[0].upper() == "CON" for name in names), names
+    assert not (service.options.data_dir / "etc").exists()
+
+
+def test_an_upload_whose_audit_record_fails_is_still_accepted_and_recorded_later(
+        service: Service, samples: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    def locked(*args: Any, **kwargs: Any) -> int:
+        raise sqlite3.OperationalError("database is locked")
+
+    headers = {"Authorization": f"Bearer {tokens(service).create('uploader', 'staff-1')}"}
+    files = [("file", ("a.pdf", (samples / "pdf-clean.pdf").read_bytes()))]
+    with monkeypatch.context() as patch:
+        patch.setattr(service.audit, "append", locked)  # the API shares the service's audit log
+        response = httpx.post(url(service, "/api/v1/transfers"), headers=headers, files=files, timeout=30)
+    assert response.status_code == 202  # spooled before the audit failed: a 500 would only bring it twice
+    transfer = response.json()["id"]
+    wait_done(service, transfer, headers)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        received = [r for r in service.audit.records() if r["event"] == "received" and r["transfer_id"] == transfer]
+        if received:
+            break
+        time.sleep(0.2)
+    assert received and "recorded late" in received[0]["detail"] and received[0]["channel"] == "http"
+    assert service.audit.verify().ok
