@@ -16,11 +16,12 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from converters.names import safe_component
@@ -52,6 +53,41 @@ def transfer_status(context: ApiContext, transfer_id: str) -> tuple[str, dict[st
         if (context.spool.queue(queue) / transfer_id).exists():
             return status, None
     raise HTTPException(404, "no such transfer")
+
+
+def spool_upload(context: ApiContext, files: list[BinaryIO], meta: dict[str, Any]) -> str:
+    """Spool an upload durably (files, envelope, fsync, rename), then record it; its transfer id.
+    An audit failure after the rename postpones the record: the upload is accepted already."""
+    transfer_id = new_job_id()
+    staging = context.spool.queue("tmp") / transfer_id
+    (staging / "files").mkdir(parents=True)
+    total = 0
+    try:
+        for index, source in enumerate(files):
+            with (staging / "files" / str(index)).open("wb") as sink:
+                while chunk := source.read(COPY_CHUNK):
+                    total += len(chunk)
+                    if total > context.max_upload_bytes:
+                        raise HTTPException(413, f"uploads are limited to {context.max_upload_bytes} bytes")
+                    sink.write(chunk)
+                sink.flush()
+                os.fsync(sink.fileno())
+        write_durably(staging / "envelope.json", json.dumps(meta, ensure_ascii=False).encode())
+        fsync_dir(staging / "files")
+        fsync_dir(staging)
+        os.rename(staging, context.spool.queue("uploads") / transfer_id)
+        fsync_dir(context.spool.queue("uploads"))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    record = {"channel": "http", "client_ip": meta["client_ip"], "user": meta["user"],
+              "subject": ", ".join(meta["names"])[:500], "input_size": total}
+    try:
+        context.audit.append("received", transfer_id, **record)
+    except Exception as exc:  # the upload is safely spooled: an error now would only make the user send it twice
+        log.error("audit record for %s postponed: %s", transfer_id, type(exc).__name__)
+        context.spool.postpone_audit(transfer_id, record)
+    return transfer_id
 
 
 def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
@@ -92,41 +128,13 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
             raise HTTPException(422, "send the files as multipart fields named 'file'")
         if context.spool.free_bytes() < context.min_free_bytes:
             raise HTTPException(503, "the gateway is short of disk space; try again later")
-        transfer_id = new_job_id()
-        staging = context.spool.queue("tmp") / transfer_id
-        (staging / "files").mkdir(parents=True)
-        names, total = [], 0
-        try:
-            for index, upload_file in enumerate(file):
-                names.append(safe_component(upload_file.filename or f"file-{index + 1}"))
-                with (staging / "files" / str(index)).open("wb") as sink:
-                    while chunk := await upload_file.read(COPY_CHUNK):
-                        total += len(chunk)
-                        if total > context.max_upload_bytes:
-                            raise HTTPException(413, f"uploads are limited to {context.max_upload_bytes} bytes")
-                        sink.write(chunk)
-                    sink.flush()
-                    os.fsync(sink.fileno())
-            client = request.client.host if request.client else ""
-            destination = form.get("destination")
-            meta = {"user": who.name, "client_ip": client, "names": names,
-                    "destination": safe_component(destination)[:100] if isinstance(destination, str) and destination
-                    else ""}
-            write_durably(staging / "envelope.json", json.dumps(meta, ensure_ascii=False).encode())
-            fsync_dir(staging / "files")
-            fsync_dir(staging)
-            os.rename(staging, context.spool.queue("uploads") / transfer_id)
-            fsync_dir(context.spool.queue("uploads"))
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        record = {"channel": "http", "client_ip": meta["client_ip"], "user": who.name,
-                  "subject": ", ".join(names)[:500], "input_size": total}
-        try:
-            context.audit.append("received", transfer_id, **record)
-        except Exception as exc:  # the upload is safely spooled: an error now would only make the user send it twice
-            log.error("audit record for %s postponed: %s", transfer_id, type(exc).__name__)
-            context.spool.postpone_audit(transfer_id, record)
+        destination = form.get("destination")
+        meta = {"user": who.name, "client_ip": request.client.host if request.client else "",
+                "names": [safe_component(item.filename or f"file-{index + 1}") for index, item in enumerate(file)],
+                "destination": safe_component(destination)[:100] if isinstance(destination, str) and destination
+                else ""}
+        # the disk work (copies, fsyncs, the audit record) in a thread: the event loop keeps serving
+        transfer_id = await run_in_threadpool(spool_upload, context, [item.file for item in file], meta)
         context.accepted += 1
         return {"id": transfer_id}
 
