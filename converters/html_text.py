@@ -10,6 +10,8 @@ callback target: each tag and text run arrives as an event, no tree is built.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from lxml import etree
 
@@ -39,6 +41,7 @@ def defang_url(url: str) -> str:
 
 
 WHITESPACE = re.compile(r"\s+")
+NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -62,7 +65,7 @@ class _TextExtractor:
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         tag = tag.lower() if isinstance(tag, str) else ""
-        attributes = {str(name).lower(): value or "" for name, value in attrib.items()}
+        attributes = {str(name).lower(): value or "" for name, value in attrib.items()} if attrib else NO_ATTRIBUTES
         hidden = (tag in SKIPPED or "hidden" in attributes
                   or ("style" in attributes and bool(HIDDEN_STYLE.search(attributes["style"])))
                   or (attributes.get("aria-hidden") == "true" and tag != "img"))

@@ -31,6 +31,7 @@ from gateway.sanitize import Sanitizer
 from gateway.zygote import Zygote
 
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # everything splitlines() breaks on
+TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]")  # the same but for newline and tab
 ADDR_SPEC = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 MESSAGE_IDS = re.compile(r"^(<[!-;=?-~]+@[!-;=?-~]+>\s*)+$")
 DATE = re.compile(r"^[ -~]{10,80}$")
@@ -127,7 +128,7 @@ class MailSanitizer:
             raise ReportInvalid("mail splitter named an unexpected body file")
         if len(body) > MAX_BODY_BYTES:
             raise ReportInvalid("mail splitter wrote an oversized body")
-        return CONTROL.sub(lambda m: m.group(0) if m.group(0) in "\n\t" else " ", body.decode("utf-8", "replace"))
+        return TEXT_CONTROL.sub(" ", body.decode("utf-8", "replace"))
 
     def _attachments(self, parts: dict[str, bytes], job: Job | None,
                      split: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[str, Path, str]]]:
@@ -237,7 +238,7 @@ class MailSanitizer:
             texts = ["(本文を取り出せませんでした / text could not be extracted)"] * len(files)
         sections = []
         for (name, _, _), text in zip(files, texts, strict=True):
-            body = CONTROL.sub(lambda m: m.group(0) if m.group(0) in "\n\t" else " ", str(text))
+            body = TEXT_CONTROL.sub(" ", str(text))
             sections.append(f"\n\n===== 添付ファイルの本文 / attachment text: {name} =====\n{body.strip()}")
         return "".join(sections)
 
