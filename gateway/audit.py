@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 GENESIS = "0" * 64
-EVENTS = frozenset({"received", "sanitized", "blocked", "delivered", "deferred", "failed", "released", "purged"})
+EVENTS = frozenset({"received", "sanitized", "blocked", "delivered", "deferred", "failed", "released", "purged",
+                    "access"})  # access: an API token created or revoked
 FIELDS = ("seq", "transfer_id", "time", "event", "channel", "client_ip", "user", "sender", "recipients", "subject",
           "message_id", "input_sha256", "input_size", "outcome", "findings", "outputs", "delivery_status", "detail")
 SCHEMA = """

@@ -9,7 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
-from gateway import audit_cli, serve_cli
+from gateway import audit_cli, serve_cli, token_cli
 from gateway.config import load_settings
 from gateway.errors import GatewayError
 from gateway.mail import MailSanitizer, write_message
@@ -34,11 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--data-dir", type=Path, metavar="DIR", help="record each transfer in DIR's audit log")
     audit_cli.add_arguments(commands.add_parser("audit", help="verify, list or export the audit log"))
     serve_cli.add_arguments(commands.add_parser("serve", help="run the SMTP intake, pipeline and delivery"))
-    token = commands.add_parser("token", help="create an API token (printed once)")
-    token.add_argument("action", choices=("create",))
-    token.add_argument("--role", required=True, choices=("uploader", "auditor", "admin"))
-    token.add_argument("--name", default="")
-    token.add_argument("--data-dir", required=True, type=Path, metavar="DIR")
+    token_cli.add_arguments(commands.add_parser("token", help="create (printed once), list or revoke API tokens"))
     return parser
 
 
@@ -104,10 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return serve_cli.run(args)
         if args.command == "token":
-            from gateway.tokens import TokenStore
-
-            print(TokenStore(args.data_dir / "tokens.sqlite3").create(args.role, args.name or args.role), flush=True)
-            return EXIT_OK
+            return token_cli.run(args)
     except GatewayError as exc:
         print(f"gateway: {exc.reason} [{exc.code}]", file=sys.stderr)
         return EXIT_USAGE if exc.code in ("config_invalid", "sandbox_unavailable") else EXIT_INTERNAL

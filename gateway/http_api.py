@@ -2,7 +2,8 @@
 delivered to the LGWAN side and can be downloaded by authorised users.
 
 - ``POST /api/v1/transfers`` (multipart, ``file`` fields) → ``202 {"id"}`` once every file is
-  durably spooled; 401 without a valid token, 403 for a role that may not upload, 413 over the cap.
+  durably spooled; 401 without a valid token, 403 for a role that may not upload, 413 over the cap,
+  503 (Retry-After) when the disk is low or the queue full; 429 after too many failed logins.
 - ``GET /api/v1/transfers/{id}`` → status and the sanitize report of each file.
 - ``GET /api/v1/transfers/{id}/files/{n}`` → the n-th disarmed output (never an original).
 - ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus text).
@@ -14,7 +15,7 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
@@ -26,6 +27,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from converters.names import safe_component
 from gateway.audit import AuditLog
+from gateway.auth_throttle import AuthThrottle
 from gateway.spool import Spool, fsync_dir, new_job_id, write_durably
 from gateway.tokens import Identity, TokenStore
 
@@ -42,7 +44,22 @@ class ApiContext:
     results: Path
     max_upload_bytes: int
     min_free_bytes: int
+    max_queue: int = 10_000
+    throttle: AuthThrottle = field(default_factory=AuthThrottle)
     accepted: int = 0
+
+    def authenticate(self, request: Request, token: str | None) -> Identity:
+        """The token's holder; 429 for a client with too many recent failures, 401 otherwise."""
+        client = request.client.host if request.client else ""
+        wait = self.throttle.retry_after(client)
+        if wait:
+            raise HTTPException(429, "too many failed logins from this address; try again later",
+                                headers={"Retry-After": str(wait)})
+        found = self.tokens.identify(token) if token else None
+        if found is None:
+            self.throttle.failed(client)
+            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        return found
 
 
 def transfer_status(context: ApiContext, transfer_id: str) -> tuple[str, dict[str, Any] | None]:
@@ -94,11 +111,9 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
     """The API; ``accepts_uploads=False`` gives the LGWAN-side listener (status and downloads only)."""
     app = FastAPI(title="LGWAN sanitisation gateway", version="0.1.0")
 
-    def identity(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Identity:
-        found = context.tokens.identify(credentials.credentials) if credentials else None
-        if found is None:
-            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-        return found
+    def identity(request: Request,
+                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Identity:
+        return context.authenticate(request, credentials.credentials if credentials else None)
 
     def owner_or_reviewer(transfer_id: str, who: Identity) -> None:
         if who.role in ("auditor", "admin"):
@@ -112,9 +127,7 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
     async def upload(request: Request) -> dict[str, str]:
         # who and how much are settled from the headers before a byte of the body is read
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        who = context.tokens.identify(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-        if who is None:
-            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        who = context.authenticate(request, token.strip() if scheme.lower() == "bearer" else None)
         if who.role not in ("uploader", "admin"):
             raise HTTPException(403, "this token may not upload")
         length = request.headers.get("content-length")
@@ -127,7 +140,10 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
         if not file:
             raise HTTPException(422, "send the files as multipart fields named 'file'")
         if context.spool.free_bytes() < context.min_free_bytes:
-            raise HTTPException(503, "the gateway is short of disk space; try again later")
+            raise HTTPException(503, "the gateway is short of disk space; try again later",
+                                headers={"Retry-After": "300"})
+        if context.spool.depth() >= context.max_queue:
+            raise HTTPException(503, "the gateway is busy; try again later", headers={"Retry-After": "60"})
         destination = form.get("destination")
         meta = {"user": who.name, "client_ip": request.client.host if request.client else "",
                 "names": [safe_component(item.filename or f"file-{index + 1}") for index, item in enumerate(file)],

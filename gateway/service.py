@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from gateway.audit import FIELDS as AUDIT_FIELDS
 from gateway.audit import AuditLog
+from gateway.auth_throttle import AuthThrottle
 from gateway.config import Settings
 from gateway.delivery import DeliveryError, DirectoryTransport, PermanentDeliveryError, SmtpTransport
 from gateway.errors import GatewayError
@@ -96,6 +97,7 @@ class Service:
         self.results.mkdir(parents=True, exist_ok=True)
         self.lgwan_files = data / "lgwan-files"
         self.http_servers: list[Any] = []
+        self.auth_throttle = AuthThrottle()  # failed logins counted across both listeners
 
     def start(self) -> None:
         recovered = self.spool.recover()
@@ -122,7 +124,8 @@ class Service:
         from gateway.tokens import TokenStore
 
         context = ApiContext(self.spool, self.audit, TokenStore(self.options.data_dir / "tokens.sqlite3"),
-                             self.results, self.options.max_upload_bytes, self.options.min_free_bytes)
+                             self.results, self.options.max_upload_bytes, self.options.min_free_bytes,
+                             self.options.max_queue, self.auth_throttle)
         config = uvicorn.Config(create_app(context, accepts_uploads=uploads), host=host, port=port,
                                 log_level="warning", access_log=False, timeout_keep_alive=5, limit_concurrency=100)
         server = uvicorn.Server(config)

@@ -206,3 +206,28 @@ def test_an_upload_whose_audit_record_fails_is_still_accepted_and_recorded_later
         time.sleep(0.2)
     assert received and "recorded late" in received[0]["detail"] and received[0]["channel"] == "http"
     assert service.audit.verify().ok
+
+
+def test_failed_logins_are_limited_and_revoked_tokens_refused(service: Service) -> None:
+    store = tokens(service)
+    good = {"Authorization": f"Bearer {store.create('uploader', 'staff-1')}"}
+    status = url(service, "/api/v1/transfers/0123abcd")
+    assert httpx.get(status, headers=good).status_code == 404  # authenticated; no such transfer
+    for attempt in range(10):
+        assert httpx.get(status, headers={"Authorization": f"Bearer guess-{attempt}"}).status_code == 401
+    refused = httpx.get(status, headers=good)  # this address is refused for a while, whatever it sends
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    upload = httpx.post(url(service, "/api/v1/transfers"), headers=good, files=[("file", ("a.txt", b"x"))])
+    assert upload.status_code == 429
+    service.auth_throttle.failures.clear()  # the window has passed
+    assert httpx.get(status, headers=good).status_code == 404
+    store.revoke("staff-1")
+    assert httpx.get(status, headers=good).status_code == 401
+
+
+def test_a_full_queue_answers_503_with_retry_after(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    headers = {"Authorization": f"Bearer {tokens(service).create('uploader', 'staff-1')}"}
+    monkeypatch.setattr(service.spool, "depth", lambda: service.options.max_queue)
+    response = httpx.post(url(service, "/api/v1/transfers"), headers=headers, files=[("file", ("a.txt", b"x"))])
+    assert response.status_code == 503 and response.headers["Retry-After"] == "60"
+    assert not list(service.spool.queue("uploads").iterdir()) and not list(service.spool.queue("tmp").iterdir())

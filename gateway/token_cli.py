@@ -1,0 +1,65 @@
+"""``gateway token create|list|revoke``: API tokens for the HTTP service. A token is printed once
+on creation and only its hash is kept; creating and revoking are recorded in the audit log
+(event ``access``) with who did it on this host."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import uuid
+from pathlib import Path
+
+from gateway.audit_cli import open_log
+from gateway.tokens import DEFAULT_VALID_DAYS, MAX_VALID_DAYS, ROLES, TokenStore
+
+TOKEN_FILE = "tokens.sqlite3"  # noqa: S105 (a file name: only hashes are in it)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("create", "list", "revoke"))
+    parser.add_argument("--role", choices=ROLES, help="create: what the token may do")
+    parser.add_argument("--name", default="", help="create: who holds it (default: the role); revoke: whose tokens")
+    parser.add_argument("--valid-days", type=int, default=DEFAULT_VALID_DAYS, metavar="N",
+                        help=f"create: days until the token expires (1-{MAX_VALID_DAYS}, default {DEFAULT_VALID_DAYS})")
+    parser.add_argument("--data-dir", required=True, type=Path, metavar="DIR")
+
+
+def run(args: argparse.Namespace) -> int:
+    store = TokenStore(args.data_dir / TOKEN_FILE)
+    try:
+        if args.action == "list":
+            for row in store.listing():
+                print(json.dumps(row, ensure_ascii=False), flush=True)
+            return 0
+        if args.action == "create":
+            if args.role is None:
+                print("gateway: token create needs --role", flush=True)
+                return 2
+            if not 1 <= args.valid_days <= MAX_VALID_DAYS:
+                print(f"gateway: --valid-days must be 1 to {MAX_VALID_DAYS}", flush=True)
+                return 2
+            name = args.name or args.role
+            token = store.create(args.role, name, args.valid_days)
+            _record(args.data_dir, name, f"{args.role} token created, valid {args.valid_days} days")
+            print(token, flush=True)
+            return 0
+        if not args.name:
+            print("gateway: token revoke needs --name", flush=True)
+            return 2
+        revoked = store.revoke(args.name)
+        if revoked:
+            _record(args.data_dir, args.name, f"{revoked} token(s) revoked")
+        print(f"revoked {revoked} token(s) of {args.name}", flush=True)
+        return 0 if revoked else 3
+    finally:
+        store.close()
+
+
+def _record(data_dir: Path, name: str, what: str) -> None:
+    log = open_log(data_dir)
+    try:
+        log.append("access", f"access-{uuid.uuid4().hex[:16]}", channel="cli", user=getpass.getuser(),
+                   subject=f"{name}: {what}")
+    finally:
+        log.close()
