@@ -45,6 +45,8 @@ MAX_PIPELINE_ATTEMPTS = 3
 PR_SET_NAME = 15
 PR_SET_PDEATHSIG = 1
 SUPERVISE_SECONDS = 1.0
+IDLE_POLL_SECONDS = 0.02  # an idle worker looks at its queue this often (an empty directory: cheap)
+DEFERRED_RESCAN_SECONDS = 60.0  # deferred envelopes are read again at least this often
 PURGE_SECONDS = 3600.0
 
 
@@ -98,6 +100,7 @@ class Service:
         self.lgwan_files = data / "lgwan-files"
         self.http_servers: list[Any] = []
         self.auth_throttle = AuthThrottle()  # failed logins counted across both listeners
+        self.deferred_due = 0.0  # the delivery worker reads deferred envelopes again from then on
 
     def start(self) -> None:
         recovered = self.spool.recover()
@@ -193,7 +196,7 @@ class Service:
                 try:
                     job = self.spool.claim("incoming", "active")
                     if job is None:
-                        self.stopping.wait(0.1)
+                        self.stopping.wait(IDLE_POLL_SECONDS)
                         continue
                     self._process(sanitizer, job)
                 except Exception as exc:  # the loop must never die: count the attempt, go on
@@ -319,7 +322,7 @@ class Service:
             while not self.stopping.is_set():
                 job = self.spool.claim("uploads", "working")
                 if job is None:
-                    self.stopping.wait(0.1)
+                    self.stopping.wait(IDLE_POLL_SECONDS)
                     continue
                 try:
                     self._process_upload(sanitizer, job)
@@ -375,9 +378,12 @@ class Service:
         while not self.stopping.is_set():
             job = None
             try:
-                job = self.spool.claim("outbox", "sending") or self.spool.claim("deferred", "sending")
+                job = self.spool.claim("outbox", "sending")
+                if job is None and time.time() >= self.deferred_due:  # not every envelope on every poll
+                    job, due = self.spool.claim_due("sending")
+                    self.deferred_due = 0.0 if job is not None else min(due, time.time() + DEFERRED_RESCAN_SECONDS)
                 if job is None:
-                    self.stopping.wait(0.1)
+                    self.stopping.wait(IDLE_POLL_SECONDS)
                     continue
                 self._deliver(job)
             except Exception as exc:  # the loop must never die: park the job where a person looks, go on
@@ -427,7 +433,9 @@ class Service:
                 return
             delay = self.options.retry_base_seconds * 2 ** min(attempts - 1, 10)
             self.audit.append("deferred", job.id, delivery_status="deferred", detail=f"{exc}; retry in {delay:.0f} s")
-            self.spool.move(job, "deferred", {**envelope, "attempts": attempts, "next_attempt": time.time() + delay})
+            retry = time.time() + delay
+            self.spool.move(job, "deferred", {**envelope, "attempts": attempts, "next_attempt": retry})
+            self.deferred_due = min(self.deferred_due, retry)
             return
         self.spool.mark_delivered(job.id)
         refused = [r for r, state in results.items() if state != "delivered"]

@@ -145,21 +145,33 @@ class Spool:
         write_durably(marker, b"")
         fsync_dir(self.queue("delivered"))
 
-    def claim(self, source: str, target: str, *, ready: bool = True) -> SpoolJob | None:
+    def claim(self, source: str, target: str) -> SpoolJob | None:
         """Move the oldest job from ``source`` to ``target`` (a rename: only one worker wins).
         The job's directory is flocked before the move and stays locked until the job is moved
         on or removed, so ``release_orphans`` can tell a job whose worker died from a busy one."""
-        now = time.time()
+        return self._claim(source, target, None)[0]
+
+    def claim_due(self, target: str) -> tuple[SpoolJob | None, float]:
+        """The oldest deferred job whose retry time has come, moved to ``target``; and the
+        earliest retry time of the deferred jobs not due yet (inf if none), so the caller need
+        not read every envelope again before then."""
+        return self._claim("deferred", target, time.time())
+
+    def _claim(self, source: str, target: str, now: float | None) -> tuple[SpoolJob | None, float]:
+        earliest = float("inf")
         with os.scandir(self.queue(source)) as listing:
             entries = sorted(item.name for item in listing)  # job ids begin with their arrival time
         for name in entries:
             entry = self.queue(source) / name
-            if ready and source == "deferred":
+            if now is not None:
                 try:
-                    if json.loads((entry / "envelope.json").read_text(encoding="utf-8")).get("next_attempt", 0) > now:
-                        continue
-                except (OSError, ValueError):
-                    pass
+                    due = float(json.loads((entry / "envelope.json").read_text(encoding="utf-8"))
+                                .get("next_attempt", 0))
+                except (OSError, ValueError, TypeError):
+                    due = 0.0
+                if due > now:
+                    earliest = min(earliest, due)
+                    continue
             lock = _lock(entry)
             if lock is None:
                 continue  # another worker has it
@@ -169,8 +181,8 @@ class Spool:
             except FileNotFoundError:
                 os.close(lock)
                 continue  # another worker took it
-            return SpoolJob(entry.name, destination, lock)
-        return None
+            return SpoolJob(entry.name, destination, lock), earliest
+        return None, earliest
 
     def release_orphans(self) -> int:
         """Jobs in a working queue that nobody holds (their worker process died) go back to be

@@ -11,6 +11,7 @@ import smtplib
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -446,3 +447,28 @@ def test_bad_smtp_input_gets_clear_answers_and_the_service_keeps_serving(samples
             assert b"500 Error" not in message
     finally:
         service.stop()
+
+
+def test_the_deferred_queue_is_not_read_again_on_every_poll(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = Service(Settings(), ServeOptions(data_dir=tmp_path / "data", recipient_domains=(DOMAIN,)))
+    for index in range(20):  # the LGWAN server has been down: mails wait for their next try
+        service.spool.accept({}, f"mail {index}".encode())
+        job = service.spool.claim("incoming", "active")
+        assert job is not None
+        service.spool.move(job, "deferred", {"attempts": 3, "next_attempt": time.time() + 600})
+    scans: list[float] = []
+    real_claim_due = service.spool.claim_due
+
+    def counted(target: str) -> Any:
+        scans.append(time.monotonic())
+        return real_claim_due(target)
+
+    monkeypatch.setattr(service.spool, "claim_due", counted)
+    worker = threading.Thread(target=service._delivery_loop)
+    worker.start()
+    time.sleep(1.0)  # some 50 polls of the outbox
+    service.stopping.set()
+    worker.join()
+    service.audit.close()
+    assert len(scans) == 1  # the envelopes were read once; the next look is when the first is due
+    assert len(list(service.spool.queue("deferred").iterdir())) == 20

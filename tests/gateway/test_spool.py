@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from gateway.spool import Spool
@@ -42,3 +43,22 @@ def test_a_job_locked_elsewhere_is_not_claimed(tmp_path: Path) -> None:
     assert taken is not None
     assert spool.claim("incoming", "active") is None
     assert spool.release_orphans() == 0
+
+
+def _defer(spool: Spool, message: bytes, next_attempt: float) -> str:
+    job = spool.claim("incoming", "active") if spool.accept({}, message) else None
+    assert job is not None
+    spool.move(job, "deferred", {"attempts": 1, "next_attempt": next_attempt})
+    return job.id
+
+
+def test_deferred_jobs_are_claimed_when_due_and_the_next_due_time_is_told(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    now = time.time()
+    later = _defer(spool, b"later", now + 600)
+    soon = _defer(spool, b"soon", now + 300)
+    assert spool.claim_due("sending") == (None, now + 300)  # nothing due; look again in 300 s
+    due = _defer(spool, b"due", now - 1)
+    job, _ = spool.claim_due("sending")
+    assert job is not None and job.id == due and job.message.read_bytes() == b"due"
+    assert sorted(p.name for p in spool.queue("deferred").iterdir()) == sorted([later, soon])
