@@ -43,6 +43,11 @@ def clean_header(value: object, limit: int = 2000) -> str:
     return CONTROL.sub(" ", str(value or ""))[:limit].strip()
 
 
+def clean_text(text: str) -> str:
+    """Body text with "\n" line ends (CRLF and lone CR too) and no other control characters."""
+    return TEXT_CONTROL.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 @dataclass
 class MailResult:
     summary: dict[str, Any]
@@ -128,7 +133,7 @@ class MailSanitizer:
             raise ReportInvalid("mail splitter named an unexpected body file")
         if len(body) > MAX_BODY_BYTES:
             raise ReportInvalid("mail splitter wrote an oversized body")
-        return TEXT_CONTROL.sub(" ", body.decode("utf-8", "replace"))
+        return clean_text(body.decode("utf-8", "replace"))
 
     def _attachments(self, parts: dict[str, bytes], job: Job | None,
                      split: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[str, Path, str]]]:
@@ -238,7 +243,7 @@ class MailSanitizer:
             texts = ["(本文を取り出せませんでした / text could not be extracted)"] * len(files)
         sections = []
         for (name, _, _), text in zip(files, texts, strict=True):
-            body = TEXT_CONTROL.sub(" ", str(text))
+            body = clean_text(str(text))
             sections.append(f"\n\n===== 添付ファイルの本文 / attachment text: {name} =====\n{body.strip()}")
         return "".join(sections)
 

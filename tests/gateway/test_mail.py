@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from oletools.olevba import VBA_Parser
 
+from converters.charset import encode_iso2022jp
+
 BODY = "お世話になっております。\n見積書①を添付します。㈱サンプル 髙橋\nﾃｽﾄ ～ 以上です。"
 CONTRACT_FIELDS = {"input", "sha256", "message_id", "outcome", "subject", "from", "attachments", "findings", "reason"}
 
@@ -259,3 +261,18 @@ def test_a_splitter_report_with_malformed_findings_is_refused(findings: list[Any
     report = {"headers": {}, "attachments": [], "dropped": [], "authentication_results": [], "findings": findings}
     with pytest.raises(ReportInvalid):
         MailSanitizer._parse(report)
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "iso-2022-jp"])
+def test_crlf_line_ends_give_clean_lines(tmp_path: Path, charset: str) -> None:
+    """Mail arrives over SMTP with CRLF: no line of the text may keep a stray CR or space."""
+    text = "一行目\r\n二行目 ①㈱\r\n\r\nthird line\r\n"
+    raw = (f"From: a@example.jp\r\nTo: b@city.example.lg.jp\r\nSubject: crlf\r\nMIME-Version: 1.0\r\n"
+           f"Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: 7bit\r\n\r\n").encode()
+    raw += encode_iso2022jp(text)[0] if charset == "iso-2022-jp" else text.encode("utf-8")
+    (tmp_path / "crlf.eml").write_bytes(raw)
+    _, message = run_mail(tmp_path, tmp_path, "crlf.eml")
+    assert message is not None
+    body = body_of(message)
+    assert body.startswith("一行目\n二行目 ①㈱\n\nthird line\n"), body[:80]
+    assert not [line for line in body.splitlines() if line != line.rstrip()]
