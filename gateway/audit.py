@@ -156,17 +156,26 @@ class AuditLog:
             yield {**body, "prev_hash": prev_hash, "hash": stored}
 
     def transfers(self, since: str | None = None, until: str | None = None) -> list[dict[str, Any]]:
-        """One row per transfer: the fields of all its records merged, the latest state winning."""
+        """One row per transfer first recorded between ``since`` and ``until`` (UTC times as
+        ``utc_now`` writes them): the fields of all its records merged, the latest state
+        winning; findings, outputs and details of every record kept (an attachment each)."""
         merged: dict[str, dict[str, Any]] = {}
-        for record in self.records(since, until):
+        for record in self.records():
             row = merged.setdefault(record["transfer_id"], {"id": record["transfer_id"]})
             for key, value in record.items():
-                if value not in (None, "", []) and key not in ("transfer_id", "seq"):
+                if value in (None, "", []) or key in ("transfer_id", "seq"):
+                    continue
+                if key in ("findings", "outputs"):
+                    row[key] = list(dict.fromkeys([*row.get(key, []), *value]))
+                elif key == "detail" and row.get("detail") and value not in row["detail"].split("; "):
+                    row["detail"] = f"{row['detail']}; {value}"
+                else:
                     row[key] = value
             row.setdefault("received_time", record["time"])
             if record["event"] in ("delivered", "deferred", "failed"):
                 row["delivery_status"] = record["event"]
-        return list(merged.values())
+        return [row for row in merged.values()
+                if not (since and row["received_time"] < since) and not (until and row["received_time"] > until)]
 
     def purge_before(self, cutoff: str) -> int:
         """Delete records older than ``cutoff``; the last deleted record's hash becomes the anchor."""

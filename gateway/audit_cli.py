@@ -39,32 +39,47 @@ def run(args: argparse.Namespace) -> int:
             print(result.summary(), flush=True)
             return 0 if result.ok else 3
         if args.action == "purge":
-            return _purge(log, args.before)
-        if args.action == "export":
-            print(export(log, args.format, args.since, args.until), end="", flush=True)
+            if not args.before:
+                print("gateway: purge needs --before ISO8601, e.g. --before 2021-04-01T00:00:00+09:00", flush=True)
+                return 2
+            cutoff = utc_time(args.before, "--before")
+            purged = log.purge_before(cutoff)
+            print(f"purged {purged} audit records older than {args.before}; {log.verify().summary()}", flush=True)
             return 0
-        for row in log.transfers(args.since, args.until):
-            print(f"{row.get('received_time', '')}  {row['id']}  {row.get('channel', ''):5}  "
-                  f"{row.get('outcome', ''):9}  {row.get('delivery_status', '-'):9}  "
-                  f"{row.get('subject') or row.get('sender') or ''}", flush=True)
+        since = utc_time(args.since, "--since") if args.since else None
+        until = utc_time(args.until, "--until") if args.until else None
+        if args.action == "export":
+            print(export(log, args.format, since, until), end="", flush=True)
+            return 0
+        print("received (UTC)                 id                                channel  outcome    delivery   "
+              "sender -> recipients | subject | findings", flush=True)
+        for row in log.transfers(since, until):
+            recipients = ", ".join(row.get("recipients") or []) or "-"
+            parties = f"{row.get('sender') or row.get('user') or '-'} -> {recipients}"
+            print(f"{row.get('received_time', ''):29}  {row['id']:32}  {row.get('channel', '-'):7}  "
+                  f"{row.get('outcome', '-'):9}  {row.get('delivery_status', '-'):9}  {parties} | "
+                  f"{row.get('subject') or '-'} | {', '.join(row.get('findings') or []) or '-'}", flush=True)
         return 0
+    except UsageError as exc:
+        print(f"gateway: {exc}", flush=True)
+        return 2
     finally:
         log.close()
 
 
-def _purge(log: AuditLog, before: str | None) -> int:
-    """Retention by hand (the service does it hourly from audit_retention_days)."""
+class UsageError(ValueError):
+    """A flag's value the command cannot use."""
+
+
+def utc_time(value: str, flag: str) -> str:
+    """An ISO 8601 time with its offset, as the audit log writes times (UTC, milliseconds)."""
     try:
-        cutoff = datetime.fromisoformat(before or "")
+        moment = datetime.fromisoformat(value)
     except ValueError:
-        print("gateway: purge needs --before ISO8601, e.g. --before 2021-04-01T00:00:00+09:00", flush=True)
-        return 2
-    if cutoff.tzinfo is None:
-        print("gateway: give --before with its UTC offset (+09:00 for JST)", flush=True)
-        return 2
-    purged = log.purge_before(cutoff.astimezone(UTC).isoformat(timespec="milliseconds"))
-    print(f"purged {purged} audit records older than {cutoff.isoformat()}; {log.verify().summary()}", flush=True)
-    return 0
+        raise UsageError(f"{flag} needs an ISO 8601 time, e.g. {flag} 2021-04-01T00:00:00+09:00") from None
+    if moment.tzinfo is None:
+        raise UsageError(f"give {flag} with its UTC offset (+09:00 for JST), e.g. {flag} {value}+09:00")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _outputs(result: dict[str, Any]) -> list[str]:

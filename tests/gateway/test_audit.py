@@ -7,6 +7,8 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -145,3 +147,33 @@ def test_purge_command_needs_an_explicit_cutoff_and_keeps_the_chain(log: AuditLo
     assert gateway("verify").returncode == 0
     remaining = [json.loads(line) for line in gateway("export").stdout.splitlines()]
     assert [row["event"] for row in remaining] == ["purged"]
+
+
+def test_since_and_until_honour_the_offset_and_refuse_nonsense(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.sqlite3")
+    for index in range(3):
+        log.append("received", f"t{index}", channel="smtp", sender="a@example.jp", recipients=["b@x.lg.jp"])
+        time.sleep(0.01)
+    first = next(r["time"] for r in log.records() if r["transfer_id"] == "t1")
+    log.append("sanitized", "t0", outcome="sanitized", detail="attachment 見積書.xlsm", findings=["vba_macro_removed"])
+    log.append("sanitized", "t0", outcome="sanitized", detail="attachment 報告書.docm", findings=["vba_macro_removed"])
+    log.close()
+    jst = datetime.fromisoformat(first).astimezone(timezone(timedelta(hours=9))).isoformat(timespec="milliseconds")
+
+    def gateway(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gateway", "audit", *args, "--data-dir", str(tmp_path)],
+                              capture_output=True, text=True, timeout=120)
+
+    since = [json.loads(line)["id"] for line in gateway("export", "--since", jst).stdout.splitlines()]
+    assert since == ["t1", "t2"]  # the same moment written in JST selects the same transfers
+    until = [json.loads(line)["id"] for line in gateway("export", "--until", jst).stdout.splitlines()]
+    assert until == ["t0", "t1"]  # t0 is in, though its later records are after the cutoff
+    for bad in (["--since", "yesterday"], ["--until", "2026-11-22T07:00:00"]):  # nonsense; no offset
+        result = gateway("export", *bad)
+        assert result.returncode == 2 and "gateway:" in result.stdout
+    [t0] = [json.loads(line) for line in gateway("export").stdout.splitlines() if '"t0"' in line]
+    assert t0["detail"] == "attachment 見積書.xlsm; attachment 報告書.docm"  # every attachment kept
+    assert t0["findings"] == ["vba_macro_removed"]
+    listing = gateway("list").stdout.splitlines()
+    assert listing[0].startswith("received (UTC)") and len(listing) == 4
+    assert "a@example.jp -> b@x.lg.jp" in listing[1] and "vba_macro_removed" in listing[1]
