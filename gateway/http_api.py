@@ -14,10 +14,12 @@ delivered to the LGWAN side and can be downloaded by authorised users.
 import json
 import logging
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, PlainTextResponse
@@ -70,6 +72,18 @@ def transfer_status(context: ApiContext, transfer_id: str) -> tuple[str, dict[st
         if (context.spool.queue(queue) / transfer_id).exists():
             return status, None
     raise HTTPException(404, "no such transfer")
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with the name twice: RFC 6266's ``filename*`` (UTF-8, what browsers use) and
+    an ASCII ``filename`` for tools that read only that (curl -OJ): non-ASCII characters become
+    "_", and a name left with no letters becomes ``download.<extension>``."""
+    stem, dot, extension = name.rpartition(".") if "." in name else (name, "", "")
+    ascii_stem = re.sub(r"[^A-Za-z0-9._ ()-]", "_", stem)
+    if not re.search(r"[A-Za-z0-9]", ascii_stem):
+        ascii_stem = "download"
+    fallback = ascii_stem + dot + re.sub(r"[^A-Za-z0-9]", "_", extension)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def spool_upload(context: ApiContext, files: list[BinaryIO], meta: dict[str, Any]) -> str:
@@ -175,7 +189,8 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
         if state != "done" or not 0 <= number < len(outputs):
             raise HTTPException(404, "no such output")
         path = context.results / transfer_id / "outputs" / outputs[number]["stored"]
-        return FileResponse(path, media_type=outputs[number]["type"], filename=Path(outputs[number]["path"]).name)
+        return FileResponse(path, media_type=outputs[number]["type"],
+                            headers={"Content-Disposition": content_disposition(Path(outputs[number]["path"]).name)})
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -36,11 +36,21 @@ ADDR_SPEC = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za
 MESSAGE_IDS = re.compile(r"^(<[!-;=?-~]+@[!-;=?-~]+>\s*)+$")
 DATE = re.compile(r"^[ -~]{10,80}$")
 MAX_BODY_BYTES = 16 * 1024 * 1024
+AS_WRITTEN = SMTP.clone(refold_source="none")  # headers set raw (encoded words) are sent as they were written
 SPLIT_FILES = re.compile(r"body\.txt|att-[1-9][0-9]{0,3}")
 
 
 def clean_header(value: object, limit: int = 2000) -> str:
     return CONTROL.sub(" ", str(value or ""))[:limit].strip()
+
+
+def encoded_words(text: str, charset: str) -> list[str]:
+    """RFC 2047 encoded words (B), one per 12 characters (a line each stays short enough to be
+    kept as is), in ISO-2022-JP or UTF-8."""
+    chunks = [text[i:i + 12] for i in range(0, len(text), 12)] or [""]
+    if charset == "iso-2022-jp":
+        return [f"=?ISO-2022-JP?B?{base64.b64encode(encode_iso2022jp(c)[0]).decode('ascii')}?=" for c in chunks]
+    return [f"=?UTF-8?B?{base64.b64encode(c.encode('utf-8')).decode('ascii')}?=" for c in chunks]
 
 
 def clean_text(text: str) -> str:
@@ -85,7 +95,7 @@ class MailSanitizer:
                 files = []
             message = self._build(split, body, attachments, files, reference)
             try:
-                data = message.as_bytes()
+                data = message.as_bytes(policy=AS_WRITTEN)
             except (ValueError, IndexError, UnicodeError, TypeError) as exc:  # the email package's folding
                 return self._rejected(src, digest, f"the message headers could not be rebuilt ({type(exc).__name__})",
                                       "headers_unbuildable")
@@ -215,15 +225,19 @@ class MailSanitizer:
                                 params={"charset": "ISO-2022-JP"})
             subject = str(message["Subject"])
             del message["Subject"]
-            # one self-contained encoded word per 12 characters, each line short enough to be kept as is
-            words = [base64.b64encode(encode_iso2022jp(subject[i:i + 12])[0]).decode("ascii")
-                     for i in range(0, len(subject), 12)] or [""]
-            message.set_raw("Subject", "\r\n ".join(f"=?ISO-2022-JP?B?{word}?=" for word in words))
+            message.set_raw("Subject", "\r\n ".join(encoded_words(subject, "iso-2022-jp")))
         else:
             message.set_content(text, charset="utf-8", cte="base64")
         for filename, path, mime in files:
             maintype, _, subtype = mime.partition("/")
             message.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=filename)
+            parts = message.get_payload()
+            part = parts[-1] if isinstance(parts, list) else None
+            if not filename.isascii() and isinstance(part, EmailMessage):
+                # the name also as Outlook writes it, for mail clients that ignore RFC 2231
+                words = "\r\n ".join(encoded_words(filename, self.settings.mail.charset))
+                del part["Content-Type"]
+                part.set_raw("Content-Type", f'{maintype}/{subtype};\r\n name="{words}"')
         return message
 
     def _texts_of(self, job: Job, files: list[tuple[str, Path, str]]) -> str:

@@ -66,6 +66,9 @@ def test_upload_status_and_download(service: Service, samples: Path) -> None:
     assert outcomes == [("見積書①.docm", "sanitized"), ("setup.exe", "blocked")]
     download = httpx.get(url(service, f"/api/v1/transfers/{transfer}/files/0"), headers=headers, timeout=10)
     assert download.status_code == 200 and download.content.startswith(b"PK")
+    disposition = download.headers["content-disposition"]  # browsers read filename*, curl -OJ only filename
+    assert disposition == ("attachment; filename=\"download.docx\"; "
+                           "filename*=UTF-8''%E8%A6%8B%E7%A9%8D%E6%9B%B8%E2%91%A0.docx")
     assert b"vbaProject" not in download.content
     assert httpx.get(url(service, f"/api/v1/transfers/{transfer}/files/1"), headers=headers).status_code == 404
     delivered = list((service.options.data_dir / "lgwan-files" / "_総務課" / transfer).rglob("*.docx"))

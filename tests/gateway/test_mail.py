@@ -218,6 +218,26 @@ def test_iso2022jp_output_keeps_nec_characters_and_widens_kana(samples: Path, tm
     payload = part.get_payload(decode=True)
     assert max(payload) < 0x80  # 7-bit, as ISO-2022-JP must be
     assert decode_iso2022jp(payload).replace("\r\n", "\n").startswith(BODY.replace("ﾃｽﾄ", "テスト"))
+    [attached] = [p for p in message.walk() if p.get_content_disposition() == "attachment"]
+    assert attached.get_content_type() == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert attached.get_param("name").startswith("=?ISO-2022-JP?B?")  # type: ignore[union-attr]
+    assert decode_header_value(attached.get_param("name")) == "見積書①.xlsx"
+
+
+def test_attachment_names_are_given_both_ways_japanese_clients_read(samples: Path, tmp_path: Path) -> None:
+    """RFC 2231 in Content-Disposition (standard), and an RFC 2047 name in Content-Type as
+    Outlook writes it (what older clients and webmails read); the MIME type stays intact."""
+    from converters.mail_headers import decode_header_value
+
+    _, message = run_mail(samples, tmp_path, "mail-outlook-iso2022jp.eml")
+    assert message is not None
+    raw = email.message_from_bytes((tmp_path / "mail-outlook-iso2022jp.eml.out.eml").read_bytes(),
+                                   policy=email.policy.compat32)
+    [attached] = [p for p in raw.walk() if p.get_content_disposition() == "attachment"]
+    assert attached.get_content_type() == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert attached.get_filename() == "見積書①.xlsx"
+    name = attached.get_param("name")
+    assert isinstance(name, str) and name.startswith("=?UTF-8?B?") and decode_header_value(name) == "見積書①.xlsx"
 
 
 def test_hostile_headers_cannot_forge_senders_or_smuggle_files(samples: Path, tmp_path: Path) -> None:
