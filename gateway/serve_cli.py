@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import threading
 from dataclasses import replace
@@ -67,9 +66,25 @@ def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     service.start()
-    target = f"SMTP {serve.lgwan_smtp[0]}:{serve.lgwan_smtp[1]}" if serve.lgwan_smtp else f"{serve.data_dir / 'lgwan'}"
-    logging.getLogger("gateway").warning("serving SMTP on %s:%d, delivering to %s", serve.smtp_host,
-                                         serve.smtp_port, target)
+    print(startup_summary(serve), flush=True)
     stop.wait()
+    print("gateway: stopping (jobs in progress are finished first)", flush=True)
     service.stop()
     return 0
+
+
+def startup_summary(serve: ServeOptions) -> str:
+    """What an operator needs to see once the service is up: where it listens, where mail goes."""
+    mail_to = (f"the LGWAN mail server {serve.lgwan_smtp[0]}:{serve.lgwan_smtp[1]}" if serve.lgwan_smtp
+               else f"the directory {serve.data_dir / 'lgwan'} (no LGWAN mail server set: --lgwan-smtp)")
+    http = (f"http://{serve.http_listen[0]}:{serve.http_listen[1]}/ (uploads; /docs for the API)"
+            if serve.http_listen else "off (--http-listen HOST:PORT to take uploads)")
+    lines = [f"gateway: ready ({serve.workers} pipeline workers), data in {serve.data_dir}",
+             f"  SMTP intake  {serve.smtp_host}:{serve.smtp_port} for {', '.join(serve.recipient_domains)} "
+             f"from {', '.join(serve.relay_networks)}",
+             f"  mail goes to {mail_to}",
+             f"  HTTP         {http}"]
+    if serve.lgwan_http_listen:
+        lines.append(f"  LGWAN HTTP   http://{serve.lgwan_http_listen[0]}:{serve.lgwan_http_listen[1]}/ (downloads)")
+    lines.append("  stop with Ctrl-C or SIGTERM")
+    return "\n".join(lines)

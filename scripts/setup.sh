@@ -41,8 +41,16 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [[ ! -f "$stamp" ]]; then
-  .venv/bin/python -m pip install -q --upgrade pip >&2
-  .venv/bin/python -m pip install -q -e ".[dev]" >&2
+  echo "setup: installing the Python packages into .venv/" >&2
+  log="$(mktemp)"
+  # build-backend notices are kept out of sight; everything is shown if the install fails
+  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e ".[dev]"; } \
+      >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  rm -f "$log"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

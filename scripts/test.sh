@@ -6,7 +6,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
 echo "== ruff"
-.venv/bin/ruff check gateway converters tests samples bench
+.venv/bin/ruff check gateway converters tests samples bench scripts
 echo "== mypy"
 .venv/bin/mypy gateway converters
 echo "== pytest"
