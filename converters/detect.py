@@ -13,6 +13,8 @@ from pathlib import Path
 import magic
 import olefile
 
+from converters.names import split_extension
+
 # Types whose content is dangerous whatever the converter: (mime, block code, plain reason).
 EXECUTABLE = "application/x-dosexec"
 BLOCKED_KINDS: dict[str, tuple[str, str]] = {
@@ -291,8 +293,7 @@ def detect(path: Path) -> Detection:
 
 
 def extension_of(name: str) -> str:
-    base = name.rsplit("/", 1)[-1]
-    return base.rsplit(".", 1)[-1].lower() if "." in base.strip(".") else ""
+    return split_extension(name.rsplit("/", 1)[-1])[1]
 
 
 def extension_agrees(name: str, mime: str) -> bool:

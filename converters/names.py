@@ -12,6 +12,7 @@ WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|
 MAX_COMPONENT_BYTES = 200
 MAX_STEM_BYTES = MAX_COMPONENT_BYTES - 32  # room for " (12)" and an extension such as ".tar.gz"
 COMPOUND_EXTENSIONS = (".tar.gz", ".tar.bz2", ".tar.xz")
+EXTENSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,19}")  # settingcontent-ms is one
 
 
 def safe_component(component: str) -> str:
@@ -62,5 +63,14 @@ def _stem(name: str) -> str:
             return safe_component(base[: -len(compound)])
     if lowered.endswith(".tgz") and len(base) > 4:
         return safe_component(base[:-4])
-    stem = base.rsplit(".", 1)[0] if "." in base.strip(".") else base
-    return safe_component(stem)
+    return safe_component(split_extension(base)[0])
+
+
+def split_extension(base: str) -> tuple[str, str]:
+    """``(stem, extension)`` of a file name, trailing dots and spaces dropped as Windows drops
+    them; the extension (lower case) only when what follows the last dot looks like one (letters,
+    digits, hyphens), so ``_.._etc_passwd`` has none."""
+    stem, dot, suffix = base.rstrip(". ").rpartition(".")
+    if not dot or not stem.strip(".") or not EXTENSION.fullmatch(suffix):
+        return base, ""
+    return stem, suffix.lower()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from converters.names import is_safe_relative_path, safe_component, safe_relative_path, stem_of
+from converters.names import is_safe_relative_path, safe_component, safe_relative_path, split_extension, stem_of
 
 
 @pytest.mark.parametrize(("name", "expected"), [
@@ -35,3 +35,12 @@ def test_stems() -> None:
     long_stem = stem_of("あ" * 300 + ".pdf")  # room left for " (12)" and an extension
     assert long_stem == safe_component(long_stem) and len(f"{long_stem} (12).tar.gz".encode()) <= 200
     assert safe_component(f"{long_stem} (12).tar.gz") == f"{long_stem} (12).tar.gz"
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("a.pdf", ("a", "pdf")), ("report.final.PDF", ("report.final", "pdf")), ("noext", ("noext", "")),
+    (".hidden", (".hidden", "")), ("evil.js. ", ("evil", "js")), ("x.settingcontent-ms", ("x", "settingcontent-ms")),
+    ("_.._etc_passwd", ("_.._etc_passwd", "")),  # what follows the dot is no extension
+])
+def test_split_extension(name: str, expected: tuple[str, str]) -> None:
+    assert split_extension(name) == expected

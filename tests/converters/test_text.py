@@ -64,3 +64,10 @@ def test_html_disguised_as_text_becomes_plain_text(samples: Path, tmp_path: Path
 def test_scripts_are_blocked(samples: Path, tmp_path: Path, sample: str) -> None:
     report = run_engine(samples / sample, tmp_path)
     assert (report.outcome, report.reason_code) == ("blocked", "script")
+
+
+@pytest.mark.parametrize("name", ["請求書.js.", "invoice.vbs ", "setup.settingcontent-ms"])
+def test_script_names_windows_would_run_are_blocked(samples: Path, tmp_path: Path, name: str) -> None:
+    """Windows drops trailing dots and spaces, so "x.js." runs as a script; long extensions count too."""
+    report = run_engine(samples / "csv-formula.csv", tmp_path, name=name)
+    assert (report.outcome, report.reason_code) == ("blocked", "script")
