@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import re
 import smtplib
 import time
 from pathlib import Path
@@ -83,16 +84,25 @@ class SmtpTransport:
             client.close()
 
 
+ENVELOPE_VALUE = re.compile(r"^<?[!-~]{0,500}>?$")
+
+
 class DirectoryTransport:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
 
     def deliver(self, job_id: str, sender: str, recipients: list[str], message: bytes) -> dict[str, str]:
+        """Write ``<job id>.eml`` atomically, with the envelope on top as a mail server's final
+        delivery writes it (Return-Path, then one Delivered-To per recipient)."""
         target = self.directory / f"{job_id}.eml"
         temporary = self.directory / f".{job_id}.tmp"
+        envelope = "".join(f"{name}: {value}\r\n" for name, value in
+                           [("Return-Path", f"<{sender}>"), *(("Delivered-To", r) for r in recipients)]
+                           if ENVELOPE_VALUE.match(value))  # addresses were checked at intake; never a header break
         try:
             with temporary.open("wb") as handle:
+                handle.write(envelope.encode("ascii", "replace"))
                 handle.write(message)
                 handle.flush()
                 os.fsync(handle.fileno())

@@ -216,7 +216,7 @@ class MailSanitizer:
         message["X-Sanitized"] = " ".join(actions)
         notice = build_notice(attachments, reference, as_text=self.settings.mail.attachments == "text")
         trusted = self._trusted_authentication_results(split)
-        text = warning(trusted, headers, addresses) + body.rstrip() + "\n\n" + notice
+        text = warning(trusted, headers, addresses, split["findings"]) + body.rstrip() + "\n\n" + notice
         if self.settings.mail.charset == "iso-2022-jp":
             encoded, replaced = encode_iso2022jp(text.replace("\r\n", "\n").replace("\n", "\r\n"))
             if replaced:

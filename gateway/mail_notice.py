@@ -70,10 +70,20 @@ def human_size(size: int) -> str:
     return f"{size / 1024:.1f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB"
 
 
+GUESSED_TEXT = frozenset({"mail_charset_mislabelled", "mail_charset_unknown", "text_undecodable_bytes_replaced"})
+
+
 def warning(authentication_results: list[Any], headers: dict[str, str],
-            addresses: dict[str, Any] | None = None) -> str:
-    """Lines for the top of the body: failed sender authentication, a diverging Reply-To."""
+            addresses: dict[str, Any] | None = None, findings: list[dict[str, str]] | None = None) -> str:
+    """Lines for the top of the body: failed sender authentication, a diverging Reply-To, a body
+    whose characters had to be guessed."""
     lines = []
+    codes = {f.get("code") for f in findings or []}
+    if codes & GUESSED_TEXT:
+        lines.append("【注意】本文の文字コードが正しく示されていなかったため、推定して変換しました。"
+                     "文字化けがある場合は管理者に原本の確認を依頼してください。")
+        lines.append("[Warning] The body's character set was missing or wrong and had to be guessed; if the text "
+                     "looks garbled, ask the administrator to check the original.")
     failures = sorted({m.group(1).upper() for r in authentication_results if isinstance(r, str)
                        for m in AUTH_FAILURE.finditer(r)})
     if failures:

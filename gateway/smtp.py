@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 DEPTH_RECOUNT_SECONDS = 1.0
 SENDER = re.compile(r"^[!-;=?-~]{1,256}@[A-Za-z0-9.-]{1,253}$")  # ASCII, no <>, or empty (the null sender)
 LOCAL_PART = re.compile(r"^[A-Za-z0-9.#$&'*+/=?^_`{|}~-]+$")
+DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,13 @@ class IntakePolicy:
         domain = domain.lower()
         if not local or not LOCAL_PART.match(local):  # no source routes (%, !), quoted or non-ASCII parts
             return False
+        if not DOMAIN.match(domain):  # letters, digits, dots and hyphens only
+            return False
         return any(domain == d or domain.endswith("." + d) for d in self.recipient_domains)
+
+
+def _peer(session: Session) -> str:
+    return str(session.peer[0]) if isinstance(session.peer, tuple) and session.peer else "?"
 
 
 class IntakeHandler:
@@ -79,6 +86,7 @@ class IntakeHandler:
         if getattr(server, "over_limit", False):
             return "421 4.7.0 Too many connections from your address, try again later"
         if not self.policy.client_allowed(session.peer):
+            log.warning("refused a client outside the relay networks: %s", _peer(session))
             return "554 5.7.1 Relay access denied: your network may not send through this gateway"
         if address and not SENDER.match(address):
             return "501 5.1.7 Bad sender address syntax"
@@ -89,6 +97,8 @@ class IntakeHandler:
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
         if not self.policy.recipient_allowed(address):
+            log.warning("refused a recipient outside the LGWAN domains from %s: domain %r", _peer(session),
+                        address.rpartition("@")[2][:100])
             return "550 5.7.1 Relay access denied: this gateway does not deliver to that domain"
         if len(envelope.rcpt_tos) >= self.policy.max_recipients:
             return "452 4.5.3 Too many recipients"

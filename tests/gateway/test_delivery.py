@@ -3,12 +3,14 @@ is noticed instead of failing every message after it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from gateway.delivery import DeliveryError, PermanentDeliveryError, SmtpTransport
+from gateway.delivery import DeliveryError, DirectoryTransport, PermanentDeliveryError, SmtpTransport
+from gateway.smtp import IntakePolicy
 from tests.gateway.test_service import free_port
 
 MESSAGE = "Subject: テスト\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n本文\r\n".encode()
@@ -84,3 +86,23 @@ def test_a_server_restart_between_messages_is_survived() -> None:
     finally:
         transport.close()
         controller.stop()
+
+
+def test_the_directory_transport_writes_the_envelope_on_top_atomically(tmp_path: Path) -> None:
+    transport = DirectoryTransport(tmp_path / "lgwan")
+    message = b"From: a@example.jp\r\nSubject: x\r\n\r\nbody\r\n"
+    result = transport.deliver("job1", "a@example.jp", ["soumu@city.example.lg.jp", "bad\r\nX-Evil: 1"], message)
+    assert result == {"soumu@city.example.lg.jp": "delivered", "bad\r\nX-Evil: 1": "delivered"}
+    written = (tmp_path / "lgwan" / "job1.eml").read_bytes()
+    assert written == (b"Return-Path: <a@example.jp>\r\nDelivered-To: soumu@city.example.lg.jp\r\n" + message)
+    assert [p.name for p in (tmp_path / "lgwan").iterdir()] == ["job1.eml"]  # no temporary file left
+
+
+@pytest.mark.parametrize(("address", "allowed"), [
+    ("soumu@city.example.lg.jp", True), ("Soumu@CITY.example.LG.jp", True), ("a@sub.city.example.lg.jp", True),
+    ("a@evil.example.com", False), ("a@xcity.example.lg.jp", False), ("a%b@city.example.lg.jp", False),
+    ("a@evil\nx.city.example.lg.jp", False), ("a@[127.0.0.1]", False), ("a@evil .city.example.lg.jp", False),
+])
+def test_recipients_only_in_the_lgwan_domains_and_plainly_written(address: str, allowed: bool) -> None:
+    policy = IntakePolicy(relay_networks=(), recipient_domains=("city.example.lg.jp",))
+    assert policy.recipient_allowed(address) is allowed

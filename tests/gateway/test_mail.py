@@ -174,9 +174,15 @@ def test_winmail_dat_is_unpacked_and_its_executable_removed(samples: Path, tmp_p
 def test_eucjp_and_mislabelled_bodies(samples: Path, tmp_path: Path, sample: str, subject: str, text: str,
                                       finding: str | None) -> None:
     summary, message = run_mail(samples, tmp_path, sample)
-    assert message is not None and message["Subject"] == subject and body_of(message).startswith(text)
-    if finding:
+    assert message is not None and message["Subject"] == subject
+    body = body_of(message)
+    if finding:  # the reader is told the text was guessed, above it
         assert finding in {f["code"] for f in summary["findings"]}
+        warning, _, rest = body.partition("-" * 60 + "\n\n")
+        assert warning.startswith("【注意】本文の文字コード") and "[Warning] The body's character set" in warning
+        assert rest.startswith(text)
+    else:
+        assert body.startswith(text)
 
 
 def run_with_config(samples: Path, tmp_path: Path, name: str, config: str) -> tuple[dict[str, Any], bytes]:
