@@ -12,7 +12,7 @@ from converters.base import Budget, ConvertRequest, Finding, Limits, Method, Rep
 from converters.detect import SCRIPT_EXTENSIONS, detect, extension_agrees, extension_of
 from converters.errors import ConverterError
 from converters.frames import FrameWriter
-from converters.names import stem_of
+from converters.names import safe_component, stem_of
 from converters.registry import RASTER_ONLY, converter_for
 
 log = logging.getLogger(__name__)
@@ -92,10 +92,10 @@ class Engine:
         raster_only = self.method == "rasterize" and detection.type in RASTER_ONLY
         if detection.blocked_code is not None and not raster_only:
             raise ConverterError(f"blocked: {detection.blocked_reason}", code=detection.blocked_code)
-        if extension_of(name) in SCRIPT_EXTENSIONS:
+        script = {extension_of(name), extension_of(safe_component(name.rsplit("/", 1)[-1]))} & SCRIPT_EXTENSIONS
+        if script:  # as written, and as it would be saved (invisible characters gone)
             raise ConverterError(
-                f"blocked: .{extension_of(name)} files are scripts or shortcuts that Windows runs",
-                code="script")
+                f"blocked: .{min(script)} files are scripts or shortcuts that Windows runs", code="script")
         if not extension_agrees(name, detection.type):
             report.findings.append(Finding(
                 "extension_mismatch", f".{extension_of(name)} but the content is {detection.type}"))

@@ -13,24 +13,44 @@ MAX_COMPONENT_BYTES = 200
 MAX_STEM_BYTES = MAX_COMPONENT_BYTES - 32  # room for " (12)" and an extension such as ".tar.gz"
 COMPOUND_EXTENSIONS = (".tar.gz", ".tar.bz2", ".tar.xz")
 EXTENSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,19}")  # settingcontent-ms is one
+EDGES = re.compile(r"^[\s.]+|[\s.]+$")
 
 
 def safe_component(component: str) -> str:
-    """One path component made safe for every file system the output may land on."""
+    """One path component made safe for every file system the output may land on; applying it
+    twice gives the same name (``is_safe_relative_path`` relies on that). A name cut to length
+    keeps its extension."""
     cleaned = unicodedata.normalize("NFC", component)
     cleaned = BIDI_AND_INVISIBLE.sub("", cleaned)
-    cleaned = UNSAFE_CHARACTERS.sub("_", cleaned).strip().strip(". ")  # no hidden (dot) files either
-    if cleaned in ("", ".", ".."):
-        cleaned = "_"
+    cleaned = _trimmed(UNSAFE_CHARACTERS.sub("_", cleaned))  # no hidden (dot) files either
     if WINDOWS_RESERVED.match(cleaned):
         cleaned = "_" + cleaned
-    return _truncated(cleaned, MAX_COMPONENT_BYTES) or "_"
+    if len(cleaned.encode("utf-8")) > MAX_COMPONENT_BYTES:
+        stem, extension = split_extension(cleaned)
+        suffix = f".{extension}" if extension else ""
+        cleaned = _trimmed(_truncated(stem, MAX_COMPONENT_BYTES - len(suffix))) + suffix
+    return cleaned if cleaned not in ("", ".", "..") else "_"
+
+
+def shortened(name: str, limit: int) -> str:
+    """``name`` in at most ``limit`` characters, its extension kept (a cut must never turn
+    "….js" into a name without one)."""
+    if len(name) <= limit:
+        return name
+    stem, extension = split_extension(name)
+    suffix = f".{extension}" if extension else ""
+    return stem[: max(1, limit - len(suffix))] + suffix
+
+
+def _trimmed(text: str) -> str:
+    """Without white space (any kind: U+3000 too) or dots at either end."""
+    return EDGES.sub("", text)
 
 
 def _truncated(text: str, limit: int) -> str:
     """At most ``limit`` UTF-8 bytes, cut on a character boundary."""
     encoded = text.encode("utf-8")
-    return encoded[:limit].decode("utf-8", "ignore").rstrip(". ") if len(encoded) > limit else text
+    return encoded[:limit].decode("utf-8", "ignore") if len(encoded) > limit else text
 
 
 def safe_relative_path(name: str) -> str:
@@ -52,7 +72,7 @@ def is_safe_relative_path(path: str) -> bool:
 def stem_of(name: str) -> str:
     """File name without its (compound) extension, made safe and short enough that an extension
     and a counter still fit in one component."""
-    return _truncated(_stem(name), MAX_STEM_BYTES) or "_"
+    return _trimmed(_truncated(_stem(name), MAX_STEM_BYTES)) or "_"
 
 
 def _stem(name: str) -> str:
@@ -70,7 +90,7 @@ def split_extension(base: str) -> tuple[str, str]:
     """``(stem, extension)`` of a file name, trailing dots and spaces dropped as Windows drops
     them; the extension (lower case) only when what follows the last dot looks like one (letters,
     digits, hyphens), so ``_.._etc_passwd`` has none."""
-    stem, dot, suffix = base.rstrip(". ").rpartition(".")
+    stem, dot, suffix = _trimmed(base).rpartition(".")
     if not dot or not stem.strip(".") or not EXTENSION.fullmatch(suffix):
         return base, ""
     return stem, suffix.lower()

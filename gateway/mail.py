@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from converters.charset import encode_iso2022jp
+from converters.names import shortened
 from gateway.config import Settings
 from gateway.errors import GatewayError, ReportInvalid
 from gateway.jobs import JOB_CONTROL, JOB_FINAL, Job, create_job
@@ -154,7 +155,7 @@ class MailSanitizer:
             data = parts.get(f"att-{index}")
             if not isinstance(item, dict) or item.get("file") != f"att-{index}" or data is None or job is None:
                 raise ReportInvalid("mail splitter listed a malformed attachment")
-            name = clean_header(item.get("name"), 255) or f"attachment-{index}"
+            name = shortened(clean_header(item.get("name"), 4000), 255) or f"attachment-{index}"
             if self.settings.mail.attachments == "remove":
                 reports.append({"input": name, "outcome": "blocked", "reason_code": "removed_by_policy",
                                 "reason": "添付ファイルは受け付けない設定です / attachments are not accepted here",
@@ -179,7 +180,7 @@ class MailSanitizer:
             reports.append(result)
         for item in split["dropped"][:100]:
             if isinstance(item, dict):
-                reports.append({"input": clean_header(item.get("name"), 255), "outcome": "blocked",
+                reports.append({"input": shortened(clean_header(item.get("name"), 4000), 255), "outcome": "blocked",
                                 "type": clean_header(item.get("content_type"), 100),
                                 "reason": clean_header(item.get("reason"), 300),
                                 "reason_code": clean_header(item.get("reason_code"), 64), "outputs": [],

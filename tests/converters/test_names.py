@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from converters.names import is_safe_relative_path, safe_component, safe_relative_path, split_extension, stem_of
+from converters.names import (
+    is_safe_relative_path,
+    safe_component,
+    safe_relative_path,
+    shortened,
+    split_extension,
+    stem_of,
+)
 
 
 @pytest.mark.parametrize(("name", "expected"), [
@@ -44,3 +53,17 @@ def test_stems() -> None:
 ])
 def test_split_extension(name: str, expected: tuple[str, str]) -> None:
     assert split_extension(name) == expected
+
+
+def test_safe_component_is_idempotent_and_keeps_extensions_when_cutting() -> None:
+    assert safe_component(".\u3000report.txt") == "report.txt"  # ideographic space at an edge
+    folder = safe_component("令和６年度\u3000予算要求資料\u3000財政課提出分\u3000" * 4)
+    assert not folder[-1].isspace() and safe_component(folder) == folder
+    assert safe_component("a" * 300 + ".js").endswith(".js") and len(safe_component("a" * 300 + ".js")) == 200
+    assert shortened("b" * 300 + ".js", 255).endswith(".js") and len(shortened("b" * 300 + ".js", 255)) == 255
+    generator = random.Random(7)  # noqa: S311 (a repeatable fuzz, not a secret)
+    pieces = ["a", "あ", ".", " ", "\u3000", "\u200b", "\u202e", "/", "\\", "\n", ".js", "CON", "\x00", "①"]
+    for _ in range(5000):
+        name = "".join(generator.choice(pieces) for _ in range(generator.randint(0, 150)))
+        once = safe_component(name)
+        assert safe_component(once) == once and once and len(once.encode()) <= 200, repr(name)

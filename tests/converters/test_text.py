@@ -66,7 +66,8 @@ def test_scripts_are_blocked(samples: Path, tmp_path: Path, sample: str) -> None
     assert (report.outcome, report.reason_code) == ("blocked", "script")
 
 
-@pytest.mark.parametrize("name", ["請求書.js.", "invoice.vbs ", "setup.settingcontent-ms"])
+@pytest.mark.parametrize("name", ["請求書.js.", "invoice.vbs ", "setup.settingcontent-ms", "x.js\u200b",
+                                  "a" * 300 + ".js", "dir/" + "b" * 250 + ".vbs"])
 def test_script_names_windows_would_run_are_blocked(samples: Path, tmp_path: Path, name: str) -> None:
     """Windows drops trailing dots and spaces, so "x.js." runs as a script; long extensions count too."""
     report = run_engine(samples / "csv-formula.csv", tmp_path, name=name)

@@ -302,3 +302,16 @@ def test_crlf_line_ends_give_clean_lines(tmp_path: Path, charset: str) -> None:
     body = body_of(message)
     assert body.startswith("一行目\n二行目 ①㈱\n\nthird line\n"), body[:80]
     assert not [line for line in body.splitlines() if line != line.rstrip()]
+
+
+def test_a_script_hidden_behind_a_long_or_invisible_name_is_still_blocked(tmp_path: Path) -> None:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@example.jp", "b@city.example.lg.jp", "scripts"
+    message.set_content("添付をご確認ください。")
+    script = b'var shell = new ActiveXObject("WScript.Shell"); shell.Run("calc");\n'
+    for name in ("請" * 300 + ".js", "invoice.js\u200b", "short.js"):
+        message.add_attachment(script, maintype="text", subtype="plain", filename=name)
+    (tmp_path / "scripts.eml").write_bytes(message.as_bytes())
+    summary, delivered = run_mail(tmp_path, tmp_path, "scripts.eml")
+    assert delivered is not None and list(delivered.iter_attachments()) == []
+    assert [(a["outcome"], a.get("reason_code")) for a in summary["attachments"]] == [("blocked", "script")] * 3
