@@ -7,6 +7,7 @@ operator sees the attempts in the log.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -31,6 +32,7 @@ class AuthThrottle:
     def retry_after(self, client: str) -> int:
         """Seconds this client must wait before its next try, or 0 when it may try now."""
         now = time.monotonic()
+        client = _group(client)
         with self.lock:
             times = self._recent(client, now)
             if len(times) < self.max_failures:
@@ -39,9 +41,10 @@ class AuthThrottle:
 
     def failed(self, client: str) -> None:
         now = time.monotonic()
+        client = _group(client)
         with self.lock:
             if client not in self.failures and len(self.failures) >= MAX_CLIENTS:
-                self._forget_quiet_clients(now)
+                self._make_room(now)
             times = self._recent(client, now)
             times.append(now)
             while len(times) > self.max_failures:
@@ -51,8 +54,26 @@ class AuthThrottle:
                 log.warning("client %s reached %d failed logins; refused for %.0f s", client, len(times),
                             self.window)
 
-    def _forget_quiet_clients(self, now: float) -> None:
-        for client in [c for c, times in self.failures.items() if not self._recent(c, now)]:
+    def _make_room(self, now: float) -> None:
+        """Forget clients whose failures have left the window; if all are recent (a flood from
+        many addresses), the one with the oldest last failure that is not refused now, so a
+        flood cannot free a refused client; memory stays bounded either way."""
+        for client in [c for c in self.failures if not self._recent(c, now)]:
             del self.failures[client]
-        if len(self.failures) >= MAX_CLIENTS:  # a flood from many addresses: keep memory bounded
-            self.failures.pop(next(iter(self.failures)))
+        if len(self.failures) < MAX_CLIENTS:
+            return
+        candidates = [c for c, times in self.failures.items() if len(times) < self.max_failures] or list(self.failures)
+        del self.failures[min(candidates, key=lambda c: self.failures[c][-1])]
+
+
+def _group(client: str) -> str:
+    """IPv6 clients count per /64 (one host has billions of addresses); IPv4 per address."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)

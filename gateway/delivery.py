@@ -84,7 +84,7 @@ class SmtpTransport:
             client.close()
 
 
-ENVELOPE_VALUE = re.compile(r"^<?[!-~]{0,500}>?$")
+ENVELOPE_VALUE = re.compile(r"<?[!-~]{0,500}>?")
 
 
 class DirectoryTransport:
@@ -99,7 +99,7 @@ class DirectoryTransport:
         temporary = self.directory / f".{job_id}.tmp"
         envelope = "".join(f"{name}: {value}\r\n" for name, value in
                            [("Return-Path", f"<{sender}>"), *(("Delivered-To", r) for r in recipients)]
-                           if ENVELOPE_VALUE.match(value))  # addresses were checked at intake; never a header break
+                           if ENVELOPE_VALUE.fullmatch(value))  # addresses were checked at intake; never a header break
         try:
             with temporary.open("wb") as handle:
                 handle.write(envelope.encode("ascii", "replace"))

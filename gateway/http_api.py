@@ -149,22 +149,25 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
             raise HTTPException(411, "uploads need a Content-Length")
         if int(length) > context.max_upload_bytes:
             raise HTTPException(413, f"uploads are limited to {context.max_upload_bytes} bytes")
-        form = await request.form(max_files=100, max_fields=20, max_part_size=1024 * 1024)
-        file = [item for item in form.getlist("file") if isinstance(item, StarletteUploadFile)]
-        if not file:
-            raise HTTPException(422, "send the files as multipart fields named 'file'")
         if context.spool.free_bytes() < context.min_free_bytes:
             raise HTTPException(503, "the gateway is short of disk space; try again later",
                                 headers={"Retry-After": "300"})
         if context.spool.depth() >= context.max_queue:
             raise HTTPException(503, "the gateway is busy; try again later", headers={"Retry-After": "60"})
-        destination = form.get("destination")
-        meta = {"user": who.name, "client_ip": request.client.host if request.client else "",
-                "names": [safe_component(item.filename or f"file-{index + 1}") for index, item in enumerate(file)],
-                "destination": safe_component(destination)[:100] if isinstance(destination, str) and destination
-                else ""}
-        # the disk work (copies, fsyncs, the audit record) in a thread: the event loop keeps serving
-        transfer_id = await run_in_threadpool(spool_upload, context, [item.file for item in file], meta)
+        form = await request.form(max_files=100, max_fields=20, max_part_size=1024 * 1024)
+        try:
+            file = [item for item in form.getlist("file") if isinstance(item, StarletteUploadFile)]
+            if not file:
+                raise HTTPException(422, "send the files as multipart fields named 'file'")
+            destination = form.get("destination")
+            meta = {"user": who.name, "client_ip": request.client.host if request.client else "",
+                    "names": [safe_component(item.filename or f"file-{n + 1}") for n, item in enumerate(file)],
+                    "destination": safe_component(destination[:100]) if isinstance(destination, str) and destination
+                    else ""}
+            # the disk work (copies, fsyncs, the audit record) in a thread: the event loop keeps serving
+            transfer_id = await run_in_threadpool(spool_upload, context, [item.file for item in file], meta)
+        finally:
+            await form.close()  # the temporary files starlette kept the parts in
         context.accepted += 1
         return {"id": transfer_id}
 

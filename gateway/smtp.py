@@ -25,9 +25,10 @@ from gateway.spool import Spool
 
 log = logging.getLogger(__name__)
 DEPTH_RECOUNT_SECONDS = 1.0
-SENDER = re.compile(r"^[!-;=?-~]{1,256}@[A-Za-z0-9.-]{1,253}$")  # ASCII, no <>, or empty (the null sender)
-LOCAL_PART = re.compile(r"^[A-Za-z0-9.#$&'*+/=?^_`{|}~-]+$")
-DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
+COMMAND_CALL_LIMIT = {"RCPT": 20_000, "*": 2_000}  # per connection; beyond it 421 and the connection closes
+SENDER = re.compile(r"[!-;=?-~]{1,256}@[A-Za-z0-9.-]{1,253}")  # ASCII, no <>, or empty (the null sender)
+LOCAL_PART = re.compile(r"[A-Za-z0-9.#$&'*+/=?^_`{|}~-]+")
+DOMAIN = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+")
 
 
 @dataclass(frozen=True)
@@ -51,15 +52,24 @@ class IntakePolicy:
     def recipient_allowed(self, address: str) -> bool:
         local, _, domain = address.strip("<>").rpartition("@")
         domain = domain.lower()
-        if not local or not LOCAL_PART.match(local):  # no source routes (%, !), quoted or non-ASCII parts
+        if not local or not LOCAL_PART.fullmatch(local):  # no source routes (%, !), quoted or non-ASCII parts
             return False
-        if not DOMAIN.match(domain):  # letters, digits, dots and hyphens only
+        domain = domain.removesuffix(".")  # the root's dot, as in "city.lg.jp."
+        if not DOMAIN.fullmatch(domain):  # letters, digits, dots and hyphens only
             return False
         return any(domain == d or domain.endswith("." + d) for d in self.recipient_domains)
 
 
 def _peer(session: Session) -> str:
     return str(session.peer[0]) if isinstance(session.peer, tuple) and session.peer else "?"
+
+
+def _log_once(session: Session, kind: str, message: str, *args: object) -> None:
+    """A refusal is logged once per connection and kind (a client repeating it cannot flood the log)."""
+    logged: set[str] = session.__dict__.setdefault("refusals_logged", set())
+    if kind not in logged:
+        logged.add(kind)
+        log.warning(message, *args)
 
 
 class IntakeHandler:
@@ -86,9 +96,9 @@ class IntakeHandler:
         if getattr(server, "over_limit", False):
             return "421 4.7.0 Too many connections from your address, try again later"
         if not self.policy.client_allowed(session.peer):
-            log.warning("refused a client outside the relay networks: %s", _peer(session))
+            _log_once(session, "client", "refused a client outside the relay networks: %s", _peer(session))
             return "554 5.7.1 Relay access denied: your network may not send through this gateway"
-        if address and not SENDER.match(address):
+        if address and not SENDER.fullmatch(address):
             return "501 5.1.7 Bad sender address syntax"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -97,8 +107,8 @@ class IntakeHandler:
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
         if not self.policy.recipient_allowed(address):
-            log.warning("refused a recipient outside the LGWAN domains from %s: domain %r", _peer(session),
-                        address.rpartition("@")[2][:100])
+            _log_once(session, "recipient", "refused a recipient outside the LGWAN domains from %s: domain %r",
+                      _peer(session), address.rpartition("@")[2][:100])
             return "550 5.7.1 Relay access denied: this gateway does not deliver to that domain"
         if len(envelope.rcpt_tos) >= self.policy.max_recipients:
             return "452 4.5.3 Too many recipients"
@@ -182,6 +192,6 @@ def start_smtp(handler: IntakeHandler, host: str, port: int, policy: IntakePolic
                tls: ssl.SSLContext | None = None) -> Controller:
     controller = IntakeController(handler, policy, hostname=host, port=port, data_size_limit=policy.max_message_bytes,
                                   ident="LGWAN sanitisation gateway", timeout=policy.command_timeout_seconds,
-                                  enable_SMTPUTF8=False, tls_context=tls)
+                                  enable_SMTPUTF8=False, tls_context=tls, command_call_limit=COMMAND_CALL_LIMIT)
     controller.start()
     return controller

@@ -36,13 +36,19 @@ class TokenStore:
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("CREATE TABLE IF NOT EXISTS tokens (digest TEXT PRIMARY KEY, name TEXT NOT NULL, "
                         "role TEXT NOT NULL, created TEXT DEFAULT CURRENT_TIMESTAMP)")
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(tokens)")}
-        if "expires" not in columns:
-            self.db.execute("ALTER TABLE tokens ADD COLUMN expires TEXT")
-            self.db.execute("UPDATE tokens SET expires = strftime('%Y-%m-%dT%H:%M:%S+00:00', created, ?)",
-                            (f"+{DEFAULT_VALID_DAYS} days",))
-        if "revoked" not in columns:
-            self.db.execute("ALTER TABLE tokens ADD COLUMN revoked TEXT")
+        self.db.execute("BEGIN IMMEDIATE")  # one upgrade at a time, all of it or none
+        try:
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(tokens)")}
+            if "expires" not in columns:
+                self.db.execute("ALTER TABLE tokens ADD COLUMN expires TEXT")
+            if "revoked" not in columns:
+                self.db.execute("ALTER TABLE tokens ADD COLUMN revoked TEXT")
+            self.db.execute("UPDATE tokens SET expires = strftime('%Y-%m-%dT%H:%M:%S+00:00', created, ?) "
+                            "WHERE expires IS NULL", (f"+{DEFAULT_VALID_DAYS} days",))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -70,7 +76,7 @@ class TokenStore:
         try:
             if row[2] is None or datetime.fromisoformat(str(row[2])) <= _now():
                 return None
-        except ValueError:
+        except (ValueError, TypeError):  # an expiry edited by hand without its offset: not valid
             return None
         return Identity(str(row[0]), str(row[1]))
 
@@ -88,7 +94,7 @@ class TokenStore:
                 "SELECT name, role, created, expires, revoked FROM tokens ORDER BY created, name"):
             try:
                 expired = expires is None or datetime.fromisoformat(str(expires)) <= now
-            except ValueError:
+            except (ValueError, TypeError):
                 expired = True
             state = "revoked" if revoked is not None else "expired" if expired else "active"
             found.append({"name": name, "role": role, "created": created, "expires": expires, "revoked": revoked,

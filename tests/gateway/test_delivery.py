@@ -3,14 +3,18 @@ is noticed instead of failing every message after it."""
 
 from __future__ import annotations
 
+import logging
+import smtplib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from gateway.audit import AuditLog
 from gateway.delivery import DeliveryError, DirectoryTransport, PermanentDeliveryError, SmtpTransport
-from gateway.smtp import IntakePolicy
+from gateway.smtp import COMMAND_CALL_LIMIT, IntakeHandler, IntakePolicy, start_smtp
+from gateway.spool import Spool
 from tests.gateway.test_service import free_port
 
 MESSAGE = "Subject: テスト\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n本文\r\n".encode()
@@ -102,7 +106,30 @@ def test_the_directory_transport_writes_the_envelope_on_top_atomically(tmp_path:
     ("soumu@city.example.lg.jp", True), ("Soumu@CITY.example.LG.jp", True), ("a@sub.city.example.lg.jp", True),
     ("a@evil.example.com", False), ("a@xcity.example.lg.jp", False), ("a%b@city.example.lg.jp", False),
     ("a@evil\nx.city.example.lg.jp", False), ("a@[127.0.0.1]", False), ("a@evil .city.example.lg.jp", False),
+    ("u@city.example.lg.jp.", True), ("u@city.example.lg.jp\n", False),
 ])
 def test_recipients_only_in_the_lgwan_domains_and_plainly_written(address: str, allowed: bool) -> None:
     policy = IntakePolicy(relay_networks=(), recipient_domains=("city.example.lg.jp",))
     assert policy.recipient_allowed(address) is allowed
+
+
+def test_refusals_are_logged_once_per_connection_and_commands_are_capped(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    policy = IntakePolicy(relay_networks=(), recipient_domains=("city.example.lg.jp",))  # nobody may relay
+    audit = AuditLog(tmp_path / "audit.sqlite3")
+    controller = start_smtp(IntakeHandler(Spool(tmp_path / "spool"), audit, policy), "127.0.0.1", free_port(), policy)
+    try:
+        with caplog.at_level(logging.WARNING, logger="gateway.smtp"), \
+                smtplib.SMTP("127.0.0.1", controller.port, timeout=30) as client:
+            client.ehlo("relay.example.jp")
+            answers = [client.mail("a@example.jp")[0] for _ in range(200)]
+            assert set(answers) == {554}
+            codes: list[int] = []
+            while len(codes) <= COMMAND_CALL_LIMIT["*"] + 5 and 421 not in codes[-1:]:
+                codes.append(client.noop()[0])
+            assert len(codes) == COMMAND_CALL_LIMIT["*"] + 1 and codes[-1] == 421  # cut off, not served for ever
+        refusals = [r for r in caplog.records if "outside the relay networks" in r.getMessage()]
+        assert len(refusals) == 1
+    finally:
+        controller.stop()
+        audit.close()

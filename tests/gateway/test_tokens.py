@@ -96,3 +96,33 @@ def test_the_number_of_clients_remembered_is_bounded(monkeypatch: pytest.MonkeyP
     for index in range(500):
         throttle.failed(f"198.51.100.{index}")
     assert len(throttle.failures) <= 50
+
+
+def test_a_flood_of_addresses_cannot_free_a_refused_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth_throttle, "MAX_CLIENTS", 100)
+    throttle = AuthThrottle(max_failures=10, window_seconds=300)
+    for _ in range(10):
+        throttle.failed("192.0.2.1")
+    for index in range(1000):
+        throttle.failed(f"10.{index // 250}.{index % 250}.1")
+    assert throttle.retry_after("192.0.2.1") > 0 and len(throttle.failures) <= 100
+
+
+def test_ipv6_clients_count_per_64() -> None:
+    throttle = AuthThrottle(max_failures=3, window_seconds=300)
+    for host in range(3):  # three addresses of one /64, as one host may use
+        throttle.failed(f"2001:db8:1:2::{host + 1}")
+    assert throttle.retry_after("2001:db8:1:2::ffff") > 0 and throttle.retry_after("2001:db8:1:3::1") == 0
+    assert throttle.retry_after("::ffff:192.0.2.9") == 0
+
+
+def test_an_interrupted_upgrade_is_finished_next_time(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE tokens (digest TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, "
+               "created TEXT DEFAULT CURRENT_TIMESTAMP, expires TEXT)")  # the column came, its values did not
+    db.execute("INSERT INTO tokens (digest, name, role) VALUES (?, 'old', 'uploader')",
+               (hashlib.sha256(b"old-token").hexdigest(),))
+    db.commit()
+    db.close()
+    assert TokenStore(path).identify("old-token") == tokens.Identity("old", "uploader")
