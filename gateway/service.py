@@ -378,10 +378,7 @@ class Service:
         while not self.stopping.is_set():
             job = None
             try:
-                job = self.spool.claim("outbox", "sending")
-                if job is None and time.time() >= self.deferred_due:  # not every envelope on every poll
-                    job, due = self.spool.claim_due("sending")
-                    self.deferred_due = 0.0 if job is not None else min(due, time.time() + DEFERRED_RESCAN_SECONDS)
+                job = self._next_delivery()
                 if job is None:
                     self.stopping.wait(IDLE_POLL_SECONDS)
                     continue
@@ -391,6 +388,17 @@ class Service:
                 if job is not None:
                     self._park(job, f"delivery failed unexpectedly ({type(exc).__name__})")
                 self.stopping.wait(1)
+
+    def _next_delivery(self) -> SpoolJob | None:
+        """A deferred job whose retry is due (so a busy outbox cannot starve retries), else the
+        oldest in the outbox. Deferred envelopes are read only when the earliest retry is due
+        (at the latest every DEFERRED_RESCAN_SECONDS), not on every poll."""
+        if time.time() >= self.deferred_due:
+            job, due = self.spool.claim_due("sending")
+            self.deferred_due = 0.0 if job is not None else min(due, time.time() + DEFERRED_RESCAN_SECONDS)
+            if job is not None:
+                return job
+        return self.spool.claim("outbox", "sending")
 
     def _notify_rejected(self, job_id: str, envelope: dict[str, Any], reason: str, digest: str) -> None:
         """A mail that could not be made safe is not delivered; its recipients (and the postmaster)

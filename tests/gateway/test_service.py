@@ -472,3 +472,20 @@ def test_the_deferred_queue_is_not_read_again_on_every_poll(tmp_path: Path, monk
     service.audit.close()
     assert len(scans) == 1  # the envelopes were read once; the next look is when the first is due
     assert len(list(service.spool.queue("deferred").iterdir())) == 20
+
+
+def test_a_busy_outbox_does_not_starve_due_retries(tmp_path: Path) -> None:
+    service = Service(Settings(), ServeOptions(data_dir=tmp_path / "data", recipient_domains=(DOMAIN,)))
+    try:
+        service.spool.accept({}, b"retry")
+        job = service.spool.claim("incoming", "active")
+        assert job is not None
+        service.spool.move(job, "deferred", {"attempts": 1, "next_attempt": time.time() - 1})
+        for index in range(3):
+            service.spool.to_outbox(f"fresh{index}", {"sender": "", "recipients": []}, b"fresh")
+        first = service._next_delivery()
+        assert first is not None and first.id == job.id  # the due retry first, then the outbox
+        second = service._next_delivery()
+        assert second is not None and second.id == "fresh0"
+    finally:
+        service.audit.close()
