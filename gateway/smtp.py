@@ -126,25 +126,31 @@ class IntakeHandler:
             meta = {"channel": "smtp", "client_ip": str(session.peer[0]) if session.peer else "",
                     "sender": envelope.mail_from or "", "recipients": list(envelope.rcpt_tos),
                     "helo": session.host_name or ""}
-            loop = asyncio.get_running_loop()
-            job_id = await loop.run_in_executor(None, self.spool.accept, meta, data)
+            job_id = await asyncio.get_running_loop().run_in_executor(None, self._store, meta, data)
         except OSError as exc:
             log.error("spooling failed: %s", type(exc).__name__)
             return "452 4.3.1 Could not store the message, try again later"
         except Exception as exc:  # process boundary: never accept what was not stored, never leak details
             log.error("intake failed: %s", type(exc).__name__)
             return "451 4.3.0 Temporary failure, try again later"
+        return f"250 2.0.0 OK queued as {job_id}"
+
+    def _store(self, meta: dict[str, Any], data: bytes) -> str:
+        """Spool durably, then record; in one trip to a worker thread. An error before the spool
+        has the message is raised (the sender gets 4xx); after it, the audit record is postponed
+        (a 4xx now would only make the sender send it twice)."""
+        job_id = self.spool.accept(meta, data)
         record = {"channel": "smtp", "client_ip": meta["client_ip"], "sender": meta["sender"],
                   "recipients": meta["recipients"], "input_size": len(data)}
         try:
-            await loop.run_in_executor(None, lambda: self.audit.append("received", job_id, **record))
-        except Exception as exc:  # the mail is safely spooled: a 4xx now would only make the sender send it twice
+            self.audit.append("received", job_id, **record)
+        except Exception as exc:
             log.error("audit record for %s postponed: %s", job_id, type(exc).__name__)
             try:
-                await loop.run_in_executor(None, self.spool.postpone_audit, job_id, record)
+                self.spool.postpone_audit(job_id, record)
             except OSError as error:
                 log.error("could not postpone the audit record for %s: %s", job_id, type(error).__name__)
-        return f"250 2.0.0 OK queued as {job_id}"
+        return job_id
 
 
 class LimitedSMTP(SMTP):
