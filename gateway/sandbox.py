@@ -31,6 +31,7 @@ from gateway.errors import (
     SandboxTimeout,
     SandboxUnavailable,
 )
+from gateway.seccomp import filter_program, program_descriptor
 
 log = logging.getLogger(__name__)
 MAX_REPORT_BYTES = 32 * 1024 * 1024
@@ -120,6 +121,7 @@ class Sandbox:
                 raise SandboxUnavailable("setpriv (util-linux) is required to drop root in the sandbox")
         else:
             self.as_root = False
+        self.seccomp = filter_program() if settings.mode == "bwrap" and settings.seccomp else None
 
     def new_uid(self) -> int:
         """A uid for one job (only meaningful when started as root)."""
@@ -147,13 +149,19 @@ class Sandbox:
                 "--core=0", "--"]
 
     def command(self, argv: list[str], binds: list[Bind], uid: int | None = None,
-                cpu_seconds: int | None = None) -> list[str]:
+                cpu_seconds: int | None = None, seccomp_fd: int | None = None) -> list[str]:
+        """The full command line; ``seccomp_fd`` is a descriptor (passed to the child) holding
+        the system-call filter, required when the filter is on."""
         if self.settings.mode == "none":
             return argv
         if self.bwrap is None or self.prlimit is None:
             raise SandboxUnavailable("bubblewrap or prlimit disappeared")
+        if self.seccomp is not None and seccomp_fd is None:
+            raise SandboxUnavailable("the system-call filter was not handed to the sandbox")
         cmd = [*self._limits_prefix(self.prlimit, cpu_seconds), self.bwrap, "--die-with-parent", "--new-session",
                "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        if seccomp_fd is not None:
+            cmd += ["--seccomp", str(seccomp_fd)]
         if not self.as_root:
             cmd.append("--unshare-user")
         cmd += ["--perms", "0755", "--dir", "/etc"]
@@ -186,22 +194,32 @@ class Sandbox:
               with_stdin: bool = False) -> Running:
         """Start ``argv`` in the sandbox. ``pass_fds`` are handed to the child and closed here;
         with ``with_stdin`` the caller may write the child's standard input (a spare's job)."""
+        seccomp_fd = self._seccomp_fd()
         try:
             process = subprocess.Popen(
-                self.command(argv, binds, uid), stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=self._env(),
-                pass_fds=pass_fds)
+                self.command(argv, binds, uid, seccomp_fd=seccomp_fd),
+                stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, start_new_session=True, env=self._env(),
+                pass_fds=(*pass_fds, *([] if seccomp_fd is None else [seccomp_fd])))
         finally:
-            for descriptor in pass_fds:
+            for descriptor in (*pass_fds, *([] if seccomp_fd is None else [seccomp_fd])):
                 os.close(descriptor)
         return Running(process, _Capture(process, MAX_REPORT_BYTES), _Capture(process, STDERR_TAIL, tail=True))
+
+    def _seccomp_fd(self) -> int | None:
+        return program_descriptor(self.seccomp) if self.seccomp is not None else None
 
     def spawn_server(self, argv: list[str], *, uid: int, cpu_seconds: int) -> tuple[subprocess.Popen[bytes], _Capture]:
         """Start a long-lived sandboxed process that talks over its standard input and output
         (both raw pipes for the caller); only the tail of its standard error is kept."""
-        process = subprocess.Popen(self.command(argv, [], uid, cpu_seconds), stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                                   env=self._env(), bufsize=0)
+        seccomp_fd = self._seccomp_fd()
+        try:
+            process = subprocess.Popen(self.command(argv, [], uid, cpu_seconds, seccomp_fd), stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                       env=self._env(), bufsize=0, pass_fds=() if seccomp_fd is None else (seccomp_fd,))
+        finally:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
         return process, _Capture(process, STDERR_TAIL, tail=True)
 
     def finish(self, running: Running, timeout: float | None = None) -> SandboxResult:

@@ -10,6 +10,7 @@ cd "$root"
 system_packages=(
   libmagic1            # content type detection (python-magic)
   bubblewrap           # sandbox for parsing untrusted files
+  libseccomp2          # the sandbox's system-call filter (pyseccomp loads it)
   libreoffice-core-nogui libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
   fonts-noto-cjk fonts-ipafont-gothic fonts-ipafont-mincho   # Japanese text renders, not tofu
   clamav clamav-testfiles   # antivirus engine and its harmless test corpus
