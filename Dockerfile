@@ -7,7 +7,7 @@ ENV DEBIAN_FRONTEND=noninteractive PYTHON=python3
 RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/gateway
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY scripts ./scripts
 COPY converters ./converters
 COPY gateway ./gateway

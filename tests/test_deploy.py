@@ -1,0 +1,40 @@
+"""What operators copy: the example configuration in deploy/ and the one in the README are valid
+(every key known, every value of the right type) and give a service the gateway would start."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import _parser
+from gateway.config import load_settings
+from gateway.serve_cli import options
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_configuration(tmp_path: Path) -> Path:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    [block] = re.findall(r"### 設定 / Configuration.*?```toml\n(.*?)```", text, re.DOTALL)
+    path = tmp_path / "readme.toml"
+    path.write_text(block, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("source", ["deploy", "readme"])
+def test_example_configurations_are_valid(tmp_path: Path, source: str) -> None:
+    path = ROOT / "deploy" / "gateway.toml" if source == "deploy" else readme_configuration(tmp_path)
+    settings = load_settings(path)
+    _, serve = options(_parser().parse_args(["serve", "--config", str(path)]))
+    assert serve.recipient_domains == ("city.example.lg.jp",) and settings.sandbox.mode == "bwrap"
+    if source == "deploy":
+        assert serve.lgwan_smtp is not None and serve.postmaster and settings.mail.subject_tag == "[外部]"
+
+
+def test_the_systemd_unit_starts_the_configured_service() -> None:
+    unit = (ROOT / "deploy" / "lgwan-gateway.service").read_text(encoding="utf-8")
+    assert "ExecStart=/opt/lgwan-gateway/.venv/bin/gateway serve --config /etc/lgwan-gateway/gateway.toml" in unit
+    timeout = int(re.search(r"TimeoutStopSec=(\d+)", unit).group(1))  # type: ignore[union-attr]
+    assert timeout > load_settings(ROOT / "deploy" / "gateway.toml").sandbox.timeout_seconds
