@@ -18,34 +18,20 @@ import io
 import json
 import os
 import secrets
-import sqlite3
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.audit_db import open_database
+from gateway.errors import AuditKeyMismatch
+
 GENESIS = "0" * 64
 EVENTS = frozenset({"received", "sanitized", "blocked", "delivered", "deferred", "failed", "released", "purged",
                     "access"})  # access: an API token created or revoked
 FIELDS = ("seq", "transfer_id", "time", "event", "channel", "client_ip", "user", "sender", "recipients", "subject",
           "message_id", "input_sha256", "input_size", "outcome", "findings", "outputs", "delivery_status", "detail")
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY,
-    record TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS anchor (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    seq INTEGER NOT NULL,
-    hash TEXT NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
 
 
 def utc_now() -> str:
@@ -82,17 +68,28 @@ class Verification:
 
 
 class AuditLog:
-    """Thread-safe appender and reader; one SQLite file under the data directory."""
+    """Thread-safe appender and reader, on SQLite under the data directory or on a PostgreSQL
+    database shared by several nodes (``database``: a postgresql:// URL). Every node must hold
+    the same key: the log keeps the key's fingerprint and refuses another one."""
 
-    def __init__(self, path: Path, key_file: Path | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, key_file: Path | None = None, database: str = "") -> None:
         self.path = path
-        self.key = load_or_create_key(key_file or path.with_suffix(".key"))
-        self.lock = threading.Lock()
-        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
+        key_path = key_file or path.with_suffix(".key")
+        key_path.parent.mkdir(parents=True, exist_ok=True)
+        self.key = load_or_create_key(key_path)
+        self.db = open_database(path, database)
+        self._check_key(key_path)
+
+    def _check_key(self, key_path: Path) -> None:
+        fingerprint = hmac.new(self.key, b"lgwan-gateway audit key", hashlib.sha256).hexdigest()[:16]
+        with self.db.writing():
+            stored = self.db.query("SELECT value FROM meta WHERE name = 'key'")
+            if not stored:
+                self.db.execute("INSERT INTO meta (name, value) VALUES ('key', ?)", (fingerprint,))
+        if stored and stored[0][0] != fingerprint:
+            self.db.close()
+            raise AuditKeyMismatch(f"the audit key {key_path} is not the one this audit log ({self.db.location}) was "
+                                   "started with: every node needs a copy of the first node's key file")
 
     def close(self) -> None:
         self.db.close()
@@ -104,32 +101,26 @@ class AuditLog:
         unknown = set(fields) - set(FIELDS)
         if unknown:
             raise ValueError(f"unknown audit fields {sorted(unknown)}")
-        with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                last = self.db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-                if last is None:
-                    last = self.db.execute("SELECT seq, hash FROM anchor WHERE id = 1").fetchone() or (0, GENESIS)
-                seq, prev = int(last[0]) + 1, str(last[1])
-                body = {"seq": seq, "transfer_id": transfer_id, "time": utc_now(), "event": event, **fields}
-                record = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-                self.db.execute("INSERT INTO audit (seq, record, prev_hash, hash) VALUES (?, ?, ?, ?)",
-                                (seq, record, prev, record_hash(prev, record, self.key)))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-        return int(seq)
+        with self.db.writing():
+            last = self.db.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+            if not last:
+                last = self.db.query("SELECT seq, hash FROM anchor WHERE id = 1") or [(0, GENESIS)]
+            seq, prev = int(last[0][0]) + 1, str(last[0][1])
+            body = {"seq": seq, "transfer_id": transfer_id, "time": utc_now(), "event": event, **fields}
+            record = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            self.db.execute("INSERT INTO audit (seq, record, prev_hash, hash) VALUES (?, ?, ?, ?)",
+                            (seq, record, prev, record_hash(prev, record, self.key)))
+        return seq
 
     def verify(self) -> Verification:
-        anchor = self.db.execute("SELECT seq, hash FROM anchor WHERE id = 1").fetchone() or (0, GENESIS)
+        anchor = (self.db.query("SELECT seq, hash FROM anchor WHERE id = 1") or [(0, GENESIS)])[0]
         expected_seq, prev = anchor[0] + 1, anchor[1]
         count = 0
-        purges = [json.loads(r) for (r,) in self.db.execute("SELECT record FROM audit ORDER BY seq")
+        purges = [json.loads(r) for (r,) in self.db.query("SELECT record FROM audit ORDER BY seq")
                   if '"event":"purged"' in r]
         if anchor[0] and not any(p.get("detail") == f"anchor {anchor[0]} {anchor[1]}" for p in purges):
             return Verification(False, 0, anchor[0] + 1, "records before this one were removed without a purge record")
-        for seq, record, prev_hash, stored in self.db.execute(
+        for seq, record, prev_hash, stored in self.db.query(
                 "SELECT seq, record, prev_hash, hash FROM audit ORDER BY seq"):
             count += 1
             if seq != expected_seq:
@@ -149,7 +140,7 @@ class AuditLog:
         return Verification(True, count)
 
     def records(self, since: str | None = None, until: str | None = None) -> Iterator[dict[str, Any]]:
-        for record, prev_hash, stored in self.db.execute("SELECT record, prev_hash, hash FROM audit ORDER BY seq"):
+        for record, prev_hash, stored in self.db.query("SELECT record, prev_hash, hash FROM audit ORDER BY seq"):
             body: dict[str, Any] = json.loads(record)
             if (since and body["time"] < since) or (until and body["time"] > until):
                 continue
@@ -179,20 +170,13 @@ class AuditLog:
 
     def purge_before(self, cutoff: str) -> int:
         """Delete records older than ``cutoff``; the last deleted record's hash becomes the anchor."""
-        with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                rows = self.db.execute("SELECT seq, record, hash FROM audit ORDER BY seq").fetchall()
-                doomed = [(seq, stored) for seq, record, stored in rows if json.loads(record)["time"] < cutoff]
-                if doomed:
-                    last_seq, last_hash = doomed[-1]
-                    self.db.execute("INSERT OR REPLACE INTO anchor (id, seq, hash) VALUES (1, ?, ?)",
-                                    (last_seq, last_hash))
-                    self.db.execute("DELETE FROM audit WHERE seq <= ?", (last_seq,))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        with self.db.writing():
+            rows = self.db.query("SELECT seq, record, hash FROM audit ORDER BY seq")
+            doomed = [(seq, stored) for seq, record, stored in rows if json.loads(record)["time"] < cutoff]
+            if doomed:
+                last_seq, last_hash = doomed[-1]
+                self.db.set_anchor(last_seq, last_hash)
+                self.db.execute("DELETE FROM audit WHERE seq <= ?", (last_seq,))
         if doomed:  # the chain itself records where it now starts
             self.append("purged", "retention", detail=f"anchor {last_seq} {last_hash}")
         return len(doomed)

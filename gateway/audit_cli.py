@@ -10,17 +10,21 @@ from pathlib import Path
 from typing import Any
 
 from gateway.audit import AuditLog, export
+from gateway.config import load_settings
 
 AUDIT_FILE = "audit.sqlite3"
 
 
-def open_log(data_dir: Path) -> AuditLog:
-    return AuditLog(data_dir / AUDIT_FILE)
+def open_log(data_dir: Path, database: str = "") -> AuditLog:
+    """The audit log of DATA_DIR (its key is there), on SQLite there or on ``database``."""
+    return AuditLog(data_dir / AUDIT_FILE, database=database)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("verify", "list", "export", "purge"))
     parser.add_argument("--data-dir", required=True, type=Path, metavar="DIR")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="the service's configuration: its [serve] "
+                        "audit_database, when the log is on PostgreSQL")
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     parser.add_argument("--since", metavar="ISO8601")
     parser.add_argument("--until", metavar="ISO8601")
@@ -29,10 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not (args.data_dir / AUDIT_FILE).exists():
+    database = load_settings(args.config).serve.audit_database if args.config else ""
+    if not database and not (args.data_dir / AUDIT_FILE).exists():
         print(f"gateway: no audit log in {args.data_dir}", flush=True)
         return 2
-    log = open_log(args.data_dir)
+    log = open_log(args.data_dir, database)
     try:
         if args.action == "verify":
             result = log.verify()

@@ -68,6 +68,7 @@ class ServeSettings:
     max_connections_per_client: int = 10
     smtp_timeout_seconds: int = 60  # an SMTP client silent this long between commands is disconnected
     max_queue: int = 10_000  # above this many queued jobs, SMTP answers 451 (try later) instead of accepting
+    audit_database: str = ""  # empty: SQLite in data_dir; postgresql://... when several nodes share one log
 
 
 @dataclass(frozen=True)

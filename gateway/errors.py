@@ -5,6 +5,7 @@ Tree::
     GatewayError                    gateway_error
     ├── ConfigError                 config_invalid
     ├── SandboxUnavailable          sandbox_unavailable
+    ├── AuditKeyMismatch            audit_key_mismatch
     └── SandboxFailure              sandbox_failure
         ├── SandboxTimeout          timeout
         ├── SandboxResourceLimit    resource_limit
@@ -25,6 +26,12 @@ class GatewayError(Exception):
 
 class ConfigError(GatewayError):
     code = "config_invalid"
+
+
+class AuditKeyMismatch(GatewayError):
+    """This node's audit key is not the one the (shared) audit log was started with."""
+
+    code = "audit_key_mismatch"
 
 
 class SandboxUnavailable(GatewayError):

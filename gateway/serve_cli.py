@@ -53,7 +53,8 @@ def options(args: argparse.Namespace) -> tuple[Settings, ServeOptions]:
         audit_retention_days=serve.audit_retention_days, postmaster=serve.postmaster,
         tls_certificate=serve.tls_certificate, tls_key=serve.tls_key,
         max_connections_per_client=serve.max_connections_per_client,
-        smtp_timeout_seconds=float(serve.smtp_timeout_seconds), max_queue=serve.max_queue)
+        smtp_timeout_seconds=float(serve.smtp_timeout_seconds), max_queue=serve.max_queue,
+        audit_database=serve.audit_database)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ class ServeOptions:
     max_connections_per_client: int = 10
     smtp_timeout_seconds: float = 60.0
     max_queue: int = 10_000
+    audit_database: str = ""  # empty: DATA_DIR/audit.sqlite3; a postgresql:// URL shared by several nodes
     max_message_bytes: int = 50 * 1024 * 1024
     http_listen: tuple[str, int] | None = None  # internet side: uploads
     lgwan_http_listen: tuple[str, int] | None = None  # LGWAN side: status and downloads only

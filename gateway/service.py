@@ -81,7 +81,7 @@ class Service:
     def __post_init__(self) -> None:
         data = self.options.data_dir
         self.spool = Spool(data / "spool")
-        self.audit = AuditLog(data / "audit.sqlite3")
+        self.audit = AuditLog(data / "audit.sqlite3", database=self.options.audit_database)
         self.quarantine = data / "quarantine"
         self.quarantine.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.transport: Transport = (SmtpTransport(*self.options.lgwan_smtp) if self.options.lgwan_smtp

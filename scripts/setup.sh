@@ -16,6 +16,7 @@ system_packages=(
   clamav clamav-testfiles   # antivirus engine and its harmless test corpus
   p7zip-full           # outside tool used by tests to build and check 7z archives
   poppler-utils        # pdftotext/pdftoppm: outside judges in tests
+  postgresql           # tests: a throw-away server for the audit log several nodes share
 )
 
 missing=()

@@ -1,0 +1,129 @@
+"""Where the audit log's records live: SQLite (WAL) under the data directory by default, or
+PostgreSQL when several gateway nodes share one log (``[serve] audit_database``).
+
+Both give the audit log the same few operations: a write transaction that no other writer (a
+thread, a process, another node) can interleave with, queries with ``?`` parameters, and the
+two database-specific statements (schema, anchor upsert). Updates of records are refused by the
+database itself (a trigger) in both.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+TABLES = """
+CREATE TABLE IF NOT EXISTS audit (seq {integer} PRIMARY KEY, record TEXT NOT NULL, prev_hash TEXT NOT NULL,
+                                  hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS anchor (id INTEGER PRIMARY KEY CHECK (id = 1), seq {integer} NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+SQLITE_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+POSTGRES_TRIGGER = """
+CREATE OR REPLACE FUNCTION audit_refuse_update() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_no_update') THEN
+        CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit FOR EACH ROW EXECUTE FUNCTION audit_refuse_update();
+    END IF;
+END $$;
+"""
+SQLITE_SCHEMA = TABLES.format(integer="INTEGER") + SQLITE_TRIGGER
+POSTGRES_SCHEMA = TABLES.format(integer="BIGINT") + POSTGRES_TRIGGER
+WRITER_LOCK = 0x6C6777616E  # the advisory lock every node takes to append ("lgwan")
+
+
+class AuditDatabase(Protocol):
+    location: str
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None: ...
+    def writing(self) -> Any: ...
+    def set_anchor(self, seq: int, stored: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class SqliteDatabase:
+    """One SQLite file in WAL mode, every commit synchronous."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.location = str(path)
+        self.lock = threading.Lock()
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SQLITE_SCHEMA)
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return self.db.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        self.db.execute(sql, params)
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """A write transaction: other threads wait here, other processes at BEGIN IMMEDIATE."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def set_anchor(self, seq: int, stored: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO anchor (id, seq, hash) VALUES (1, ?, ?)", (seq, stored))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class PostgresDatabase:
+    """A PostgreSQL database shared by several nodes; appends are serialised across all of them
+    by a transaction-scoped advisory lock."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.location = url.split("@")[-1]  # never the password
+        self.lock = threading.Lock()
+        self.db = psycopg.connect(url, autocommit=True)
+        with self.writing():
+            self.db.execute(POSTGRES_SCHEMA)
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return list(self.db.execute(sql.replace("?", "%s"), params).fetchall())
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        self.db.execute(sql.replace("?", "%s"), params)
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self.lock, self.db.transaction():
+            self.db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            yield
+
+    def set_anchor(self, seq: int, stored: str) -> None:
+        self.db.execute("INSERT INTO anchor (id, seq, hash) VALUES (1, %s, %s) "
+                        "ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash", (seq, stored))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def open_database(path: Path, url: str = "") -> AuditDatabase:
+    """PostgreSQL when ``url`` is a postgresql:// URL, else the SQLite file at ``path``."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresDatabase(url)
+    if url:
+        raise ValueError("audit_database must be empty (SQLite) or a postgresql:// URL")
+    return SqliteDatabase(path)
