@@ -94,21 +94,32 @@ class PostgresDatabase:
     def __init__(self, url: str) -> None:
         import psycopg
 
-        self.location = url.split("@")[-1]  # never the password
-        self.lock = threading.Lock()
-        self.db = psycopg.connect(url, autocommit=True)
+        self.url, self.location = url, url.split("@")[-1]  # never the password
+        self.lock = threading.RLock()
+        self.db = psycopg.connect(url, autocommit=True, connect_timeout=10)
         with self.writing():
             self.db.execute(POSTGRES_SCHEMA)
 
+    def _connection(self) -> Any:
+        """The connection, opened again if the server or the network dropped it (the failed
+        call itself raises; the next one works once the server is back)."""
+        import psycopg
+
+        if self.db.closed or self.db.broken:
+            self.db = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        return self.db
+
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return list(self.db.execute(sql.replace("?", "%s"), params).fetchall())
+        with self.lock:
+            return list(self._connection().execute(sql.replace("?", "%s"), params).fetchall())
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
-        self.db.execute(sql.replace("?", "%s"), params)
+        with self.lock:
+            self._connection().execute(sql.replace("?", "%s"), params)
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        with self.lock, self.db.transaction():
+        with self.lock, self._connection().transaction():
             self.db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
             yield
 

@@ -142,12 +142,23 @@ class Service:
         self.workers[name] = process
 
     def _write_postponed_audits(self) -> None:
-        """Audit records the intake could not write when it accepted a mail (the mail was
-        already spooled, so it was accepted all the same)."""
-        for job_id, record in self.spool.postponed_audits():
-            self.audit.append("received", job_id, **{k: v for k, v in record.items() if k in AUDIT_FIELDS},
-                              detail="recorded late: the audit log was unavailable when this arrived")
-            (self.spool.queue("unaudited") / job_id).unlink()
+        """Audit records that could not be written when they happened (the mail or upload was
+        already spooled, so it went on all the same)."""
+        for kept, event, transfer_id, fields in self.spool.postponed_audits():
+            known = {k: v for k, v in fields.items() if k in AUDIT_FIELDS and k not in ("seq", "time", "event")}
+            late = "recorded late: the audit log was unavailable when this arrived"
+            known["detail"] = f"{known['detail']}; {late}" if known.get("detail") else late
+            self.audit.append(event, transfer_id, **known)
+            kept.unlink()
+
+    def _record(self, event: str, job_id: str, **fields: Any) -> None:
+        """An audit record now, or kept in the spool to be written later if the audit log is
+        unavailable (a job's progress never waits for, nor is undone by, the audit log)."""
+        try:
+            self.audit.append(event, job_id, **fields)
+        except Exception as exc:
+            log.error("audit record for %s postponed: %s", job_id, type(exc).__name__)
+            self.spool.postpone_audit(job_id, fields, event)
 
     def supervise(self) -> None:
         """Start again any worker that died, and queue again the jobs it held."""
@@ -223,19 +234,19 @@ class Service:
         summary = result.summary
         findings = [f.get("code", "") for f in summary.get("findings", [])]
         for attachment in summary.get("attachments", []):
-            self.audit.append("sanitized" if attachment.get("outcome") != "blocked" else "blocked", job.id,
+            self._record("sanitized" if attachment.get("outcome") != "blocked" else "blocked", job.id,
                               outcome=attachment.get("outcome", ""), input_sha256=attachment.get("sha256", ""),
                               findings=[f.get("code", "") for f in attachment.get("findings", [])],
                               outputs=[o.get("sha256", "") for o in attachment.get("outputs", [])],
                               detail=f"attachment {attachment.get('input', '')}")
         if result.message is None:
-            self.audit.append("blocked", job.id, outcome="rejected", detail=str(summary.get("reason") or ""))
+            self._record("blocked", job.id, outcome="rejected", detail=str(summary.get("reason") or ""))
             self._notify_rejected(job.id, envelope, str(summary.get("reason") or ""), str(summary.get("sha256", "")))
             self.spool.remove(job)
             return
         self.spool.to_outbox(job.id, {"sender": envelope.get("sender", ""),
                                       "recipients": envelope.get("recipients", [])}, data)
-        self.audit.append("sanitized", job.id, outcome="delivered", subject=summary.get("subject", ""),
+        self._record("sanitized", job.id, outcome="delivered", subject=summary.get("subject", ""),
                           message_id=summary.get("message_id", ""), sender=summary.get("from", ""),
                           input_sha256=summary.get("sha256", ""), findings=findings,
                           outputs=[hashlib.sha256(data).hexdigest()])
@@ -246,7 +257,7 @@ class Service:
         for the orphan sweep."""
         try:
             self.spool.move(job, "corrupt")
-            self.audit.append("failed", job.id, detail=f"{detail}; kept in corrupt")
+            self._record("failed", job.id, detail=f"{detail}; kept in corrupt")
         except Exception as exc:  # the disk or the audit log is in trouble: leave it to the sweep
             log.error("could not park %s: %s", job.id, type(exc).__name__)
         finally:
@@ -260,7 +271,7 @@ class Service:
             attempts = int(envelope.get("attempts", 0)) + 1
             if attempts >= MAX_PIPELINE_ATTEMPTS:
                 self.spool.move(job, "corrupt", {**envelope, "attempts": attempts})
-                self.audit.append("failed", job.id, detail=f"pipeline failed {attempts} times; kept in corrupt")
+                self._record("failed", job.id, detail=f"pipeline failed {attempts} times; kept in corrupt")
             else:
                 self.spool.move(job, "incoming", {**envelope, "attempts": attempts})
         except Exception as exc:  # the disk or the audit log is in trouble: leave it to the sweep
@@ -313,7 +324,7 @@ class Service:
         horizon = datetime.fromtimestamp(moment - self.options.audit_retention_days * 86400, UTC)
         purged = self.audit.purge_before(horizon.isoformat(timespec="milliseconds"))
         if removed or purged:
-            self.audit.append("purged", "retention", detail=f"{removed} originals, {purged} audit records")
+            self._record("purged", "retention", detail=f"{removed} originals, {purged} audit records")
         return removed, purged
 
     # uploads ------------------------------------------------------------------------------
@@ -342,7 +353,7 @@ class Service:
                 output["stored"] = f"{index}/{Path(output['path']).name}"
                 output["path"] = Path(output["path"]).name
             files.append(result)
-            self.audit.append("blocked" if result["outcome"] == "blocked" else "sanitized", job.id,
+            self._record("blocked" if result["outcome"] == "blocked" else "sanitized", job.id,
                               outcome=result["outcome"], input_sha256=result.get("sha256", ""),
                               input_size=result.get("size", 0), findings=[f["code"] for f in result["findings"]],
                               outputs=[o["sha256"] for o in result["outputs"]], detail=f"file {name}")
@@ -352,7 +363,7 @@ class Service:
         temporary = target / "result.json.tmp"
         temporary.write_text(json.dumps({"files": files}, ensure_ascii=False), encoding="utf-8")
         os.replace(temporary, target / "result.json")
-        self.audit.append("delivered", job.id, delivery_status="delivered")
+        self._record("delivered", job.id, delivery_status="delivered")
         self.spool.remove(job)
 
     def _deliver_files(self, transfer_id: str, destination: str, outputs: Path, files: list[dict[str, Any]]) -> None:
@@ -428,26 +439,26 @@ class Service:
             results = self.transport.deliver(job.id, str(envelope.get("sender", "")),
                                              list(envelope.get("recipients", [])), job.message.read_bytes())
         except PermanentDeliveryError as exc:
-            self.audit.append("failed", job.id, delivery_status="failed", detail=str(exc)[:300])
+            self._record("failed", job.id, delivery_status="failed", detail=str(exc)[:300])
             self.spool.move(job, "corrupt", envelope)
             return
         except DeliveryError as exc:
             attempts = int(envelope.get("attempts", 0)) + 1
             age = time.time() - float(envelope.get("first_attempt", time.time()))
             if age > self.options.max_age_seconds:
-                self.audit.append("failed", job.id, delivery_status="failed", detail=f"gave up: {exc}"[:300])
+                self._record("failed", job.id, delivery_status="failed", detail=f"gave up: {exc}"[:300])
                 self.spool.move(job, "corrupt", {**envelope, "attempts": attempts})
                 self._tell_postmaster(job.id, envelope, str(exc))
                 return
             delay = self.options.retry_base_seconds * 2 ** min(attempts - 1, 10)
-            self.audit.append("deferred", job.id, delivery_status="deferred", detail=f"{exc}; retry in {delay:.0f} s")
+            self._record("deferred", job.id, delivery_status="deferred", detail=f"{exc}; retry in {delay:.0f} s")
             retry = time.time() + delay
             self.spool.move(job, "deferred", {**envelope, "attempts": attempts, "next_attempt": retry})
             self.deferred_due = min(self.deferred_due, retry)
             return
         self.spool.mark_delivered(job.id)
         refused = [r for r, state in results.items() if state != "delivered"]
-        self.audit.append("delivered", job.id, delivery_status="delivered" if not refused else "partly delivered",
+        self._record("delivered", job.id, delivery_status="delivered" if not refused else "partly delivered",
                           recipients=[r for r, state in results.items() if state == "delivered"],
                           detail=f"refused by the LGWAN server: {', '.join(refused)}" if refused else "")
         if refused:

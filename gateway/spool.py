@@ -122,18 +122,25 @@ class Spool:
     def already_queued_or_delivered(self, job_id: str) -> bool:
         return any((self.queue(queue) / job_id).exists() for queue in ("outbox", "sending", "deferred", "delivered"))
 
-    def postpone_audit(self, job_id: str, record: dict[str, Any]) -> None:
-        """Keep an audit record that could not be written when the job was accepted."""
-        write_durably(self.queue("unaudited") / job_id, json.dumps(record, ensure_ascii=False).encode("utf-8"))
+    def postpone_audit(self, job_id: str, record: dict[str, Any], event: str = "received") -> None:
+        """Keep an audit record that could not be written (the audit log was unavailable), to be
+        written later in the order they were kept."""
+        kept = {"event": event, "transfer_id": job_id, "fields": record}
+        write_durably(self.queue("unaudited") / new_job_id(), json.dumps(kept, ensure_ascii=False).encode("utf-8"))
         fsync_dir(self.queue("unaudited"))
 
-    def postponed_audits(self) -> list[tuple[str, dict[str, Any]]]:
+    def postponed_audits(self) -> list[tuple[Path, str, str, dict[str, Any]]]:
+        """(file, event, transfer id, fields) of every kept record, oldest first."""
         found = []
         for entry in sorted(self.queue("unaudited").iterdir()):
             try:
-                found.append((entry.name, json.loads(entry.read_text(encoding="utf-8"))))
+                kept = json.loads(entry.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
+            if isinstance(kept, dict) and "event" in kept:
+                found.append((entry, str(kept["event"]), str(kept["transfer_id"]), dict(kept["fields"])))
+            elif isinstance(kept, dict):  # kept by an earlier version: a "received" record named by its job
+                found.append((entry, "received", entry.name, kept))
         return found
 
     def was_delivered(self, job_id: str) -> bool:

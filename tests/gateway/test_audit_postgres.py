@@ -152,3 +152,13 @@ def test_the_service_and_the_audit_command_use_the_shared_log(database: str, sam
     assert verified.returncode == 0 and "intact" in verified.stdout
     listing = audit("list").stdout
     assert "【見積】①㈱サンプル御中" in listing and "vba_macro_removed" in listing
+
+
+def test_a_dropped_connection_is_opened_again(log: AuditLog, database: str, server: str) -> None:
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:  # as a server restart would
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                      (database.rsplit("/", 1)[1],))
+    with pytest.raises(psycopg.OperationalError):
+        log.append("received", "lost-connection")  # this call fails (the service keeps it for later) ...
+    log.append("received", "after-reconnect")  # ... the next one reconnects
+    assert log.verify().ok and [r["transfer_id"] for r in log.records()][-1] == "after-reconnect"
