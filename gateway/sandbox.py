@@ -25,6 +25,7 @@ from typing import IO
 import converters
 from gateway.config import SandboxSettings
 from gateway.errors import (
+    GatewayError,
     SandboxCrash,
     SandboxFailure,
     SandboxResourceLimit,
@@ -35,6 +36,7 @@ from gateway.seccomp import filter_program, program_descriptor
 
 log = logging.getLogger(__name__)
 MAX_REPORT_BYTES = 32 * 1024 * 1024
+LOADED_FILTERS: set[bytes] = set()  # filters seen to load in bubblewrap in this process
 STDERR_TAIL = 4000
 SYSTEM_RO_BINDS = ("/usr", "/etc/ld.so.cache", "/etc/fonts", "/etc/alternatives", "/etc/libreoffice",
                    "/var/cache/fontconfig")
@@ -122,6 +124,19 @@ class Sandbox:
         else:
             self.as_root = False
         self.seccomp = filter_program() if settings.mode == "bwrap" and settings.seccomp else None
+        if self.seccomp is not None and self.seccomp not in LOADED_FILTERS:
+            self._check_filter_loads(self.seccomp)
+
+    def _check_filter_loads(self, program: bytes) -> None:
+        """Run one sandboxed /bin/true under the filter (once per process): a kernel or container
+        that cannot load it must stop the start, not turn every mail into a sandbox failure."""
+        try:
+            self.run(["/bin/true"], [], timeout=60)
+        except GatewayError as exc:
+            raise SandboxUnavailable("the sandbox's system-call filter cannot be loaded here (bubblewrap "
+                                     "--seccomp failed); fix the kernel or container settings, or set "
+                                     "[sandbox] seccomp = false") from exc
+        LOADED_FILTERS.add(program)
 
     def new_uid(self) -> int:
         """A uid for one job (only meaningful when started as root)."""
@@ -194,8 +209,9 @@ class Sandbox:
               with_stdin: bool = False) -> Running:
         """Start ``argv`` in the sandbox. ``pass_fds`` are handed to the child and closed here;
         with ``with_stdin`` the caller may write the child's standard input (a spare's job)."""
-        seccomp_fd = self._seccomp_fd()
+        seccomp_fd = None
         try:
+            seccomp_fd = self._seccomp_fd()
             process = subprocess.Popen(
                 self.command(argv, binds, uid, seccomp_fd=seccomp_fd),
                 stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL, stdout=subprocess.PIPE,

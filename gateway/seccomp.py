@@ -59,8 +59,10 @@ def filter_program() -> bytes:
     for flag in NAMESPACE_FLAGS:
         program.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
     program.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")  # its flags sit behind a pointer
-    for family in DENIED_SOCKET_FAMILIES:
-        program.add_rule(seccomp.ERRNO(errno.EAFNOSUPPORT), "socket", seccomp.Arg(0, seccomp.EQ, family))
+    for family in DENIED_SOCKET_FAMILIES:  # the kernel reads the family's low 32 bits only: so does the rule
+        for call in ("socket", "socketpair"):
+            program.add_rule(seccomp.ERRNO(errno.EAFNOSUPPORT), call,
+                             seccomp.Arg(0, seccomp.MASKED_EQ, 0xFFFFFFFF, family))
     try:
         with tempfile.TemporaryFile() as compiled:
             program.export_bpf(compiled)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway import sandbox as sandbox_module
 from gateway.config import SandboxSettings
 from gateway.errors import SandboxUnavailable
 from gateway.sandbox import Bind, Sandbox
@@ -40,6 +41,9 @@ for name, family, kind in (("packet socket", 17, socket.SOCK_RAW), ("vsock socke
         found[name] = 0
     except OSError as exc:
         found[name] = exc.errno
+found["vsock, high bits set"] = call(libc.syscall, 41, (1 << 32) | 40, 1, 0)  # the kernel reads 32 bits
+pair = (ctypes.c_int * 2)()
+found["vsock socketpair"] = call(libc.socketpair, 40, 1, 0, pair)
 child = os.fork()
 if child == 0:
     os._exit(7)
@@ -60,11 +64,11 @@ def probe(tmp_path: Path, *, seccomp: bool) -> dict[str, int]:
 
 def test_the_filter_refuses_what_an_escape_needs_and_keeps_what_parsers_need(tmp_path: Path) -> None:
     found = probe(tmp_path, seccomp=True)
-    refused = {name: code for name, code in found.items() if name not in ("fork", "clone3", "packet socket",
-                                                                           "vsock socket")}
+    sockets = ("packet socket", "vsock socket", "vsock, high bits set", "vsock socketpair")
+    refused = {name: code for name, code in found.items() if name not in ("fork", "clone3", *sockets)}
     assert refused == dict.fromkeys(refused, errno.EPERM)
     assert found["clone3"] == errno.ENOSYS  # so the C library falls back to clone, whose flags are checked
-    assert found["packet socket"] == found["vsock socket"] == errno.EAFNOSUPPORT
+    assert {found[name] for name in sockets} == {errno.EAFNOSUPPORT}
     assert found["fork"] == 7
 
 
@@ -77,4 +81,11 @@ def test_without_the_filter_the_same_probe_gets_further(tmp_path: Path) -> None:
 def test_without_libseccomp_the_sandbox_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pyseccomp", None)  # as if it were not installed
     with pytest.raises(SandboxUnavailable, match="libseccomp"):
+        Sandbox(SandboxSettings())
+
+
+def test_a_filter_the_kernel_cannot_load_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Otherwise every mail would fail in the sandbox and be turned into a rejection."""
+    monkeypatch.setattr(sandbox_module, "filter_program", lambda: b"not a BPF program")
+    with pytest.raises(SandboxUnavailable, match="cannot be loaded"):
         Sandbox(SandboxSettings())
