@@ -85,7 +85,12 @@ class AuditLog:
         with self.db.writing():
             stored = self.db.query("SELECT value FROM meta WHERE name = 'key'")
             if not stored:
-                self.db.execute("INSERT INTO meta (name, value) VALUES ('key', ?)", (fingerprint,))
+                # a log from before the fingerprint: the key must still compute its newest record's hash
+                newest = self.db.query("SELECT record, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1")
+                if newest and record_hash(newest[0][1], newest[0][0], self.key) != newest[0][2]:
+                    stored = [("another key",)]
+                else:
+                    self.db.execute("INSERT INTO meta (name, value) VALUES ('key', ?)", (fingerprint,))
         if stored and stored[0][0] != fingerprint:
             self.db.close()
             raise AuditKeyMismatch(f"the audit key {key_path} is not the one this audit log ({self.db.location}) was "
@@ -101,15 +106,25 @@ class AuditLog:
         unknown = set(fields) - set(FIELDS)
         if unknown:
             raise ValueError(f"unknown audit fields {sorted(unknown)}")
-        with self.db.writing():
-            last = self.db.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-            if not last:
-                last = self.db.query("SELECT seq, hash FROM anchor WHERE id = 1") or [(0, GENESIS)]
-            seq, prev = int(last[0][0]) + 1, str(last[0][1])
-            body = {"seq": seq, "transfer_id": transfer_id, "time": utc_now(), "event": event, **fields}
-            record = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-            self.db.execute("INSERT INTO audit (seq, record, prev_hash, hash) VALUES (?, ?, ?, ?)",
-                            (seq, record, prev, record_hash(prev, record, self.key)))
+        for attempt in (1, 2):
+            try:
+                with self.db.writing():
+                    return self._append_locked(event, transfer_id, fields)
+            except Exception as exc:  # once more on a fresh connection when the server had dropped it
+                if attempt == 2 or not self.db.connection_lost(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _append_locked(self, event: str, transfer_id: str, fields: dict[str, Any]) -> int:
+        """The append itself, inside a write transaction the caller holds."""
+        last = self.db.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        if not last:
+            last = self.db.query("SELECT seq, hash FROM anchor WHERE id = 1") or [(0, GENESIS)]
+        seq, prev = int(last[0][0]) + 1, str(last[0][1])
+        body = {"seq": seq, "transfer_id": transfer_id, "time": utc_now(), "event": event, **fields}
+        record = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        self.db.execute("INSERT INTO audit (seq, record, prev_hash, hash) VALUES (?, ?, ?, ?)",
+                        (seq, record, prev, record_hash(prev, record, self.key)))
         return seq
 
     def verify(self) -> Verification:
@@ -173,12 +188,11 @@ class AuditLog:
         with self.db.writing():
             rows = self.db.query("SELECT seq, record, hash FROM audit ORDER BY seq")
             doomed = [(seq, stored) for seq, record, stored in rows if json.loads(record)["time"] < cutoff]
-            if doomed:
+            if doomed:  # the chain itself records where it now starts, in the same transaction
                 last_seq, last_hash = doomed[-1]
                 self.db.set_anchor(last_seq, last_hash)
                 self.db.execute("DELETE FROM audit WHERE seq <= ?", (last_seq,))
-        if doomed:  # the chain itself records where it now starts
-            self.append("purged", "retention", detail=f"anchor {last_seq} {last_hash}")
+                self._append_locked("purged", "retention", {"detail": f"anchor {last_seq} {last_hash}"})
         return len(doomed)
 
 

@@ -46,6 +46,7 @@ class AuditDatabase(Protocol):
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None: ...
     def writing(self) -> Any: ...
+    def connection_lost(self, error: Exception) -> bool: ...
     def set_anchor(self, seq: int, stored: str) -> None: ...
     def close(self) -> None: ...
 
@@ -83,6 +84,9 @@ class SqliteDatabase:
     def set_anchor(self, seq: int, stored: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO anchor (id, seq, hash) VALUES (1, ?, ?)", (seq, stored))
 
+    def connection_lost(self, error: Exception) -> bool:
+        return False  # a file: nothing to reconnect
+
     def close(self) -> None:
         self.db.close()
 
@@ -92,22 +96,34 @@ class PostgresDatabase:
     by a transaction-scoped advisory lock."""
 
     def __init__(self, url: str) -> None:
-        import psycopg
 
         self.url, self.location = url, url.split("@")[-1]  # never the password
         self.lock = threading.RLock()
-        self.db = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        self.db = self._connect()
         with self.writing():
             self.db.execute(POSTGRES_SCHEMA)
 
     def _connection(self) -> Any:
-        """The connection, opened again if the server or the network dropped it (the failed
-        call itself raises; the next one works once the server is back)."""
+        """The connection, opened again if the server or the network dropped it."""
+        if self.db.closed or self.db.broken:
+            self.db = self._connect()
+        return self.db
+
+    def _connect(self) -> Any:
+        """A connection that gives up instead of hanging: on a lock held by a stuck node, a
+        statement that does not finish, a node that died inside a transaction, a silent network
+        (the append then fails and the record is kept for later)."""
         import psycopg
 
-        if self.db.closed or self.db.broken:
-            self.db = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
-        return self.db
+        return psycopg.connect(self.url, autocommit=True, connect_timeout=10, keepalives=1, keepalives_idle=30,
+                               keepalives_interval=10, keepalives_count=3,
+                               options="-c lock_timeout=10s -c statement_timeout=30s "
+                                       "-c idle_in_transaction_session_timeout=60s")
+
+    def connection_lost(self, error: Exception) -> bool:
+        import psycopg
+
+        return isinstance(error, psycopg.OperationalError) and bool(self.db.closed or self.db.broken)
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self.lock:

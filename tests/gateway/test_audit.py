@@ -177,3 +177,17 @@ def test_since_and_until_honour_the_offset_and_refuse_nonsense(tmp_path: Path) -
     listing = gateway("list").stdout.splitlines()
     assert listing[0].startswith("received (UTC)") and len(listing) == 4
     assert "a@example.jp -> b@x.lg.jp" in listing[1] and "vba_macro_removed" in listing[1]
+
+
+def test_a_log_from_before_the_key_fingerprint_refuses_a_wrong_key(tmp_path: Path) -> None:
+    from gateway.errors import AuditKeyMismatch
+
+    log = AuditLog(tmp_path / "audit.sqlite3")
+    log.append("received", "t1")
+    log.close()
+    db = sqlite3.connect(tmp_path / "audit.sqlite3", isolation_level=None)
+    db.execute("DROP TABLE meta")  # as an earlier version left it
+    db.close()
+    (tmp_path / "audit.key").write_bytes(b"k" * 32)  # the key file replaced by mistake
+    with pytest.raises(AuditKeyMismatch):
+        AuditLog(tmp_path / "audit.sqlite3")

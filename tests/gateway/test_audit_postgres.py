@@ -158,7 +158,5 @@ def test_a_dropped_connection_is_opened_again(log: AuditLog, database: str, serv
     with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:  # as a server restart would
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
                       (database.rsplit("/", 1)[1],))
-    with pytest.raises(psycopg.OperationalError):
-        log.append("received", "lost-connection")  # this call fails (the service keeps it for later) ...
-    log.append("received", "after-reconnect")  # ... the next one reconnects
+    log.append("received", "after-reconnect")  # tried once more on a fresh connection
     assert log.verify().ok and [r["transfer_id"] for r in log.records()][-1] == "after-reconnect"
