@@ -168,9 +168,12 @@ class AuditLog:
         merged: dict[str, dict[str, Any]] = {}
         for record in self.records():
             row = merged.setdefault(record["transfer_id"], {"id": record["transfer_id"]})
+            late = "recorded late" in str(record.get("detail", ""))
             for key, value in record.items():
                 if value in (None, "", []) or key in ("transfer_id", "seq"):
                     continue
+                if late and key in ("event", "time", "outcome", "delivery_status") and key in row:
+                    continue  # a record written late does not stand for the transfer's latest state
                 if key in ("findings", "outputs"):
                     row[key] = list(dict.fromkeys([*row.get(key, []), *value]))
                 elif key == "detail" and row.get("detail") and value not in row["detail"].split("; "):
@@ -178,7 +181,7 @@ class AuditLog:
                 else:
                     row[key] = value
             row.setdefault("received_time", record["time"])
-            if record["event"] in ("delivered", "deferred", "failed"):
+            if record["event"] in ("delivered", "deferred", "failed") and not (late and "delivery_status" in row):
                 row["delivery_status"] = record["event"]
         return [row for row in merged.values()
                 if not (since and row["received_time"] < since) and not (until and row["received_time"] > until)]

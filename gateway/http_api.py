@@ -117,7 +117,7 @@ def spool_upload(context: ApiContext, files: list[BinaryIO], meta: dict[str, Any
         context.audit.append("received", transfer_id, **record)
     except Exception as exc:  # the upload is safely spooled: an error now would only make the user send it twice
         log.error("audit record for %s postponed: %s", transfer_id, type(exc).__name__)
-        context.spool.postpone_audit(transfer_id, record)
+        context.spool.keep_audit(transfer_id, record)  # the upload is accepted all the same
     return transfer_id
 
 

@@ -146,7 +146,8 @@ class Service:
         already spooled, so it went on all the same)."""
         for kept, event, transfer_id, fields in self.spool.postponed_audits():
             known = {k: v for k, v in fields.items() if k in AUDIT_FIELDS and k not in ("seq", "time", "event")}
-            late = "recorded late: the audit log was unavailable when this arrived"
+            happened = f" (it happened at {fields['happened']})" if fields.get("happened") else ""
+            late = f"recorded late: the audit log was unavailable when this arrived{happened}"
             known["detail"] = f"{known['detail']}; {late}" if known.get("detail") else late
             self.audit.append(event, transfer_id, **known)
             kept.unlink()
@@ -158,7 +159,7 @@ class Service:
             self.audit.append(event, job_id, **fields)
         except Exception as exc:
             log.error("audit record for %s postponed: %s", job_id, type(exc).__name__)
-            self.spool.postpone_audit(job_id, fields, event)
+            self.spool.keep_audit(job_id, fields, event)
 
     def supervise(self) -> None:
         """Start again any worker that died, and queue again the jobs it held."""

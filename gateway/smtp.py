@@ -146,10 +146,7 @@ class IntakeHandler:
             self.audit.append("received", job_id, **record)
         except Exception as exc:
             log.error("audit record for %s postponed: %s", job_id, type(exc).__name__)
-            try:
-                self.spool.postpone_audit(job_id, record)
-            except OSError as error:
-                log.error("could not postpone the audit record for %s: %s", job_id, type(error).__name__)
+            self.spool.keep_audit(job_id, record)  # the mail is accepted all the same
         return job_id
 
 

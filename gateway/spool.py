@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import secrets
 import shutil
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
 WORKING_QUEUES = (("active", "incoming"), ("sending", "outbox"), ("working", "uploads"))
 QUEUES = ("tmp", "incoming", "active", "outbox", "sending", "deferred", "corrupt", "uploads", "working", "delivered",
           "unaudited")
@@ -125,22 +128,45 @@ class Spool:
     def postpone_audit(self, job_id: str, record: dict[str, Any], event: str = "received") -> None:
         """Keep an audit record that could not be written (the audit log was unavailable), to be
         written later in the order they were kept."""
-        kept = {"event": event, "transfer_id": job_id, "fields": record}
-        write_durably(self.queue("unaudited") / new_job_id(), json.dumps(kept, ensure_ascii=False).encode("utf-8"))
+        kept = {"event": event, "transfer_id": job_id, "fields": record,
+                "happened": datetime.now(UTC).isoformat(timespec="milliseconds")}
+        name = new_job_id()
+        staging = self.queue("tmp") / f"audit-{name}"
+        try:
+            write_durably(staging, json.dumps(kept, ensure_ascii=False).encode("utf-8"))
+            os.rename(staging, self.queue("unaudited") / name)  # never a half-written record in the queue
+        finally:
+            staging.unlink(missing_ok=True)
         fsync_dir(self.queue("unaudited"))
 
+    def keep_audit(self, job_id: str, record: dict[str, Any], event: str = "received") -> None:
+        """``postpone_audit``, never raising: if even the spool cannot keep it, the record goes
+        to the log (the job it belongs to goes on either way)."""
+        try:
+            self.postpone_audit(job_id, record, event)
+        except Exception as error:
+            log.critical("audit record for %s lost to the audit log and the spool (%s); it was: %s", job_id,
+                         type(error).__name__, json.dumps({"event": event, **record}, ensure_ascii=False))
+
     def postponed_audits(self) -> list[tuple[Path, str, str, dict[str, Any]]]:
-        """(file, event, transfer id, fields) of every kept record, oldest first."""
+        """(file, event, transfer id, fields) of every kept record, oldest first; the time it
+        happened is in the fields as ``happened``. A file that cannot be read is moved aside to
+        ``corrupt`` (reported, never silently skipped, never blocking the others)."""
         found = []
         for entry in sorted(self.queue("unaudited").iterdir()):
             try:
                 kept = json.loads(entry.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(kept, dict) and "event" in kept:
-                found.append((entry, str(kept["event"]), str(kept["transfer_id"]), dict(kept["fields"])))
-            elif isinstance(kept, dict):  # kept by an earlier version: a "received" record named by its job
-                found.append((entry, "received", entry.name, kept))
+                if not isinstance(kept, dict):
+                    raise ValueError("not an object")
+                if "event" in kept:
+                    fields = {**dict(kept["fields"]), "happened": str(kept.get("happened", ""))}
+                    found.append((entry, str(kept["event"]), str(kept["transfer_id"]), fields))
+                else:  # kept by an earlier version: a "received" record named by its job
+                    found.append((entry, "received", entry.name, kept))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.error("a kept audit record could not be read (%s); moved to corrupt/%s", type(exc).__name__,
+                          f"unaudited-{entry.name}")
+                os.replace(entry, self.queue("corrupt") / f"unaudited-{entry.name}")
         return found
 
     def was_delivered(self, job_id: str) -> bool:

@@ -191,3 +191,13 @@ def test_a_log_from_before_the_key_fingerprint_refuses_a_wrong_key(tmp_path: Pat
     (tmp_path / "audit.key").write_bytes(b"k" * 32)  # the key file replaced by mistake
     with pytest.raises(AuditKeyMismatch):
         AuditLog(tmp_path / "audit.sqlite3")
+
+
+def test_a_record_written_late_does_not_stand_for_the_latest_state(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.sqlite3")
+    log.append("sanitized", "t1", outcome="delivered")
+    log.append("delivered", "t1", delivery_status="delivered")
+    log.append("received", "t1", channel="smtp", detail="recorded late: the audit log was unavailable")
+    [row] = log.transfers()
+    assert (row["event"], row["delivery_status"], row["channel"]) == ("delivered", "delivered", "smtp")
+    log.close()
