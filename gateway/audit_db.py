@@ -46,6 +46,7 @@ class AuditDatabase(Protocol):
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None: ...
     def writing(self) -> Any: ...
+    def reading(self) -> Any: ...
     def connection_lost(self, error: Exception) -> bool: ...
     def set_anchor(self, seq: int, stored: str) -> None: ...
     def close(self) -> None: ...
@@ -80,6 +81,16 @@ class SqliteDatabase:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One snapshot for several queries (WAL: writers go on meanwhile)."""
+        with self.lock:
+            self.db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self.db.execute("COMMIT")
 
     def set_anchor(self, seq: int, stored: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO anchor (id, seq, hash) VALUES (1, ?, ?)", (seq, stored))
@@ -137,6 +148,13 @@ class PostgresDatabase:
     def writing(self) -> Iterator[None]:
         with self.lock, self._connection().transaction():
             self.db.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+            yield
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One snapshot for several queries, whatever other nodes commit meanwhile."""
+        with self.lock, self._connection().transaction():
+            self.db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield
 
     def set_anchor(self, seq: int, stored: str) -> None:

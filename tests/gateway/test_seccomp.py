@@ -34,6 +34,7 @@ found = {
     "keyctl": call(libc.syscall, 250, 0, 0),
     "mount": call(libc.mount, b"none", b"/tmp", b"tmpfs", 0, None),
     "clone3": call(libc.syscall, 435, 0, 0),
+    "statmount (newer than libseccomp's names)": call(libc.syscall, 457, 0, 0, 0, 0),
 }
 for name, family, kind in (("packet socket", 17, socket.SOCK_RAW), ("vsock socket", 40, socket.SOCK_STREAM)):
     try:
