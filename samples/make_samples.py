@@ -313,6 +313,6 @@ def make_all(out: Path) -> Path:
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "out"
+    target = (Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "out").resolve()
     make_all(target)
     print(f"samples written to {target}")

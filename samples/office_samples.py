@@ -238,11 +238,11 @@ def make_legacy_samples(out: Path) -> None:
     soffice = shutil.which("soffice")
     if soffice is None:
         return
-    profile = out / ".lo-profile"
+    profile = (out / ".lo-profile").resolve()  # LibreOffice needs an absolute file: URL (a relative one hangs)
     for source, kind, name in ((out / "xlsm-macro.xlsm", "xls", "xls-macro.xls"),
                                (out / "docx-clean.docx", "doc", "doc-legacy.doc"),
                                (out / "pptx-clean.pptx", "ppt", "ppt-legacy.ppt")):
-        subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{profile}", "--convert-to", kind,
+        subprocess.run([soffice, "--headless", f"-env:UserInstallation={profile.as_uri()}", "--convert-to", kind,
                         "--outdir", str(out / ".legacy"), str(source)], capture_output=True, timeout=120, check=False)
         converted = out / ".legacy" / f"{source.stem}.{kind}"
         if converted.exists():
