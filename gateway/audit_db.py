@@ -1,7 +1,8 @@
-"""Where the audit log's records live: SQLite (WAL) under the data directory by default, or
-PostgreSQL when several gateway nodes share one log (``[serve] audit_database``).
+"""Where the audit log's records (and the API tokens) live: SQLite (WAL) under the data
+directory by default, or PostgreSQL when several gateway nodes share them (``[serve]
+audit_database``).
 
-Both give the audit log the same few operations: a write transaction that no other writer (a
+Both give their users the same few operations: a write transaction that no other writer (a
 thread, a process, another node) can interleave with, queries with ``?`` parameters, and the
 two database-specific statements (schema, anchor upsert). Updates of records are refused by the
 database itself (a trigger) in both.
@@ -44,7 +45,7 @@ class AuditDatabase(Protocol):
     location: str
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None: ...
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int: ...
     def writing(self) -> Any: ...
     def reading(self) -> Any: ...
     def connection_lost(self, error: Exception) -> bool: ...
@@ -55,20 +56,21 @@ class AuditDatabase(Protocol):
 class SqliteDatabase:
     """One SQLite file in WAL mode, every commit synchronous."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, schema: str = SQLITE_SCHEMA) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.location = str(path)
         self.lock = threading.Lock()
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SQLITE_SCHEMA)
+        self.db.executescript(schema)
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return self.db.execute(sql, params).fetchall()
 
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
-        self.db.execute(sql, params)
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """Run a statement; how many rows it changed."""
+        return int(self.db.execute(sql, params).rowcount)
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -106,13 +108,12 @@ class PostgresDatabase:
     """A PostgreSQL database shared by several nodes; appends are serialised across all of them
     by a transaction-scoped advisory lock."""
 
-    def __init__(self, url: str) -> None:
-
+    def __init__(self, url: str, schema: str = POSTGRES_SCHEMA) -> None:
         self.url, self.location = url, url.split("@")[-1]  # never the password
         self.lock = threading.RLock()
         self.db = self._connect()
         with self.writing():
-            self.db.execute(POSTGRES_SCHEMA)
+            self.db.execute(schema)
 
     def _connection(self) -> Any:
         """The connection, opened again if the server or the network dropped it."""
@@ -140,9 +141,10 @@ class PostgresDatabase:
         with self.lock:
             return list(self._connection().execute(sql.replace("?", "%s"), params).fetchall())
 
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """Run a statement; how many rows it changed."""
         with self.lock:
-            self._connection().execute(sql.replace("?", "%s"), params)
+            return int(self._connection().execute(sql.replace("?", "%s"), params).rowcount)
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -165,10 +167,12 @@ class PostgresDatabase:
         self.db.close()
 
 
-def open_database(path: Path, url: str = "") -> AuditDatabase:
-    """PostgreSQL when ``url`` is a postgresql:// URL, else the SQLite file at ``path``."""
+def open_database(path: Path, url: str = "", schemas: tuple[str, str] = (SQLITE_SCHEMA, POSTGRES_SCHEMA)
+                  ) -> AuditDatabase:
+    """PostgreSQL when ``url`` is a postgresql:// URL, else the SQLite file at ``path``; each
+    made ready with its schema of ``schemas`` (SQLite's, PostgreSQL's)."""
     if url.startswith(("postgresql://", "postgres://")):
-        return PostgresDatabase(url)
+        return PostgresDatabase(url, schemas[1])
     if url:
         raise ValueError("audit_database must be empty (SQLite) or a postgresql:// URL")
-    return SqliteDatabase(path)
+    return SqliteDatabase(path, schemas[0])

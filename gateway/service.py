@@ -126,9 +126,9 @@ class Service:
         from gateway.http_api import ApiContext, create_app
         from gateway.tokens import TokenStore
 
-        context = ApiContext(self.spool, self.audit, TokenStore(self.options.data_dir / "tokens.sqlite3"),
-                             self.results, self.options.max_upload_bytes, self.options.min_free_bytes,
-                             self.options.max_queue, self.auth_throttle)
+        tokens = TokenStore(self.options.data_dir / "tokens.sqlite3", self.options.audit_database)
+        context = ApiContext(self.spool, self.audit, tokens, self.results, self.options.max_upload_bytes,
+                             self.options.min_free_bytes, self.options.max_queue, self.auth_throttle)
         config = uvicorn.Config(create_app(context, accepts_uploads=uploads), host=host, port=port,
                                 log_level="warning", access_log=False, timeout_keep_alive=5, limit_concurrency=100)
         server = uvicorn.Server(config)

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 from gateway.audit_cli import open_log
+from gateway.config import load_settings
 from gateway.tokens import DEFAULT_VALID_DAYS, MAX_VALID_DAYS, ROLES, TokenStore
 
 TOKEN_FILE = "tokens.sqlite3"  # noqa: S105 (a file name: only hashes are in it)
@@ -23,10 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--valid-days", type=int, default=DEFAULT_VALID_DAYS, metavar="N",
                         help=f"create: days until the token expires (1-{MAX_VALID_DAYS}, default {DEFAULT_VALID_DAYS})")
     parser.add_argument("--data-dir", required=True, type=Path, metavar="DIR")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="the service's configuration: its [serve] "
+                        "audit_database, when the nodes share tokens on PostgreSQL")
 
 
 def run(args: argparse.Namespace) -> int:
-    store = TokenStore(args.data_dir / TOKEN_FILE)
+    database = load_settings(args.config).serve.audit_database if args.config else ""
+    store = TokenStore(args.data_dir / TOKEN_FILE, database)
     try:
         if args.action == "list":
             for row in store.listing():
@@ -41,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             name = args.name or args.role
             token = store.create(args.role, name, args.valid_days)
-            _record(args.data_dir, name, f"{args.role} token created, valid {args.valid_days} days")
+            _record(args.data_dir, database, name, f"{args.role} token created, valid {args.valid_days} days")
             print(token, flush=True)
             return 0
         if not args.name:
@@ -49,15 +53,15 @@ def run(args: argparse.Namespace) -> int:
             return 2
         revoked = store.revoke(args.name)
         if revoked:
-            _record(args.data_dir, args.name, f"{revoked} token(s) revoked")
+            _record(args.data_dir, database, args.name, f"{revoked} token(s) revoked")
         print(f"revoked {revoked} token(s) of {args.name}", flush=True)
         return 0 if revoked else 3
     finally:
         store.close()
 
 
-def _record(data_dir: Path, name: str, what: str) -> None:
-    log = open_log(data_dir)
+def _record(data_dir: Path, database: str, name: str, what: str) -> None:
+    log = open_log(data_dir, database)
     try:
         log.append("access", f"access-{uuid.uuid4().hex[:16]}", channel="cli", user=getpass.getuser(),
                    subject=f"{name}: {what}")

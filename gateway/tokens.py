@@ -2,20 +2,26 @@
 expiry date (policy 7.2: access ends unless renewed) and can be revoked by name.
 
 Token rows written before expiry existed are upgraded in place and count as expiring
-``DEFAULT_VALID_DAYS`` after their creation.
+``DEFAULT_VALID_DAYS`` after their creation. Several nodes share their tokens in the PostgreSQL
+database of the audit log (``[serve] audit_database``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from gateway.audit_db import open_database
+
 ROLES = ("uploader", "auditor", "admin")
+SQLITE_TABLE = ("CREATE TABLE IF NOT EXISTS tokens (digest TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, "
+                "created TEXT DEFAULT CURRENT_TIMESTAMP);")
+POSTGRES_TABLE = ("CREATE TABLE IF NOT EXISTS tokens (digest TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, "
+                  "created TEXT NOT NULL, expires TEXT, revoked TEXT);")
 DEFAULT_VALID_DAYS = 90
 MAX_VALID_DAYS = 3650
 
@@ -31,24 +37,25 @@ def _now() -> datetime:
 
 
 class TokenStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self.db.execute("CREATE TABLE IF NOT EXISTS tokens (digest TEXT PRIMARY KEY, name TEXT NOT NULL, "
-                        "role TEXT NOT NULL, created TEXT DEFAULT CURRENT_TIMESTAMP)")
-        self.db.execute("BEGIN IMMEDIATE")  # one upgrade at a time, all of it or none
-        try:
-            columns = {row[1] for row in self.db.execute("PRAGMA table_info(tokens)")}
+    """Tokens in DATA_DIR/tokens.sqlite3, or in the PostgreSQL database several nodes share
+    (``database``, the audit log's), so that one token works on every node."""
+
+    def __init__(self, path: Path, database: str = "") -> None:
+        self.db = open_database(path, database, (SQLITE_TABLE, POSTGRES_TABLE))
+        if not database:
+            self._upgrade_sqlite()
+
+    def _upgrade_sqlite(self) -> None:
+        """A token file from before expiry and revocation gets their columns (one upgrade at a
+        time, all of it or none)."""
+        with self.db.writing():
+            columns = {row[1] for row in self.db.query("PRAGMA table_info(tokens)")}
             if "expires" not in columns:
                 self.db.execute("ALTER TABLE tokens ADD COLUMN expires TEXT")
             if "revoked" not in columns:
                 self.db.execute("ALTER TABLE tokens ADD COLUMN revoked TEXT")
             self.db.execute("UPDATE tokens SET expires = strftime('%Y-%m-%dT%H:%M:%S+00:00', created, ?) "
                             "WHERE expires IS NULL", (f"+{DEFAULT_VALID_DAYS} days",))
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
 
     def close(self) -> None:
         self.db.close()
@@ -69,8 +76,9 @@ class TokenStore:
 
     def identify(self, token: str) -> Identity | None:
         """The token's holder, unless the token is unknown, expired or revoked."""
-        row = self.db.execute("SELECT name, role, expires, revoked FROM tokens WHERE digest = ?",
-                              (hashlib.sha256(token.encode()).hexdigest(),)).fetchone()
+        rows = self.db.query("SELECT name, role, expires, revoked FROM tokens WHERE digest = ?",
+                             (hashlib.sha256(token.encode()).hexdigest(),))
+        row = rows[0] if rows else None
         if row is None or row[3] is not None:
             return None
         try:
@@ -82,15 +90,14 @@ class TokenStore:
 
     def revoke(self, name: str) -> int:
         """Revoke every live token of ``name``; how many were revoked."""
-        cursor = self.db.execute("UPDATE tokens SET revoked = ? WHERE name = ? AND revoked IS NULL",
-                                 (_now().isoformat(timespec="seconds"), name))
-        return int(cursor.rowcount)
+        return self.db.execute("UPDATE tokens SET revoked = ? WHERE name = ? AND revoked IS NULL",
+                               (_now().isoformat(timespec="seconds"), name))
 
     def listing(self) -> list[dict[str, Any]]:
         """Every token's name, role, dates and state (never the token or its hash)."""
         now = _now()
         found = []
-        for name, role, created, expires, revoked in self.db.execute(
+        for name, role, created, expires, revoked in self.db.query(
                 "SELECT name, role, created, expires, revoked FROM tokens ORDER BY created, name"):
             try:
                 expired = expires is None or datetime.fromisoformat(str(expires)) <= now

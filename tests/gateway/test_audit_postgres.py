@@ -22,6 +22,7 @@ from aiosmtpd.controller import Controller
 
 from gateway.audit import AuditLog
 from gateway.errors import AuditKeyMismatch
+from gateway.tokens import Identity, TokenStore
 from tests.gateway.test_service import Sink, free_port, relay, start_service, wait_for
 
 DATABASES = count()
@@ -160,3 +161,28 @@ def test_a_dropped_connection_is_opened_again(log: AuditLog, database: str, serv
                       (database.rsplit("/", 1)[1],))
     log.append("received", "after-reconnect")  # tried once more on a fresh connection
     assert log.verify().ok and [r["transfer_id"] for r in log.records()][-1] == "after-reconnect"
+
+
+def test_tokens_are_shared_by_the_nodes(database: str, tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[serve]\naudit_database = "{database}"\n', encoding="utf-8")
+
+    def token(node: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gateway", "token", *args, "--config", str(config),
+                               "--data-dir", str(tmp_path / node)], capture_output=True, text=True, timeout=120)
+
+    (tmp_path / "node-b").mkdir()
+    created = token("node-a", "create", "--role", "uploader", "--name", "総務課")
+    assert created.returncode == 0
+    secret = created.stdout.strip()
+    node_b = TokenStore(tmp_path / "node-b" / "tokens.sqlite3", database)  # another node, its own data dir
+    assert node_b.identify(secret) == Identity("総務課", "uploader")
+    assert token("node-a", "revoke", "--name", "総務課").returncode == 0
+    assert node_b.identify(secret) is None
+    assert not (tmp_path / "node-a" / "tokens.sqlite3").exists()
+    (tmp_path / "node-b" / "audit.key").write_bytes((tmp_path / "node-a" / "audit.key").read_bytes())
+    shared = AuditLog(tmp_path / "node-b" / "audit.sqlite3", database=database)
+    assert [r["subject"] for r in shared.records() if r["event"] == "access"] == [
+        "総務課: uploader token created, valid 90 days", "総務課: 1 token(s) revoked"]
+    shared.close()
+    node_b.close()
