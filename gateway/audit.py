@@ -31,7 +31,8 @@ GENESIS = "0" * 64
 EVENTS = frozenset({"received", "sanitized", "blocked", "delivered", "deferred", "failed", "released", "purged",
                     "access"})  # access: an API token created or revoked
 FIELDS = ("seq", "transfer_id", "time", "event", "channel", "client_ip", "user", "sender", "recipients", "subject",
-          "message_id", "input_sha256", "input_size", "outcome", "findings", "outputs", "delivery_status", "detail")
+          "message_id", "input_sha256", "input_size", "outcome", "findings", "outputs", "delivery_status", "detail",
+          "happened")  # happened: when a record written late (the audit log was unavailable) happened
 
 
 def utc_now() -> str:
@@ -168,28 +169,42 @@ class AuditLog:
             yield {**body, "prev_hash": prev_hash, "hash": stored}
 
     def transfers(self, since: str | None = None, until: str | None = None) -> list[dict[str, Any]]:
-        """One row per transfer first recorded between ``since`` and ``until`` (UTC times as
-        ``utc_now`` writes them): the fields of all its records merged, the latest state
-        winning; findings, outputs and details of every record kept (an attachment each)."""
-        merged: dict[str, dict[str, Any]] = {}
+        """One row per transfer that arrived between ``since`` and ``until`` (UTC times as
+        ``utc_now`` writes them): its records merged in the order things happened (a record
+        written late counts at its ``happened`` time), the latest state winning. A part's record
+        (an attachment, an uploaded file) adds its findings, outputs and detail, not its own
+        hash, size or outcome; a transfer without an outcome of its own gets its parts' (blocked
+        only when every part was)."""
+        grouped: dict[str, list[dict[str, Any]]] = {}
         for record in self.records():
-            row = merged.setdefault(record["transfer_id"], {"id": record["transfer_id"]})
-            late = "recorded late" in str(record.get("detail", ""))
-            for key, value in record.items():
-                if value in (None, "", []) or key in ("transfer_id", "seq"):
-                    continue
-                if late and key in ("event", "time", "outcome", "delivery_status") and key in row:
-                    continue  # a record written late does not stand for the transfer's latest state
-                if key in ("findings", "outputs"):
-                    row[key] = list(dict.fromkeys([*row.get(key, []), *value]))
-                elif key == "detail" and row.get("detail") and value not in row["detail"].split("; "):
-                    row["detail"] = f"{row['detail']}; {value}"
-                else:
-                    row[key] = value
-            row.setdefault("received_time", record["time"])
-            if record["event"] in ("delivered", "deferred", "failed") and not (late and "delivery_status" in row):
-                row["delivery_status"] = record["event"]
-        return [row for row in merged.values()
+            grouped.setdefault(record["transfer_id"], []).append(record)
+        rows = []
+        for transfer_id, records in grouped.items():
+            records.sort(key=lambda r: (str(r.get("happened") or r["time"]), r["seq"]))
+            row: dict[str, Any] = {"id": transfer_id, "received_time": str(records[0].get("happened")
+                                                                           or records[0]["time"])}
+            parts: list[str] = []
+            for record in records:
+                part = str(record.get("detail", "")).startswith(("attachment ", "file "))
+                for key, value in record.items():
+                    if value in (None, "", []) or key in ("transfer_id", "seq", "happened"):
+                        continue
+                    if part and key in ("outcome", "input_sha256", "input_size"):
+                        if key == "outcome":
+                            parts.append(str(value))
+                    elif key in ("findings", "outputs"):
+                        row[key] = list(dict.fromkeys([*row.get(key, []), *value]))
+                    elif key == "detail" and row.get("detail") and value not in row["detail"].split("; "):
+                        row["detail"] = f"{row['detail']}; {value}"
+                    else:
+                        row[key] = value
+                if record["event"] in ("delivered", "deferred", "failed"):
+                    row["delivery_status"] = record.get("delivery_status") or record["event"]
+            if parts and "outcome" not in row:
+                row["outcome"] = "blocked" if set(parts) == {"blocked"} else "sanitized" if "sanitized" in parts \
+                    else parts[-1]
+            rows.append(row)
+        return [row for row in rows
                 if not (since and row["received_time"] < since) and not (until and row["received_time"] > until)]
 
     def purge_before(self, cutoff: str) -> int:

@@ -83,7 +83,7 @@ def utc_time(value: str, flag: str) -> str:
     except ValueError:
         raise UsageError(f"{flag} needs an ISO 8601 time, e.g. {flag} 2021-04-01T00:00:00+09:00") from None
     if moment.tzinfo is None:
-        raise UsageError(f"give {flag} with its UTC offset (+09:00 for JST), e.g. {flag} {value}+09:00")
+        raise UsageError(f"give {flag} with its UTC offset (+09:00 for JST), e.g. {flag} {moment.isoformat()}+09:00")
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 

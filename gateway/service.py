@@ -146,8 +146,7 @@ class Service:
         already spooled, so it went on all the same)."""
         for kept, event, transfer_id, fields in self.spool.postponed_audits():
             known = {k: v for k, v in fields.items() if k in AUDIT_FIELDS and k not in ("seq", "time", "event")}
-            happened = f" (it happened at {fields['happened']})" if fields.get("happened") else ""
-            late = f"recorded late: the audit log was unavailable when this arrived{happened}"
+            late = "recorded late: the audit log was unavailable when this arrived"
             known["detail"] = f"{known['detail']}; {late}" if known.get("detail") else late
             self.audit.append(event, transfer_id, **known)
             kept.unlink()

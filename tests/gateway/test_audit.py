@@ -193,11 +193,22 @@ def test_a_log_from_before_the_key_fingerprint_refuses_a_wrong_key(tmp_path: Pat
         AuditLog(tmp_path / "audit.sqlite3")
 
 
-def test_a_record_written_late_does_not_stand_for_the_latest_state(tmp_path: Path) -> None:
+def test_transfers_merge_records_in_the_order_things_happened(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "audit.sqlite3")
+    early = "2026-11-22T00:00:00.000+00:00"
     log.append("sanitized", "t1", outcome="delivered")
-    log.append("delivered", "t1", delivery_status="delivered")
-    log.append("received", "t1", channel="smtp", detail="recorded late: the audit log was unavailable")
-    [row] = log.transfers()
-    assert (row["event"], row["delivery_status"], row["channel"]) == ("delivered", "delivered", "smtp")
+    log.append("deferred", "t1", delivery_status="deferred")
+    log.append("delivered", "t1", delivery_status="partly delivered")
+    log.append("received", "t1", channel="smtp", happened=early, detail="recorded late")  # arrived first
+    log.append("received", "u1", channel="http", input_size=3000)  # an upload of two files
+    log.append("blocked", "u1", outcome="blocked", input_sha256="aa" * 32, input_size=1000, detail="file evil.js")
+    log.append("sanitized", "u1", outcome="sanitized", input_sha256="bb" * 32, input_size=2000, detail="file ok.pdf")
+    log.append("delivered", "u1", delivery_status="delivered")
+    mail, upload = log.transfers()
+    assert (mail["event"], mail["delivery_status"], mail["channel"], mail["received_time"]) == (
+        "delivered", "partly delivered", "smtp", early)
+    assert (upload["outcome"], upload["input_size"], upload["detail"]) == ("sanitized", 3000,
+                                                                            "file evil.js; file ok.pdf")
+    assert "input_sha256" not in upload  # a part's hash is not the transfer's
+    assert [row["id"] for row in log.transfers(since="2026-11-22T00:00:00.000+00:00", until=early)] == ["t1"]
     log.close()
