@@ -141,7 +141,8 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
     async def upload(request: Request) -> dict[str, str]:
         # who and how much are settled from the headers before a byte of the body is read
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        who = context.authenticate(request, token.strip() if scheme.lower() == "bearer" else None)
+        who = await run_in_threadpool(context.authenticate, request,  # a database lookup: off the event loop
+                                      token.strip() if scheme.lower() == "bearer" else None)
         if who.role not in ("uploader", "admin"):
             raise HTTPException(403, "this token may not upload")
         length = request.headers.get("content-length")

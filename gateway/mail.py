@@ -45,13 +45,20 @@ def clean_header(value: object, limit: int = 2000) -> str:
     return CONTROL.sub(" ", str(value or ""))[:limit].strip()
 
 
-def encoded_words(text: str, charset: str) -> list[str]:
-    """RFC 2047 encoded words (B), one per 12 characters (a line each stays short enough to be
-    kept as is), in ISO-2022-JP or UTF-8."""
-    chunks = [text[i:i + 12] for i in range(0, len(text), 12)] or [""]
-    if charset == "iso-2022-jp":
+def encoded_words(text: str, charset: str, *, exact: bool = False) -> list[str]:
+    """RFC 2047 encoded words (B), each under 75 characters (a line each stays short enough to
+    be kept as is): ISO-2022-JP, 12 characters a word, when asked for (with ``exact``, only if
+    every character fits); UTF-8 otherwise, at most 45 bytes a word, cut between characters."""
+    if charset == "iso-2022-jp" and not (exact and encode_iso2022jp(text)[1]):
+        chunks = [text[i:i + 12] for i in range(0, len(text), 12)] or [""]
         return [f"=?ISO-2022-JP?B?{base64.b64encode(encode_iso2022jp(c)[0]).decode('ascii')}?=" for c in chunks]
-    return [f"=?UTF-8?B?{base64.b64encode(c.encode('utf-8')).decode('ascii')}?=" for c in chunks]
+    words, chunk = [], ""
+    for character in text:
+        if len((chunk + character).encode("utf-8")) > 45:
+            words.append(chunk)
+            chunk = ""
+        chunk += character
+    return [f"=?UTF-8?B?{base64.b64encode(c.encode('utf-8')).decode('ascii')}?=" for c in [*words, chunk]]
 
 
 def clean_text(text: str) -> str:
@@ -236,7 +243,7 @@ class MailSanitizer:
             part = parts[-1] if isinstance(parts, list) else None
             if not filename.isascii() and isinstance(part, EmailMessage):
                 # the name also as Outlook writes it, for mail clients that ignore RFC 2231
-                words = "\r\n ".join(encoded_words(filename, self.settings.mail.charset))
+                words = "\r\n ".join(encoded_words(filename, self.settings.mail.charset, exact=True))
                 del part["Content-Type"]
                 part.set_raw("Content-Type", f'{maintype}/{subtype};\r\n name="{words}"')
         return message

@@ -7,9 +7,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import uuid
 from pathlib import Path
 
+from gateway.audit import AuditLog
 from gateway.audit_cli import open_log
 from gateway.config import load_settings
 from gateway.tokens import DEFAULT_VALID_DAYS, MAX_VALID_DAYS, ROLES, TokenStore
@@ -44,26 +46,35 @@ def run(args: argparse.Namespace) -> int:
                 print(f"gateway: --valid-days must be 1 to {MAX_VALID_DAYS}", flush=True)
                 return 2
             name = args.name or args.role
-            token = store.create(args.role, name, args.valid_days)
-            _record(args.data_dir, database, name, f"{args.role} token created, valid {args.valid_days} days")
+            log = open_log(args.data_dir, database)  # first: a token nobody can audit is never made
+            try:
+                token = store.create(args.role, name, args.valid_days)
+                try:
+                    _record(log, name, f"{args.role} token created, valid {args.valid_days} days")
+                except BaseException:
+                    store.revoke_token(token)
+                    raise
+            finally:
+                log.close()
             print(token, flush=True)
             return 0
         if not args.name:
             print("gateway: token revoke needs --name", flush=True)
             return 2
-        revoked = store.revoke(args.name)
+        revoked = store.revoke(args.name)  # revoked whatever happens to its record
         if revoked:
-            _record(args.data_dir, database, args.name, f"{revoked} token(s) revoked")
+            log = open_log(args.data_dir, database)
+            try:
+                _record(log, args.name, f"{revoked} token(s) revoked")
+            finally:
+                log.close()
         print(f"revoked {revoked} token(s) of {args.name}", flush=True)
         return 0 if revoked else 3
     finally:
         store.close()
 
 
-def _record(data_dir: Path, database: str, name: str, what: str) -> None:
-    log = open_log(data_dir, database)
-    try:
-        log.append("access", f"access-{uuid.uuid4().hex[:16]}", channel="cli", user=getpass.getuser(),
-                   subject=f"{name}: {what}")
-    finally:
-        log.close()
+def _record(log: AuditLog, name: str, what: str) -> None:
+    """An ``access`` record: what was done, for whom, by which account (the one behind sudo)."""
+    who = os.environ.get("SUDO_USER") or getpass.getuser()
+    log.append("access", f"access-{uuid.uuid4().hex[:16]}", channel="cli", user=who, subject=f"{name}: {what}")

@@ -9,6 +9,7 @@ database of the audit log (``[serve] audit_database``).
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,6 +45,22 @@ class TokenStore:
         self.db = open_database(path, database, (SQLITE_TABLE, POSTGRES_TABLE))
         if not database:
             self._upgrade_sqlite()
+        elif path.exists():
+            self._move_local_tokens(path)
+
+    def _move_local_tokens(self, path: Path) -> None:
+        """Tokens made on this node before the nodes shared a database go into it once (they
+        would otherwise stop working silently); the local file is kept, renamed."""
+        local = TokenStore(path)
+        try:
+            rows = local.db.query("SELECT digest, name, role, created, expires, revoked FROM tokens")
+        finally:
+            local.close()
+        with self.db.writing():
+            for row in rows:
+                self.db.execute("INSERT INTO tokens (digest, name, role, created, expires, revoked) "
+                                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING", tuple(row))
+        os.replace(path, path.with_name(f"{path.name}.moved-to-shared-database"))
 
     def _upgrade_sqlite(self) -> None:
         """A token file from before expiry and revocation gets their columns (one upgrade at a
@@ -87,6 +104,11 @@ class TokenStore:
         except (ValueError, TypeError):  # an expiry edited by hand without its offset: not valid
             return None
         return Identity(str(row[0]), str(row[1]))
+
+    def revoke_token(self, token: str) -> None:
+        """Revoke one token by its secret (a creation that could not be recorded)."""
+        self.db.execute("UPDATE tokens SET revoked = ? WHERE digest = ?",
+                        (_now().isoformat(timespec="seconds"), hashlib.sha256(token.encode()).hexdigest()))
 
     def revoke(self, name: str) -> int:
         """Revoke every live token of ``name``; how many were revoked."""

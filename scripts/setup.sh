@@ -8,6 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 system_packages=(
+  python3-venv         # Debian's python3 needs it for .venv/
   libmagic1            # content type detection (python-magic)
   bubblewrap           # sandbox for parsing untrusted files
   libseccomp2          # the sandbox's system-call filter (pyseccomp loads it)

@@ -36,5 +36,6 @@ def test_example_configurations_are_valid(tmp_path: Path, source: str) -> None:
 def test_the_systemd_unit_starts_the_configured_service() -> None:
     unit = (ROOT / "deploy" / "lgwan-gateway.service").read_text(encoding="utf-8")
     assert "ExecStart=/opt/lgwan-gateway/.venv/bin/gateway serve --config /etc/lgwan-gateway/gateway.toml" in unit
+    assert "KillMode=mixed" in unit  # workers finish their jobs; sandboxes are not killed mid-job
     timeout = int(re.search(r"TimeoutStopSec=(\d+)", unit).group(1))  # type: ignore[union-attr]
     assert timeout > load_settings(ROOT / "deploy" / "gateway.toml").sandbox.timeout_seconds

@@ -186,3 +186,25 @@ def test_tokens_are_shared_by_the_nodes(database: str, tmp_path: Path) -> None:
         "総務課: uploader token created, valid 90 days", "総務課: 1 token(s) revoked"]
     shared.close()
     node_b.close()
+
+
+def test_tokens_made_before_the_nodes_shared_a_database_keep_working(database: str, tmp_path: Path) -> None:
+    local = TokenStore(tmp_path / "tokens.sqlite3")
+    secret = local.create("auditor", "監査担当")
+    local.close()
+    shared = TokenStore(tmp_path / "tokens.sqlite3", database)
+    assert shared.identify(secret) == Identity("監査担当", "auditor")
+    assert not (tmp_path / "tokens.sqlite3").exists()
+    assert (tmp_path / "tokens.sqlite3.moved-to-shared-database").exists()
+    shared.close()
+
+
+def test_a_token_is_not_made_when_its_creation_cannot_be_audited(database: str, tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[serve]\naudit_database = "{database}"\n', encoding="utf-8")
+    AuditLog(tmp_path / "first" / "audit.sqlite3", database=database).close()  # the log's key is node "first"'s
+    made = subprocess.run([sys.executable, "-m", "gateway", "token", "create", "--role", "admin", "--config",
+                           str(config), "--data-dir", str(tmp_path / "second")], capture_output=True, text=True,
+                          timeout=120)
+    assert made.returncode != 0 and "audit_key_mismatch" in made.stderr + made.stdout and not made.stdout.strip()
+    assert TokenStore(tmp_path / "second" / "tokens.sqlite3", database).listing() == []

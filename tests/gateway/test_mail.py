@@ -315,3 +315,17 @@ def test_a_script_hidden_behind_a_long_or_invisible_name_is_still_blocked(tmp_pa
     summary, delivered = run_mail(tmp_path, tmp_path, "scripts.eml")
     assert delivered is not None and list(delivered.iter_attachments()) == []
     assert [(a["outcome"], a.get("reason_code")) for a in summary["attachments"]] == [("blocked", "script")] * 3
+
+
+@pytest.mark.parametrize(("name", "charset", "prefix"), [
+    ("🙂" * 30 + ".docx", "utf-8", "=?UTF-8?B?"),            # 4-byte characters: words still under 75
+    ("𠮷野家の見積書.xlsx", "iso-2022-jp", "=?UTF-8?B?"),      # not in ISO-2022-JP: UTF-8, not 〓
+    ("見積書①㈱.xlsx", "iso-2022-jp", "=?ISO-2022-JP?B?"),     # NEC special characters fit
+])
+def test_encoded_names_are_short_words_that_give_the_name_back(name: str, charset: str, prefix: str) -> None:
+    from converters.mail_headers import decode_header_value
+    from gateway.mail import encoded_words
+
+    words = encoded_words(name, charset, exact=True)
+    assert all(word.startswith(prefix) and len(word) <= 75 for word in words)
+    assert decode_header_value(" ".join(words)) == name
