@@ -45,6 +45,7 @@ MAX_PIPELINE_ATTEMPTS = 3
 PR_SET_NAME = 15
 PR_SET_PDEATHSIG = 1
 SUPERVISE_SECONDS = 1.0
+STOP_GRACE_SECONDS = 30.0  # on stop, workers get the sandbox's timeout plus this to finish their jobs
 IDLE_POLL_SECONDS = 0.02  # an idle worker looks at its queue this often (an empty directory: cheap)
 DEFERRED_RESCAN_SECONDS = 60.0  # deferred envelopes are read again at least this often
 PURGE_SECONDS = 3600.0
@@ -183,9 +184,10 @@ class Service:
         self.controller.stop()
         for server in self.http_servers:
             server.should_exit = True
-        for process in self.workers.values():
-            process.join(timeout=120)
-            if process.is_alive():
+        deadline = time.monotonic() + self.settings.sandbox.timeout_seconds + STOP_GRACE_SECONDS
+        for process in self.workers.values():  # one deadline for all: the longest job may finish
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if process.is_alive():  # its job goes back to the queue at the next start
                 process.kill()
                 process.join()
         self.workers_joined.set()

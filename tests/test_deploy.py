@@ -11,6 +11,7 @@ import pytest
 from gateway.cli import _parser
 from gateway.config import load_settings
 from gateway.serve_cli import options
+from gateway.service import STOP_GRACE_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,4 +39,4 @@ def test_the_systemd_unit_starts_the_configured_service() -> None:
     assert "ExecStart=/opt/lgwan-gateway/.venv/bin/gateway serve --config /etc/lgwan-gateway/gateway.toml" in unit
     assert "KillMode=mixed" in unit  # workers finish their jobs; sandboxes are not killed mid-job
     timeout = int(re.search(r"TimeoutStopSec=(\d+)", unit).group(1))  # type: ignore[union-attr]
-    assert timeout > load_settings(ROOT / "deploy" / "gateway.toml").sandbox.timeout_seconds
+    assert timeout > load_settings(ROOT / "deploy" / "gateway.toml").sandbox.timeout_seconds + STOP_GRACE_SECONDS
