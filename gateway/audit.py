@@ -107,14 +107,14 @@ class AuditLog:
         unknown = set(fields) - set(FIELDS)
         if unknown:
             raise ValueError(f"unknown audit fields {sorted(unknown)}")
-        for attempt in (1, 2):
-            try:
-                with self.db.writing():
-                    return self._append_locked(event, transfer_id, fields)
-            except Exception as exc:  # once more on a fresh connection when the server had dropped it
-                if attempt == 2 or not self.db.connection_lost(exc):
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            with self.db.writing():
+                return self._append_locked(event, transfer_id, fields)
+        except Exception as exc:
+            if not self.db.connection_lost(exc):
+                raise
+        with self.db.writing():  # once more, on a fresh connection: the server had dropped the old one
+            return self._append_locked(event, transfer_id, fields)
 
     def _append_locked(self, event: str, transfer_id: str, fields: dict[str, Any]) -> int:
         """The append itself, inside a write transaction the caller holds."""
