@@ -24,16 +24,17 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from gateway.audit import FIELDS as AUDIT_FIELDS
 from gateway.audit import AuditLog
 from gateway.auth_throttle import AuthThrottle
 from gateway.config import Settings
-from gateway.delivery import DeliveryError, DirectoryTransport, PermanentDeliveryError, SmtpTransport
+from gateway.delivery import DirectoryTransport, SmtpTransport
+from gateway.delivery_worker import IDLE_POLL_SECONDS, DeliveryWorker, Transport
 from gateway.errors import GatewayError
 from gateway.mail import MailSanitizer
-from gateway.notices import rejected_notice, undeliverable_notice
+from gateway.notices import rejected_notice
 from gateway.sanitize import Sanitizer
 from gateway.serve_options import ServeOptions
 from gateway.smtp import IntakeHandler, IntakePolicy, start_smtp, tls_context
@@ -46,14 +47,7 @@ PR_SET_NAME = 15
 PR_SET_PDEATHSIG = 1
 SUPERVISE_SECONDS = 1.0
 STOP_GRACE_SECONDS = 30.0  # on stop, workers get the sandbox's timeout plus this to finish their jobs
-IDLE_POLL_SECONDS = 0.02  # an idle worker looks at its queue this often (an empty directory: cheap)
-DEFERRED_RESCAN_SECONDS = 60.0  # deferred envelopes are read again at least this often
 PURGE_SECONDS = 3600.0
-
-
-class Transport(Protocol):
-    def deliver(self, job_id: str, sender: str, recipients: list[str], message: bytes) -> dict[str, str]: ...
-    def close(self) -> None: ...
 
 
 def run_worker(settings: Settings, options: ServeOptions, role: str, stopping: StopSignal) -> None:
@@ -66,7 +60,7 @@ def run_worker(settings: Settings, options: ServeOptions, role: str, stopping: S
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s")
     service = Service(settings, options, stopping)
     try:
-        {"pipeline": service._pipeline_loop, "delivery": service._delivery_loop,
+        {"pipeline": service._pipeline_loop, "delivery": service.delivery.loop,
          "uploads": service._upload_loop}[role]()
     finally:
         service.transport.close()
@@ -101,7 +95,8 @@ class Service:
         self.lgwan_files = data / "lgwan-files"
         self.http_servers: list[Any] = []
         self.auth_throttle = AuthThrottle()  # failed logins counted across both listeners
-        self.deferred_due = 0.0  # the delivery worker reads deferred envelopes again from then on
+        self.delivery = DeliveryWorker(self.spool, self.transport, self.options, self.stopping, self._record,
+                                       self._park)
 
     def start(self) -> None:
         recovered = self.spool.recover()
@@ -237,10 +232,10 @@ class Service:
         findings = [f.get("code", "") for f in summary.get("findings", [])]
         for attachment in summary.get("attachments", []):
             self._record("sanitized" if attachment.get("outcome") != "blocked" else "blocked", job.id,
-                              outcome=attachment.get("outcome", ""), input_sha256=attachment.get("sha256", ""),
-                              findings=[f.get("code", "") for f in attachment.get("findings", [])],
-                              outputs=[o.get("sha256", "") for o in attachment.get("outputs", [])],
-                              detail=f"attachment {attachment.get('input', '')}")
+                         outcome=attachment.get("outcome", ""), input_sha256=attachment.get("sha256", ""),
+                         findings=[f.get("code", "") for f in attachment.get("findings", [])],
+                         outputs=[o.get("sha256", "") for o in attachment.get("outputs", [])],
+                         detail=f"attachment {attachment.get('input', '')}")
         if result.message is None:
             self._record("blocked", job.id, outcome="rejected", detail=str(summary.get("reason") or ""))
             self._notify_rejected(job.id, envelope, str(summary.get("reason") or ""), str(summary.get("sha256", "")))
@@ -249,9 +244,9 @@ class Service:
         self.spool.to_outbox(job.id, {"sender": envelope.get("sender", ""),
                                       "recipients": envelope.get("recipients", [])}, data)
         self._record("sanitized", job.id, outcome="delivered", subject=summary.get("subject", ""),
-                          message_id=summary.get("message_id", ""), sender=summary.get("from", ""),
-                          input_sha256=summary.get("sha256", ""), findings=findings,
-                          outputs=[hashlib.sha256(data).hexdigest()])
+                     message_id=summary.get("message_id", ""), sender=summary.get("from", ""),
+                     input_sha256=summary.get("sha256", ""), findings=findings,
+                     outputs=[hashlib.sha256(data).hexdigest()])
         self.spool.remove(job)
 
     def _park(self, job: SpoolJob, detail: str) -> None:
@@ -296,6 +291,15 @@ class Service:
         except OSError:
             shutil.copyfile(source, target)
         target.chmod(0o600)
+
+    def _notify_rejected(self, job_id: str, envelope: dict[str, Any], reason: str, digest: str) -> None:
+        """A mail that could not be made safe is not delivered; its recipients (and the postmaster)
+        get a plain notice through the outbox instead, so nobody waits for a mail that never comes."""
+        notice = rejected_notice(job_id, envelope, reason, digest, self.options.postmaster,
+                                 self.options.quarantine_days)
+        if notice is not None:
+            sender, recipients, message = notice
+            self.spool.to_outbox(job_id, {"sender": sender, "recipients": recipients}, message)
 
     # retention ----------------------------------------------------------------------------
     def _maintenance_loop(self) -> None:
@@ -356,9 +360,9 @@ class Service:
                 output["path"] = Path(output["path"]).name
             files.append(result)
             self._record("blocked" if result["outcome"] == "blocked" else "sanitized", job.id,
-                              outcome=result["outcome"], input_sha256=result.get("sha256", ""),
-                              input_size=result.get("size", 0), findings=[f["code"] for f in result["findings"]],
-                              outputs=[o["sha256"] for o in result["outputs"]], detail=f"file {name}")
+                         outcome=result["outcome"], input_sha256=result.get("sha256", ""),
+                         input_size=result.get("size", 0), findings=[f["code"] for f in result["findings"]],
+                         outputs=[o["sha256"] for o in result["outputs"]], detail=f"file {name}")
         target.mkdir(parents=True, exist_ok=True)
         self._deliver_files(job.id, str(meta.get("destination") or ""), target / "outputs", files)
         (target / "meta.json").write_text(json.dumps({"user": meta.get("user", "")}), encoding="utf-8")
@@ -385,84 +389,3 @@ class Service:
         partial.mkdir(parents=True, exist_ok=True)
         os.rename(partial, final)
         fsync_dir(folder)
-
-    # delivery -----------------------------------------------------------------------------
-    def _delivery_loop(self) -> None:
-        while not self.stopping.is_set():
-            job = None
-            try:
-                job = self._next_delivery()
-                if job is None:
-                    self.stopping.wait(IDLE_POLL_SECONDS)
-                    continue
-                self._deliver(job)
-            except Exception as exc:  # the loop must never die: park the job where a person looks, go on
-                log.error("delivery loop error: %s", type(exc).__name__, exc_info=True)
-                if job is not None:
-                    self._park(job, f"delivery failed unexpectedly ({type(exc).__name__})")
-                self.stopping.wait(1)
-
-    def _next_delivery(self) -> SpoolJob | None:
-        """A deferred job whose retry is due (so a busy outbox cannot starve retries), else the
-        oldest in the outbox. Deferred envelopes are read only when the earliest retry is due
-        (at the latest every DEFERRED_RESCAN_SECONDS), not on every poll."""
-        if time.time() >= self.deferred_due:
-            job, due = self.spool.claim_due("sending")
-            self.deferred_due = 0.0 if job is not None else min(due, time.time() + DEFERRED_RESCAN_SECONDS)
-            if job is not None:
-                return job
-        return self.spool.claim("outbox", "sending")
-
-    def _notify_rejected(self, job_id: str, envelope: dict[str, Any], reason: str, digest: str) -> None:
-        """A mail that could not be made safe is not delivered; its recipients (and the postmaster)
-        get a plain notice through the outbox instead, so nobody waits for a mail that never comes."""
-        notice = rejected_notice(job_id, envelope, reason, digest, self.options.postmaster,
-                                 self.options.quarantine_days)
-        if notice is not None:
-            sender, recipients, message = notice
-            self.spool.to_outbox(job_id, {"sender": sender, "recipients": recipients}, message)
-
-    def _tell_postmaster(self, job_id: str, envelope: dict[str, Any], problem: str) -> None:
-        """A short text mail to the postmaster about a message that could not be delivered."""
-        if not self.options.postmaster:
-            return
-        try:
-            self.transport.deliver(f"{job_id}-postmaster", self.options.postmaster, [self.options.postmaster],
-                                   undeliverable_notice(job_id, envelope, problem, self.options.postmaster))
-        except (DeliveryError, PermanentDeliveryError) as exc:
-            log.error("postmaster notice failed: %s", type(exc).__name__)
-
-    def _deliver(self, job: SpoolJob) -> None:
-        if self.spool.was_delivered(job.id):  # a crash came between delivery and removal
-            self.spool.remove(job)
-            return
-        envelope = job.envelope()
-        try:
-            results = self.transport.deliver(job.id, str(envelope.get("sender", "")),
-                                             list(envelope.get("recipients", [])), job.message.read_bytes())
-        except PermanentDeliveryError as exc:
-            self._record("failed", job.id, delivery_status="failed", detail=str(exc)[:300])
-            self.spool.move(job, "corrupt", envelope)
-            return
-        except DeliveryError as exc:
-            attempts = int(envelope.get("attempts", 0)) + 1
-            age = time.time() - float(envelope.get("first_attempt", time.time()))
-            if age > self.options.max_age_seconds:
-                self._record("failed", job.id, delivery_status="failed", detail=f"gave up: {exc}"[:300])
-                self.spool.move(job, "corrupt", {**envelope, "attempts": attempts})
-                self._tell_postmaster(job.id, envelope, str(exc))
-                return
-            delay = self.options.retry_base_seconds * 2 ** min(attempts - 1, 10)
-            self._record("deferred", job.id, delivery_status="deferred", detail=f"{exc}; retry in {delay:.0f} s")
-            retry = time.time() + delay
-            self.spool.move(job, "deferred", {**envelope, "attempts": attempts, "next_attempt": retry})
-            self.deferred_due = min(self.deferred_due, retry)
-            return
-        self.spool.mark_delivered(job.id)
-        refused = [r for r, state in results.items() if state != "delivered"]
-        self._record("delivered", job.id, delivery_status="delivered" if not refused else "partly delivered",
-                          recipients=[r for r, state in results.items() if state == "delivered"],
-                          detail=f"refused by the LGWAN server: {', '.join(refused)}" if refused else "")
-        if refused:
-            self._tell_postmaster(job.id, {**envelope, "recipients": refused}, "recipients refused by the LGWAN server")
-        self.spool.remove(job)

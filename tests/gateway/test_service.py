@@ -464,7 +464,7 @@ def test_the_deferred_queue_is_not_read_again_on_every_poll(tmp_path: Path, monk
         return real_claim_due(target)
 
     monkeypatch.setattr(service.spool, "claim_due", counted)
-    worker = threading.Thread(target=service._delivery_loop)
+    worker = threading.Thread(target=service.delivery.loop)
     worker.start()
     time.sleep(1.0)  # some 50 polls of the outbox
     service.stopping.set()
@@ -483,9 +483,9 @@ def test_a_busy_outbox_does_not_starve_due_retries(tmp_path: Path) -> None:
         service.spool.move(job, "deferred", {"attempts": 1, "next_attempt": time.time() - 1})
         for index in range(3):
             service.spool.to_outbox(f"fresh{index}", {"sender": "", "recipients": []}, b"fresh")
-        first = service._next_delivery()
+        first = service.delivery.next_job()
         assert first is not None and first.id == job.id  # the due retry first, then the outbox
-        second = service._next_delivery()
+        second = service.delivery.next_job()
         assert second is not None and second.id == "fresh0"
     finally:
         service.audit.close()
