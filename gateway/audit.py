@@ -220,13 +220,20 @@ class AuditLog:
         return len(doomed)
 
 
+EXPORT_COLUMNS = ("id", "time", "received_time", "event", "channel", "client_ip", "user", "sender", "recipients",
+                  "subject", "message_id", "input_sha256", "input_size", "outcome", "findings", "outputs",
+                  "delivery_status", "prev_hash", "hash")
+LIST_COLUMNS = frozenset({"recipients", "findings", "outputs"})
+
+
 def export(log: AuditLog, fmt: str, since: str | None = None, until: str | None = None) -> str:
-    rows = log.transfers(since, until)
+    """One row per transfer; every column scripts read is there in every row (empty when the
+    transfer had none: a list for recipients, findings and outputs, "" otherwise)."""
+    empty = {column: [] if column in LIST_COLUMNS else "" for column in EXPORT_COLUMNS}
+    rows = [{**empty, **row} for row in log.transfers(since, until)]
     if fmt == "jsonl":
         return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    columns = ["id", "time", "received_time", "event", "channel", "client_ip", "user", "sender", "recipients",
-               "subject", "message_id", "input_sha256", "input_size", "outcome", "findings", "outputs",
-               "delivery_status", "prev_hash", "hash"]
+    columns = list(EXPORT_COLUMNS)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()

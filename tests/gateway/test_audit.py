@@ -83,8 +83,10 @@ def test_export_one_row_per_transfer(log: AuditLog) -> None:
     rows = [json.loads(line) for line in export(log, "jsonl").splitlines()]
     assert [row["id"] for row in rows] == [f"t{i}" for i in range(5)]
     assert rows[0]["subject"] == "件名0 ①㈱" and rows[0]["outcome"] == "sanitized"
-    assert {"time", "channel", "client_ip", "sender", "recipients", "input_sha256", "findings", "prev_hash",
-            "hash"} <= set(rows[0])
+    contract = {"id", "time", "channel", "client_ip", "user", "sender", "recipients", "subject", "input_sha256",
+                "outcome", "findings", "outputs", "delivery_status", "prev_hash", "hash"}
+    assert all(contract <= set(row) for row in rows)  # every row, even where a transfer had no value
+    assert rows[0]["user"] == "" and rows[0]["outputs"] == []  # mail has no user; this one no outputs
     assert export(log, "csv").startswith("\ufeffid,")
 
 
