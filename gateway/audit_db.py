@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from gateway.errors import AuditUnavailable
+
 TABLES = """
 CREATE TABLE IF NOT EXISTS audit (seq {integer} PRIMARY KEY, record TEXT NOT NULL, prev_hash TEXT NOT NULL,
                                   hash TEXT NOT NULL);
@@ -109,11 +111,17 @@ class PostgresDatabase:
     by a transaction-scoped advisory lock."""
 
     def __init__(self, url: str, schema: str = POSTGRES_SCHEMA) -> None:
+        import psycopg
+
         self.url, self.location = url, url.split("@")[-1]  # never the password
         self.lock = threading.RLock()
-        self.db = self._connect()
-        with self.writing():
-            self.db.execute(schema)
+        try:
+            self.db = self._connect()
+            with self.writing():
+                self.db.execute(schema)
+        except psycopg.Error as exc:
+            raise AuditUnavailable(f"the audit database {self.location} cannot be used: {type(exc).__name__}: "
+                                   f"{(str(exc).strip().splitlines() or [''])[0][:200]}") from exc
 
     def _connection(self) -> Any:
         """The connection, opened again if the server or the network dropped it."""

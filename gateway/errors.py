@@ -6,6 +6,7 @@ Tree::
     ├── ConfigError                 config_invalid
     ├── SandboxUnavailable          sandbox_unavailable
     ├── AuditKeyMismatch            audit_key_mismatch
+    ├── AuditUnavailable            audit_unavailable
     └── SandboxFailure              sandbox_failure
         ├── SandboxTimeout          timeout
         ├── SandboxResourceLimit    resource_limit
@@ -32,6 +33,12 @@ class AuditKeyMismatch(GatewayError):
     """This node's audit key is not the one the (shared) audit log was started with."""
 
     code = "audit_key_mismatch"
+
+
+class AuditUnavailable(GatewayError):
+    """The shared audit database cannot be reached (or refused the connection)."""
+
+    code = "audit_unavailable"
 
 
 class SandboxUnavailable(GatewayError):

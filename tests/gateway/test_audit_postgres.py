@@ -21,7 +21,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from gateway.audit import AuditLog
-from gateway.errors import AuditKeyMismatch
+from gateway.errors import AuditKeyMismatch, AuditUnavailable
 from gateway.tokens import Identity, TokenStore
 from tests.gateway.test_service import Sink, free_port, relay, start_service, wait_for
 
@@ -208,3 +208,8 @@ def test_a_token_is_not_made_when_its_creation_cannot_be_audited(database: str, 
                           timeout=120)
     assert made.returncode != 0 and "audit_key_mismatch" in made.stderr + made.stdout and not made.stdout.strip()
     assert TokenStore(tmp_path / "second" / "tokens.sqlite3", database).listing() == []
+
+
+def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(AuditUnavailable, match=r"the audit database 127\.0\.0\.1:\d+/audit cannot be used"):
+        AuditLog(tmp_path / "audit.sqlite3", database=f"postgresql://gateway@127.0.0.1:{free_port()}/audit")
