@@ -25,21 +25,22 @@ def safe_component(component: str) -> str:
     cleaned = _trimmed(UNSAFE_CHARACTERS.sub("_", cleaned))  # no hidden (dot) files either
     if WINDOWS_RESERVED.match(cleaned):
         cleaned = "_" + cleaned
-    if len(cleaned.encode("utf-8")) > MAX_COMPONENT_BYTES:
-        stem, extension = split_extension(cleaned)
-        suffix = f".{extension}" if extension else ""
-        cleaned = _trimmed(_truncated(stem, MAX_COMPONENT_BYTES - len(suffix))) + suffix
+    cleaned = shortened(cleaned, MAX_COMPONENT_BYTES, utf8_bytes=True)
     return cleaned if cleaned not in ("", ".", "..") else "_"
 
 
-def shortened(name: str, limit: int) -> str:
-    """``name`` in at most ``limit`` characters, its extension kept (a cut must never turn
-    "….js" into a name without one)."""
-    if len(name) <= limit:
+def shortened(name: str, limit: int, *, utf8_bytes: bool = False) -> str:
+    """``name`` in at most ``limit`` characters (or UTF-8 bytes), its extension kept (a cut must
+    never turn "….js" into a name without one) and no white space or dot left at the cut."""
+    def size(text: str) -> int:
+        return len(text.encode("utf-8")) if utf8_bytes else len(text)
+
+    if size(name) <= limit:
         return name
     stem, extension = split_extension(name)
     suffix = f".{extension}" if extension else ""
-    return stem[: max(1, limit - len(suffix))] + suffix
+    room = max(1, limit - size(suffix))
+    return _trimmed(_truncated(stem, room) if utf8_bytes else stem[:room]) + suffix
 
 
 def _trimmed(text: str) -> str:

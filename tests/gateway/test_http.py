@@ -55,12 +55,7 @@ def test_upload_status_and_download(service: Service, samples: Path) -> None:
                           data={"destination": "../総務課"}, timeout=30)
     assert response.status_code == 202
     transfer = response.json()["id"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        status = httpx.get(url(service, f"/api/v1/transfers/{transfer}"), headers=headers, timeout=10).json()
-        if status["status"] == "done":
-            break
-        time.sleep(0.2)
+    status = wait_done(service, transfer, headers)
     assert status["status"] == "done"
     outcomes = [(f["input"], f["outcome"]) for f in status["files"]]
     assert outcomes == [("見積書①.docm", "sanitized"), ("setup.exe", "blocked")]
