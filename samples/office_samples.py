@@ -1,6 +1,6 @@
 """Office samples: real documents made with python-docx, python-pptx and XlsxWriter, then given
 one attack trait each by editing the package the way attackers do. The macro samples carry the
-harmless VBA project from ../shared/fixtures (a Sub showing a message box)."""
+harmless VBA project in samples/fixtures/ (a Sub showing a message box; licence there)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import docx
 import pptx
 import xlsxwriter
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "vbaProject.bin"
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "vbaProject.bin"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 VBA_REL = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
 TEXT = ["令和8年度 予算要求書 ①㈱ 髙橋", "The quick brown fox jumps over the lazy dog.", "第2段落 ～ テスト"]
