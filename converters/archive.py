@@ -32,7 +32,8 @@ from converters.names import safe_relative_path, stem_of
 
 CHUNK = 1024 * 1024
 ENCRYPTED_REASON = "encrypted archive (cannot be inspected)"
-__all__ = ["ENCRYPTED_REASON", "Extraction"]
+FOLDER_TYPES = frozenset({"application/zip", "application/x-tar", "application/x-7z-compressed"})  # members in a folder
+__all__ = ["ENCRYPTED_REASON", "FOLDER_TYPES", "Extraction"]
 
 
 def decode_zip_name(info: zipfile.ZipInfo) -> str:

@@ -8,11 +8,13 @@ import hashlib
 import logging
 from pathlib import Path
 
+from converters.archive import FOLDER_TYPES
 from converters.base import Budget, ConvertRequest, Finding, Limits, Method, Report
 from converters.detect import SCRIPT_EXTENSIONS, detect, extension_agrees, extension_of
 from converters.errors import ConverterError
 from converters.frames import FrameWriter
-from converters.names import safe_component, stem_of
+from converters.layout import Layout
+from converters.names import safe_component
 from converters.registry import RASTER_ONLY, converter_for
 
 log = logging.getLogger(__name__)
@@ -40,23 +42,13 @@ class Engine:
         self.method: Method = method
         self.limits = limits
         self.budget = Budget(limits)
-        self.stems: dict[str, set[str]] = {}
+        self.layout = Layout()  # names of files and folders, unique within each folder
 
     @property
     def frames(self) -> FrameWriter:
         if self._frames is None:
             self._frames = FrameWriter((self.out_root / FRAMES_FILE).open("wb"))
         return self._frames
-
-    def _unique_stem(self, rel_dir: str, name: str) -> str:
-        taken = self.stems.setdefault(rel_dir, set())
-        stem = stem_of(name)
-        candidate, counter = stem, 2
-        while candidate.lower() in taken:
-            candidate = f"{stem} ({counter})"
-            counter += 1
-        taken.add(candidate.lower())
-        return candidate
 
     def process(self, src: Path, name: str, rel_dir: str = "", depth: int = 0) -> Report:
         report = Report(input=name, type="application/octet-stream", outcome="blocked",
@@ -106,14 +98,18 @@ class Engine:
         if converter is None:
             raise ConverterError(f"blocked: files of type {mime} are not supported",
                                  code="unsupported_type")
+        rel_dir = self.layout.folder(rel_dir)
         out_dir = self.out_root / rel_dir if rel_dir else self.out_root
         out_dir.mkdir(parents=True, exist_ok=True)
+        stem = self.layout.stem(rel_dir, name, makes_folder=mime in FOLDER_TYPES)
         request = ConvertRequest(
-            method=self.method, limits=self.limits, stem=self._unique_stem(rel_dir, name),
+            method=self.method, limits=self.limits, stem=stem,
             original_name=name, detected_type=mime, rel_dir=rel_dir, depth=depth,
             process_member=self.process, budget=self.budget,
             frames=self.frames if self.method == "rasterize" else None, warm_office=self.warm_office)
         conversion = converter.convert(src, out_dir, request)
+        for output in conversion.outputs:
+            self.layout.wrote(rel_dir, output.path)
         prefix = f"{rel_dir}/" if rel_dir else ""
         report.outcome = conversion.outcome
         report.outputs = [type(o)(prefix + o.path, o.type) for o in conversion.outputs]

@@ -122,3 +122,47 @@ def test_tar_links_are_skipped(samples: Path, tmp_path: Path) -> None:
 def test_corrupt_archive_is_blocked(samples: Path, tmp_path: Path) -> None:
     report = run_engine(samples / "zip-corrupt.zip", tmp_path)
     assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file")
+
+
+def zip_of(entries: list[tuple[str, bytes]]) -> bytes:
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in entries:
+            archive.writestr(name, content)
+    return data.getvalue()
+
+
+@pytest.mark.parametrize("nested_first", [False, True])
+def test_a_file_and_a_nested_archive_of_the_same_name_both_arrive(tmp_path: Path, nested_first: bool) -> None:
+    """``a.txt`` and ``a.txt.zip`` side by side: the archive's folder would be called ``a.txt``;
+    one of them is renamed with a counter (as case clashes are), neither is lost."""
+    inner = zip_of([("中身.txt", "入れ子の中身\n".encode())])
+    entries = [("見積/a.txt", "外側のテキスト\n".encode()), ("見積/a.txt.zip", inner)]
+    (tmp_path / "outer.zip").write_bytes(zip_of(entries[::-1] if nested_first else entries))
+    out = tmp_path / "out"
+    report = run_engine(tmp_path / "outer.zip", out)
+    assert report.outcome == "passed", [(m.input, m.reason_code) for m in report.members or []]
+    nested = members(report)["見積/a.txt.zip"]
+    assert members(nested)["中身.txt"].outcome == "passed"
+    written = {p.relative_to(out).as_posix(): p.read_text(encoding="utf-8") for p in out.rglob("*") if p.is_file()}
+    if nested_first:
+        expected = {"outer/見積/a.txt/中身.txt": "入れ子の中身\n", "outer/見積/a (2).txt": "外側のテキスト\n"}
+    else:
+        expected = {"outer/見積/a.txt (2)/中身.txt": "入れ子の中身\n", "outer/見積/a.txt": "外側のテキスト\n"}
+    assert written == expected
+    assert sorted(all_outputs(report)) == sorted(expected)
+
+
+def test_a_file_and_a_folder_of_the_same_name_both_arrive(tmp_path: Path) -> None:
+    """A member ``A.TXT`` and members inside a folder ``a.txt/`` (any case), in one ZIP; a real
+    folder named like a nested archive's folder shares it (the names in it stay unique)."""
+    entries = [("A.TXT", b"file\n"), ("a.txt/one.txt", b"one\n"), ("A.txt/two.txt", b"two\n"),
+               ("dir.zip", zip_of([("x.txt", b"x\n")])), ("dir/x.txt", b"real folder\n")]
+    (tmp_path / "mixed.zip").write_bytes(zip_of(entries))
+    out = tmp_path / "out"
+    report = run_engine(tmp_path / "mixed.zip", out)
+    assert report.outcome == "passed"
+    written = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert written == {"mixed/A.txt": b"file\n", "mixed/a.txt (2)/one.txt": b"one\n",
+                       "mixed/a.txt (2)/two.txt": b"two\n", "mixed/dir/x.txt": b"x\n",
+                       "mixed/dir/x (2).txt": b"real folder\n"}
