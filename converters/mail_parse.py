@@ -20,14 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from converters.charset import decode_as, detect_and_decode, normalise_charset
+from converters.encoded_blocks import EncodedBlock, find_blocks, remove_blocks
 from converters.html_text import html_to_text
 from converters.mail_headers import attachment_filename, decode_header_value, raw_header
 
 ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
-ENCODED_FILES = re.compile(
-    r"(?ms)^begin(?:-base64)? [0-7]{3,4} (?P<uu>[^\n]*)\n.*?^end[ \t]*$"  # uuencode
-    r"|^=ybegin [^\n]*name=(?P<y>[^\n]*)\n.*?^=yend[^\n]*$"  # yEnc
-    r"|^\(This file must be converted with BinHex[^\n]*\n\s*:.*?:[ \t]*$")  # BinHex 4.0
 KEPT_HEADERS = ("from", "to", "cc", "date", "subject", "message-id", "in-reply-to", "references", "reply-to")
 SIGNATURE_TYPES = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature",
                              "application/pgp-signature"})
@@ -245,15 +242,15 @@ def split_mail(raw: bytes, out_dir: Path, limits: MailLimits | None = None, *, d
         return {"rejected": True, "reason": str(exc)}
     body = "\n".join(text.rstrip("\n") for text in split.body)
 
-    def encoded_file(match: re.Match[str]) -> str:
-        name = (match.group("uu") or match.group("y") or "binhex").strip()[:200]
-        split.note("encoded_file_removed", name)
+    def encoded_file(block: EncodedBlock) -> str:  # uuencode, yEnc, BinHex anywhere, any line end
+        name = block.name or block.kind
+        split.note("encoded_file_removed", block.describe())
         split.dropped.append({
             "name": name, "content_type": "text/x-encoded-file", "reason_code": "encoded_file_removed",
             "reason": "本文に埋め込まれた符号化ファイルを削除しました / a file encoded in the text was removed"})
-        return f"[符号化ファイルを削除しました / encoded file removed: {name}]"
+        return f"[符号化ファイルを削除しました / encoded file removed: {name}]\n"
 
-    body = ENCODED_FILES.sub(encoded_file, body)
+    body = remove_blocks(body, find_blocks(body), encoded_file)
     if len(body) > splitter.limits.max_body_chars:
         body = body[: splitter.limits.max_body_chars]
         split.note("mail_body_truncated", "")

@@ -5,6 +5,10 @@
   evaluate as a formula (leading ``=``, ``+``, ``-``, ``@``, tab, CR, or their full-width forms)
   get a leading apostrophe unless they are plain numbers.
 - HTML is never passed as HTML: it becomes readable plain text (``converters.html_text``).
+- Text carrying an encoded file (uuencode, yEnc, BinHex; ``converters.encoded_blocks``) is blocked
+  as a whole (``encoded_attachment``), as type detection blocks it: the output text is searched
+  again because only decoding shows it in UTF-16 text, and control characters removed or HTML
+  turned into text can make one.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from pathlib import Path
 
 from converters.base import Conversion, Converter, ConvertRequest, Finding, Outcome, Output
 from converters.charset import detect_and_decode
-from converters.errors import FileTooLarge
+from converters.encoded_blocks import KIND_WORDS, find_blocks
+from converters.errors import BlockedType, FileTooLarge
 from converters.html_text import html_to_text
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
@@ -51,6 +56,15 @@ def sanitise_csv(text: str) -> tuple[str, int]:
     return output.getvalue(), changed
 
 
+def refuse_encoded_files(text: str) -> None:
+    blocks = find_blocks(text)
+    if blocks:
+        first = blocks[0]
+        carried = f" ({first.name})" if first.name else ""
+        raise BlockedType(f"blocked: text carrying a {KIND_WORDS[first.kind]} file{carried}",
+                          code="encoded_attachment")
+
+
 class TextConverter(Converter):
     name = "text"
     input_types = frozenset({"text/plain", "text/csv", "text/html"})
@@ -79,9 +93,11 @@ class TextConverter(Converter):
             if formulas:
                 findings.append(Finding("csv_formula_neutralised", f"{formulas} cells"))
                 outcome = "sanitized"
+            refuse_encoded_files(text)
             name = f"{request.stem}.csv"
             (out_dir / name).write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
             return Conversion(outcome, [Output(name, "text/csv")], findings)
+        refuse_encoded_files(text)
         name = f"{request.stem}.txt"
         (out_dir / name).write_bytes(text.encode("utf-8"))
         return Conversion(outcome, [Output(name, "text/plain")], findings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from pathlib import Path
@@ -72,3 +73,69 @@ def test_script_names_windows_would_run_are_blocked(samples: Path, tmp_path: Pat
     """Windows drops trailing dots and spaces, so "x.js." runs as a script; long extensions count too."""
     report = run_engine(samples / "csv-formula.csv", tmp_path, name=name)
     assert (report.outcome, report.reason_code) == ("blocked", "script")
+
+
+ENCODED_TEXT_CASES = ["uuencode", "uuencode-base64", "yenc", "binhex"]
+
+
+def _encoded(kind: str, eol: str) -> str:
+    from tests.converters.test_encoded_blocks import binhex, pe_payload, uuencode, uuencode_base64, yenc
+
+    payload = pe_payload()
+    if kind == "binhex":
+        return binhex(payload, "invoice.exe", eol)
+    encoder = {"uuencode": uuencode, "uuencode-base64": uuencode_base64, "yenc": yenc}[kind]
+    return str(encoder(payload, "invoice.exe", eol=eol, end=False))
+
+
+def _assert_nothing_of_it_written(out: Path, encoded: str) -> None:
+    from tests.converters.test_encoded_blocks import encoded_lines, pe_payload
+
+    written = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
+    assert pe_payload()[:64] not in written and b"This program cannot be run" not in written
+    assert not any(line.encode("latin-1") in written for line in encoded_lines(encoded))
+
+
+@pytest.mark.parametrize("kind", ENCODED_TEXT_CASES)
+@pytest.mark.parametrize(("codec", "eol"), [("cp932", "\r\n"), ("iso2022_jp", "\n"), ("utf-8", "\r")])
+def test_text_carrying_an_encoded_file_past_64_kib_is_blocked(tmp_path: Path, kind: str, codec: str,
+                                                             eol: str) -> None:
+    """The old check read only the first 64 KiB, LF only: CRLF, no end line, yEnc and BinHex got through."""
+    prose = f"令和8年度 予算要求について。各課は begin 前に確認してください。{eol}" * 2000
+    encoded = _encoded(kind, eol)
+    data = prose.encode(codec) + encoded.encode("latin-1") + "以上".encode(codec) + eol.encode()
+    assert len(prose.encode(codec)) > 65536
+    source = tmp_path / "お知らせ.txt"
+    source.write_bytes(data)
+    report = run_engine(source, tmp_path / "out")
+    assert (report.outcome, report.reason_code, report.outputs) == ("blocked", "encoded_attachment", [])
+    _assert_nothing_of_it_written(tmp_path / "out", encoded)
+
+
+@pytest.mark.parametrize("kind", ["uuencode", "binhex"])
+def test_encoded_file_only_visible_after_decoding_is_blocked(tmp_path: Path, kind: str) -> None:
+    """UTF-16 text hides "begin" from a byte search; HTML and control characters can make one."""
+    encoded = _encoded(kind, "\r\n")
+    cases = {
+        "utf16.txt": codecs.BOM_UTF16_LE + ("お知らせ\r\n" + encoded + "以上\r\n").encode("utf-16-le"),
+        "page.html": ("<html><body><p>お知らせ</p><pre>" + encoded + "</pre></body></html>").encode(),
+        "split.txt": ("お知らせ\r\n" + encoded.replace("begin", "be\x08gin").replace("(This", "(\x1bThis")
+                      .replace("\r\n:", "\r\n\x0b:") + "以上\r\n").encode(),
+    }
+    for name, data in cases.items():
+        source = tmp_path / name
+        source.write_bytes(data)
+        out = tmp_path / f"out-{name}"
+        report = run_engine(source, out)
+        assert (report.outcome, report.reason_code) == ("blocked", "encoded_attachment"), name
+        _assert_nothing_of_it_written(out, encoded)
+
+
+def test_prose_saying_begin_far_into_a_file_still_passes(tmp_path: Path) -> None:
+    text = "議事録\r\n" + "本日の会議を始めます。\r\n" * 8000
+    text += "begin 2024 年度の計画\r\n4月から開始します。\r\nend\r\n"
+    source = tmp_path / "議事録.txt"
+    source.write_bytes(text.encode("cp932"))
+    report = run_engine(source, tmp_path / "out")
+    assert report.outcome == "passed"
+    assert (tmp_path / "out" / report.outputs[0].path).read_bytes().decode("utf-8") == text
