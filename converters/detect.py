@@ -13,6 +13,7 @@ from pathlib import Path
 import magic
 import olefile
 
+from converters.encoded_blocks import first_in_file
 from converters.names import split_extension
 
 # Types whose content is dangerous whatever the converter: (mime, block code, plain reason).
@@ -45,6 +46,8 @@ BLOCKED_KINDS: dict[str, tuple[str, str]] = {
     "application/mbox": ("mail_message", "a mailbox file, whose encoded attachments a mail program "
                          "would open; mail crosses through the gateway's mail channel"),
     "text/x-uuencode": ("encoded_attachment", "text carrying a uuencoded file"),
+    "text/x-yenc": ("encoded_attachment", "text carrying a yEnc-encoded file"),
+    "application/mac-binhex40": ("encoded_attachment", "text carrying a BinHex-encoded file"),
 }
 
 SCRIPT_EXTENSIONS = frozenset(
@@ -240,7 +243,8 @@ def _ole_type(path: Path) -> str:
 
 MAIL_HEADER = re.compile(rb"^(from |received:|return-path:|from:|to:|subject:|date:|message-id:|"
                          rb"mime-version:|content-type:|delivered-to:|x-[a-z0-9-]+:)", re.IGNORECASE)
-UUENCODE_BEGIN = re.compile(rb"^begin(-base64)? [0-7]{3,4} \S", re.MULTILINE)
+ENCODED_TYPES = {"uuencode": "text/x-uuencode", "uuencode-base64": "text/x-uuencode", "yenc": "text/x-yenc",
+                 "binhex": "application/mac-binhex40"}
 
 
 def _looks_like_mail(head: bytes) -> bool:
@@ -250,14 +254,15 @@ def _looks_like_mail(head: bytes) -> bool:
     return len(headers) >= 2 and len(headers) * 2 >= len([ln for ln in block if not ln[:1].isspace()])
 
 
-def _text_refinement(head: bytes, mime: str) -> str:
+def _text_refinement(head: bytes, mime: str, path: Path) -> str:
     lowered = head[:4096].lower()
     if lowered.startswith(b"#!"):
         return "application/x-shellscript"
     if mime in ("message/rfc822", "application/mbox") or _looks_like_mail(head):
         return "message/rfc822"
-    if UUENCODE_BEGIN.search(head):
-        return "text/x-uuencode"
+    encoded = first_in_file(path)  # anywhere in the file, any line end, with or without an end line
+    if encoded is not None:
+        return ENCODED_TYPES[encoded.kind]
     if b"<svg" in lowered and (b"<?xml" in lowered[:200] or lowered.lstrip().startswith(b"<svg")):
         return "image/svg+xml"
     html_markers = (b"<html", b"<!doctype html", b"<script", b"<body", b"<iframe", b"<head")
@@ -279,7 +284,7 @@ def detect(path: Path) -> Detection:
             mime = _ole_type(path)
         elif mime.startswith("text/") or mime in ("application/json", "application/xml", "message/rfc822",
                                                   "application/mbox"):
-            mime = _text_refinement(head, mime if mime.startswith("text/") else "text/plain")
+            mime = _text_refinement(head, mime if mime.startswith("text/") else "text/plain", path)
         elif mime == "application/x-gzip":
             mime = "application/gzip"
         elif mime == "image/x-ms-bmp":
