@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from converters.detect import detect
 from converters.inspect import inspect_file
 from converters.text import neutralise_cell
 from tests.conftest import run_engine
@@ -107,6 +108,8 @@ def test_text_carrying_an_encoded_file_past_64_kib_is_blocked(tmp_path: Path, ki
     assert len(prose.encode(codec)) > 65536
     source = tmp_path / "お知らせ.txt"
     source.write_bytes(data)
+    assert detect(source).type == {"uuencode": "text/x-uuencode", "uuencode-base64": "text/x-uuencode",
+                                   "yenc": "text/x-yenc", "binhex": "application/mac-binhex40"}[kind]
     report = run_engine(source, tmp_path / "out")
     assert (report.outcome, report.reason_code, report.outputs) == ("blocked", "encoded_attachment", [])
     _assert_nothing_of_it_written(tmp_path / "out", encoded)
