@@ -4,6 +4,8 @@ whose elements may be written out. Anything in another namespace is dropped."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lxml import etree
 
 _T = "http://schemas.openxmlformats.org/"
@@ -65,24 +67,36 @@ def transitional_rel_type(rel_type: str) -> str:
     return rel_type
 
 
-def to_transitional(root: etree._Element) -> bool:
-    """Rename Strict-namespace elements and attributes to Transitional in place. True if any was."""
-    changed = False
+def to_transitional(root: etree._Element, parse: Callable[[bytes], etree._Element]) -> etree._Element:
+    """The part with Strict namespace names replaced by Transitional ones (declarations included,
+    so prefixes stay as the author wrote them), or ``root`` itself when it has none."""
+    data = etree.tostring(root, encoding="UTF-8")
+    if _S.encode() not in data:
+        return root
+    for strict, transitional_uri in STRICT_TO_TRANSITIONAL.items():
+        data = data.replace(f'"{strict}"'.encode(), f'"{transitional_uri}"'.encode())
+    root = parse(data)
+    for element in root.iter():
+        if isinstance(element.tag, str) and etree.QName(element).localname in (
+                "document", "workbook", "presentation") and element.get("conformance"):
+            del element.attrib["conformance"]  # the package is written as Transitional
+    return root
+
+
+MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+MC_PREFIX_ATTRIBUTES = ("Ignorable", "ProcessContent", "MustUnderstand", "PreserveElements",
+                        "PreserveAttributes")
+
+
+def tidy_namespaces(root: etree._Element) -> None:
+    """Drop declarations no element or attribute uses any more, except prefixes that markup
+    compatibility attributes name (mc:Ignorable="w14 wp14", Choice Requires="wps")."""
+    keep: set[str] = set()
     for element in root.iter():
         if not isinstance(element.tag, str):
             continue
-        qname = etree.QName(element)
-        if qname.namespace in STRICT_TO_TRANSITIONAL:
-            element.tag = f"{{{STRICT_TO_TRANSITIONAL[qname.namespace]}}}{qname.localname}"
-            changed = True
-        for name in list(element.attrib):
-            if name.startswith(f"{{{_S}"):
-                attr = etree.QName(name)
-                value = element.attrib.pop(name)
-                element.set(f"{{{transitional(attr.namespace or '')}}}{attr.localname}", value)
-                changed = True
-        if qname.localname in ("document", "workbook", "presentation") and element.get("conformance"):
-            del element.attrib["conformance"]  # the package is written as Transitional
-            changed = True
-    # declarations are left as they are: mc:Ignorable names prefixes that no element may use
-    return changed
+        for name, value in element.attrib.items():
+            compatibility = name.startswith(f"{{{MC_NS}}}") and etree.QName(name).localname in MC_PREFIX_ATTRIBUTES
+            if compatibility or (name == "Requires" and etree.QName(element).namespace == MC_NS):
+                keep.update(token.split(":", 1)[0] for token in value.split())
+    etree.cleanup_namespaces(root, keep_ns_prefixes=sorted(keep))

@@ -22,7 +22,7 @@ from converters.ooxml.fields import neutralise_fields
 from converters.ooxml.formulas import neutralise_formulas
 from converters.ooxml.markup import R_NS, S_NS, clean_markup
 from converters.ooxml.media import rewrite_picture
-from converters.ooxml.namespaces import to_transitional
+from converters.ooxml.namespaces import tidy_namespaces, to_transitional
 from converters.ooxml.package import (
     ContentTypes,
     OoxmlPackage,
@@ -149,13 +149,13 @@ class _Rebuild:
                     output.writestr(rels_path_for(part), write_rels(relationships))
 
     def _clean_xml(self, part: str) -> bytes:
-        root = parse_xml(self.package.read(part), part)
-        to_transitional(root)
+        root = to_transitional(parse_xml(self.package.read(part), part), lambda data: parse_xml(data, part))
         kept_ids = {rel.rel_id for rel in self.plan.relationships.get(part, [])}
         removed_sheets = [sheet.get("name", "") for sheet in root.iter(f"{{{S_NS}}}sheet")
                           if sheet.get(f"{{{R_NS}}}id", "").strip() not in kept_ids]
         clean_markup(root, part, kept_ids, self.note)
         neutralise_fields(root, part, self.note)
         neutralise_formulas(root, part, self.note, removed_sheets)
+        tidy_namespaces(root)
         return serialise(root)
 
