@@ -1,4 +1,4 @@
-"""The ``gateway`` command line (see CONTRACT.md)."""
+"""The ``gateway`` command line (see docs/CONTRACT.md)."""
 
 from __future__ import annotations
 

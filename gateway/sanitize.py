@@ -10,7 +10,7 @@
 4. Verify everything in ``final/`` in a second sandboxed run that can only read it.
 5. Publish the verified files (an archive as one ZIP) into the destination, never overwriting.
 
-The result is the ``gateway sanitize`` JSON object of CONTRACT.md.
+The result is the ``gateway sanitize`` JSON object of docs/CONTRACT.md.
 """
 
 from __future__ import annotations

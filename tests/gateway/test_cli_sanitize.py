@@ -1,4 +1,4 @@
-"""`gateway sanitize` as operators run it: JSON Lines per CONTRACT.md, exit codes, every output
+"""`gateway sanitize` as operators run it: JSON Lines per docs/CONTRACT.md, exit codes, every output
 inside --out and verified, the ClamAV test corpus never leaking clam.exe."""
 
 from __future__ import annotations
