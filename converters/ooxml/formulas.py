@@ -49,11 +49,16 @@ def formula_problem(text: str) -> str | None:
             position, previous_identifier = end, False
             continue
         if char == "[":
-            if not previous_identifier:
-                return "refers to another workbook"
-            position = _end_of_structured_reference(text, position)
-            if position < 0:
+            end = _end_of_structured_reference(text, position)
+            if end < 0:
                 return "unbalanced brackets"
+            # [1]Sheet1!A1, [1]!Name, [Book.xlsx]Sheet!A1: a workbook index or name, then a sheet or
+            # name; a structured reference (Table1[Col], [@Col], [[#This Row],[Col]]) is followed by
+            # neither
+            following = text[end] if end < length else ""
+            if not previous_identifier and following and (following in "!'_\\" or following.isalnum()):
+                return "refers to another workbook"
+            position, previous_identifier = end, False
             continue
         if char == "|":
             return "DDE link to another program"

@@ -23,6 +23,7 @@ V_NS = "urn:schemas-microsoft-com:vml"
 XL_VML_NS = "urn:schemas-microsoft-com:office:excel"
 WNE_NS = "http://schemas.microsoft.com/office/word/2006/wordml"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
+EP_NS = "http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"
 PLACEHOLDER = "[埋め込みオブジェクトを削除しました / embedded object removed]"
 
 # (namespace, local name) -> finding code: elements removed with everything inside them
@@ -35,7 +36,8 @@ ACTIVE_ELEMENTS: dict[tuple[str, str], str] = {
     (O_NS, "OLEObject"): "embedded_object_removed",
     (S_NS, "oleObjects"): "embedded_object_removed", (S_NS, "controls"): "activex_removed",
     (S_NS, "webPublishItems"): "external_link_removed", (S_NS, "externalReferences"): "external_link_removed",
-    (S_NS, "customProperties"): "part_removed",
+    (S_NS, "customProperties"): "part_removed", (S_NS, "webPublishObjects"): "external_link_removed",
+    (S_NS, "functionGroups"): "excel4_macro_removed",
     (P_NS, "control"): "activex_removed", (P_NS, "controls"): "activex_removed",
     (P_NS, "oleObj"): "embedded_object_removed",
     (A_NS, "videoFile"): "embedded_media_removed", (A_NS, "audioFile"): "embedded_media_removed",
@@ -43,7 +45,7 @@ ACTIVE_ELEMENTS: dict[tuple[str, str], str] = {
     (A_NS, "audioCd"): "embedded_media_removed",
 }
 WHOLE_NAMESPACES: dict[str, str] = {WNE_NS: "vba_macro_removed"}  # Word's toolbars, key maps, macro data
-LINK_ATTRIBUTES = frozenset({"href", "src", "althref"})
+LINK_ATTRIBUTES = frozenset({"href", "src", "althref", "url"})
 # PowerPoint click actions that stay in the presentation (everything else runs or opens something)
 SAFE_ACTIONS = ("ppaction://hlinksldjump", "ppaction://hlinkshowjump", "ppaction://customshow",
                 "ppaction://noaction")
@@ -115,6 +117,9 @@ def _visit(element: etree._Element, part: str, kept_ids: set[str], note: Note) -
              f"{part}: {qname.localname}")
         remove_element(element)
         return []
+    if key == (EP_NS, "HyperlinkBase") and (element.text or "").strip():
+        note("external_link_removed", f"{part}: HyperlinkBase {element.text.strip()[:80]}")
+        element.text = None  # relative links would resolve against it
     _clean_attributes(element, part, note)
     if namespace == A_NS and qname.localname in HLINK_ELEMENTS and not _safe_action(element):
         note("active_link_removed", f"{part}: {element.get('action', '')[:60]}")

@@ -39,6 +39,7 @@ XML_TYPES: dict[str, str] = {t.lower(): t for t in (
                                "diagramColors", "drawing")),
     "application/vnd.ms-office.drawingml.diagramDrawing+xml", "application/vnd.ms-office.chartstyle+xml",
     "application/vnd.ms-office.chartcolorstyle+xml",
+    "application/vnd.openxmlformats-officedocument.drawing+xml",  # a worksheet's drawing layer
     "application/vnd.openxmlformats-officedocument.theme+xml",
     "application/vnd.openxmlformats-officedocument.themeOverride+xml",
     "application/vnd.openxmlformats-officedocument.vmlDrawing",

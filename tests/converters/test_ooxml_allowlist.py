@@ -165,7 +165,8 @@ def test_field_allowlist_reads_types_as_word_does() -> None:
 
 
 @pytest.mark.parametrize("formula", [
-    "[1]Sheet1!A1", "'C:\\x\\[a.xlsx]S'!A1", "cmd|' /c calc'!A0", "WEBSERVICE(\"http://x/\")",
+    "[1]Sheet1!A1", "'C:\\x\\[a.xlsx]S'!A1", "[1]!Name", "SUM([Book1.xlsx]Sheet1!A1)", "[2]'S 1'!A1",
+    "cmd|' /c calc'!A0", "WEBSERVICE(\"http://x/\")",
     "FILTERXML(WEBSERVICE(\"http://x\"),\"//a\")", "RTD(\"prog\",,\"t\")", "_xlfn.IMAGE(\"http://x/a.png\")",
     "CALL(\"kernel32\",\"WinExec\",\"JCJ\",\"calc\",0)", "REGISTER.ID(\"a\",\"b\")", "EXEC(\"calc\")",
     "_xludf.EVIL(1)", "HYPERLINK(\"file:///c:/x\",\"x\")", "HYPERLINK(\"\\\\host\\s\",\"x\")",
@@ -178,7 +179,8 @@ def test_formulas_that_reach_outside_are_named(formula: str) -> None:
 @pytest.mark.parametrize("formula", [
     "SUM(A1:A10)*2", "'予算 2026'!B2+Table1[[#This Row],[金額]]", "IF(A1=\"a|b\",\"[1]\",0)",
     "_xlfn.XLOOKUP(A1,B:B,C:C)", "HYPERLINK(\"https://www.city.example.lg.jp/\",\"市\")", "Sheet2!$A$1:$B$2",
-    "_xlfn.LET(_xlpm.x,1,_xlpm.x+1)", "VLOOKUP(A2,'Data Sheet'!A:B,2,FALSE)", "SUBTOTAL(109,Table1[金額])",
+    "_xlfn.LET(_xlpm.x,1,_xlpm.x+1)", "[[#This Row],[名前]]&[@値]", "SUM([金額])",
+    "VLOOKUP(A2,'Data Sheet'!A:B,2,FALSE)", "SUBTOTAL(109,Table1[金額])",
 ])
 def test_local_formulas_stay(formula: str) -> None:
     assert formula_problem(formula) is None, formula
