@@ -55,8 +55,8 @@ def formula_problem(text: str) -> str | None:
             # [1]Sheet1!A1, [1]!Name, [Book.xlsx]Sheet!A1: a workbook index or name, then a sheet or
             # name; a structured reference (Table1[Col], [@Col], [[#This Row],[Col]]) is followed by
             # neither
-            following = text[end] if end < length else ""
-            if not previous_identifier and following and (following in "!'_\\" or following.isalnum()):
+            after = text[end] if end < length else ""
+            if not previous_identifier and after and (after in "!'_\\" or after.isalnum()):
                 return "refers to another workbook"
             position, previous_identifier = end, False
             continue
