@@ -11,13 +11,15 @@ the macro-free kind of the same document (a template stays a template)."""
 
 from __future__ import annotations
 
+import tempfile
 import zipfile
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 from converters.base import Conversion, Converter, ConvertRequest, Finding, Output
 from converters.detect import OOXML_PACKAGE_TYPES
-from converters.errors import CorruptFile
+from converters.errors import ConverterError, CorruptFile
 from converters.ooxml.fields import neutralise_fields
 from converters.ooxml.formulas import neutralise_formulas
 from converters.ooxml.markup import R_NS, S_NS, clean_markup
@@ -58,6 +60,7 @@ MAIN_TYPES: dict[str, tuple[str, str, str]] = {
     "application/vnd.ms-powerpoint.template.macroEnabled.main+xml": POTX,
 }
 MAIN_TYPES_LOWER = {key.lower(): value for key, value in MAIN_TYPES.items()}
+CHART_WORKBOOK_MIME = XLSX[2]
 OUTPUT_MIMES: frozenset[str] = frozenset(kind[2] for kind in MAIN_TYPES.values())
 # what a damaged package raises from zipfile and zlib while it is read
 DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, KeyError, ValueError, zlib.error,
@@ -109,8 +112,9 @@ class _Rebuild:
         findings = [Finding(code, detail) for code, detail in plan.findings]
         return Conversion("sanitized" if findings else "passed", [Output(name, mime)], findings)
 
-    def _pictures(self) -> dict[str, tuple[bytes, str]]:
-        """Every picture re-encoded; a picture that cannot be is dropped with its relationships."""
+    def _binaries(self) -> dict[str, tuple[bytes, str]]:
+        """Every picture re-encoded and every chart's workbook rebuilt; one that cannot be is
+        dropped together with the relationships to it."""
         kept: dict[str, tuple[bytes, str]] = {}
         for part in sorted(self.plan.image_parts):
             result = rewrite_picture(self.package.read(part), part, self.request, self.out_dir)
@@ -118,17 +122,41 @@ class _Rebuild:
                 self.note("media_removed", f"{part}: {result}")
                 continue
             kept[part] = result
+        for part, ctype in sorted(self.plan.chart_workbooks.items()):
+            workbook = self._chart_workbook(part)
+            if workbook is not None:
+                kept[part] = (workbook, ctype)
         for source, relationships in self.plan.relationships.items():
             self.plan.relationships[source] = [
                 rel for rel in relationships if rel.external or self._target_kept(source, rel.target, kept)]
         return kept
+
+    def _chart_workbook(self, part: str) -> bytes | None:
+        """A chart's data workbook, rebuilt by this same converter one level down."""
+        if self.request.depth >= 1:
+            self.note("embedded_object_removed", f"{part}: a chart's workbook inside a chart's workbook")
+            return None
+        with tempfile.TemporaryDirectory(dir=self.out_dir) as scratch:
+            source = Path(scratch) / "chart.xlsx"
+            with source.open("wb") as sink:
+                self.package.copy(part, sink)
+            inner = replace(self.request, stem="chart-data", original_name=part, depth=self.request.depth + 1,
+                            detected_type=CHART_WORKBOOK_MIME)
+            try:
+                conversion = OoxmlConverter().convert(source, Path(scratch), inner)
+            except ConverterError as exc:
+                self.note("embedded_object_removed", f"{part}: {exc.reason}")
+                return None
+            for finding in conversion.findings:
+                self.note(finding.code, f"{part}: {finding.detail}")
+            return (Path(scratch) / conversion.outputs[0].path).read_bytes()
 
     def _target_kept(self, source: str, target: str, pictures: dict[str, tuple[bytes, str]]) -> bool:
         part = self.package.name(resolve_target(source, target)) or ""
         return part in self.plan.xml_parts or part in pictures
 
     def _write(self, target: Path) -> None:
-        pictures = self._pictures()
+        pictures = self._binaries()
         written: dict[str, str] = {}
         main_dir = self.plan.main.split("/", 1)[0].lower() + "/"
         # [Content_Types].xml, the package relationships, then the main part's folder: the order

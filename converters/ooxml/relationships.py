@@ -67,6 +67,9 @@ IMAGE_RELS = frozenset({"image", "thumbnail"})
 # parts left out without a finding: neither shown nor active (SharePoint's data store items, the
 # printer's settings as a binary blob); reporting them would mark every ordinary file as changed
 SILENT_DROPS = frozenset({"customXml", "customXmlProps", "printerSettings"})
+# a chart's data: a workbook of its own, rebuilt like any other (so the chart stays editable)
+CHART_TYPE = f"{_D}chart+xml".lower()
+CHART_WORKBOOK_TYPES = {f"{_X[:-1]}.sheet".lower(): f"{_X[:-1]}.sheet"}
 PACKAGE_LEVEL = frozenset({"core-properties", "extended-properties", "custom-properties"})
 SAFE_LINK_SCHEMES = ("http://", "https://", "mailto:")
 # relationship type -> finding code, for what never leaves (anything else unlisted: part_removed)
@@ -122,6 +125,7 @@ class PartPlan:
     main: str = ""
     xml_parts: dict[str, str] = field(default_factory=dict)  # actual name -> content type (as written)
     image_parts: dict[str, str] = field(default_factory=dict)  # actual name -> declared image type
+    chart_workbooks: dict[str, str] = field(default_factory=dict)  # actual name -> content type
     relationships: dict[str, list[Relationship]] = field(default_factory=dict)  # source ('' = package)
     dropped: set[str] = field(default_factory=set)  # parts a relationship named, left out (already reported)
     findings: dict[tuple[str, str], None] = field(default_factory=dict)
@@ -130,7 +134,7 @@ class PartPlan:
         self.findings[(code, detail)] = None
 
     def kept(self, part: str) -> bool:
-        return part in self.xml_parts or part in self.image_parts
+        return part in self.xml_parts or part in self.image_parts or part in self.chart_workbooks
 
 
 def _read_rels(package: OoxmlPackage, source: str) -> list[etree._Element]:
@@ -178,6 +182,8 @@ def plan_parts(package: OoxmlPackage, types: ContentTypes) -> PartPlan:
                 plan.xml_parts.setdefault(part, XML_TYPES[ctype])
             elif name in IMAGE_RELS and ctype in IMAGE_TYPES:
                 plan.image_parts.setdefault(part, ctype)
+            elif name == "package" and ctype in CHART_WORKBOOK_TYPES and types.of(source) == CHART_TYPE:
+                plan.chart_workbooks.setdefault(part, CHART_WORKBOOK_TYPES[ctype])
             else:
                 _drop_with_dependents(package, part, plan)
                 if name not in SILENT_DROPS:

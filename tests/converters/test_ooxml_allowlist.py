@@ -283,3 +283,38 @@ def test_unknown_markup_and_link_attributes_are_left_out(tmp_path: Path) -> None
     with zipfile.ZipFile(output) as package:
         written = package.read("word/document.xml").decode()
     assert "evil" not in written and "host" not in written and "残す" in written and "note" not in written
+
+
+def test_a_charts_workbook_is_rebuilt_not_dropped(tmp_path: Path) -> None:
+    from pptx import Presentation
+    from pptx.chart.data import CategoryChartData
+    from pptx.enum.chart import XL_CHART_TYPE
+    from pptx.util import Inches
+
+    presentation = Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[5])
+    slide.shapes.title.text = "予算の推移"
+    data = CategoryChartData()
+    data.categories = ["令和7年度", "令和8年度"]
+    data.add_series("歳出", (120, 135))
+    slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(1), Inches(1), Inches(4), Inches(3), data)
+    source = tmp_path / "chart.pptx"
+    presentation.save(str(source))
+    with zipfile.ZipFile(source) as package:
+        [embedded] = [n for n in package.namelist() if n.startswith("ppt/embeddings/")]
+        workbook = package.read(embedded)
+    with zipfile.ZipFile(io.BytesIO(workbook)) as inner:
+        sheet = inner.read("xl/worksheets/sheet1.xml").decode()
+    hostile_sheet = sheet.replace("</sheetData>", '<row r="9"><c r="A9"><f>WEBSERVICE("http://x/")</f></c></row>'
+                                  "</sheetData>")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(workbook)) as inner, zipfile.ZipFile(buffer, "w") as out:
+        for name in inner.namelist():
+            out.writestr(name, hostile_sheet if name == "xl/worksheets/sheet1.xml" else inner.read(name))
+    hostile = edit_package(source, tmp_path / "hostile-chart.pptx", {embedded: buffer.getvalue()})
+    outcome, codes, output = sanitize(hostile, tmp_path)
+    assert outcome == "sanitized" and codes == {"excel_active_formula_removed"} and output is not None
+    chart = Presentation(str(output)).slides[0].shapes[1].chart
+    assert list(chart.plots[0].categories) == ["令和7年度", "令和8年度"]
+    with zipfile.ZipFile(output) as package, zipfile.ZipFile(io.BytesIO(package.read(embedded))) as inner:
+        assert "WEBSERVICE" not in inner.read("xl/worksheets/sheet1.xml").decode()
