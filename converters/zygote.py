@@ -16,6 +16,7 @@ Commands: ``mail-split`` (a mail's parts), ``convert`` (one file disarmed, rebui
 the zygote loads before its first fork.
 
 Request:  {"command": "mail-split", "size": N, "options": {...}, "cpu_seconds": S, "timeout": T}\\n + N bytes
+          (the request line is at most MAX_REQUEST_LINE bytes: anything long goes in the N bytes)
 Answer:   {"status": "ok"|"crash"|"limit"|"timeout"|"oversize", "size": M}\\n + M bytes
 The M bytes (status ok) are the child's payload: {"report": ..., "files": [[name, size], ...]}\\n
 followed by the files' bytes in that order.
@@ -76,11 +77,14 @@ def _convert(data: bytes, options: dict[str, Any], scratch: Path) -> Any:
 
 
 def _inspect(data: bytes, options: dict[str, Any], scratch: Path) -> Any:
-    """Verdicts on the listed outputs, sent as the input's bytes one after another."""
+    """Verdicts on the listed outputs. The input is their listing, one JSON line
+    ``[[relative path, size], ...]``, then their bytes one after another (the listing travels
+    with the bytes: an archive's thousands of outputs would not fit in a request line)."""
     from converters.inspect import inspect_file
 
-    root, offset, paths = scratch / "final", 0, []
-    for relative, size in options["files"]:
+    end = data.index(b"\n")
+    root, offset, paths = scratch / "final", end + 1, []
+    for relative, size in json.loads(data[:end]):
         target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data[offset:offset + size])

@@ -104,8 +104,8 @@ class OutputNamer:
         return f"{prefix}{candidate}"
 
 
-def write_zip(target: Path, entries: list[tuple[str, Path]]) -> None:
-    """Pack ``(name in archive, file)`` pairs; names are UTF-8 (flagged), times are now."""
+def write_zip(target: Path, entries: list[tuple[str, Path | bytes]]) -> None:
+    """Pack ``(name in archive, file or its bytes)`` pairs; names are UTF-8 (flagged), times are now."""
     now = time.localtime()[:6]
     descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     with os.fdopen(descriptor, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -113,6 +113,9 @@ def write_zip(target: Path, entries: list[tuple[str, Path]]) -> None:
             info = zipfile.ZipInfo(name, date_time=now)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
+            if isinstance(path, bytes):
+                archive.writestr(info, path)
+                continue
             with path.open("rb") as source, archive.open(info, "w", force_zip64=True) as sink:
                 while chunk := source.read(COPY_CHUNK):
                     sink.write(chunk)

@@ -54,8 +54,10 @@ def _regular_file_inside(root: Path, relative: str) -> None:
 
 
 class _Parser:
-    def __init__(self, out_root: Path, method: str, rasterised: frozenset[str]) -> None:
+    def __init__(self, out_root: Path, method: str, rasterised: frozenset[str],
+                 present: frozenset[str] | None = None) -> None:
         self.out_root = out_root
+        self.present = present
         self.rasterised = rasterised
         self.method = method
         self.nodes = 0
@@ -90,6 +92,9 @@ class _Parser:
             if item["type"] == RASTER_FRAMES_TYPE:
                 if path not in self.rasterised:
                     raise ReportInvalid("converter report names a rasterised document that never arrived")
+            elif self.present is not None:  # outputs handed back in memory, not written in out_root
+                if not is_safe_relative_path(path) or path not in self.present:
+                    raise ReportInvalid("converter report names a missing or unsafe output")
             else:
                 _regular_file_inside(self.out_root, path)
             outputs.append(Output(path, item["type"]))
@@ -114,12 +119,15 @@ class _Parser:
         return value
 
 
-def parse_report(raw: bytes, out_root: Path, method: str, rasterised: frozenset[str] = frozenset()) -> Report:
-    """Turn the sandbox's JSON into a validated Report, or raise ReportInvalid."""
+def parse_report(raw: bytes, out_root: Path, method: str, rasterised: frozenset[str] = frozenset(),
+                 present: frozenset[str] | None = None) -> Report:
+    """Turn the sandbox's JSON into a validated Report, or raise ReportInvalid. With ``present``
+    (the names of the outputs handed back through a pipe) outputs are looked up there, not in
+    ``out_root``."""
     if method not in METHODS:
         raise ReportInvalid("unknown method")
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: also huge integers
         raise ReportInvalid("converter report is not valid JSON") from exc
-    return _Parser(out_root, method, rasterised).parse(data, 0)
+    return _Parser(out_root, method, rasterised, present).parse(data, 0)

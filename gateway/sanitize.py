@@ -154,20 +154,21 @@ class Sanitizer:
         job = spare.job if spare is not None else create_job(self.sandbox, self.settings.work_dir)
         forked = chosen == "rebuild" and not office and src.stat().st_size <= FORKED_MAX_INPUT
         inspector = None
+        held: dict[str, bytes] = {}  # outputs of a forked conversion kept in memory (an archive's many members)
         try:
             if not forked:
                 inspector = self._start_inspector(job)
             report.sha256, report.size = _copy_hashing(src, job.input, self.settings.limits.max_input_bytes)
             if forked:
                 try:
-                    report = self._convert_forked(job, name, chosen, report)
+                    report = self._convert_forked(job, name, chosen, report, held)
                 except AnswerTooLarge:  # too much to pass back through a pipe: the per-job sandbox instead
                     forked, inspector = False, self._start_inspector(job)
                     report = self._convert(job, name, chosen, report, spare)
             else:
                 report = self._convert(job, name, chosen, report, spare)
-            verified = self._verify(job, report, inspector)
-            result = self._deliver(job, report, out_dir, verified)
+            verified = self._verify(job, report, inspector, held)
+            result = self._deliver(job, report, out_dir, verified, held)
         except (ConverterError, GatewayError) as exc:
             _block(report, exc.code, exc.reason)
             result = self._describe(report, {}, False)
@@ -192,36 +193,50 @@ class Sanitizer:
             f"--root={job.inside('final', JOB_FINAL)}", "--list=-"), job.inspect_binds(), uid=job.uid,
             with_stdin=True)
 
-    def _convert_forked(self, job: Job, name: str, method: Method, original: Report) -> Report:
+    def _convert_forked(self, job: Job, name: str, method: Method, original: Report, held: dict[str, bytes]) -> Report:
         """Convert in a child forked by the sandboxed zygote (no LibreOffice, no pixel stream):
-        the outputs come back through the pipe and are written into ``out/`` here, then taken
-        into ``final/`` exactly as from a per-job sandbox."""
+        the outputs come back through the pipe and are named here as from a per-job sandbox. An
+        archive's outputs stay in memory (``held``, by their name in ``final/``) until they are
+        checked and packed: thousands of small files each created twice on disk took seconds; a
+        single file's outputs are written into ``final/``."""
         answer = self.zygote.run("convert", job.input.read_bytes(),
                                  {"name": name, "method": method, "limits": self.settings.limits.to_dict()},
                                  OUTPUT_PATH)
-        out = job.dir("out")
         if len(answer.files) > MAX_FORKED_OUTPUTS or any(n.count("/") >= MAX_FORKED_DEPTH for n in answer.files):
             raise AnswerTooLarge("too many or too deeply nested outputs to write out here")
-        for relative, data in answer.files.items():
-            target = out / relative
-            try:
+        names = frozenset(answer.files)
+        if any(name[:cut] in names for name in names for cut in range(len(name)) if name[cut] == "/"):
+            raise ReportInvalid("the converter named outputs that cannot all exist")  # a file where a folder is
+        report = parse_report(json.dumps(answer.report).encode("utf-8"), job.dir("out"), method, present=names)
+        report.sha256, report.size = original.sha256, original.size
+        namer, budget = OutputNamer(), self.settings.limits.archive_max_total_bytes
+        for member in _walk(report):
+            taken = []
+            for output in member.outputs:
+                data = answer.files[output.path]
+                budget -= len(data)
+                if budget < 0:
+                    raise ReportInvalid("the converter's outputs are larger than allowed")
+                relative = namer.name(output.path, output.type)
+                held[relative] = data
+                taken.append(Output(relative, output.type))
+            member.outputs = taken
+        if report.members is None:  # one file: on disk, published as a per-job sandbox's outputs are
+            for relative, data in held.items():
+                target = job.dir("final") / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with target.open("xb") as handle:
                     handle.write(data)
-            except (OSError, ValueError) as exc:
-                raise ReportInvalid("the converter named outputs that cannot all exist") from exc
-        report = parse_report(json.dumps(answer.report).encode("utf-8"), out, method)
-        report.sha256, report.size = original.sha256, original.size
-        self._take_outputs(job, report, frozenset())
+            held.clear()
         return report
 
-    def _inspect_forked(self, job: Job, outputs: list[Output]) -> bytes:
-        """The independent check in a forked child: the outputs are sent, not shared."""
+    def _inspect_forked(self, job: Job, outputs: list[Output], held: dict[str, bytes]) -> bytes:
+        """The independent check in a forked child: the outputs are sent, not shared (their
+        listing, one JSON line, then their bytes)."""
         final = job.dir("final")
-        contents = [(final / output.path).read_bytes() for output in outputs]
-        answer = self.zygote.run("inspect", b"".join(contents),
-                                 {"files": [[o.path, len(c)] for o, c in zip(outputs, contents, strict=True)]},
-                                 NO_FILES)
+        contents = [held[o.path] if o.path in held else (final / o.path).read_bytes() for o in outputs]
+        listing = json.dumps([[o.path, len(c)] for o, c in zip(outputs, contents, strict=True)], ensure_ascii=False)
+        answer = self.zygote.run("inspect", b"".join([listing.encode("utf-8"), b"\n", *contents]), {}, NO_FILES)
         return json.dumps(answer.report).encode("utf-8")
 
     def _convert(self, job: Job, name: str, method: Method, original: Report, spare: Spare | None) -> Report:
@@ -279,7 +294,7 @@ class Sanitizer:
                 taken.append(Output(relative, output.type))
             report.outputs = taken
 
-    def _verify(self, job: Job, top: Report, inspector: Running | None) -> dict[str, bool]:
+    def _verify(self, job: Job, top: Report, inspector: Running | None, held: dict[str, bytes]) -> dict[str, bool]:
         """Verify every output in a sandboxed run that can only read them: the inspector started
         while the conversion ran (it gets the list of outputs on its standard input), or without
         one a child forked by the zygote."""
@@ -287,7 +302,7 @@ class Sanitizer:
         if not outputs:
             return {}
         if inspector is None:
-            raw = self._inspect_forked(job, outputs)
+            raw = self._inspect_forked(job, outputs, held)
         else:
             stdin = inspector.process.stdin
             if stdin is None:
@@ -319,7 +334,8 @@ class Sanitizer:
             elif any(m.outcome != "passed" for m in report.members):
                 report.outcome = "sanitized"
 
-    def _deliver(self, job: Job, report: Report, out_dir: Path, verdicts: dict[str, bool]) -> dict[str, Any]:
+    def _deliver(self, job: Job, report: Report, out_dir: Path, verdicts: dict[str, bool],
+                 held: dict[str, bytes]) -> dict[str, Any]:
         out_dir.mkdir(parents=True, exist_ok=True)
         final = job.dir("final")
         published: dict[str, dict[str, str]] = {}
@@ -327,14 +343,17 @@ class Sanitizer:
             return self._describe(report, published, False)
         if report.members is not None:
             prefix = stem_of(report.input) + "/"
-            entries = [(o.path.removeprefix(prefix), final / o.path) for m in _walk(report) for o in m.outputs]
+            entries: list[tuple[str, Path | bytes]] = [(o.path.removeprefix(prefix), held.get(o.path, final / o.path))
+                                                       for m in _walk(report) for o in m.outputs]
             archive = job.dir("deliver") / "repacked.zip"
             write_zip(archive, entries)
             target = _publish(archive, out_dir, f"{stem_of(report.input)}.zip")
             for member in _walk(report):
                 for output in member.outputs:
+                    data = held.get(output.path)
+                    digest = hashlib.sha256(data).hexdigest() if data is not None else file_sha256(final / output.path)
                     published[output.path] = {"path": output.path.removeprefix(prefix), "container": str(target),
-                                              "sha256": file_sha256(final / output.path), "type": output.type}
+                                              "sha256": digest, "type": output.type}
             report.outputs = [Output(target.name, "application/zip")]
             published[target.name] = {"path": str(target), "sha256": file_sha256(target), "type": "application/zip"}
         else:

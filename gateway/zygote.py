@@ -18,6 +18,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+from converters.zygote import MAX_REQUEST_LINE
 from gateway.errors import ReportInvalid, SandboxCrash, SandboxResourceLimit, SandboxTimeout
 from gateway.sandbox import MAX_REPORT_BYTES, Sandbox, _Capture
 
@@ -178,9 +179,12 @@ class Zygote:
         settings = self.sandbox.settings
         request = {"command": command, "size": len(data), "options": options, "cpu_seconds": settings.cpu_seconds,
                    "timeout": settings.timeout_seconds}
+        line = json.dumps(request).encode("ascii") + b"\n"
+        if len(line) > MAX_REQUEST_LINE:  # the zygote would read it cut short: long content goes in the data
+            raise ReportInvalid("the request for the sandboxed worker is too long")
         deadline = time.monotonic() + settings.timeout_seconds + 10
         try:
-            _write_all(live.requests, json.dumps(request).encode("ascii") + b"\n" + data, deadline)
+            _write_all(live.requests, line + data, deadline)
             header = _header(live.answers.line(MAX_HEADER_LINE, deadline))
             payload = live.answers.exact(_size(header.get("size"), MAX_ANSWER_BYTES), deadline)
         except (OSError, ValueError) as exc:
