@@ -3,15 +3,18 @@ signatures at fixed offsets). The file name's extension is only compared, never 
 
 from __future__ import annotations
 
+import posixpath
 import re
 import struct
 import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import unquote
 
 import magic
 import olefile
+from lxml import etree
 
 from converters.encoded_blocks import first_in_file
 from converters.names import split_extension
@@ -82,9 +85,26 @@ OOXML_PACKAGE_TYPES: dict[str, str] = {
     "application/vnd.ms-powerpoint.template.macroEnabled.main+xml":
         "application/vnd.ms-powerpoint.template.macroEnabled.12",
 }
-OOXML_MAIN_PARTS = ("word/document.xml", "xl/workbook.xml", "xl/workbook.bin", "ppt/presentation.xml")
-_CONTENT_TYPE_OVERRIDE = re.compile(
-    rb"<(?:\w+:)?Override\b[^>]*?PartName=\"/?([^\"]+)\"[^>]*?ContentType=\"([^\"]+)\"", re.IGNORECASE)
+# the same, looked up without regard to case (content types are case-insensitive, RFC 2045)
+_PACKAGE_TYPE_BY_MAIN = {main.lower(): package for main, package in OOXML_PACKAGE_TYPES.items()}
+# what a template, slide show or macro-enabled package is rebuilt as: the macro-free kind of the same
+# document (a template stays a template); an add-in has no use without its macros, and its sheets
+# become an ordinary workbook
+MACRO_FREE_PACKAGE: dict[str, str] = {
+    "application/vnd.ms-word.document.macroEnabled.12": f"{_OOXML}.wordprocessingml.document",
+    "application/vnd.ms-word.template.macroEnabled.12": f"{_OOXML}.wordprocessingml.template",
+    "application/vnd.ms-excel.sheet.macroEnabled.12": f"{_OOXML}.spreadsheetml.sheet",
+    "application/vnd.ms-excel.template.macroEnabled.12": f"{_OOXML}.spreadsheetml.template",
+    "application/vnd.ms-excel.addin.macroEnabled.12": f"{_OOXML}.spreadsheetml.sheet",
+    "application/vnd.ms-excel.sheet.binary.macroEnabled.12": f"{_OOXML}.spreadsheetml.sheet",
+    "application/vnd.ms-powerpoint.presentation.macroEnabled.12": f"{_OOXML}.presentationml.presentation",
+    "application/vnd.ms-powerpoint.slideshow.macroEnabled.12": f"{_OOXML}.presentationml.slideshow",
+    "application/vnd.ms-powerpoint.template.macroEnabled.12": f"{_OOXML}.presentationml.template",
+    **{package: package for package in OOXML_PACKAGE_TYPES.values() if package.startswith(_OOXML)},
+}
+OOXML_GENERIC = "application/vnd.openxmlformats-package"
+MAX_PACKAGE_XML = 1024 * 1024  # [Content_Types].xml and _rels/.rels larger than this are not read
+OFFICE_DOCUMENT_REL = "/officedocument"  # transitional .../relationships/officeDocument, Strict alike
 
 # Extensions that the same content legitimately carries (first one is used for output names).
 EXTENSIONS: dict[str, tuple[str, ...]] = {
@@ -196,15 +216,12 @@ def _zip_type(path: Path) -> str:
             names = set(archive.namelist())
     except (zipfile.BadZipFile, OSError, ValueError):
         return "application/zip"  # the archive converter reports the corruption
-    if "[Content_Types].xml" in names:
-        with zipfile.ZipFile(path) as archive, archive.open("[Content_Types].xml") as handle:
-            types = handle.read(1024 * 1024)
-        for part, ctype in _CONTENT_TYPE_OVERRIDE.findall(types):
-            if part.decode("utf-8", "replace") in OOXML_MAIN_PARTS:
-                found = OOXML_PACKAGE_TYPES.get(ctype.decode("utf-8", "replace"))
-                if found is not None:
-                    return found
-        return "application/vnd.openxmlformats-package"
+    if any(name.lower() == "[content_types].xml" for name in names):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return ooxml_package_type(archive)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+            return OOXML_GENERIC
     if "mimetype" in names:
         with zipfile.ZipFile(path) as archive:
             declared = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
@@ -217,6 +234,65 @@ def _zip_type(path: Path) -> str:
     if "META-INF/MANIFEST.MF" in names or any(n.endswith(".class") for n in names):
         return "application/java-archive"
     return "application/zip"
+
+
+def _package_xml(archive: zipfile.ZipFile, parts: dict[str, zipfile.ZipInfo], name: str) -> etree._Element | None:
+    """A package-level XML part (part names compare without regard to case, as in OPC), parsed
+    without DTDs, entities or network; None when missing, too large or not well-formed."""
+    info = parts.get(name)
+    if info is None or info.file_size > MAX_PACKAGE_XML:
+        return None
+    with archive.open(info) as handle:
+        data = handle.read(MAX_PACKAGE_XML + 1)
+    if len(data) > MAX_PACKAGE_XML or b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
+        return None
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        return etree.fromstring(data, parser)
+    except etree.XMLSyntaxError:
+        return None
+
+
+def _localname(element: etree._Element) -> str:
+    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+
+
+def _main_part(rels: etree._Element | None) -> str | None:
+    """The part the package relationship ``officeDocument`` names (relative to the root)."""
+    if rels is None:
+        return None
+    for rel in rels:
+        if _localname(rel) != "Relationship" or rel.get("TargetMode", "").lower() == "external":
+            continue
+        if rel.get("Type", "").strip().lower().endswith(OFFICE_DOCUMENT_REL):
+            target = posixpath.normpath(unquote(rel.get("Target", "").strip()).lstrip("/"))
+            return None if target.startswith("..") else target.lower()
+    return None
+
+
+def ooxml_package_type(archive: zipfile.ZipFile) -> str:
+    """What an OPC package is, from the content type its main part has in [Content_Types].xml
+    (an Override for the part, else the Default for its extension), the main part being the one
+    the package relationships name, as Office finds it. Anything else is the generic package."""
+    parts = {info.filename.lower(): info for info in archive.infolist()}
+    types = _package_xml(archive, parts, "[content_types].xml")
+    if types is None:
+        return OOXML_GENERIC
+    main = _main_part(_package_xml(archive, parts, "_rels/.rels"))
+    if main is None or main not in parts:  # Office opens no package without it either
+        return OOXML_GENERIC
+    overrides: dict[str, str] = {}
+    defaults: dict[str, str] = {}
+    for entry in types:
+        kind = _localname(entry)
+        if kind == "Override":
+            overrides.setdefault(unquote(entry.get("PartName", "")).lstrip("/").lower(), entry.get("ContentType", ""))
+        elif kind == "Default":
+            defaults.setdefault(entry.get("Extension", "").lstrip(".").lower(), entry.get("ContentType", ""))
+    ctype = overrides.get(main)
+    if ctype is None:
+        ctype = defaults.get(main.rsplit("/", 1)[-1].rpartition(".")[2] if "." in main else "", "")
+    return _PACKAGE_TYPE_BY_MAIN.get(ctype.strip().lower(), OOXML_GENERIC)
 
 
 def _ole_type(path: Path) -> str:

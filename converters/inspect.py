@@ -17,6 +17,7 @@ from typing import Any
 import magic
 
 from converters.inspect_image import jpeg_problems, png_problems, tiff_problems
+from converters.inspect_kind import GENERIC_PACKAGE, NotAPackage, package_kind
 from converters.inspect_office import check_odf, check_ooxml
 
 PDF_FORBIDDEN_KEYS = frozenset({
@@ -206,7 +207,11 @@ def inspect_file(path: Path, scratch: Path, depth: int = 0) -> Verdict:
         check_text(path, mime, verdict)
     elif mime in OOXML_MIMES or (mime in ("application/zip", "application/octet-stream")
                                  and path.suffix.lower() in OOXML_EXTENSIONS and zipfile.is_zipfile(path)):
-        verdict.type = OOXML_MIMES.get(mime, "application/vnd.openxmlformats-package")
+        try:  # the kind Office sees (template, slide show, ...), not libmagic's guess
+            verdict.type = package_kind(path)
+        except NotAPackage as exc:
+            verdict.type = GENERIC_PACKAGE
+            verdict.problems.append(f"ooxml_package_unreadable: {exc}")
         verdict.problems.extend(check_ooxml(path))
     elif mime.startswith("application/vnd.oasis.opendocument"):
         verdict.problems.extend(check_odf(path))

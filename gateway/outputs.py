@@ -16,14 +16,16 @@ import time
 import zipfile
 from pathlib import Path
 
+from converters.detect import MACRO_FREE_PACKAGE, output_extension
 from converters.names import safe_component, stem_of
 from converters.odf import ODF_TYPES
-from converters.ooxml import MAIN_TYPES
 
+# the only types that are delivered, and their extension; Office packages only as the macro-free
+# kinds (a template stays a template: .dotm arrives as .dotx, .ppsm as .ppsx)
 EXTENSION_FOR_TYPE: dict[str, str] = {
     "application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/bmp": "bmp",
     "image/tiff": "tif", "text/plain": "txt", "text/csv": "csv", "application/zip": "zip",
-    **{mime: ext for _, ext, mime in MAIN_TYPES.values()},
+    **{mime: output_extension(mime) for mime in MACRO_FREE_PACKAGE.values()},
     **ODF_TYPES,
 }
 COPY_CHUNK = 1024 * 1024

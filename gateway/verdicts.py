@@ -17,8 +17,9 @@ _SAME_FAMILY = {
 
 
 def types_agree(declared: str, found: str) -> bool:
-    if declared.startswith("application/vnd.openxmlformats-officedocument"):
-        return found == declared or found == "application/vnd.openxmlformats-package"
+    """An Office package must be exactly the declared kind, as the inspector read it from the main
+    part's content type: a template is a template, a slide show a slide show; a macro-enabled or
+    unidentified package confirms nothing."""
     return found in _SAME_FAMILY.get(declared, {declared})
 
 

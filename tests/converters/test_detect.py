@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from converters.detect import detect, extension_agrees
+from converters.detect import MACRO_FREE_PACKAGE, detect, extension_agrees
 from tests.conftest import run_engine
 
 
@@ -63,3 +67,112 @@ def test_plain_prose_mentioning_headers_is_still_text(tmp_path: Path) -> None:
     source = tmp_path / "memo.txt"
     source.write_bytes("議事録\nSubject: 予算について話し合った\n出席者 5名\n".encode())
     assert run_engine(source, tmp_path / "out").outcome == "passed"
+
+
+# --- Office packages: the kind comes from the main part's content type, as Office reads it
+
+OFFICE = Path(__file__).resolve().parents[1] / "fixtures" / "office"
+_DOC = "application/vnd.openxmlformats-officedocument"
+CONTENT_TYPES_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+PACKAGE_RELS = ('<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                '<Relationship Id="rId1" Type="{type}" Target="{target}"/></Relationships>')
+OFFICE_DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+
+
+@pytest.mark.parametrize(("fixture", "mime"), [
+    ("poi-testPPT.ppsx", f"{_DOC}.presentationml.slideshow"),
+    ("poi-testPPT.ppsm", "application/vnd.ms-powerpoint.slideshow.macroEnabled.12"),
+    ("poi-test.xltx", f"{_DOC}.spreadsheetml.template"),
+    ("openxmlsdk-macro.xltm", "application/vnd.ms-excel.template.macroEnabled.12"),
+    ("openxmlsdk-macro-enabled.dotm", "application/vnd.ms-word.template.macroEnabled.12"),
+    ("openxmlsdk-BingoSheet.dotx", f"{_DOC}.wordprocessingml.template"),
+    ("openxmlsdk-macro-enabled.potm", "application/vnd.ms-powerpoint.template.macroEnabled.12"),
+    ("poi-Simple.xlsb", "application/vnd.ms-excel.sheet.binary.macroEnabled.12"),
+])
+def test_office_made_packages_are_their_kind(fixture: str, mime: str) -> None:
+    assert detect(OFFICE / fixture).type == mime
+
+
+def _package(path: Path, types: str, main: str, extra: dict[str, bytes] | None = None,
+             rel_type: str = OFFICE_DOCUMENT) -> Path:
+    with zipfile.ZipFile(path, "w") as package:
+        package.writestr("[Content_Types].xml", f'<Types xmlns="{CONTENT_TYPES_NS}">{types}</Types>')
+        package.writestr("_rels/.rels", PACKAGE_RELS.format(type=rel_type, target=main))
+        package.writestr(main.lstrip("/"), b"<x/>")
+        for name, data in (extra or {}).items():
+            package.writestr(name, data)
+    return path
+
+
+def test_xlsb_main_part_typed_by_its_extension_default(tmp_path: Path) -> None:
+    # Excel writes the binary workbook's type as a Default for ".bin", with no Override
+    types = ('<Default Extension="bin" ContentType="application/vnd.ms-excel.sheet.binary.macroEnabled.main"/>'
+             '<Default Extension="xml" ContentType="application/xml"/>')
+    found = detect(_package(tmp_path / "book.xlsb", types, "xl/workbook.bin"))
+    assert found.type == "application/vnd.ms-excel.sheet.binary.macroEnabled.12"
+
+
+def test_template_kind_whatever_the_attribute_order_and_letter_case(tmp_path: Path) -> None:
+    types = (f'<Override ContentType="{_DOC.upper()}.WordprocessingML.Template.Main+XML" '
+             'PartName="/Word/Document.xml"/>')
+    found = detect(_package(tmp_path / "letter.dotx", types, "word/document.xml"))
+    assert found.type == f"{_DOC}.wordprocessingml.template"
+
+
+def test_main_part_is_the_one_the_package_relationship_names(tmp_path: Path) -> None:
+    # a main part under another name (the relationship decides), and a decoy at the usual place
+    types = (f'<Override PartName="/word/document2.xml" ContentType="{_DOC}.wordprocessingml.template.main+xml"/>'
+             f'<Override PartName="/word/document.xml" ContentType="{_DOC}.wordprocessingml.document.main+xml"/>')
+    path = _package(tmp_path / "t.dotx", types, "/word/document2.xml", {"word/document.xml": b"<x/>"})
+    assert detect(path).type == f"{_DOC}.wordprocessingml.template"
+
+
+def test_strict_relationship_type_names_the_main_part(tmp_path: Path) -> None:
+    types = f'<Override PartName="/ppt/presentation.xml" ContentType="{_DOC}.presentationml.slideshow.main+xml"/>'
+    path = _package(tmp_path / "show.ppsx", types, "ppt/presentation.xml",
+                    rel_type="http://purl.oclc.org/ooxml/officeDocument/relationships/officeDocument")
+    assert detect(path).type == f"{_DOC}.presentationml.slideshow"
+
+
+@pytest.mark.parametrize(("types", "main"), [
+    (f'<Override PartName="/word/document.xml" ContentType="{_DOC}.wordprocessingml.document.main+xml"/>',
+     "../word/document.xml"),  # the main part named outside the package
+    ('<Override PartName="/word/document.xml" ContentType="application/xml"/>', "word/document.xml"),
+    ('<!DOCTYPE Types [<!ENTITY t "x">]>', "word/document.xml"),
+])
+def test_package_without_a_known_main_part_is_generic(tmp_path: Path, types: str, main: str) -> None:
+    path = tmp_path / "odd.docx"
+    with zipfile.ZipFile(path, "w") as package:
+        package.writestr("[Content_Types].xml", types if types.startswith("<!") else
+                         f'<Types xmlns="{CONTENT_TYPES_NS}">{types}</Types>')
+        package.writestr("_rels/.rels", PACKAGE_RELS.format(type=OFFICE_DOCUMENT, target=main))
+        package.writestr("word/document.xml", b"<x/>")
+    assert detect(path).type == "application/vnd.openxmlformats-package"
+
+
+def test_macro_free_kind_keeps_templates_and_slide_shows() -> None:
+    assert MACRO_FREE_PACKAGE["application/vnd.ms-word.template.macroEnabled.12"] == f"{_DOC}.wordprocessingml.template"
+    assert MACRO_FREE_PACKAGE["application/vnd.ms-powerpoint.slideshow.macroEnabled.12"] == \
+        f"{_DOC}.presentationml.slideshow"
+    assert MACRO_FREE_PACKAGE["application/vnd.ms-excel.sheet.binary.macroEnabled.12"] == f"{_DOC}.spreadsheetml.sheet"
+    assert all(kind.startswith(_DOC) for kind in MACRO_FREE_PACKAGE.values())
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice comes from scripts/setup.sh")
+@pytest.mark.parametrize(("sample", "target", "mime"), [
+    ("docx-clean.docx", "dotx:MS Word 2007 XML Template", f"{_DOC}.wordprocessingml.template"),
+    ("xlsx-clean.xlsx", "xltx:Calc MS Excel 2007 XML Template", f"{_DOC}.spreadsheetml.template"),
+    ("pptx-clean.pptx", "potx:Impress MS PowerPoint 2007 XML Template", f"{_DOC}.presentationml.template"),
+])
+def test_libreoffice_made_templates_are_templates(samples: Path, tmp_path: Path, sample: str, target: str,
+                                                 mime: str) -> None:
+    made = libreoffice_convert(samples / sample, target, tmp_path)
+    assert detect(made).type == mime
+
+
+def libreoffice_convert(source: Path, target: str, work: Path) -> Path:
+    """``soffice --convert-to`` in a throw-away profile; the converted file."""
+    subprocess.run(["soffice", "--headless", "--norestore", f"-env:UserInstallation=file://{work}/profile",
+                    "--convert-to", target, "--outdir", str(work / "made"), str(source)],
+                   check=True, capture_output=True, timeout=180, env={**os.environ, "HOME": str(work)})
+    return work / "made" / f"{source.stem}.{target.split(':', 1)[0]}"
