@@ -18,7 +18,8 @@ import magic
 
 from converters.inspect_image import jpeg_problems, png_problems, tiff_problems
 from converters.inspect_kind import GENERIC_PACKAGE, NotAPackage, package_kind
-from converters.inspect_office import check_odf, check_ooxml
+from converters.inspect_office import check_odf
+from converters.inspect_ooxml import check_ooxml
 
 PDF_FORBIDDEN_KEYS = frozenset({
     "/JS", "/JavaScript", "/OpenAction", "/AA", "/EmbeddedFile", "/EmbeddedFiles", "/EF",
