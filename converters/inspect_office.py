@@ -3,9 +3,12 @@ check lives in converters/inspect_ooxml.py)."""
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from pathlib import Path
+
+from converters.inspect_odf import odf_xml_problems
 
 MAX_PART = 256 * 1024 * 1024
 
@@ -37,6 +40,8 @@ def check_odf(path: Path) -> list[str]:
                 match = ODF_ACTIVE.search(data) or ODF_EXTERNAL.search(data)
                 if match:
                     problems.append(f"active or external content in {info.filename}: {match.group(0)[:40]!r}")
+                # parsed, with character references decoded: links, package references, formulas
+                problems.extend(odf_xml_problems(info.filename, io.BytesIO(data)))
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         problems.append(f"odf_unreadable: {type(exc).__name__}")
     return problems

@@ -2,12 +2,19 @@
 other scripts, event listeners, OLE objects, external links, DDE or linked sections.
 
 Removed: ``Basic/`` and ``Scripts/`` libraries at any level, ``office:event-listeners`` and
-``office:scripts`` content, ``draw:object-ole`` / applets / plugins / floating frames, images and
-objects fetched from outside the package, DDE declarations and fields (the cached text stays),
-linked sections and sheets, macro or script links (``vnd.sun.star.script:``, ``macro:``,
-``javascript:``), and formulas calling DDE or web services or referring to other files (the
-cached value stays). Embedded ODF sub-documents (charts) stay and are cleaned the same way.
-Encrypted packages are blocked as password-protected.
+``office:scripts`` content, ``draw:object-ole`` / applets / plugins / floating frames, DDE
+declarations and fields (the cached text stays), linked sections and sheets, external database
+sources, the template link and auto-reload in meta.xml.
+
+Links and references are allowlists (``converters.odf_references``): a link (``text:a``,
+``draw:a``, any ``xlink:href``) stays only to http, https, mailto or a place in the document -
+any other link (``file:``, UNC, relative paths, ``vnd.sun.star.script:``...) becomes plain text,
+its visible text kept; pictures, objects, fill images, fonts and sounds must be parts of the
+package. Formulas in cells, validation conditions, conditional formats (``style:map``,
+``calcext:condition``) and named expressions that call DDE, WEBSERVICE or FILTERXML, HYPERLINK to
+anything but http(s)/mailto, or refer to another document are removed; a cell keeps its cached
+value. Embedded ODF sub-documents (charts) stay and are cleaned the same way. Encrypted packages
+are blocked as password-protected.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from lxml import etree
 
 from converters.base import Conversion, Converter, ConvertRequest, Finding, Output
 from converters.errors import CorruptFile, DecompressionBomb, PasswordProtected, TooManyMembers
+from converters.odf_references import address_risk, allowed_link, formula_risk, inside_package
 from converters.ooxml import MAX_XML_PART_BYTES, parse_xml, serialise
 
 NS = {
@@ -32,6 +40,10 @@ NS = {
     "manifest": "urn:oasis:names:tc:opendocument:xmlns:manifest:1.0",
     "presentation": "urn:oasis:names:tc:opendocument:xmlns:presentation:1.0",
     "form": "urn:oasis:names:tc:opendocument:xmlns:form:1.0",
+    "style": "urn:oasis:names:tc:opendocument:xmlns:style:1.0",
+    "meta": "urn:oasis:names:tc:opendocument:xmlns:meta:1.0",
+    "svg": "urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0",
+    "calcext": "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0",
 }
 ODF_TYPES: dict[str, str] = {
     "application/vnd.oasis.opendocument.text": "odt",
@@ -45,7 +57,6 @@ ODF_TYPES: dict[str, str] = {
 SCRIPT_DIRS = re.compile(r"(^|/)(Basic|Scripts)/", re.IGNORECASE)
 SCRIPT_LINK = re.compile(r"^\s*(vnd\.sun\.star\.script:|macro:|javascript:|vbscript:|vnd\.sun\.star\.basic:)",
                          re.IGNORECASE)
-FORMULA_RISK = re.compile(r"\bDDE\s*\(|\bWEBSERVICE\s*\(|\bFILTERXML\s*\(|'(file|https?|ftp):", re.IGNORECASE)
 REMOVED_ELEMENTS: dict[str, str] = {  # "prefix:local" -> finding code
     "office:event-listeners": "script_event_removed",
     "script:event-listener": "script_event_removed",
@@ -60,6 +71,14 @@ REMOVED_ELEMENTS: dict[str, str] = {  # "prefix:local" -> finding code
     "text:section-source": "external_link_removed",
     "table:table-source": "external_link_removed",
     "table:cell-range-source": "external_link_removed",
+    "table:database-source-sql": "data_connection_removed",
+    "table:database-source-table": "data_connection_removed",
+    "table:database-source-query": "data_connection_removed",
+    "table:source-service": "data_connection_removed",
+    "table:error-macro": "script_event_removed",
+    "text:script": "script_event_removed",
+    "meta:auto-reload": "external_link_removed",
+    "text:alphabetical-index-auto-mark-file": "external_link_removed",
 }
 UNWRAPPED_ELEMENTS: dict[str, str] = {  # keep the text inside, drop the element
     "text:dde-connection": "dde_field_removed",
@@ -75,8 +94,30 @@ def _qname(name: str) -> str:
 REMOVED = {_qname(k): v for k, v in REMOVED_ELEMENTS.items()}
 UNWRAPPED = {_qname(k): v for k, v in UNWRAPPED_ELEMENTS.items()}
 HREF = _qname("xlink:href")
-FORMULA = _qname("table:formula")
-LINKING = {_qname("draw:image"), _qname("draw:object")}
+# elements a person follows: an unsafe target unwraps them (their text and shapes stay)
+LINKS = {_qname("text:a"), _qname("draw:a")}
+# elements whose xlink:href is loaded with the document: removed unless it names a part of the package;
+# for these two only the reference goes (the element may hold the picture itself as binary data)
+PACKAGE_REFERENCES = {_qname(name) for name in (
+    "draw:image", "draw:object", "draw:fill-image", "style:background-image", "svg:font-face-uri",
+    "presentation:sound", "text:list-level-style-image", "svg:definition-src")}
+REFERENCE_ONLY = {_qname("style:background-image"), _qname("text:list-level-style-image")}
+# elements that mean nothing without their link (the template the document was made from)
+NOTHING_WITHOUT_LINK = {_qname("meta:template")}
+# (element, attribute holding a formula) -> what goes when it reaches out: "attribute" or "element"
+FORMULA_PLACES: dict[tuple[str, str], str] = {
+    (_qname("table:table-cell"), _qname("table:formula")): "attribute",  # the cached value stays
+    (_qname("table:covered-table-cell"), _qname("table:formula")): "attribute",
+    (_qname("table:content-validation"), _qname("table:condition")): "attribute",
+    (_qname("style:map"), _qname("style:condition")): "element",
+    (_qname("calcext:condition"), _qname("calcext:value")): "element",
+    (_qname("calcext:formatting-entry"), _qname("calcext:value")): "parent",
+    (_qname("calcext:color-scale-entry"), _qname("calcext:value")): "parent",
+    (_qname("table:named-expression"), _qname("table:expression")): "element",
+    (_qname("table:named-range"), _qname("table:cell-range-address")): "element",
+}
+FORMULA_ATTRIBUTES = {attribute for _, attribute in FORMULA_PLACES}
+RANGE_ADDRESS = _qname("table:cell-range-address")
 
 
 def _unwrap(element: etree._Element) -> None:
@@ -91,9 +132,10 @@ def _unwrap(element: etree._Element) -> None:
             previous.tail = (previous.tail or "") + text
         else:
             parent.text = (parent.text or "") + text
-    for offset, child in enumerate(list(element)):
+    children = list(element)
+    for offset, child in enumerate(children):
         parent.insert(index + offset, child)
-    last = parent[index + len(element) - 1] if len(element) else previous
+    last = children[-1] if children else previous
     tail = element.tail or ""
     if tail:
         if last is not None and last is not element:
@@ -101,6 +143,63 @@ def _unwrap(element: etree._Element) -> None:
         else:
             parent.text = (parent.text or "") + tail
     parent.remove(element)
+
+
+def _detach(element: etree._Element) -> None:
+    """Remove ``element`` and what it holds; the text after it stays."""
+    parent = element.getparent()
+    if parent is None:
+        return
+    if element.tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
+
+
+def _scrub_reference(element: etree._Element, href: str, findings: dict[tuple[str, str], None], part: str) -> bool:
+    """Apply the link or package-reference allowlist to one ``xlink:href``; True when something changed."""
+    tag = element.tag
+    if tag in PACKAGE_REFERENCES:
+        if inside_package(href):
+            return False
+        findings[("external_link_removed", f"{part}: {href[:80]}")] = None
+        if tag in REFERENCE_ONLY:
+            del element.attrib[HREF]
+        else:
+            _detach(element)
+        return True
+    if href == "":
+        return False  # an empty reference is the document itself (Word's templates leave one)
+    clean = allowed_link(href)
+    if clean is not None and not SCRIPT_LINK.match(clean):
+        if clean != href:
+            element.set(HREF, clean)  # what the allowlist saw is what the application reads
+            return True
+        return False
+    code = "script_link_removed" if SCRIPT_LINK.match(href) else "external_link_removed"
+    findings[(code, f"{part}: {href.strip()[:80]}")] = None
+    if tag in LINKS:
+        _unwrap(element)  # the link becomes its visible text (or its shapes)
+    elif tag in NOTHING_WITHOUT_LINK:
+        _detach(element)
+    else:
+        del element.attrib[HREF]
+    return True
+
+
+def _remove_formula(element: etree._Element, attribute: str) -> None:
+    what = FORMULA_PLACES.get((element.tag, attribute), "element" if attribute == RANGE_ADDRESS else "attribute")
+    if what == "attribute":
+        del element.attrib[attribute]
+    elif what == "element":
+        _detach(element)
+    else:
+        parent = element.getparent()
+        if parent is not None:
+            _detach(parent)
 
 
 def scrub_xml(root: etree._Element, findings: dict[tuple[str, str], None], part: str) -> bool:
@@ -112,9 +211,8 @@ def scrub_xml(root: etree._Element, findings: dict[tuple[str, str], None], part:
         tag = element.tag
         if tag in REMOVED:
             findings[(REMOVED[tag], f"{part}: {etree.QName(element).localname}")] = None
-            parent = element.getparent()
-            if parent is not None:
-                parent.remove(element)
+            if element.getparent() is not None:
+                _detach(element)
                 changed = True
             continue
         if tag in UNWRAPPED:
@@ -123,23 +221,18 @@ def scrub_xml(root: etree._Element, findings: dict[tuple[str, str], None], part:
             changed = True
             continue
         href = element.get(HREF)
-        if href is not None:
-            if SCRIPT_LINK.match(href):
-                findings[("script_link_removed", f"{part}: {href[:60]}")] = None
-                del element.attrib[HREF]
-                changed = True
-            elif tag in LINKING and not href.startswith(("./", "Pictures/", "Object", "#")) and ":" in href:
-                findings[("external_link_removed", f"{part}: {href[:80]}")] = None
-                parent = element.getparent()
-                if parent is not None:
-                    parent.remove(element)
-                    changed = True
-                continue
-        formula = element.get(FORMULA)
-        if formula is not None and FORMULA_RISK.search(formula):
-            findings[("external_formula_removed", f"{part}: {formula[:60]}")] = None
-            del element.attrib[FORMULA]
+        if href is not None and _scrub_reference(element, href, findings, part):
             changed = True
+            if element.getparent() is None:
+                continue
+        for attribute in FORMULA_ATTRIBUTES & set(element.attrib):
+            value = element.get(attribute, "")
+            risk = address_risk(value) if attribute == RANGE_ADDRESS else formula_risk(value)
+            if risk is not None:
+                findings[("external_formula_removed", f"{part}: {risk}")] = None
+                _remove_formula(element, attribute)
+                changed = True
+                break
     scripts = root.find(f".//{_qname('office:scripts')}")
     if scripts is not None and len(scripts):
         for child in list(scripts):
