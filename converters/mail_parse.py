@@ -5,10 +5,17 @@ body becomes text (text/plain preferred; HTML-only mail through ``html_text``; c
 summarised), forwarded messages are followed, signatures dropped and encrypted bodies reported
 (never passed). Attachments are written as files for the trusted side to disarm one by one.
 Nothing here builds the outgoing message: the trusted side does, from validated pieces.
+
+Every leaf of the MIME tree, wherever it stands, ends as body text, an attachment, or an entry
+the notice names: ``dropped`` (with a stable code and a reason) or ``omitted`` (another form of
+the body in multipart/alternative; files and pictures in the branches not chosen as the body are
+still attachments).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import struct
 from dataclasses import dataclass, field
@@ -31,6 +38,10 @@ SIGNATURE_TYPES = frozenset({"application/pkcs7-signature", "application/x-pkcs7
 HEADER_START = re.compile(rb"^(From |[!-9;-~]{1,76}:[ \t]?\S)")
 TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 ENCRYPTED_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime", "application/pgp-encrypted"})
+ENCRYPTED_REASON = "暗号化されているため検査できず、届けられません / encrypted: cannot be inspected, not delivered"
+STATUS_REPORT_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status",
+                                 "message/disposition-notification", "message/global-disposition-notification",
+                                 "message/feedback-report"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,8 @@ class Split:
     body: list[str] = field(default_factory=list)
     attachments: list[dict[str, Any]] = field(default_factory=list)
     dropped: list[dict[str, str]] = field(default_factory=list)
+    omitted: list[dict[str, str]] = field(default_factory=list)  # other forms of the body (multipart/alternative)
+    truncated: bool = False
     findings: dict[tuple[str, str], None] = field(default_factory=dict)
     html_converted: bool = False
     parts: int = 0
@@ -91,6 +104,32 @@ def summarise_calendar(text: str) -> str:
     return "\n".join(lines)
 
 
+def _body_alternative(children: list[Message]) -> Message | None:
+    """The alternative that becomes the body: the first text/plain that is not a file, else the
+    last one (the richest, by RFC 2046)."""
+    for child in children:
+        if child.get_content_type() == "text/plain" and not attachment_filename(child):
+            return child
+    return children[-1] if children else None
+
+
+def _inner_message(part: Message) -> Message | None:
+    """The message inside a message/* part. Some mailers base64-encode it (RFC 2046 forbids
+    that); compat32 then shows the encoded text as a message without headers."""
+    payload = part.get_payload()
+    message = payload[0] if isinstance(payload, list) and payload else None
+    if not isinstance(message, Message):
+        return None
+    encoding = (raw_header(part, "content-transfer-encoding") or "").strip().lower()
+    encoded = message.get_payload()
+    if encoding == "base64" and not message.keys() and isinstance(encoded, str):
+        try:
+            return message_from_bytes(base64.b64decode(encoded), policy=compat32)
+        except (binascii.Error, ValueError):
+            return message
+    return message
+
+
 class MailSplitter:
     def __init__(self, out_dir: Path, limits: MailLimits, defang: bool = True) -> None:
         self.out_dir = out_dir
@@ -126,60 +165,76 @@ class MailSplitter:
             value = value[: self.limits.max_header_chars]
         return decode_header_value(value)
 
-    def _walk(self, part: Message, depth: int, *, forwarded: bool) -> None:
+    def _walk(self, part: Message, depth: int, *, forwarded: bool, alternative: bool = False) -> None:
+        """Every leaf ends as body text, an attachment, or an entry for the notice (``dropped``,
+        or ``omitted`` for another form of the body). ``alternative``: the part is in a branch
+        of multipart/alternative that was not chosen as the body; its text is another
+        rendering of the body (omitted), anything else in it is still delivered or named."""
         self.split.parts += 1
         if depth > self.limits.max_depth or self.split.parts > self.limits.max_parts:
-            self.split.note("mail_structure_truncated", "nesting or part count over the limit")
+            self._truncated()
             return
         ctype = part.get_content_type().lower()
-        if ctype == "message/rfc822":  # compat32 shows it as a one-child multipart
-            self._forwarded(part, depth)
-            return
-        if part.is_multipart():
-            self._multipart(part, ctype, depth, forwarded)
-            return
+        if ctype in STATUS_REPORT_TYPES:
+            self.split.body.append(self._status_report(part, ctype))
+        elif ctype == "message/partial":
+            self._drop(f"message/partial ({part.get_param('number') or '?'}/{part.get_param('total') or '?'})",
+                       ctype, "message_partial",
+                       "分割して送られたメッセージの一部のため、組み立てられず届けられません / one piece of a message "
+                       "sent in pieces: it cannot be put together, not delivered")
+        elif ctype == "message/external-body":
+            self._drop(f"message/external-body ({part.get_param('access-type') or '?'})", ctype,
+                       "external_body", "本文がメールの外(URL など)にあり、取りに行きません / the content is stored "
+                       "outside the message (a URL or server) and is not fetched")
+        elif ctype.startswith("message/"):  # rfc822, global, news ...: compat32 shows it as a one-child multipart
+            self._forwarded(part, ctype, depth)
+        elif part.is_multipart():
+            self._multipart(part, ctype, depth, forwarded, alternative)
+        else:
+            self._leaf(part, ctype, forwarded, alternative)
+
+    def _leaf(self, part: Message, ctype: str, forwarded: bool, alternative: bool) -> None:
         filename = attachment_filename(part)
         disposition = (raw_header(part, "content-disposition") or "").split(";", 1)[0].strip().lower()
         if ctype in SIGNATURE_TYPES:
             self._drop(filename or "signature", ctype, "signature_removed",
                        "電子署名は無害化後は検証できないため外しました / signature removed (cannot be verified)")
+        elif ctype in ENCRYPTED_TYPES and str(part.get_param("smime-type") or "").lower() == "signed-data":
+            self._drop(filename or "smime.p7m", ctype, "signed_opaque",
+                       "署名の中に本文が包まれた形式(S/MIME)のため検査できず、届けられません / signed in a form that "
+                       "wraps the content (opaque S/MIME): cannot be inspected, not delivered")
         elif ctype in ENCRYPTED_TYPES:
-            self._drop(filename or "encrypted", ctype, "encrypted_body",
-                       "暗号化されているため検査できず、届けられません / encrypted: cannot be inspected, not delivered")
+            self._drop(filename or "encrypted", ctype, "encrypted_body", ENCRYPTED_REASON)
         elif ctype in TNEF_TYPES or filename.lower() == "winmail.dat":
             self._tnef(part, forwarded)
         elif filename or disposition == "attachment" or not ctype.startswith("text/"):
             self._attachment(part, filename, ctype, forwarded)
-        elif ctype == "text/calendar":
+        elif ctype == "text/calendar":  # in an alternative too: an invitation's plain text rarely holds it all
             self.split.body.append(summarise_calendar(decode_body(part, self.split)))
+        elif alternative:
+            self.split.note("alternative_omitted", ctype)
+            self.split.omitted.append({"name": filename, "content_type": ctype})
         elif ctype == "text/html":
             self.split.body.append(html_to_text(decode_body(part, self.split), defang=self.defang))
             self.split.html_converted = True
         else:
             self.split.body.append(decode_body(part, self.split))
 
-    def _multipart(self, part: Message, ctype: str, depth: int, forwarded: bool) -> None:
-        children = part.get_payload()
-        if not isinstance(children, list):
-            return
-        if ctype == "multipart/alternative":
-            plain = [c for c in children if isinstance(c, Message) and c.get_content_type() == "text/plain"]
-            chosen = plain[0] if plain else next((c for c in reversed(children) if isinstance(c, Message)), None)
-            if chosen is not None:
-                self._walk(chosen, depth + 1, forwarded=forwarded)
-            return
+    def _multipart(self, part: Message, ctype: str, depth: int, forwarded: bool, alternative: bool) -> None:
+        payload = part.get_payload()
+        children = [c for c in payload if isinstance(c, Message)] if isinstance(payload, list) else []
         if ctype == "multipart/encrypted":
-            self._drop("encrypted", ctype, "encrypted_body",
-                       "暗号化されているため検査できず、届けられません / encrypted: cannot be inspected, not delivered")
+            self._drop("encrypted", ctype, "encrypted_body", ENCRYPTED_REASON)
             return
-        for child in children:
-            if isinstance(child, Message):
-                self._walk(child, depth + 1, forwarded=forwarded)
+        chosen = _body_alternative(children) if ctype == "multipart/alternative" else None
+        for child in children:  # unknown subtypes (report, digest, appledouble, parallel ...) as mixed
+            self._walk(child, depth + 1, forwarded=forwarded,
+                       alternative=alternative or (chosen is not None and child is not chosen))
 
-    def _forwarded(self, part: Message, depth: int) -> None:
-        inner = part.get_payload()
-        message = inner[0] if isinstance(inner, list) and inner else None
-        if not isinstance(message, Message):
+    def _forwarded(self, part: Message, ctype: str, depth: int) -> None:
+        message = _inner_message(part)
+        if message is None:
+            self._attachment(part, attachment_filename(part), ctype, True)
             return
         self.split.note("forwarded_message_inlined", decode_header_value(raw_header(message, "subject")))
         heading = ["", "---------- 転送メッセージ / Forwarded message ----------"]
@@ -189,6 +244,31 @@ class MailSplitter:
                 heading.append(f"{label}: {self._header(value, name)}")
         self.split.body.append("\n".join(heading) + "\n")
         self._walk(message, depth + 1, forwarded=True)
+
+    def _status_report(self, part: Message, ctype: str) -> str:
+        """A delivery or read report's fields as text (compat32 gives one header block a child)."""
+        lines = [f"[{ctype}]"]
+        payload = part.get_payload()
+        for block in payload if isinstance(payload, list) else []:
+            if not isinstance(block, Message):
+                continue
+            lines += [f"{key}: {self._header(str(value), key.lower())}" for key, value in block.items()]
+            text = block.get_payload()
+            if isinstance(text, str) and text.strip():
+                lines.append(text.strip())
+            lines.append("")
+        if not isinstance(payload, list):
+            lines.append(decode_body(part, self.split))
+        return "\n".join(lines).rstrip("\n")
+
+    def _truncated(self) -> None:
+        if self.split.truncated:
+            return
+        self.split.truncated = True
+        self.split.note("mail_structure_truncated", "nesting or part count over the limit")
+        self._drop("(以降の部分 / the remaining parts)", "multipart/mixed", "mail_structure_truncated",
+                   "入れ子が深すぎるか部分が多すぎるため、以降の部分は読んでいません / nested too deeply or too many "
+                   "parts: the rest of the message was not read")
 
     def _attachment(self, part: Message, filename: str, ctype: str, forwarded: bool) -> None:
         payload = part.get_payload(decode=True)
@@ -221,6 +301,10 @@ class MailSplitter:
             html = tnef.htmlbody if isinstance(tnef.htmlbody, str) else detect_and_decode(tnef.htmlbody).text
             self.split.body.append(html_to_text(html, defang=self.defang))
             self.split.html_converted = True
+        elif tnef.has_body():  # only Outlook's compressed RTF
+            self._drop("winmail.dat (RTF)", "application/rtf", "tnef_rtf_body",
+                       "Outlook のリッチテキスト形式の本文は読み取れないため届けられません / Outlook's rich-text "
+                       "body inside winmail.dat cannot be read, not delivered")
         for attachment in tnef.attachments:
             name = attachment.long_filename() or attachment.name or "attachment"
             if isinstance(name, bytes):
@@ -254,8 +338,13 @@ def split_mail(raw: bytes, out_dir: Path, limits: MailLimits | None = None, *, d
     if len(body) > splitter.limits.max_body_chars:
         body = body[: splitter.limits.max_body_chars]
         split.note("mail_body_truncated", "")
+        split.dropped.append({"name": "(本文の続き / the rest of the body)", "content_type": "text/plain",
+                              "reason_code": "mail_body_truncated",
+                              "reason": "本文が長すぎるため、続きを省きました / the body is too long: "
+                                        "the rest was left out"})
     (out_dir / "body.txt").write_text(body, encoding="utf-8")
     return {"rejected": False, "headers": split.headers, "addresses": split.addresses,
             "authentication_results": split.authentication_results,
             "body_file": "body.txt", "html_converted": split.html_converted, "attachments": split.attachments,
-            "dropped": split.dropped, "findings": [{"code": c, "detail": d} for c, d in split.findings]}
+            "dropped": split.dropped, "omitted": split.omitted,
+            "findings": [{"code": c, "detail": d} for c, d in split.findings]}

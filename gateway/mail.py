@@ -38,6 +38,8 @@ MESSAGE_IDS = re.compile(r"^(<[!-;=?-~]+@[!-;=?-~]+>\s*)+$")
 DATE = re.compile(r"^[ -~]{10,80}$")
 MAX_BODY_BYTES = 16 * 1024 * 1024
 AS_WRITTEN = SMTP.clone(refold_source="none")  # headers set raw (encoded words) are sent as they were written
+MAX_ATTACHMENTS = 500  # files a split may hand over; parts beyond are counted in the notice
+MAX_LISTED = 100  # parts removed by the splitter listed one by one
 SPLIT_FILES = re.compile(r"body\.txt|att-[1-9][0-9]{0,3}")
 
 
@@ -137,6 +139,10 @@ class MailSanitizer:
         for key in ("attachments", "dropped", "findings", "authentication_results"):
             if not isinstance(data.get(key), list):
                 raise ReportInvalid(f"mail splitter report field {key} is not a list")
+        omitted = data.get("omitted", [])
+        if not isinstance(omitted, list) or not all(isinstance(o, dict) for o in omitted):
+            raise ReportInvalid("mail splitter report field omitted is not a list of parts")
+        data["omitted"] = [{"content_type": clean_header(o.get("content_type"), 100)} for o in omitted[:50]]
         if not all(isinstance(f, dict) and isinstance(f.get("code"), str) and isinstance(f.get("detail", ""), str)
                    for f in data["findings"]):
             raise ReportInvalid("mail splitter report has a malformed finding")
@@ -158,7 +164,7 @@ class MailSanitizer:
         reports: list[dict[str, Any]] = []
         files: list[tuple[str, Path, str]] = []
         budget = self.settings.mail.max_attachments_mb * 1024 * 1024  # the outgoing mail is built in memory
-        for index, item in enumerate(split["attachments"][:500], start=1):
+        for index, item in enumerate(split["attachments"][:MAX_ATTACHMENTS], start=1):
             data = parts.get(f"att-{index}")
             if not isinstance(item, dict) or item.get("file") != f"att-{index}" or data is None or job is None:
                 raise ReportInvalid("mail splitter listed a malformed attachment")
@@ -185,13 +191,19 @@ class MailSanitizer:
                 files.append((Path(output["path"]).name, Path(output["path"]), output["type"]))
                 output["path"] = Path(output["path"]).name  # as attached to the outgoing message
             reports.append(result)
-        for item in split["dropped"][:100]:
+        for item in split["dropped"][:MAX_LISTED]:
             if isinstance(item, dict):
                 reports.append({"input": shortened(clean_header(item.get("name"), 4000), 255), "outcome": "blocked",
                                 "type": clean_header(item.get("content_type"), 100),
                                 "reason": clean_header(item.get("reason"), 300),
                                 "reason_code": clean_header(item.get("reason_code"), 64), "outputs": [],
                                 "findings": [], "verified": False, "size": 0})
+        unlisted = max(0, len(split["attachments"]) - MAX_ATTACHMENTS) + max(0, len(split["dropped"]) - MAX_LISTED)
+        if unlisted:  # never silently: the rest is counted in the notice
+            reports.append({"input": f"(ほか {unlisted} 個の部分 / {unlisted} more parts)", "outcome": "blocked",
+                            "type": "multipart/mixed", "reason_code": "too_many_parts", "outputs": [], "findings": [],
+                            "reason": "1 通のメールで扱える部分の数を超えたため届けられません / more parts than one "
+                                      "mail may carry: not delivered", "verified": False, "size": 0})
         return reports, files
 
     def _build(self, split: dict[str, Any], body: str, attachments: list[dict[str, Any]],
@@ -222,7 +234,8 @@ class MailSanitizer:
         actions += [f"attachments-{word}" for outcome, word in (("sanitized", "rebuilt"), ("passed", "checked"),
                                                                  ("blocked", "removed")) if outcome in outcomes]
         message["X-Sanitized"] = " ".join(actions)
-        notice = build_notice(attachments, reference, as_text=self.settings.mail.attachments == "text")
+        notice = build_notice(attachments, reference, as_text=self.settings.mail.attachments == "text",
+                              omitted=split.get("omitted"))
         trusted = self._trusted_authentication_results(split)
         text = warning(trusted, headers, addresses, split["findings"]) + body.rstrip() + "\n\n" + notice
         if self.settings.mail.charset == "iso-2022-jp":

@@ -30,7 +30,37 @@ JAPANESE_REASONS = {
     "archive_all_members_blocked": "中のファイルがすべて削除対象のため",
     "verification_failed": "無害化後の検査に合格しなかったため",
     "timeout": "処理が時間内に終わらなかったため",
+    "unsupported_archive": "対応していない圧縮形式(RAR など)のため検査できません",
+    "encoded_attachment": "符号化されたファイル(uuencode など)を含むため",
+    "archive_too_deep": "圧縮ファイルの入れ子が深すぎるため",
+    "archive_too_many_members": "圧縮ファイル内のファイル数が上限を超えるため",
+    "too_many_pages": "ページ数が上限を超えるため",
+    "limit_exceeded": "処理の上限を超えるため",
+    "resource_limit": "処理に必要なメモリや時間が上限を超えるため",
+    "converter_crashed": "安全に処理できなかったため",
+    "converter_report_invalid": "安全に処理できなかったため",
+    "converter_error": "安全に処理できなかったため",
+    "converter_unavailable": "処理に必要な変換機能が使えなかったため",
+    "sandbox_failure": "安全に処理できなかったため",
+    "internal_error": "内部エラーのため",
+    "blocked_type": "危険な形式のため",
+    "signature_removed": "電子署名は無害化後は検証できないため外しました",
+    "encrypted_body": "暗号化されているため検査できません",
+    "encoded_file_removed": "本文に埋め込まれた符号化ファイルのため",
+    "removed_by_policy": "添付ファイルは受け付けない設定のため",
+    "attachments_too_large": "添付ファイルの合計が上限を超えるため",
+    "archive_link_skipped": "ファイルではなくリンク(シンボリックリンク)のため",
+    "signed_opaque": "署名の中に本文が包まれた形式(S/MIME)のため検査できません",
+    "message_partial": "分割して送られたメッセージの一部のため、組み立てられません",
+    "external_body": "本文がメールの外(URL など)にあり、取りに行きません",
+    "tnef_rtf_body": "Outlook のリッチテキスト形式の本文は読み取れないため",
+    "mail_structure_truncated": "入れ子が深すぎるか部分が多すぎるため、以降は読んでいません",
+    "mail_body_truncated": "本文が長すぎるため、続きを省きました",
+    "too_many_parts": "1 通のメールで扱える部分の数を超えたため",
 }
+ENGLISH_REASONS = {"archive_link_skipped": "a link (symbolic link), not a file"}
+MAX_MEMBER_LINES = 300  # removed members listed per archive; the rest are counted
+CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 FINDINGS_JA = {
     "vba_macro_removed": "マクロを削除",
     "excel4_macro_removed": "Excel 4 マクロを削除",
@@ -107,8 +137,49 @@ def warning(authentication_results: list[Any], headers: dict[str, str],
     return ("\n".join(lines) + "\n" + "-" * 60 + "\n\n") if lines else ""
 
 
-def build_notice(attachments: list[dict[str, Any]], reference: str, *, as_text: bool = False) -> str:
-    """The notice at the end of the body: Japanese first, English second."""
+def _plain(value: object, limit: int = 300) -> str:
+    return CONTROL.sub(" ", str(value or ""))[:limit].strip()
+
+
+def removed_members(item: dict[str, Any], prefix: str = "") -> list[tuple[str, str, str]]:
+    """``(path in the archive, Japanese reason, English reason)`` of every member of an archive
+    (at any depth: ``inner.zip/setup.exe``) that did not arrive, links skipped included."""
+    found: list[tuple[str, str, str]] = []
+    for finding in item.get("findings") or []:
+        if isinstance(finding, dict) and finding.get("code") == "archive_link_skipped":
+            found.append((prefix + _plain(finding.get("detail")), JAPANESE_REASONS["archive_link_skipped"],
+                          ENGLISH_REASONS["archive_link_skipped"]))
+    for member in item.get("members") or []:
+        if not isinstance(member, dict):
+            continue
+        path = prefix + _plain(member.get("input"))
+        if member.get("outcome") == "blocked":
+            code = str(member.get("reason_code") or "")
+            english = _plain(member.get("reason")) or "removed"
+            found.append((path, JAPANESE_REASONS.get(code, english), english))
+        found += removed_members(member, path + "/")
+    return found
+
+
+def _member_lines(item: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The lines under an archive attachment naming each member removed and why."""
+    removed = removed_members(item)
+    if not removed:
+        return [], []
+    japanese = ["    除外したファイル:"] + [f"    - {path}: {reason}" for path, reason, _ in removed[:MAX_MEMBER_LINES]]
+    english = ["    removed from it:"] + [f"    - {path}: {reason}" for path, _, reason in removed[:MAX_MEMBER_LINES]]
+    if len(removed) > MAX_MEMBER_LINES:
+        rest = len(removed) - MAX_MEMBER_LINES
+        japanese.append(f"    - ほか {rest} 件(一覧は参照番号で管理者にお問い合わせください)")
+        english.append(f"    - {rest} more (the administrator can list them from the reference)")
+    return japanese, english
+
+
+def build_notice(attachments: list[dict[str, Any]], reference: str, *, as_text: bool = False,
+                 omitted: list[dict[str, Any]] | None = None) -> str:
+    """The notice at the end of the body: Japanese first, English second. Each archive lists the
+    members it lost; ``omitted`` are the forms of the body left out (an HTML version of a
+    plain-text body), each named with its type."""
     japanese = ["-" * 60, "【無害化ゲートウェイからのお知らせ】",
                 "このメールはインターネットから届いたため、本文をテキストに変換しました。"]
     english = ["[Gateway notice] This message came from the internet: its body was converted to text."]
@@ -134,6 +205,12 @@ def build_notice(attachments: list[dict[str, Any]], reference: str, *, as_text: 
             japanese.append(f" {index}. {name} ({size}) → {done_ja} ({outputs})" +
                             (f": {removed_ja}" if removed_ja else ""))
             english.append(f" {index}. {name} ({size}) -> {done_en} ({outputs}; {codes})")
+        members_ja, members_en = _member_lines(item)
+        japanese += members_ja
+        english += members_en
+    for kind in dict.fromkeys(_plain(part.get("content_type"), 100) for part in omitted or []):
+        japanese.append(f"本文の別形式 ({kind}) は、本文と同じ内容の別の表し方のため省きました。")
+        english.append(f"The body's other form ({kind}) was left out: it is another rendering of the same text.")
     japanese.append(f"原本が必要な場合は参照番号 {reference} を添えて管理者にご連絡ください。")
     english.append(f"To request the original, quote reference {reference} to the administrator.")
     return "\n".join(japanese) + "\n\n" + "\n".join(english) + "\n"

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import email
 import email.policy
+import io
 import json
 import subprocess
 import sys
+import zipfile
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -329,3 +331,205 @@ def test_encoded_names_are_short_words_that_give_the_name_back(name: str, charse
     words = encoded_words(name, charset, exact=True)
     assert all(word.startswith(prefix) and len(word) <= 75 for word in words)
     assert decode_header_value(" ".join(words)) == name
+
+
+# --- every leaf of the MIME tree ends as text, an attachment or a line in the notice ---------------
+
+def iso(text: str) -> str:
+    """An RFC 2047 word in ISO-2022-JP, as Japanese mailers write subjects and file names."""
+    import base64
+
+    return f"=?ISO-2022-JP?B?{base64.b64encode(encode_iso2022jp(text)[0]).decode('ascii')}?="
+
+
+def b64(data: bytes) -> str:
+    import base64
+
+    return base64.encodebytes(data).decode("ascii").replace("\n", "\r\n")
+
+
+def write_mail(tmp_path: Path, name: str, subject: str, body: str) -> str:
+    """Headers as a Japanese mailer writes them, then ``body`` (the MIME structure), CRLF."""
+    head = (f"From: {iso('田中 一郎')} <tanaka@example.co.jp>\r\nTo: soumu@city.example.lg.jp\r\n"
+            f"Subject: {iso(subject)}\r\nDate: Mon, 1 Dec 2025 10:00:00 +0900\r\n"
+            f"Message-ID: <{name}@example.co.jp>\r\nMIME-Version: 1.0\r\n")
+    (tmp_path / name).write_bytes((head + body).encode("ascii"))
+    return name
+
+
+def jis(text: str) -> str:
+    return encode_iso2022jp(text)[0].decode("ascii")
+
+
+def notice_of(message: EmailMessage) -> str:
+    return body_of(message).split("【無害化ゲートウェイからのお知らせ】", 1)[1]
+
+
+def test_iphone_attachment_inside_multipart_alternative_is_delivered(samples: Path, tmp_path: Path) -> None:
+    """iOS Mail puts a file placed in the text into the HTML branch of multipart/alternative
+    (text/plain | mixed[html, pdf, html]); the plain text is the body, the PDF used to vanish."""
+    pdf = (samples / "pdf-clean.pdf").read_bytes()
+    html = "<html><body><div>見積書を送ります。</div></body></html>".encode()
+    name = write_mail(tmp_path, "iphone.eml", "見積書の送付", (
+        "X-Mailer: iPhone Mail (21A329)\r\nContent-Type: multipart/alternative; boundary=Apple-Mail-A1\r\n\r\n"
+        "--Apple-Mail-A1\r\nContent-Type: text/plain; charset=iso-2022-jp\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
+        f"{jis('お世話になっております。見積書を送ります。')}\r\n"
+        "--Apple-Mail-A1\r\nContent-Type: multipart/mixed; boundary=Apple-Mail-B2\r\n\r\n"
+        "--Apple-Mail-B2\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        f"{b64(html)}"
+        f"--Apple-Mail-B2\r\nContent-Type: application/pdf; name=\"{iso('見積書.pdf')}\"\r\n"
+        f"Content-Disposition: inline; filename=\"{iso('見積書.pdf')}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        f"{b64(pdf)}"
+        "--Apple-Mail-B2\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><br></body></html>\r\n"
+        "--Apple-Mail-B2--\r\n--Apple-Mail-A1--\r\n"))
+    summary, message = run_mail(tmp_path, tmp_path, name)
+    assert message is not None and message["Subject"] == "見積書の送付"
+    assert body_of(message).startswith("お世話になっております。見積書を送ります。")
+    assert [(a["input"], a["outcome"]) for a in summary["attachments"]] == [("見積書.pdf", "passed")]
+    assert list(attachments_of(message, tmp_path)) == ["見積書.pdf"]
+    notice = notice_of(message)
+    assert "見積書.pdf" in notice and "本文の別形式 (text/html)" in notice and "other form (text/html)" in notice
+
+
+def test_inline_image_of_the_html_branch_is_delivered(tmp_path: Path) -> None:
+    """Thunderbird and Apple Mail: alternative[text/plain, related[text/html, image]]; a pasted
+    screenshot lives only in the HTML branch."""
+    from PIL import Image
+
+    html = '<html><body><p>画面の不具合です。</p><img src="cid:part1.abc@example.co.jp"></body></html>'.encode()
+    png_name = "=?UTF-8?B?44K544Kv44Oq44O844Oz44K344On44OD44OILnBuZw==?="
+    picture = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(picture, "PNG")
+    name = write_mail(tmp_path, "thunderbird.eml", "画面の不具合について", (
+        "User-Agent: Mozilla Thunderbird\r\nContent-Type: multipart/alternative; boundary=\"------------alt\"\r\n\r\n"
+        "--------------alt\r\nContent-Type: text/plain; charset=ISO-2022-JP; format=flowed\r\n"
+        f"Content-Transfer-Encoding: 7bit\r\n\r\n{jis('画面の不具合です。スクリーンショットを貼ります。')}\r\n\r\n"
+        "--------------alt\r\nContent-Type: multipart/related; boundary=\"------------rel\"\r\n\r\n"
+        "--------------rel\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        f"{b64(html)}--------------rel\r\nContent-Type: image/png; name=\"{png_name}\"\r\n"
+        "Content-Disposition: inline; filename*=UTF-8''%E3%82%B9%E3%82%AF%E3%83%AA%E3%83%BC%E3%83%B3%E3%82%B7"
+        "%E3%83%A7%E3%83%83%E3%83%88.png\r\nContent-Id: <part1.abc@example.co.jp>\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{b64(picture.getvalue())}"
+        "--------------rel--\r\n\r\n--------------alt--\r\n"))
+    summary, message = run_mail(tmp_path, tmp_path, name)
+    assert message is not None and message["Subject"] == "画面の不具合について"
+    assert body_of(message).startswith("画面の不具合です。スクリーンショットを貼ります。")
+    assert list(attachments_of(message, tmp_path)) == ["スクリーンショット.png"]
+    assert summary["attachments"][0]["outcome"] in ("passed", "sanitized")
+
+
+def test_base64_forwarded_message_and_delivery_report_become_text(tmp_path: Path) -> None:
+    """A message/rfc822 part sent base64-encoded (Exchange does) and a bounce's
+    message/delivery-status fields (multipart/report) are read, not lost or shown encoded."""
+    inner = (f"From: {iso('佐藤')} <sato@example.co.jp>\r\nSubject: {iso('会議の件')}\r\nMIME-Version: 1.0\r\n"
+             f"Content-Type: text/plain; charset=ISO-2022-JP\r\n\r\n{jis('明日の会議は10時からです。')}\r\n").encode()
+    name = write_mail(tmp_path, "report.eml", "転送と不達通知", (
+        "Content-Type: multipart/mixed; boundary=\"_000_outer\"\r\n\r\n"
+        f"--_000_outer\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\r\n{jis('以下をご確認ください。')}\r\n"
+        "--_000_outer\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename=\"fw.eml\"\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{b64(inner)}"
+        "--_000_outer\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"rpt\"\r\n\r\n"
+        f"--rpt\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\r\n{jis('配信できませんでした。')}\r\n"
+        "--rpt\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.co.jp\r\n\r\n"
+        "Final-Recipient: rfc822; nobody@example.co.jp\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+        "--rpt--\r\n--_000_outer--\r\n"))
+    summary, message = run_mail(tmp_path, tmp_path, name)
+    assert message is not None
+    body = body_of(message)
+    assert "Subject: 会議の件" in body and "明日の会議は10時からです。" in body
+    assert "RnJvbT" not in body  # "From" in base64: the encoded text is never shown as the message
+    assert "Final-Recipient: rfc822; nobody@example.co.jp" in body and "Status: 5.1.1" in body
+    assert "配信できませんでした。" in body and summary["attachments"] == []
+
+
+def test_parts_that_cannot_be_delivered_are_named_in_the_notice(tmp_path: Path) -> None:
+    """message/external-body (content elsewhere), message/partial (a piece of a message), an
+    opaque S/MIME signature, an Outlook invitation in the alternative: none disappears."""
+    calendar = ("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:定例会議\r\nLOCATION:本庁舎 3階\r\n"
+                "DTSTART:20251202T010000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n").encode()
+    name = write_mail(tmp_path, "odd-parts.eml", "各種の部分", (
+        "Content-Type: multipart/mixed; boundary=\"mix\"\r\n\r\n"
+        "--mix\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n"
+        f"--alt\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\r\n{jis('会議のご案内です。')}\r\n"
+        "--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>meeting</p>\r\n"
+        "--alt\r\nContent-Type: text/calendar; charset=utf-8; method=REQUEST\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+        f"{b64(calendar)}--alt--\r\n"
+        "--mix\r\nContent-Type: message/external-body; access-type=URL; URL=\"http://example.com/x.exe\"\r\n\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n\r\n"
+        "--mix\r\nContent-Type: message/partial; id=\"a@b\"; number=1; total=2\r\n\r\n"
+        "Subject: part\r\n\r\nfirst piece\r\n"
+        "--mix\r\nContent-Type: application/pkcs7-mime; smime-type=signed-data; name=smime.p7m\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQExADCABgkqhkiG9w0BBwEAAA==\r\n--mix--\r\n"))
+    summary, message = run_mail(tmp_path, tmp_path, name)
+    assert message is not None
+    body = body_of(message)
+    assert body.startswith("会議のご案内です。") and "件名/Summary: 定例会議" in body
+    codes = [(a["input"], a["reason_code"]) for a in summary["attachments"]]
+    assert codes == [("message/external-body (URL)", "external_body"), ("message/partial (1/2)", "message_partial"),
+                     ("smime.p7m", "signed_opaque")]
+    notice = notice_of(message)
+    assert "本文がメールの外(URL など)にあり、取りに行きません" in notice and "is not fetched" in notice
+    assert "分割して送られたメッセージの一部" in notice and "署名の中に本文が包まれた形式" in notice
+    assert "example.com/x.exe" not in body and "first piece" not in body
+
+
+def test_a_structure_over_the_limits_is_named_in_the_notice(tmp_path: Path) -> None:
+    from converters.mail_parse import MailLimits, split_mail
+
+    parts = "".join(f"--b\r\nContent-Type: text/plain\r\n\r\n{n}\r\n" for n in range(6))
+    raw = f"From: a@example.jp\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n{parts}--b--"
+    split = split_mail(raw.encode(), tmp_path, MailLimits(max_parts=4))
+    assert [d["reason_code"] for d in split["dropped"]] == ["mail_structure_truncated"]
+    assert (tmp_path / "body.txt").read_text(encoding="utf-8") == "0\n1\n2"
+
+
+def test_the_notice_lists_each_member_an_archive_lost(samples: Path, tmp_path: Path) -> None:
+    """Staff need the names: per archive attachment, each member removed (nested ones with their
+    path) and why, in Japanese and in English."""
+    import make_samples
+
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as archive:
+        archive.writestr("ツール.exe", make_samples.INERT_PE)
+        archive.writestr("メモ.txt", "内側のメモ\n".encode())
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as archive:
+        archive.writestr("書類/申請書.txt", "申請書の本文\n".encode())
+        archive.writestr("書類/setup.exe", make_samples.INERT_PE)
+        archive.writestr("実行.js", "WScript.Echo(1);\n")
+        archive.writestr("書類/内側.zip", inner.getvalue())
+    name = write_mail(tmp_path, "archive.eml", "提出書類の送付", (
+        "Content-Type: multipart/mixed; boundary=\"_002_\"\r\n\r\n"
+        f"--_002_\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\r\n{jis('提出書類を送ります。')}\r\n"
+        f"--_002_\r\nContent-Type: application/x-zip-compressed; name=\"{iso('提出書類.zip')}\"\r\n"
+        "Content-Disposition: attachment; filename*=iso-2022-jp''"
+        + "".join(f"%{b:02X}" for b in encode_iso2022jp("提出書類.zip")[0])
+        + f"\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64(data.getvalue())}--_002_--\r\n"))
+    summary, message = run_mail(tmp_path, tmp_path, name)
+    assert message is not None
+    [archive_report] = summary["attachments"]
+    assert (archive_report["input"], archive_report["outcome"]) == ("提出書類.zip", "sanitized")
+    japanese, english = notice_of(message).split("[Gateway notice]")
+    assert "提出書類.zip" in japanese and "    除外したファイル:" in japanese
+    for line in ("    - 書類/setup.exe: 実行ファイルのため", "    - 実行.js: スクリプトのため",
+                 "    - 書類/内側.zip/ツール.exe: 実行ファイルのため"):
+        assert line in japanese.splitlines()
+    assert "    removed from it:" in english
+    assert "    - 書類/setup.exe: blocked: Windows executable program" in english.splitlines()
+    assert "書類/内側.zip/ツール.exe" in english and "申請書" not in japanese.split("除外したファイル:")[1]
+    with zipfile.ZipFile(attachments_of(message, tmp_path)["提出書類.zip"]) as delivered:
+        assert sorted(delivered.namelist()) == ["書類/内側/メモ.txt", "書類/申請書.txt"]
+
+
+def test_notice_member_lists_are_capped_and_counted() -> None:
+    from gateway.mail_notice import MAX_MEMBER_LINES, build_notice
+
+    members = [{"input": f"フォルダ/{n}.exe", "outcome": "blocked", "reason_code": "executable",
+                "reason": "blocked: Windows executable program"} for n in range(MAX_MEMBER_LINES + 7)]
+    item = {"input": "大量.zip", "outcome": "sanitized", "size": 10, "outputs": [], "members": members,
+            "findings": [{"code": "archive_link_skipped", "detail": "リンク"}]}
+    notice = build_notice([item], "GW-0")
+    assert notice.count("実行ファイルのため") == MAX_MEMBER_LINES - 1
+    assert "    - リンク: ファイルではなくリンク(シンボリックリンク)のため" in notice
+    assert "ほか 8 件" in notice and "8 more" in notice
