@@ -95,11 +95,10 @@ def neutralise_fields(root: etree._Element, part: str, note: Note) -> None:
         if not field_allowed(instruction):
             _report(instruction, part, note)
             unwrap_element(simple)
+    if next(root.iter(_FLD_CHAR), None) is None:
+        return  # no complex field in this part
     stack: list[_Field] = []
-    for element in list(root.iter()):
-        parent = element.getparent()
-        if parent is None or parent.tag != _RUN or element.tag == _RUN_PROPERTIES:
-            continue
+    for element in [child for run in root.iter(_RUN) for child in run if child.tag != _RUN_PROPERTIES]:
         if element.tag == _FLD_CHAR:
             kind = element.get(f"{{{W_NS}}}fldCharType", "")
             if kind == "begin":

@@ -26,6 +26,10 @@ FORMULA_NAMESPACES = frozenset({
 })
 IDENTIFIER = re.compile(r"[A-Za-z_\\\u0080-\uffff][\w.\\?\u0080-\uffff]*")
 SHEET_NAME_FORBIDDEN = frozenset("[]\\/?*")
+# every element that holds a formula, in the namespaces above (a cell's own f is handled first)
+_FORMULA_TAGS = [f"{{{ns}}}{local}" for ns in sorted(FORMULA_NAMESPACES) for local in (
+    "formula", "formula1", "formula2", "f", "calculatedColumnFormula", "totalsRowFormula", "cacheField",
+    "calculatedItem", "calculatedMember") if not (ns == S_NS and local == "f")]
 RULE_CONTAINERS = frozenset({"conditionalFormatting", "conditionalFormattings", "dataValidations"})
 AUTO_MACRO_NAME = re.compile(r"^(_xlnm\.)?auto_(open|close|activate|deactivate)", re.IGNORECASE)
 Note = Callable[[str, str], None]
@@ -185,10 +189,9 @@ def neutralise_formulas(root: etree._Element, part: str, note: Note, removed_she
             _remove_and_empty_parent(name, "definedNames")
         elif not _check(target, f"defined name {label}", part, note):
             _remove_and_empty_parent(name, "definedNames")
-    for element in list(root.iter()):
+    for element in list(root.iter(*_FORMULA_TAGS)):
         local = _local(element)
-        if element.getparent() is None or local == "definedName" or element.tag == f"{{{S_NS}}}f" or (
-                etree.QName(element).namespace not in FORMULA_NAMESPACES):
+        if element.getparent() is None:
             continue
         if local in ("formula", "formula1", "formula2", "f") and not _check(element.text, local, part, note):
             _remove_rule_of(element)

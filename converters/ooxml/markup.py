@@ -6,6 +6,7 @@ link attribute leading anywhere but the web, mail or a place in the document."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from lxml import etree
@@ -85,61 +86,116 @@ def unwrap_element(element: etree._Element) -> None:
     remove_element(element)
 
 
-def clean_markup(root: etree._Element, part: str, kept_ids: set[str], note: Note) -> None:
-    """Apply the part-independent rules to ``root`` in place (parents before their children; a
-    removed element's subtree is not visited)."""
+_ACTIVE_TAGS = {f"{{{ns}}}{local}": code for (ns, local), code in ACTIVE_ELEMENTS.items()}
+_HLINK_TAGS = sorted(f"{{{A_NS}}}{local}" for local in HLINK_ELEMENTS)
+_ACTIVE_ITER = [*_ACTIVE_TAGS, *(f"{{{ns}}}*" for ns in WHOLE_NAMESPACES), f"{{{XL_VML_NS}}}*"]
+_DECLARATION = re.compile(rb"""xmlns(?::[^\s=]+)?\s*=\s*["']([^"']*)["']""")
+_RELATIONSHIP_PREFIX = re.compile(rb"xmlns:([^\s=]+)\s*=\s*[\"']" + re.escape(R_NS.encode()) + rb"[\"']")
+_HYPERLINK_BASE = f"{{{EP_NS}}}HyperlinkBase"
+_XPATH_RELATIONSHIP_ATTRIBUTES = etree.XPath(f"//@*[namespace-uri() = '{R_NS}']")
+
+
+def _namespace(name: str) -> str:
+    return name[1:name.index("}")] if name.startswith("{") else ""
+
+
+def _local_name(name: str) -> str:
+    return name.rsplit("}", 1)[-1]
+
+
+def _attached(element: etree._Element, root: etree._Element) -> bool:
+    """Still in the part (not inside something removed earlier)."""
+    node: etree._Element | None = element
+    while node is not None:
+        if node is root:
+            return True
+        node = node.getparent()
+    return False
+
+
+def clean_markup(root: etree._Element, part: str, kept_ids: set[str], note: Note, raw: bytes = b"") -> None:
+    """Apply the part-independent rules to ``root`` in place. When the part's bytes (``raw``)
+    declare only allowed namespaces and name no link attribute, lxml finds the few elements to
+    act on by itself; otherwise one pass collects every element and attribute name first."""
     for node in list(root.iter(etree.Comment, etree.ProcessingInstruction)):
         remove_element(node)
-    stack = [root]
-    while stack:
-        element = stack.pop()
-        stack.extend(reversed([child for child in _visit(element, part, kept_ids, note)
-                               if isinstance(child.tag, str)]))
-
-
-def _visit(element: etree._Element, part: str, kept_ids: set[str], note: Note) -> list[etree._Element]:
-    """Apply the rules to one element; returns the elements to visit next (its children, or none
-    when it was removed)."""
-    qname = etree.QName(element)
-    namespace = qname.namespace or ""
-    key = (namespace, qname.localname)
-    if not allowed_namespace(namespace):
-        note("unknown_markup_removed", f"{part}: {namespace[:80]}")
-        remove_element(element)
-        return []
-    if namespace in WHOLE_NAMESPACES or key in ACTIVE_ELEMENTS:
-        note(WHOLE_NAMESPACES.get(namespace) or ACTIVE_ELEMENTS[key], f"{part}: {qname.localname}")
+    declared = [match.decode("utf-8", "replace") for match in _DECLARATION.findall(raw)]
+    quick = bool(raw) and all(allowed_namespace(uri) and "&" not in uri for uri in declared)
+    suspect: set[str] = set()
+    lowered = raw.lower()
+    if not quick or any(word in lowered for word in (b"href", b"src", b"url")):
+        tags, attributes = _names(root)
+        unknown = [tag for tag in tags if not allowed_namespace(_namespace(tag))]
+        for element in list(root.iter(*unknown)) if unknown else []:  # (iter() without tags is everything)
+            if element is not root and _attached(element, root):
+                note("unknown_markup_removed", f"{part}: {_namespace(element.tag)[:80]}")
+                remove_element(element)
+        suspect = {name for name in attributes if not allowed_namespace(_namespace(name)) or (
+            _local_name(name).lower() in LINK_ATTRIBUTES and _namespace(name) != R_NS)}
+    for element in list(root.iter(*_ACTIVE_ITER)):
+        if element is root or not _attached(element, root) or (
+                _namespace(element.tag) == XL_VML_NS and not _local_name(element.tag).startswith("Fmla")):
+            continue
+        note(_active_code(element.tag), f"{part}: {_local_name(element.tag)}")
         _placeholder_for(element)
         remove_element(element)
-        return []
-    if namespace == XL_VML_NS and qname.localname.startswith("Fmla"):
-        note("vba_macro_removed" if qname.localname == "FmlaMacro" else "excel_external_formula_removed",
-             f"{part}: {qname.localname}")
-        remove_element(element)
-        return []
-    if key == (EP_NS, "HyperlinkBase") and (element.text or "").strip():
-        note("external_link_removed", f"{part}: HyperlinkBase {element.text.strip()[:80]}")
-        element.text = None  # relative links would resolve against it
-    _clean_attributes(element, part, note)
-    if namespace == A_NS and qname.localname in HLINK_ELEMENTS and not _safe_action(element):
-        note("active_link_removed", f"{part}: {element.get('action', '')[:60]}")
-        remove_element(element)
-        return []
-    if _references_dropped(element, kept_ids):
-        return _drop_reference(element, kept_ids)
-    return list(element)
+    for base in root.iter(_HYPERLINK_BASE):
+        if (base.text or "").strip():
+            note("external_link_removed", f"{part}: HyperlinkBase {base.text.strip()[:80]}")
+            base.text = None  # relative links would resolve against it
+    if suspect:
+        _clean_attributes(root, suspect, part, note)
+    for element in list(root.iter(*_HLINK_TAGS)):
+        if _attached(element, root) and not _safe_action(element):
+            note("active_link_removed", f"{part}: {element.get('action', '')[:60]}")
+            remove_element(element)
+    if not quick or _uses_relationship_attributes(raw):
+        dangling: dict[int, etree._Element] = {}
+        for value in _XPATH_RELATIONSHIP_ATTRIBUTES(root):
+            if isinstance(value, etree._ElementUnicodeResult) and value.strip() and value.strip() not in kept_ids:
+                owner = value.getparent()
+                if owner is not None:
+                    dangling[id(owner)] = owner
+        for element in dangling.values():
+            if element is not root and _attached(element, root):
+                _drop_reference(element, kept_ids)
 
 
-def _clean_attributes(element: etree._Element, part: str, note: Note) -> None:
-    for name in list(element.attrib):
-        attr = etree.QName(name)
-        if not allowed_namespace(attr.namespace or ""):
-            del element.attrib[name]
-            continue
-        if attr.localname.lower() in LINK_ATTRIBUTES and attr.namespace != R_NS:
+def _uses_relationship_attributes(raw: bytes) -> bool:
+    """Whether an attribute in the relationships namespace appears in the part's bytes."""
+    prefixes = _RELATIONSHIP_PREFIX.findall(raw)
+    return any(re.search(rb"\s" + re.escape(prefix) + rb":[\w.-]+\s*=", raw) for prefix in prefixes)
+
+
+def _names(root: etree._Element) -> tuple[set[str], set[str]]:
+    """Every element and attribute name the part uses."""
+    tags: set[str] = set()
+    attributes: set[str] = set()
+    for node in root.iter():
+        if isinstance(node.tag, str):
+            tags.add(node.tag)
+            attributes.update(node.keys())
+    return tags, attributes
+
+
+def _active_code(tag: str) -> str:
+    namespace = _namespace(tag)
+    if namespace in WHOLE_NAMESPACES:
+        return WHOLE_NAMESPACES[namespace]
+    if namespace == XL_VML_NS:
+        return "vba_macro_removed" if _local_name(tag) == "FmlaMacro" else "excel_external_formula_removed"
+    return _ACTIVE_TAGS[tag]
+
+
+def _clean_attributes(root: etree._Element, suspect: set[str], part: str, note: Note) -> None:
+    for element in root.iter():
+        for name in suspect.intersection(element.keys()):
+            if not allowed_namespace(_namespace(name)):
+                del element.attrib[name]
+                continue
             value = element.attrib[name].strip()
             if value and not value.startswith("#") and not safe_link(value):
-                note("external_link_removed", f"{part}: {attr.localname}={value[:80]}")
+                note("external_link_removed", f"{part}: {_local_name(name)}={value[:80]}")
                 del element.attrib[name]
 
 
@@ -148,28 +204,19 @@ def _safe_action(element: etree._Element) -> bool:
     return not action or action.startswith(SAFE_ACTIONS)
 
 
-def _references_dropped(element: etree._Element, kept_ids: set[str]) -> bool:
-    return any(name.startswith(f"{{{R_NS}}}") and value.strip() and value.strip() not in kept_ids
-               for name, value in element.attrib.items())
-
-
-def _drop_reference(element: etree._Element, kept_ids: set[str]) -> list[etree._Element]:
+def _drop_reference(element: etree._Element, kept_ids: set[str]) -> None:
     """An element naming a relationship that was not kept (its removal was reported with the
-    relationship): a picture keeps its frame, a link its text, anything else goes. Returns the
-    elements still to visit."""
+    relationship): a picture keeps its frame, a link its text, anything else goes."""
     local = etree.QName(element).localname
     if local in PICTURE_REFERENCES:
         for name in list(element.attrib):
             if name.startswith(f"{{{R_NS}}}") and element.attrib[name].strip() not in kept_ids:
                 del element.attrib[name]
-        return list(element)
-    if etree.QName(element).namespace == W_NS and local == "hyperlink":
-        children = list(element)
+    elif etree.QName(element).namespace == W_NS and local == "hyperlink":
         unwrap_element(element)
-        return children
-    _placeholder_for(element)
-    remove_element(element)
-    return []
+    else:
+        _placeholder_for(element)
+        remove_element(element)
 
 
 def _placeholder_for(element: etree._Element) -> None:

@@ -45,7 +45,7 @@ ALLOWED_NAMESPACE_PREFIXES = (
     "http://schemas.microsoft.com/office/",  # Office extension namespaces (w14, x14ac, p14, a16, ...)
     "urn:schemas-microsoft-com:vml", "urn:schemas-microsoft-com:office:office",
     "urn:schemas-microsoft-com:office:word", "urn:schemas-microsoft-com:office:excel",
-    "urn:schemas-microsoft-com:office:powerpoint",
+    "urn:schemas-microsoft-com:office:powerpoint", "urn:schemas-microsoft-com:mac:vml",
     "http://purl.org/dc/elements/1.1/", "http://purl.org/dc/terms/", "http://purl.org/dc/dcmitype/",
     "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/XML/1998/namespace",
 )
@@ -88,15 +88,16 @@ MC_PREFIX_ATTRIBUTES = ("Ignorable", "ProcessContent", "MustUnderstand", "Preser
                         "PreserveAttributes")
 
 
+_XPATH_PREFIX_LISTS = etree.XPath(
+    f"//@*[namespace-uri() = '{MC_NS}' and (" + " or ".join(f"local-name() = '{name}'" for name in MC_PREFIX_ATTRIBUTES)
+    + f")] | //*[namespace-uri() = '{MC_NS}' and local-name() = 'Choice']/@Requires")
+
+
 def tidy_namespaces(root: etree._Element) -> None:
     """Drop declarations no element or attribute uses any more, except prefixes that markup
     compatibility attributes name (mc:Ignorable="w14 wp14", Choice Requires="wps")."""
     keep: set[str] = set()
-    for element in root.iter():
-        if not isinstance(element.tag, str):
-            continue
-        for name, value in element.attrib.items():
-            compatibility = name.startswith(f"{{{MC_NS}}}") and etree.QName(name).localname in MC_PREFIX_ATTRIBUTES
-            if compatibility or (name == "Requires" and etree.QName(element).namespace == MC_NS):
-                keep.update(token.split(":", 1)[0] for token in value.split())
+    for value in _XPATH_PREFIX_LISTS(root):
+        if isinstance(value, str):
+            keep.update(token.split(":", 1)[0] for token in value.split())
     etree.cleanup_namespaces(root, keep_ns_prefixes=sorted(keep))
