@@ -57,7 +57,7 @@ XML_RELS = frozenset({
     "header", "footer", "glossaryDocument",
     "chart", "chartUserShapes", "chartStyle", "chartColorStyle", "diagramData", "diagramLayout",
     "diagramQuickStyle", "diagramColors", "diagramDrawing", "drawing", "vmlDrawing",
-    "worksheet", "chartsheet", "sharedStrings", "calcChain", "table", "tableSingleCells", "pivotTable",
+    "worksheet", "chartsheet", "sharedStrings", "table", "tableSingleCells", "pivotTable",
     "pivotCacheDefinition", "pivotCacheRecords", "sheetMetadata", "slicer", "slicerCache", "timeline",
     "timelineCache", "threadedComment", "person",
     "slide", "slideLayout", "slideMaster", "notesSlide", "notesMaster", "handoutMaster", "presProps",
@@ -65,8 +65,10 @@ XML_RELS = frozenset({
 })
 IMAGE_RELS = frozenset({"image", "thumbnail"})
 # parts left out without a finding: neither shown nor active (SharePoint's data store items, the
-# printer's settings as a binary blob); reporting them would mark every ordinary file as changed
-SILENT_DROPS = frozenset({"customXml", "customXmlProps", "printerSettings"})
+# printer's settings as a binary blob, Excel's calculation order, which names every formula cell:
+# once a formula is removed it would point at a cell without one, and Excel rebuilds it anyway);
+# reporting them would mark every ordinary file as changed
+SILENT_DROPS = frozenset({"customXml", "customXmlProps", "printerSettings", "calcChain"})
 # a chart's data: a workbook of its own, rebuilt like any other (so the chart stays editable)
 CHART_TYPE = f"{_D}chart+xml".lower()
 CHART_WORKBOOK_TYPES = {f"{_X[:-1]}.sheet".lower(): f"{_X[:-1]}.sheet"}
