@@ -20,7 +20,7 @@ from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as safe_xml
 
-from converters.inspect_ooxml_formulas import SAFE_LINK
+from converters.inspect_ooxml_formulas import SAFE_LINK, callable_name
 from converters.inspect_ooxml_xml import MS, PKG, D, Part, T, normalize, show
 
 MAX_PART = 256 * 1024 * 1024
@@ -135,7 +135,7 @@ class Package:
             elif self.source_of(key) not in self.reached and key != "_rels/.rels":
                 self.problems.append(f"relationships of a missing part {info.filename}")
         for call, part in self.calls.items():
-            if call.lower() not in self.names:
+            if not callable_name(call) or call.lower() not in self.names:
                 self.problems.append(f"function {show(call)} in formula in {part}")
 
     def list_members(self) -> bool:

@@ -145,9 +145,25 @@ def _hyperlink_is_safe(tokens: list[tuple[str, str]], index: int) -> bool:
     return bool(SAFE_LINK.match(target) or LOCAL_HASH_LINK.fullmatch(target))
 
 
+# Excel 4 macro functions without a dot in their name (the others all have one, GET.CELL...):
+# a defined name spelt like one of these, or like a function that reaches outside, is never taken
+# for a LAMBDA, since Excel may call the built-in function instead.
+NOT_LAMBDAS = frozenset("""
+ABSREF ALERT ARGUMENT BEEP BREAK CALL CALLER CANCEL COPILOT DDE DEREF DETECTLANGUAGE DIRECTORY DOCUMENTS ECHO
+ELSE ERROR EUROCONVERT EVALUATE EXEC EXECUTE FCLOSE FILES FILTERXML FOPEN FOR FORMULA FPOS FREAD FREADLN FSIZE
+FWRITE FWRITELN GOTO GROUP HALT HELP IMAGE INFO INITIATE INPUT LINKS NAMES NEXT PAUSE POKE PY REFTEXT REGISTER
+RELREF REQUEST RESTART RESULT RESUME RETURN RTD RUN SELECTION STEP STOCKHISTORY TERMINATE TEXTREF TRANSLATE
+UNREGISTER VOLATILE WAIT WEBSERVICE WHILE WINDOWS""".split())
+
+
+def callable_name(name: str) -> bool:
+    """Whether a call to ``name`` (not a worksheet function) may be a call to a LAMBDA name."""
+    return "." not in name and name.upper() not in NOT_LAMBDAS and not name.upper().startswith("CUBE")
+
+
 def formula_problems(formula: str, calls: set[str]) -> list[str]:
     """Problems in one formula. Calls to names that are not worksheet functions are added to
-    ``calls``: they are allowed only when the workbook defines that name (a LAMBDA)."""
+    ``calls``: they are allowed only when the workbook defines that name as a LAMBDA."""
     tokens = tokenize(formula)
     if tokens is None:
         return ["unreadable formula"]
@@ -180,7 +196,7 @@ def formula_problems(formula: str, calls: set[str]) -> list[str]:
                 if not _hyperlink_is_safe(tokens, index):
                     problems.append("hyperlink formula to a target that is not http(s)/mailto")
             elif called and name not in LOCAL_FUNCTIONS:
-                calls.add(name)
+                calls.add(name if name == upper else f"_xlfn.{name}")  # a prefixed name is no LAMBDA
             elif upper.startswith("_XLETA.") and name not in LOCAL_FUNCTIONS:
                 problems.append(f"function {name[:40]!r} in formula")
     return problems

@@ -27,6 +27,7 @@ PKG = S + "package/2006/relationships/"
 MS = "http://schemas.microsoft.com/office/"
 D = "application/vnd.openxmlformats-officedocument."
 STRICT = "http://purl.oclc.org/ooxml/"
+PRE_STANDARD = re.compile(r"^(http://schemas\.openxmlformats\.org/[a-z]+/2006/)\d+/(?=main$)")
 STRICT_RENAMES = {"extendedproperties": "extended-properties", "customproperties": "custom-properties"}
 # Namespaces of OOXML, DrawingML, VML, markup compatibility, Office's documented extensions (by
 # family) and LibreOffice's extension data. Word's 2006 wordml (wne: VBA data, key maps,
@@ -43,7 +44,8 @@ NAMESPACES = frozenset([S + kind for kind in """wordprocessingml/2006/main sprea
     http://www.w3.org/xml/1998/namespace urn:schemas-microsoft-com:vml urn:schemas-microsoft-com:office:office
     urn:schemas-microsoft-com:office:word urn:schemas-microsoft-com:office:excel
     urn:schemas-microsoft-com:office:powerpoint http://schemas.microsoft.com/office/excel/2006/main
-    http://schemas.microsoft.com/office/2020/miplabelmetadata http://schemas.libreoffice.org/""".split())
+    http://schemas.microsoft.com/office/2020/miplabelmetadata http://schemas.libreoffice.org/
+    http://schemas.microsoft.com/office/mac/excel/2008/main""".split())
 NAMESPACE_FAMILIES = tuple(MS + family for family in ("word/", "drawing/", "powerpoint/", "spreadsheetml/", "thememl/"))
 NAMESPACES_LEFT_OUT = frozenset({MS + "word/2006/wordml", MS + "drawing/2017/model3d"})
 HTML_IN_VML = frozenset({"xml", "div", "font", "span", "b", "i", "u", "s", "br", "p", "sub", "sup", "strong", "em"})
@@ -77,14 +79,16 @@ HLINKS = frozenset({"hlinkClick", "hlinkHover", "hlinkMouseOver"})
 # PowerPoint actions that stay inside the show; program, macro, ole, hlinkfile, hlinkpres are not here.
 SAFE_ACTIONS = frozenset({"ppaction://hlinksldjump", "ppaction://hlinkshowjump", "ppaction://noaction",
                           "ppaction://customshow", "ppaction://media"})
+LAMBDA = re.compile(r"\s*=?\s*(_xlfn\.)?lambda\s*\(", re.IGNORECASE)
 AUTO_RUN = re.compile(r"(_xlnm\.)?auto_(open|close|activate|deactivate)", re.IGNORECASE)
 
 
 def normalize(uri: str) -> str:
-    """Lower case, and a Strict (ISO 29500) namespace or relationship type as its transitional twin."""
+    """Lower case, and a Strict (ISO 29500) namespace or relationship type, or a pre-standard one
+    (Office 2007 betas: .../spreadsheetml/2006/7/main), as its transitional twin."""
     uri = uri.strip().lower()
     if not uri.startswith(STRICT):
-        return uri
+        return PRE_STANDARD.sub(r"\1", uri)
     area, _, rest = uri[len(STRICT):].partition("/")
     if area == "officedocument" and rest.startswith("relationships/"):
         tail = rest[len("relationships/"):]
@@ -202,9 +206,9 @@ class Part:
                 self.formula(element.get("textlink", ""))
         elif uri in (V, VO, XV):
             for key, value in element.attrib.items():
-                if key.rpartition("}")[2].lower() in ("href", "src", "althref") and value.strip() \
-                        and not SAFE_LINK.match(value.strip()):
-                    self.add(f"link {show(value.strip())}")
+                attribute, value = key.rpartition("}")[2].lower(), value.strip()
+                if value and (attribute == "src" or (attribute in ("href", "althref") and not SAFE_LINK.match(value))):
+                    self.add(f"link {show(value)}")  # src is fetched on opening: any address is a problem
             if uri == XV and local == "ClientData" and element.get("ObjectType", "").strip().lower() != "note":
                 self.add(f"form control {show(element.get('ObjectType', ''))}")
         elif uri == PML and local == "cmd" and element.get("type", "").strip().lower() == "verb":
@@ -225,6 +229,8 @@ class Part:
             self.instruction(element.text or "")
         elif (uri, local) in FORMULA_ELEMENTS or (local == "f" and uri.startswith(CHARTS)):
             self.formula(element.text or "")
+            if local == "definedName" and LAMBDA.match(element.text or ""):
+                self.names.add(element.get("name", "").strip().lower())
         elif uri == EP and local == "HyperlinkBase" and (element.text or "").strip() \
                 and not SAFE_LINK.match((element.text or "").strip()):
             self.add("hyperlink base that is not http(s)")
@@ -240,7 +246,6 @@ class Part:
         get = element.get
         if local == "definedName":
             name = get("name", "")
-            self.names.add(name.lower().removeprefix("_xlnm."))
             if AUTO_RUN.match(name.strip()):
                 self.add("auto-run macro name")
             if any(get(flag, "0").strip().lower() in ("1", "true") for flag in ("function", "vbProcedure", "xlm")):

@@ -366,6 +366,25 @@ def test_strict_spreadsheet_and_odd_case_content_types(base: dict[str, Path], tm
     assert upper == []
 
 
+def test_pre_standard_namespaces_are_read_with_the_same_rules(base: dict[str, Path], tmp_path: Path) -> None:
+    """Office 2007 beta namespaces (.../spreadsheetml/2006/7/main) stand in charts' workbooks made by
+    Office: read as the standard ones, so they are allowed and their formulas still judged."""
+    def beta(formula: str) -> Callable[[str], str]:
+        return lambda x: x.replace("spreadsheetml/2006/main", "spreadsheetml/2006/7/main").replace(
+            "<f>SUM(B1:B2)</f>", f"<f>{formula}</f>")
+
+    assert problems_of(base["xlsx"], tmp_path, {"xl/worksheets/sheet1.xml": beta("SUM(B1:B2)")}) == []
+    found = problems_of(base["xlsx"], tmp_path, {"xl/worksheets/sheet1.xml": beta("cmd|'x'!A0")}, "dde")
+    assert "dde formula in xl/worksheets/sheet1.xml" in found
+
+
+def test_macro_assigned_to_a_shape(base: dict[str, Path], tmp_path: Path) -> None:
+    for index, value in enumerate(("[0]!CreateDOI", "'C:\\x\\evil.xlsm'!Run", " Module1.Main")):
+        found = problems_of(base["xlsx"], tmp_path, {"xl/drawings/drawing1.xml": lambda x, v=value: x.replace(
+            '<xdr:sp macro=""', f'<xdr:sp macro="{v}"', 1)}, f"m{index}")
+        assert "macro assigned to a shape in xl/drawings/drawing1.xml" in found
+
+
 @pytest.mark.parametrize("name", ["Auto_Open", "_xlnm.Auto_Open", "auto_open2", "AUTO_CLOSE", "Auto_Activate"])
 def test_auto_run_names(base: dict[str, Path], tmp_path: Path, name: str) -> None:
     renamed = {"xl/workbook.xml": lambda x: x.replace('name="myName"', f'name="{name}"')}
@@ -383,6 +402,25 @@ def test_lambda_names_may_be_called_and_unknown_names_may_not(base: dict[str, Pa
     assert problems_of(base["xlsx"], tmp_path, defined) == []
     found = problems_of(base["xlsx"], tmp_path, {"xl/worksheets/sheet1.xml": with_call("FOPEN")}, "unknown")
     assert any("FOPEN" in p for p in found)
+    not_lambda = {"xl/worksheets/sheet1.xml": with_call("myName")}  # a range, not a LAMBDA
+    assert any("MYNAME" in p for p in problems_of(base["xlsx"], tmp_path, not_lambda, "range"))
+    for index, (name, callee) in enumerate((("WEBSERVICE", "_xlfn.WEBSERVICE"), ("EXEC", "EXEC"),
+                                            ("CUBEVALUE", "CUBEVALUE"), ("GET.CELL", "GET.CELL"))):
+        shadow = {"xl/workbook.xml": lambda x, n=name: x.replace("Sheet1!$C$9", "LAMBDA(_xlpm.x,_xlpm.x)").replace(
+            'name="myName"', f'name="{n}"'), "xl/worksheets/sheet1.xml": with_call(callee)}
+        assert any("function" in p for p in problems_of(base["xlsx"], tmp_path, shadow, f"s{index}")), name
+
+
+def test_vml_links_and_sources(base: dict[str, Path], tmp_path: Path) -> None:
+    shapes = {"http://www.example.jp/": [], "file:///c:/x.exe": ["link"]}
+    for index, (href, expected) in enumerate(shapes.items()):
+        pict = (f'<w:p><w:r><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml" href="{href}" '
+                'style="width:10pt;height:10pt"/></w:pict></w:r></w:p>')
+        found = problems_of(base["docx"], tmp_path, {"word/document.xml": in_body(pict)}, f"h{index}")
+        assert [p for p in found if "link" in p] == ([f"link {href!r} in word/document.xml"] if expected else [])
+    source = ('<w:p><w:r><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml"><v:imagedata '
+              'src="https://tracker.example/pixel.png"/></v:shape></w:pict></w:r></w:p>')
+    assert any("link" in p for p in problems_of(base["docx"], tmp_path, {"word/document.xml": in_body(source)}))
 
 
 def test_pivot_cache_from_outside_and_vml_form_controls(base: dict[str, Path], tmp_path: Path) -> None:
