@@ -91,6 +91,19 @@ FINDINGS_JA = {
     "macro_removed": "マクロを削除",
     "script_event_removed": "スクリプトを削除",
     "script_link_removed": "スクリプトを削除",
+    "external_formula_removed": "外部参照の数式を値に置換",
+    "excel_active_formula_removed": "外部と通信する数式を値に置換",
+    "field_removed": "外部を参照するフィールドを表示結果に置換",
+    "active_link_removed": "プログラムを起動するリンクを削除",
+    "media_removed": "画像でない埋め込みデータを削除",
+    "embedded_media_removed": "埋め込み音声・動画を削除",
+    "embedded_font_removed": "埋め込みフォントを削除",
+    "document_variables_removed": "文書変数を削除",
+    "unreferenced_part_removed": "文書から参照されていない部品を削除",
+    "unknown_markup_removed": "不明な要素を削除",
+    "part_removed": "対象外の部品を削除",
+    "encoded_file_removed": "符号化ファイルを削除",
+    "web_extension_removed": "Web アドインを削除",
 }
 
 
