@@ -250,8 +250,10 @@ class Part:
                 self.add("auto-run macro name")
             if any(get(flag, "0").strip().lower() in ("1", "true") for flag in ("function", "vbProcedure", "xlm")):
                 self.add("macro name")
-        elif local == "cacheSource" and (get("type", "worksheet").strip().lower() not in ("worksheet", "scenario")
-                                         or get("connectionId") is not None):
+        elif local == "cacheSource" and get("connectionId") is not None:
+            # an "external" or "consolidation" source without a connection cannot be refreshed from
+            # anywhere (its cached records are what shows); consolidation ranges in other workbooks
+            # are caught below by their relationship
             self.add("pivot cache from an outside source")
         elif local in ("worksheetSource", "rangeSet", "dataRef") and any(
                 key.endswith("}id") and normalize(key[1:].partition("}")[0]) == R for key in element.attrib):

@@ -40,6 +40,8 @@ _FLD_CHAR = f"{{{W_NS}}}fldChar"
 _INSTR = (f"{{{W_NS}}}instrText", f"{{{W_NS}}}delInstrText")
 _RUN = f"{{{W_NS}}}r"
 _RUN_PROPERTIES = f"{{{W_NS}}}rPr"
+_MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+_BRANCHES = (f"{{{_MC_NS}}}Choice", f"{{{_MC_NS}}}Fallback")
 
 
 @dataclass
@@ -50,6 +52,8 @@ class _Field:
     separate: etree._Element | None = None
     type_from_nested: bool = False
     nested: bool = False
+    branch: etree._Element | None = None  # the mc:Choice / mc:Fallback it begins in
+    crossed: bool = False  # a part of it stands in another branch
 
     @property
     def in_instruction(self) -> bool:
@@ -98,46 +102,56 @@ def neutralise_fields(root: etree._Element, part: str, note: Note) -> None:
     if next(root.iter(_FLD_CHAR), None) is None:
         return  # no complex field in this part
     stack: list[_Field] = []
-    for element in [child for run in root.iter(_RUN) for child in run if child.tag != _RUN_PROPERTIES]:
-        if element.tag == _FLD_CHAR:
-            kind = element.get(f"{{{W_NS}}}fldCharType", "")
-            if kind == "begin":
-                if stack and stack[-1].in_instruction:
-                    stack[-1].nested = True
-                    stack[-1].type_from_nested |= not "".join(stack[-1].instruction).strip()
-                for open_field in stack:
-                    if open_field.in_instruction:
-                        open_field.items.append(element)
-                stack.append(_Field(element))
-                continue
-            if kind == "separate" and stack:
-                for open_field in stack[:-1]:
-                    if open_field.in_instruction:
-                        open_field.items.append(element)
-                stack[-1].separate = element
-                continue
-            if kind == "end" and stack:
-                finished = stack.pop()
-                for open_field in stack:
-                    if open_field.in_instruction:
-                        open_field.items.append(element)
-                _settle(finished, element, part, note)
-                continue
+    for element, branch in _run_contents(root):
+        kind = element.get(f"{{{W_NS}}}fldCharType", "") if element.tag == _FLD_CHAR else ""
+        if kind == "begin" and stack and stack[-1].in_instruction:
+            stack[-1].nested = True
+            stack[-1].type_from_nested |= not "".join(stack[-1].instruction).strip()
+        if kind == "separate" and stack:
+            stack[-1].separate = element
+            stack[-1].crossed |= branch is not stack[-1].branch
+        finished = stack.pop() if kind == "end" and stack else None
         if element.tag in _INSTR and stack and stack[-1].in_instruction:
             stack[-1].instruction.append(element.text or "")
         for open_field in stack:
-            if open_field.in_instruction:
+            if open_field.in_instruction and element is not open_field.separate:
                 open_field.items.append(element)
+                open_field.crossed |= branch is not open_field.branch
+        if kind == "begin":
+            stack.append(_Field(element, branch=branch))
+        if finished is not None:
+            finished.crossed |= branch is not finished.branch
+            _settle(finished, element, part, note)
     for unfinished in stack:  # a field never ended: Word shows nothing of it
         _settle(unfinished, None, part, note)
 
 
+def _run_contents(root: etree._Element) -> list[tuple[etree._Element, etree._Element | None]]:
+    """Every run's content in document order, with the markup-compatibility branch (mc:Choice or
+    mc:Fallback) it stands in: Word reads one branch, so a field must begin, be instructed and
+    end within one."""
+    contents: list[tuple[etree._Element, etree._Element | None]] = []
+    branched = next(root.iter(*_BRANCHES), None) is not None
+    for run in root.iter(_RUN):
+        branch = _branch_of(run) if branched else None
+        contents.extend((child, branch) for child in run if child.tag != _RUN_PROPERTIES)
+    return contents
+
+
+def _branch_of(element: etree._Element) -> etree._Element | None:
+    for ancestor in element.iterancestors(*_BRANCHES):
+        return ancestor
+    return None
+
+
 def _settle(finished: _Field, end: etree._Element | None, part: str, note: Note) -> None:
     instruction = "".join(finished.instruction)
-    if end is not None and field_allowed(instruction, finished.nested, finished.type_from_nested):
+    if end is not None and not finished.crossed and field_allowed(
+            instruction, finished.nested, finished.type_from_nested):
         return
-    _report(instruction if not finished.type_from_nested else f"(type from a nested field) {instruction}",
-            part, note)
+    prefix = "(type from a nested field) " if finished.type_from_nested else (
+        "(crosses a markup-compatibility branch) " if finished.crossed else "")
+    _report(prefix + instruction, part, note)
     for element in (finished.begin, *finished.items, finished.separate, end):
         if element is not None and element.getparent() is not None:
             remove_element(element)

@@ -26,6 +26,9 @@ FORMULA_NAMESPACES = frozenset({
 })
 IDENTIFIER = re.compile(r"[A-Za-z_\\\u0080-\uffff][\w.\\?\u0080-\uffff]*")
 SHEET_NAME_FORBIDDEN = frozenset("[]\\/?*")
+X14_NS = "http://schemas.microsoft.com/office/spreadsheetml/2009/9/main"
+_SHAPE_NAMESPACES = ["{http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing}*",
+                     "{http://schemas.openxmlformats.org/drawingml/2006/chartDrawing}*"]
 # every element that holds a formula, in the namespaces above (a cell's own f is handled first)
 _FORMULA_TAGS = [f"{{{ns}}}{local}" for ns in sorted(FORMULA_NAMESPACES) for local in (
     "formula", "formula1", "formula2", "f", "calculatedColumnFormula", "totalsRowFormula", "cacheField",
@@ -204,6 +207,34 @@ def neutralise_formulas(root: etree._Element, part: str, note: Note, removed_she
                 del element.attrib["formula"]
             else:
                 remove_element(element)
+
+
+def neutralise_sources(root: etree._Element, part: str, note: Note) -> None:
+    """Shapes that run a macro or show a formula, conditional-format thresholds, data-table inputs,
+    links into other workbooks, and pivot caches or tables bound to a data connection."""
+    for shape in list(root.iter(*_SHAPE_NAMESPACES)):
+        if shape.get("macro", "").strip():
+            note("vba_macro_removed", f"{part}: macro on a shape")
+            del shape.attrib["macro"]
+        if shape.get("textlink") is not None and not _check(shape.get("textlink"), "shape text link", part, note):
+            del shape.attrib["textlink"]
+    for threshold in list(root.iter(f"{{{S_NS}}}cfvo", f"{{{X14_NS}}}cfvo")):
+        if threshold.getparent() is not None and not _check(threshold.get("val"), "threshold", part, note):
+            _remove_rule_of(threshold)
+    for formula in root.iter(f"{{{S_NS}}}f"):
+        for attribute in ("r1", "r2"):
+            if not _check(formula.get(attribute), "data table input", part, note):
+                del formula.attrib[attribute]
+    for link in root.iter(f"{{{S_NS}}}hyperlink"):
+        if any(char in link.get("location", "") for char in "[]\\/"):
+            note("external_link_removed", f"{part}: hyperlink to {link.get('location', '')[:60]}")
+            del link.attrib["location"]
+    for bound in root.iter(f"{{{S_NS}}}cacheSource", f"{{{S_NS}}}table"):
+        if bound.get("connectionId") is not None:
+            note("data_connection_removed", f"{part}: {_local(bound)} bound to connection {bound.get('connectionId')}")
+            del bound.attrib["connectionId"]
+            if bound.get("tableType") == "queryTable":
+                del bound.attrib["tableType"]
 
 
 def _remove_rule_of(formula: etree._Element) -> None:

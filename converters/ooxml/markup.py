@@ -44,6 +44,9 @@ ACTIVE_ELEMENTS: dict[tuple[str, str], str] = {
     (A_NS, "videoFile"): "embedded_media_removed", (A_NS, "audioFile"): "embedded_media_removed",
     (A_NS, "quickTimeFile"): "embedded_media_removed", (A_NS, "wavAudioFile"): "embedded_media_removed",
     (A_NS, "audioCd"): "embedded_media_removed",
+    (W_NS, "saveThroughXslt"): "external_link_removed", (W_NS, "frameset"): "external_link_removed",
+    ("http://schemas.microsoft.com/office/word/2012/wordprocessingDrawing", "webVideoPr"): "embedded_media_removed",
+    ("http://schemas.microsoft.com/office/powerpoint/2010/main", "media"): "embedded_media_removed",
 }
 WHOLE_NAMESPACES: dict[str, str] = {WNE_NS: "vba_macro_removed"}  # Word's toolbars, key maps, macro data
 LINK_ATTRIBUTES = frozenset({"href", "src", "althref", "url"})

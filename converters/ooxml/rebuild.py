@@ -21,7 +21,7 @@ from converters.base import Conversion, Converter, ConvertRequest, Finding, Outp
 from converters.detect import OOXML_PACKAGE_TYPES
 from converters.errors import ConverterError, CorruptFile
 from converters.ooxml.fields import neutralise_fields
-from converters.ooxml.formulas import neutralise_formulas
+from converters.ooxml.formulas import neutralise_formulas, neutralise_sources
 from converters.ooxml.markup import R_NS, S_NS, clean_markup
 from converters.ooxml.media import rewrite_picture
 from converters.ooxml.namespaces import tidy_namespaces, to_transitional
@@ -188,6 +188,7 @@ class _Rebuild:
         clean_markup(root, part, kept_ids, self.note, data)
         neutralise_fields(root, part, self.note)
         neutralise_formulas(root, part, self.note, removed_sheets)
+        neutralise_sources(root, part, self.note)
         if len(self.plan.findings) != findings_before or b"purl.oclc.org/ooxml" in data:
             tidy_namespaces(root)  # declarations only removed markup used
         return serialise(root)

@@ -318,3 +318,50 @@ def test_a_charts_workbook_is_rebuilt_not_dropped(tmp_path: Path) -> None:
     assert list(chart.plots[0].categories) == ["令和7年度", "令和8年度"]
     with zipfile.ZipFile(output) as package, zipfile.ZipFile(io.BytesIO(package.read(embedded))) as inner:
         assert "WEBSERVICE" not in inner.read("xl/worksheets/sheet1.xml").decode()
+
+
+def test_a_field_split_across_markup_compatibility_branches_is_not_trusted(tmp_path: Path) -> None:
+    """Word reads the Choice (D + DEAUTO = DDEAUTO); joining both branches reads DATE."""
+    mc = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+    body = (f'<w:p xmlns:mc="{mc}" xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml">'
+            '<mc:AlternateContent><mc:Choice Requires="w14"><w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+            '<w:r><w:instrText>D</w:instrText></w:r></mc:Choice><mc:Fallback><w:r><w:instrText>ATE \\@ x'
+            '</w:instrText></w:r></mc:Fallback></mc:AlternateContent><w:r><w:instrText>DEAUTO c:\\\\x.exe'
+            '</w:instrText></w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>shown</w:t></w:r>'
+            '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>')
+    outcome, codes, output = sanitize(word_body(tmp_path, body, "branches.docx"), tmp_path)
+    assert outcome == "sanitized" and codes & {"field_removed", "dde_field_removed"} and output is not None
+    with zipfile.ZipFile(output) as package:
+        written = package.read("word/document.xml").decode()
+    assert "instrText" not in written and "DEAUTO" not in written and "shown" in written
+
+
+def test_shape_macros_thresholds_and_links_into_other_workbooks(tmp_path: Path) -> None:
+    path = tmp_path / "shapes.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("予算")
+    sheet.write_column("D1", [1, 2, 3])
+    sheet.conditional_format("D1:D3", {"type": "2_color_scale", "min_type": "formula",
+                                       "min_value": '=RTD("a",,"b")', "max_type": "max"})
+    sheet.conditional_format("D1:D3", {"type": "cell", "criteria": ">", "value": 1,
+                                       "format": book.add_format({"bold": True})})
+    sheet.insert_textbox("F2", "お知らせ")
+    sheet.write_url("A3", "internal:'予算'!D1", string="内部リンク")
+    book.close()
+    with zipfile.ZipFile(path) as package:
+        drawing = package.read("xl/drawings/drawing1.xml").decode()
+        worksheet = package.read("xl/worksheets/sheet1.xml").decode()
+    drawing = drawing.replace('<xdr:sp macro="" textlink="">',
+                              '<xdr:sp macro="[0]!CreateDOI" textlink="WEBSERVICE(&quot;x&quot;)">', 1)
+    assert "CreateDOI" in drawing
+    worksheet = worksheet.replace("location=\"'予算'!D1\"", "location=\"'[1]予算'!D1\"")
+    hostile = edit_package(path, tmp_path / "shapes-hostile.xlsx", {
+        "xl/drawings/drawing1.xml": drawing.encode(), "xl/worksheets/sheet1.xml": worksheet.encode()})
+    outcome, codes, output = sanitize(hostile, tmp_path)
+    assert outcome == "sanitized" and output is not None
+    assert {"vba_macro_removed", "excel_active_formula_removed", "external_link_removed"} <= codes
+    with zipfile.ZipFile(output) as package:
+        written = package.read("xl/worksheets/sheet1.xml").decode()
+        shapes = package.read("xl/drawings/drawing1.xml").decode()
+    assert "RTD" not in written and "[1]" not in written and 'operator="greaterThan"' in written
+    assert "macro=" not in shapes and "WEBSERVICE" not in shapes and "お知らせ" in shapes
