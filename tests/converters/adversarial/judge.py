@@ -58,7 +58,8 @@ RISKY_CONTENT_TYPES = re.compile(
     r"x-msdownload|x-dosexec|x-executable|svg", re.IGNORECASE)
 RISKY_ELEMENTS = frozenset({
     "altChunk", "subDoc", "attachedTemplate", "OLEObject", "oleObj", "oleObject", "control", "objectEmbed",
-    "objectLink", "ddeLink", "oleLink", "webPublishItem", "frameset", "customUI"})
+    "objectLink", "ddeLink", "oleLink", "webPublishItem", "webPublishObject", "frameset", "customUI",
+    "connectString", "query", "dataSource", "externalData", "saveThroughXslt"})
 SAFE_ACTIONS = ("ppaction://hlinkshowjump", "ppaction://hlinksldjump", "ppaction://noaction",
                 "ppaction://customshow")
 FORMULA_ELEMENTS = frozenset({"f", "formula", "formula1", "formula2", "calculatedColumnFormula",
@@ -72,6 +73,7 @@ RISKY_FUNCTIONS = frozenset({
 FUNCTION_CALL = re.compile(r"([A-Za-z_\\][A-Za-z0-9_.]*)\s*\(")
 EXTERNAL_REFERENCE = re.compile(r"\[\d+\]|\[[^\]\[]*\.(xl[a-z]{0,2}|csv|ods|txt)\]|\[[^\]\[]*[\\/:][^\]\[]*\]",
                                 re.IGNORECASE)
+MACRO_NAME_FLAGS = ("function", "vbProcedure", "xlm")  # the name is a macro (command or function)
 AUTO_NAME = re.compile(r"^(_xlnm\.)?auto_(open|close|activate|deactivate)", re.IGNORECASE)
 IMAGE_MAGIC = {
     "png": (b"\x89PNG\r\n\x1a\n",), "jpeg": (b"\xff\xd8\xff",), "jpg": (b"\xff\xd8\xff",),
@@ -361,7 +363,7 @@ def _relationships(name: str, root: Element, internal: set[str]) -> list[Holding
     return found
 
 
-LINK_ATTRIBUTES = ("href", "src", "link", "location")
+LINK_ATTRIBUTES = ("href", "src", "link", "location", "destinationFile")
 FIELD_TAGS = frozenset({"fldChar", "instrText", "delInstrText", "fldSimple"})
 FORMULA_ATTRIBUTE_TAGS = frozenset({"cacheField", "calculatedItem", "calculatedMember", "cfvo"})
 
@@ -381,6 +383,8 @@ def _check_xml(name: str, root: Element, texts: list[str]) -> list[Holding]:
                       for risk in formula_risks(element.text)]
         if tag == "definedName" and AUTO_NAME.match(attr(element, "name") or ""):
             found.append(Holding("formula", name, f"auto-run defined name {attr(element, 'name')}"))
+        if tag == "definedName" and any(attr(element, key) in ("1", "true") for key in MACRO_NAME_FLAGS):
+            found.append(Holding("formula", name, f"macro defined name {attr(element, 'name')}"))
         if tag == "t" and element.text and namespace(element.tag) != OMML:
             texts.append(element.text)
         if not element.attrib:
@@ -429,7 +433,7 @@ class Reading:
             by_lower.setdefault(info.filename.lstrip("/").lower(), []).append(info.filename)
         for names in by_lower.values():
             if len(names) > 1:
-                self.hold(Holding("part", names[0], f"part names differing only in case: {names}"))
+                self.hold(Holding("part", names[0], f"one name twice in the ZIP (or in two cases): {names}"))
         entries = [(info.filename.lstrip("/"), archive.read(info)) for info in infos]  # duplicates too
         types = self._content_types(dict(entries))
         edges: dict[str, set[str]] = {}

