@@ -78,6 +78,13 @@ def in_shared_child(package: Package, x: str) -> None:
     package.edit(SHEET, "<f>B4*C4</f>", '<f t="shared" si="0"/>')
 
 
+def in_shared_master_last(package: Package, x: str) -> None:
+    """Children before their master in document order."""
+    package.edit(SHEET, "<f>B2*C2</f>", '<f t="shared" si="0"/>')
+    package.edit(SHEET, "<f>B3*C3</f>", '<f t="shared" si="0"/>')
+    package.edit(SHEET, "<f>B4*C4</f>", f'<f t="shared" ref="D2:D4" si="0">{x}</f>')
+
+
 def in_array(package: Package, x: str) -> None:
     package.edit(SHEET, "<f>B2*C2</f>", f'<f t="array" ref="D2">{x}</f>')
 
@@ -168,7 +175,8 @@ def in_sparkline(package: Package, x: str) -> None:
 
 Place = Callable[[Package, str], None]
 PLACES: dict[str, Place] = {
-    "cell": in_cell, "shared-master": in_shared_master, "shared-child-text": in_shared_child, "array": in_array,
+    "cell": in_cell, "shared-master": in_shared_master, "shared-child-text": in_shared_child,
+    "shared-master-last": in_shared_master_last, "array": in_array,
     "definedName": in_defined_name, "conditionalFormatting": in_cf, "colorScale-cfvo": in_cfvo,
     "dataValidation-formula1": in_dv1, "dataValidation-formula2": in_dv2, "x14-dataValidation-xm:f": in_x14_dv,
     "x14-conditionalFormatting-xm:f": in_x14_cf, "x14-sparkline-xm:f": in_sparkline,

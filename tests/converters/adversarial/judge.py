@@ -59,7 +59,7 @@ RISKY_CONTENT_TYPES = re.compile(
 RISKY_ELEMENTS = frozenset({
     "altChunk", "subDoc", "attachedTemplate", "OLEObject", "oleObj", "oleObject", "control", "objectEmbed",
     "objectLink", "ddeLink", "oleLink", "webPublishItem", "webPublishObject", "frameset", "customUI",
-    "connectString", "query", "dataSource", "externalData", "saveThroughXslt"})
+    "connectString", "query", "dataSource", "externalData", "saveThroughXslt", "entryMacro", "exitMacro"})
 SAFE_ACTIONS = ("ppaction://hlinkshowjump", "ppaction://hlinksldjump", "ppaction://noaction",
                 "ppaction://customshow")
 FORMULA_ELEMENTS = frozenset({"f", "formula", "formula1", "formula2", "calculatedColumnFormula",
@@ -395,6 +395,8 @@ def _check_xml(name: str, root: Element, texts: list[str]) -> list[Holding]:
                 if attributes.get(key):
                     found += [Holding("formula", name, f"{tag}@{key}: {risk}: {attributes[key][:80]!r}")
                               for risk in formula_risks(attributes[key])]
+        if tag == "cmd" and attributes.get("type", "").lower() == "verb":  # an animation sending an OLE verb
+            found.append(Holding("action", name, f"<cmd type=verb cmd={attributes.get('cmd', '')[:20]}>"))
         action = attributes.get("action", "").strip().lower()
         if action.startswith("ppaction://") and not action.startswith(SAFE_ACTIONS):
             found.append(Holding("action", name, f"{tag} action={action[:80]}"))

