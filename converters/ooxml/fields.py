@@ -37,6 +37,7 @@ HYPERLINK_ARG = re.compile(r'"([^"]*)"|(\\[A-Za-z])|(\S+)')
 SWITCHES_WITH_ARGUMENT = frozenset({"\\l", "\\o", "\\t", "\\m"})
 Note = Callable[[str, str], None]
 _FLD_CHAR = f"{{{W_NS}}}fldChar"
+_FLD_SIMPLE = f"{{{W_NS}}}fldSimple"
 _INSTR = (f"{{{W_NS}}}instrText", f"{{{W_NS}}}delInstrText")
 _RUN = f"{{{W_NS}}}r"
 _RUN_PROPERTIES = f"{{{W_NS}}}rPr"
@@ -104,7 +105,7 @@ def neutralise_fields(root: etree._Element, part: str, note: Note) -> None:
     stack: list[_Field] = []
     for element, branch in _run_contents(root):
         kind = element.get(f"{{{W_NS}}}fldCharType", "") if element.tag == _FLD_CHAR else ""
-        if kind == "begin" and stack and stack[-1].in_instruction:
+        if (kind == "begin" or element.tag == _FLD_SIMPLE) and stack and stack[-1].in_instruction:
             stack[-1].nested = True
             stack[-1].type_from_nested |= not "".join(stack[-1].instruction).strip()
         if kind == "separate" and stack:
@@ -132,8 +133,11 @@ def _run_contents(root: etree._Element) -> list[tuple[etree._Element, etree._Ele
     end within one."""
     contents: list[tuple[etree._Element, etree._Element | None]] = []
     branched = next(root.iter(*_BRANCHES), None) is not None
-    for run in root.iter(_RUN):
+    for run in root.iter(_RUN, _FLD_SIMPLE):
         branch = _branch_of(run) if branched else None
+        if run.tag == _FLD_SIMPLE:
+            contents.append((run, branch))  # a simple field: a whole nested field in one element
+            continue
         contents.extend((child, branch) for child in run if child.tag != _RUN_PROPERTIES)
     return contents
 

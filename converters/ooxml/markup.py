@@ -148,6 +148,13 @@ def clean_markup(root: etree._Element, part: str, kept_ids: set[str], note: Note
             base.text = None  # relative links would resolve against it
     if suspect:
         _clean_attributes(root, suspect, part, note)
+    for command in list(root.iter(f"{{{P_NS}}}cmd")):
+        if _attached(command, root) and command.get("type", "").strip().lower() != "call":
+            # an animation step that sends an OLE verb (opens or runs an embedded object) or an
+            # event; "call" only plays media on the slide
+            note("active_link_removed", f"{part}: timing command {command.get('type', '')[:20]}")
+            step = next(command.iterancestors(f"{{{P_NS}}}par"), None)
+            remove_element(step if step is not None else command)
     for element in list(root.iter(*_HLINK_TAGS)):
         if _attached(element, root) and not _safe_action(element):
             note("active_link_removed", f"{part}: {element.get('action', '')[:60]}")

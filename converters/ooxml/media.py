@@ -74,15 +74,16 @@ def wmf_well_formed(data: bytes) -> bool:
     return False
 
 
-def rewrite_picture(data: bytes, part: str, request: ConvertRequest, work: Path) -> tuple[bytes, str] | str:
-    """(new bytes, content type) for a picture that may stay, or the reason it may not."""
+def rewrite_picture(data: bytes, part: str, request: ConvertRequest, work: Path) -> tuple[bytes, str, str] | str:
+    """(new bytes, content type, what was hidden after the picture or "") for a picture that may
+    stay, or the reason it may not."""
     kind = sniff(data)
     if kind is None:
         return "the bytes are not a picture (PNG, JPEG, GIF, BMP, TIFF, EMF, WMF)"
     if kind == EMF_TYPE:
-        return (data, kind) if emf_well_formed(data) else "a damaged or disguised EMF metafile"
+        return (data, kind, "") if emf_well_formed(data) else "a damaged or disguised EMF metafile"
     if kind == WMF_TYPE:
-        return (data, kind) if wmf_well_formed(data) else "a damaged or disguised WMF metafile"
+        return (data, kind, "") if wmf_well_formed(data) else "a damaged or disguised WMF metafile"
     with tempfile.TemporaryDirectory(dir=work) as scratch:
         source = Path(scratch) / "picture"
         source.write_bytes(data)
@@ -93,4 +94,5 @@ def rewrite_picture(data: bytes, part: str, request: ConvertRequest, work: Path)
         except ConverterError as exc:
             return exc.reason
         [output] = conversion.outputs
-        return (Path(scratch) / output.path).read_bytes(), output.type
+        hidden = "; ".join(f.detail for f in conversion.findings if f.code == "image_trailing_data_removed")
+        return (Path(scratch) / output.path).read_bytes(), output.type, hidden

@@ -121,7 +121,10 @@ class _Rebuild:
             if isinstance(result, str):
                 self.note("media_removed", f"{part}: {result}")
                 continue
-            kept[part] = result
+            data, ctype, hidden = result
+            if hidden:
+                self.note("image_trailing_data_removed", f"{part}: {hidden}")
+            kept[part] = (data, ctype)
         for part, ctype in sorted(self.plan.chart_workbooks.items()):
             workbook = self._chart_workbook(part)
             if workbook is not None:

@@ -11,12 +11,7 @@ sample goes through the real ``gateway sanitize`` command (sandbox included) as 
 
 A routine run takes a deterministic covering sample (every construct written every way, every way
 in every location: about 670 of 1,535 variants); ADVERSARIAL_FULL=1 runs the whole matrix, and
-``python -m tests.converters.adversarial.run`` prints its work list (what gets through).
-
-This file is named ``pending_test_...`` so pytest does not collect it until the converter passes
-it. Run it explicitly: ``.venv/bin/pytest -q -p no:cacheprovider
-tests/converters/adversarial/pending_test_adversarial_ooxml.py`` (add ADVERSARIAL_FULL=1 before
-renaming). Rename it to ``test_adversarial_ooxml.py`` when the whole matrix passes."""
+``python -m tests.converters.adversarial.run`` prints its work list (what gets through)."""
 
 from __future__ import annotations
 
