@@ -10,12 +10,14 @@ can be written outside the output directory. Encrypted members block the whole a
 from __future__ import annotations
 
 import bz2
+import errno
 import gzip
 import lzma
 import shutil
 import stat
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, cast
@@ -27,11 +29,14 @@ from converters.errors import (
     CorruptFile,
     DecompressionBomb,
     EncryptedArchive,
+    UnsupportedCompression,
 )
 from converters.names import safe_relative_path, stem_of
+from converters.zip_damage import file_members, zip_damage
 
 CHUNK = 1024 * 1024
 ENCRYPTED_REASON = "encrypted archive (cannot be inspected)"
+ZIP_ENCRYPTED_FLAGS = 0x1 | 0x40  # traditional (ZipCrypto/AES) and strong encryption
 FOLDER_TYPES = frozenset({"application/zip", "application/x-tar", "application/x-7z-compressed"})  # members in a folder
 __all__ = ["ENCRYPTED_REASON", "FOLDER_TYPES", "Extraction"]
 
@@ -137,9 +142,9 @@ class ZipConverter(Converter):
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         job = Extraction(out_dir, request, src.stat().st_size)
         try:
-            with zipfile.ZipFile(src) as archive:
-                infos = [i for i in archive.infolist() if not i.is_dir()]
-                if any(info.flag_bits & 0x1 for info in infos):
+            with zip_damage("the ZIP archive"), zipfile.ZipFile(src) as archive:
+                infos = file_members(archive, "the ZIP archive")
+                if any(info.flag_bits & ZIP_ENCRYPTED_FLAGS for info in infos):
                     raise EncryptedArchive(ENCRYPTED_REASON)
                 job.check_declared([i.file_size for i in infos], sum(i.compress_size for i in infos))
                 for info in infos:
@@ -153,9 +158,6 @@ class ZipConverter(Converter):
                     with archive.open(info) as member:
                         job.copy_limited(member, target)
                     job.member(target, name)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
-                NotImplementedError) as exc:
-            raise CorruptFile("the ZIP archive is damaged or uses an unsupported method") from exc
         finally:
             shutil.rmtree(job.staging, ignore_errors=True)
         return job.finish()
@@ -185,8 +187,8 @@ class TarConverter(Converter):
                     with handle:
                         job.copy_limited(handle, target)
                     job.member(target, member.name)
-        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
-            raise CorruptFile("the tar archive is damaged") from exc
+        except (tarfile.TarError, EOFError, OSError, ValueError) as exc:  # what tarfile raises on damage
+            raise CorruptFile(_tar_failure(exc)) from exc
         finally:
             shutil.rmtree(job.staging, ignore_errors=True)
         return job.finish()
@@ -198,6 +200,45 @@ def open_compressed(mime: str, path: Path) -> IO[bytes]:
     if mime == "application/x-bzip2":
         return cast(IO[bytes], bz2.open(path, "rb"))
     return cast(IO[bytes], lzma.open(path, "rb"))
+
+
+# what gzip, bz2 and lzma raise on a damaged stream (gzip.BadGzipFile and bz2's "Invalid data
+# stream" are OSErrors without an errno)
+COMPRESSED_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
+_GZIP_SENTENCES = (
+    ("CRC check failed", "the compressed file's checksum does not match its content (the data is damaged)"),
+    ("Incorrect length", "the compressed file's recorded length does not match its content"),
+    ("Not a gzipped file", "the compressed file is damaged (unreadable data where a gzip header should be)"),
+)
+
+
+def compressed_failure(exc: BaseException) -> ConverterError | None:
+    """The specific outcome for what gzip, bz2 or lzma raised while a single compressed file was
+    read; None for an OSError that is not about the file."""
+    if isinstance(exc, EOFError):
+        return CorruptFile("the compressed file is cut short")
+    if isinstance(exc, (zlib.error, lzma.LZMAError)):
+        return CorruptFile("the compressed data is damaged")
+    if isinstance(exc, OSError) and exc.errno is None:
+        message = str(exc)
+        if message.startswith("Unknown compression method"):
+            return UnsupportedCompression("the compressed file uses a compression method the gateway cannot read")
+        for start, sentence in _GZIP_SENTENCES:
+            if message.startswith(start):
+                return CorruptFile(sentence)
+        return CorruptFile("the compressed file is damaged")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return ConverterError("the file needs more disk space than allowed", code="resource_limit")
+    return None
+
+
+def _tar_failure(exc: BaseException) -> str:
+    message = str(exc)
+    if isinstance(exc, EOFError) or "unexpected end of data" in message or message.startswith("truncated"):
+        return "the tar archive is cut short"
+    if "bad checksum" in message:
+        return "a header in the tar archive fails its checksum (the archive is damaged)"
+    return "the tar archive is damaged"
 
 
 INNER_SUFFIX = {"application/gzip": ".gz", "application/x-bzip2": ".bz2", "application/x-xz": ".xz"}
@@ -225,8 +266,11 @@ class CompressedFileConverter(Converter):
             with open_compressed(request.detected_type, src) as stream:
                 job.copy_limited(stream, target)
             job.member(target, inner_name)
-        except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
-            raise CorruptFile("the compressed file is damaged") from exc
+        except COMPRESSED_ERRORS as exc:
+            failure = compressed_failure(exc)
+            if failure is None:  # an I/O error of the machine, not of the file
+                raise
+            raise failure from exc
         finally:
             shutil.rmtree(job.staging, ignore_errors=True)
         return job.finish()

@@ -17,7 +17,9 @@ import olefile
 from lxml import etree
 
 from converters.encoded_blocks import first_in_file
+from converters.errors import ConverterError, CorruptFile
 from converters.names import split_extension
+from converters.zip_damage import zip_damage
 
 # Types whose content is dangerous whatever the converter: (mime, block code, plain reason).
 EXECUTABLE = "application/x-dosexec"
@@ -210,30 +212,44 @@ def _signature_type(head: bytes, path: Path) -> str | None:
     return None
 
 
-def _zip_type(path: Path) -> str:
+ODF_DECLARED = re.compile(r"application/vnd\.oasis\.opendocument\.[a-z0-9.+-]{1,60}")
+
+
+def _zip_type(path: Path) -> Detection:
+    """What a ZIP container holds, from its member names and package files; damage found on the
+    way (zipfile cannot read the directory, a package file or ``mimetype``) blocks it with the
+    reason it deserves."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zip_damage("the ZIP archive"), zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return "application/zip"  # the archive converter reports the corruption
-    if any(name.lower() == "[content_types].xml" for name in names):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                return ooxml_package_type(archive)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
-            return OOXML_GENERIC
-    if "mimetype" in names:
-        with zipfile.ZipFile(path) as archive:
-            declared = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
-        if declared.startswith("application/vnd.oasis.opendocument"):
-            return declared
-        if declared == "application/epub+zip":
-            return declared
+            if any(name.lower() == "[content_types].xml" for name in names):
+                return _package_type(archive)
+            if "mimetype" in names:
+                declared = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
+                if declared.startswith("application/vnd.oasis.opendocument"):
+                    if ODF_DECLARED.fullmatch(declared) is None:
+                        return Detection("application/zip", "corrupt_file",
+                                         "the OpenDocument package's mimetype entry is damaged")
+                    return Detection(declared)
+                if declared == "application/epub+zip":
+                    return Detection(declared)
+    except ConverterError as exc:
+        return Detection("application/zip", exc.code, exc.reason)
     if "AndroidManifest.xml" in names or "classes.dex" in names:
-        return "application/vnd.android.package-archive"
+        return Detection("application/vnd.android.package-archive")
     if "META-INF/MANIFEST.MF" in names or any(n.endswith(".class") for n in names):
-        return "application/java-archive"
-    return "application/zip"
+        return Detection("application/java-archive")
+    return Detection("application/zip")
+
+
+def _package_type(archive: zipfile.ZipFile) -> Detection:
+    try:
+        with zip_damage("the document package"):
+            return Detection(ooxml_package_type(archive))
+    except ConverterError as exc:
+        return Detection(OOXML_GENERIC, exc.code, exc.reason)
+    except ValueError:
+        return Detection(OOXML_GENERIC)
 
 
 def _package_xml(archive: zipfile.ZipFile, parts: dict[str, zipfile.ZipInfo], name: str) -> etree._Element | None:
@@ -296,12 +312,13 @@ def ooxml_package_type(archive: zipfile.ZipFile) -> str:
 
 
 def _ole_type(path: Path) -> str:
+    """The kind of an OLE compound file by its streams; CorruptFile when olefile cannot read it."""
     try:
         with olefile.OleFileIO(str(path)) as ole:
             streams = {"/".join(entry).lower() for entry in ole.listdir(streams=True, storages=True)}
             root_clsid = (ole.root.clsid or "").upper() if ole.root is not None else ""
-    except (OSError, ValueError, IndexError, KeyError, struct.error):
-        return "application/x-ole-storage"
+    except (OSError, ValueError, IndexError, KeyError, struct.error) as exc:  # what olefile raises on damage
+        raise CorruptFile("the Office (OLE) file is damaged or cut short") from exc
     if root_clsid in ("000C1084-0000-0000-C000-000000000046", "000C1086-0000-0000-C000-000000000046"):
         return "application/x-msi"
     if "encryptedpackage" in streams and "encryptioninfo" in streams:
@@ -355,14 +372,22 @@ def detect(path: Path) -> Detection:
     if mime is None:
         mime = _magic().from_file(str(path))
         if mime in ("application/zip", "application/x-zip-compressed") or head.startswith(b"PK\x03\x04"):
-            mime = _zip_type(path)
+            found = _zip_type(path)
+            if found.blocked_code is not None:
+                return found
+            mime = found.type
         elif head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-            mime = _ole_type(path)
+            try:
+                mime = _ole_type(path)
+            except CorruptFile as exc:
+                return Detection("application/x-ole-storage", exc.code, exc.reason)
         elif mime.startswith("text/") or mime in ("application/json", "application/xml", "message/rfc822",
                                                   "application/mbox"):
             mime = _text_refinement(head, mime if mime.startswith("text/") else "text/plain", path)
         elif mime == "application/x-gzip":
             mime = "application/gzip"
+        elif mime == "application/x-ustar":  # libmagic's name for a tar whose header checksum fails
+            mime = "application/x-tar"
         elif mime == "image/x-ms-bmp":
             mime = "image/bmp"
         elif mime == "inode/x-empty":

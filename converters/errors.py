@@ -10,6 +10,7 @@ Tree::
     ├── CorruptFile                 corrupt_file
     ├── PasswordProtected           password_protected
     ├── EncryptedArchive            encrypted_archive
+    ├── UnsupportedCompression      unsupported_compression
     ├── LimitExceeded               limit_exceeded
     │   ├── FileTooLarge            too_large
     │   ├── DecompressionBomb       decompression_bomb
@@ -52,6 +53,12 @@ class PasswordProtected(ConverterError):
 
 class EncryptedArchive(ConverterError):
     code = "encrypted_archive"
+
+
+class UnsupportedCompression(ConverterError):
+    """A container compressed with a method (or needing a reader version) the gateway cannot read."""
+
+    code = "unsupported_compression"
 
 
 class LimitExceeded(ConverterError):

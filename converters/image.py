@@ -69,13 +69,22 @@ def trailing_bytes(src: Path, detected: str) -> int:
     return 0 if end is None else max(0, len(data) - end)
 
 
+# what Pillow raises on a damaged image: OSError (truncated or broken data), SyntaxError and
+# ValueError (malformed headers), TypeError (a TIFF without its required tags, "Missing
+# dimensions"), EOFError (a frame that is not there when the frames are counted), IndexError (a
+# GIF extension block cut short, read by GifImagePlugin without a length check)
+PILLOW_DAMAGE = (OSError, SyntaxError, ValueError, TypeError, EOFError, IndexError)
+
+
 def open_checked(src: Path, expected_format: str, limits_pixels: int, max_frames: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(src)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError as exc:
         raise CorruptFile("the image is damaged or not a supported image") from exc
+    except PILLOW_DAMAGE as exc:
+        raise CorruptFile("the image's header is damaged") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DecompressionBomb("the image declares more pixels than allowed") from exc
     if image.format != expected_format:
@@ -83,7 +92,11 @@ def open_checked(src: Path, expected_format: str, limits_pixels: int, max_frames
     width, height = image.size
     if width <= 0 or height <= 0 or width * height > limits_pixels:
         raise DecompressionBomb(f"the image is {width}x{height} pixels, over the limit")
-    frames = getattr(image, "n_frames", 1)
+    try:
+        frames = getattr(image, "n_frames", 1)
+    except PILLOW_DAMAGE as exc:
+        image.close()
+        raise CorruptFile("a frame of the image is damaged or cut short") from exc
     if frames > max_frames or frames * width * height > limits_pixels * 4:
         raise DecompressionBomb(f"the image has {frames} frames, over the limit")
     return image
@@ -118,8 +131,10 @@ class ImageConverter(Converter):
             name = f"{request.stem}.{out_ext}"
             try:
                 self._write(image, out_dir / name, out_format)
-            except (OSError, SyntaxError, ValueError, EOFError) as exc:
-                raise CorruptFile("the image is damaged and cannot be decoded") from exc
+            except Image.DecompressionBombError as exc:  # a later frame, checked by Pillow when it is reached
+                raise DecompressionBomb("a frame of the image declares more pixels than allowed") from exc
+            except PILLOW_DAMAGE as exc:
+                raise CorruptFile("the image data is damaged or cut short and cannot be decoded") from exc
         outcome: Outcome = "sanitized" if extra else "passed"
         return Conversion(outcome, [Output(name, out_mime)], findings)
 

@@ -29,6 +29,7 @@ from converters.base import Conversion, Converter, ConvertRequest, Finding, Outp
 from converters.errors import CorruptFile, DecompressionBomb, PasswordProtected, TooManyMembers
 from converters.odf_references import address_risk, allowed_link, formula_risk, inside_package
 from converters.ooxml import MAX_XML_PART_BYTES, parse_xml, serialise
+from converters.zip_damage import file_members, zip_damage
 
 NS = {
     "office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
@@ -251,14 +252,14 @@ class OdfConverter(Converter):
         name = f"{request.stem}.{extension}"
         findings: dict[tuple[str, str], None] = {}
         try:
-            with zipfile.ZipFile(src) as package:
+            with zip_damage("the OpenDocument package"), zipfile.ZipFile(src) as package:
                 self._check_limits(package, request, src.stat().st_size)
                 try:
                     self._rebuild(package, out_dir / name, findings)
                 except BaseException:
                     (out_dir / name).unlink(missing_ok=True)
                     raise
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, KeyError, ValueError) as exc:
+        except (KeyError, ValueError) as exc:  # a part the package lists but cannot give
             raise CorruptFile("the OpenDocument package is damaged") from exc
         result = [Finding(code, detail) for code, detail in findings]
         return Conversion("sanitized" if result else "passed", [Output(name, request.detected_type)], result)
@@ -275,7 +276,7 @@ class OdfConverter(Converter):
             raise DecompressionBomb("the document expands far more than documents do (zip bomb)")
 
     def _rebuild(self, package: zipfile.ZipFile, target: Path, findings: dict[tuple[str, str], None]) -> None:
-        names = [i.filename for i in package.infolist() if not i.is_dir()]
+        names = [i.filename for i in file_members(package, "the OpenDocument package")]
         manifest_name = "META-INF/manifest.xml"
         manifest = parse_xml(package.read(manifest_name), manifest_name) if manifest_name in names else None
         if manifest is not None and manifest.find(f".//{_qname('manifest:encryption-data')}") is not None:

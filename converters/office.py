@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import struct
 from pathlib import Path
+from xml.parsers.expat import ExpatError
 
 import msoffcrypto
 import msoffcrypto.exceptions
@@ -67,29 +69,58 @@ def analyse(src: Path, mime: str) -> list[Finding]:
     return findings
 
 
+# what msoffcrypto-tool raises on malformed encryption information besides its own exceptions: the
+# agile header is XML read by minidom (ExpatError, IndexError for a missing element), the standard
+# one is unpacked with struct; ValueError covers bad numbers and base64, KeyError unknown
+# algorithms; olefile's damaged-stream errors are OSErrors without an errno
+MALFORMED = (msoffcrypto.exceptions.ParseError, ExpatError, struct.error, IndexError, KeyError, ValueError,
+             AssertionError)
+DAMAGED_HEADER = "the document's encryption information is damaged or of an unknown kind"
+
+
 def decrypt_if_needed(src: Path, work: Path) -> tuple[Path, list[Finding]]:
     """Return a decrypted copy when ``src`` is encrypted with a default password; raise
-    PasswordProtected for any other password; return ``src`` itself when not encrypted."""
-    try:
-        with src.open("rb") as handle:
+    PasswordProtected for any other password, CorruptFile when the encryption information cannot
+    be read; return ``src`` itself when not encrypted."""
+    with src.open("rb") as handle:
+        try:
             office = msoffcrypto.OfficeFile(handle)
-            if not office.is_encrypted():
-                return src, []
-            for password in DEFAULT_PASSWORDS:
-                try:
-                    office.load_key(password=password)
-                    work.mkdir(parents=True, exist_ok=True)
-                    target = work / "decrypted"
-                    with target.open("wb") as out:
-                        office.decrypt(out)
-                    return target, [Finding("default_password_removed", "Excel default password")]
-                except (msoffcrypto.exceptions.InvalidKeyError, msoffcrypto.exceptions.DecryptionError):
-                    continue
-    except msoffcrypto.exceptions.FileFormatError:
-        return src, []
-    except (msoffcrypto.exceptions.ParseError, ValueError, OSError, KeyError, AssertionError) as exc:
-        raise CorruptFile("the encrypted document is damaged") from exc
+            encrypted = office.is_encrypted()
+        except msoffcrypto.exceptions.FileFormatError:
+            return src, []
+        except (*MALFORMED, msoffcrypto.exceptions.DecryptionError) as exc:  # here: a version it cannot read
+            raise CorruptFile(DAMAGED_HEADER) from exc
+        except OSError as exc:
+            if exc.errno is not None:  # an I/O error of the machine, not of the file
+                raise
+            raise CorruptFile(DAMAGED_HEADER) from exc
+        if not encrypted:
+            return src, []
+        for password in DEFAULT_PASSWORDS:
+            try:
+                office.load_key(password=password)
+                work.mkdir(parents=True, exist_ok=True)
+                target = work / "decrypted"
+                with target.open("wb") as out:
+                    office.decrypt(out)
+                return target, [Finding("default_password_removed", "Excel default password")]
+            except (msoffcrypto.exceptions.InvalidKeyError, msoffcrypto.exceptions.DecryptionError):
+                continue
+            except MALFORMED as exc:  # key data that cannot be what the header says
+                raise CorruptFile(DAMAGED_HEADER) from exc
+            except OSError as exc:
+                if exc.errno is not None:
+                    raise
+                raise CorruptFile(DAMAGED_HEADER) from exc
     raise PasswordProtected("the document is password-protected and cannot be inspected")
+
+
+def _decrypted_type(plain: Path) -> str:
+    """The type of what decryption produced; damage in it blocks with the reason detection gives."""
+    detection = detect(plain)
+    if detection.blocked_code is not None:
+        raise ConverterError(f"the decrypted document: {detection.blocked_reason}", code=detection.blocked_code)
+    return detection.type
 
 
 def _rebuild_ooxml(src: Path, out_dir: Path, request: ConvertRequest, findings: list[Finding]) -> Conversion:
@@ -108,7 +139,7 @@ class LegacyOfficeConverter(Converter):
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         work = out_dir / f".work-{request.stem}"
         plain, findings = decrypt_if_needed(src, work)
-        mime = request.detected_type if plain == src else detect(plain).type
+        mime = request.detected_type if plain == src else _decrypted_type(plain)
         if mime not in LEGACY:
             if plain != src and mime.startswith("application/vnd.openxmlformats-officedocument"):
                 return _rebuild_ooxml(plain, out_dir, request, findings)
@@ -135,7 +166,7 @@ class OfficeRasterConverter(Converter):
             raise ConverterError("rasterising needs a frame channel", code="converter_error")
         work = out_dir / f".work-{request.stem}"
         plain, findings = decrypt_if_needed(src, work)
-        mime = request.detected_type if plain == src else detect(plain).type
+        mime = request.detected_type if plain == src else _decrypted_type(plain)
         if mime == "image/svg+xml":
             suffix = ".svg"
         elif mime.startswith("application/vnd.oasis.opendocument"):

@@ -13,7 +13,7 @@ import py7zr.io
 
 from converters.archive import ENCRYPTED_REASON, Extraction
 from converters.base import Conversion, Converter, ConvertRequest
-from converters.errors import CorruptFile, DecompressionBomb, EncryptedArchive
+from converters.errors import CorruptFile, DecompressionBomb, EncryptedArchive, UnsupportedCompression
 
 
 class _CountingWriter(py7zr.io.Py7zIO):
@@ -78,9 +78,14 @@ class SevenZipConverter(Converter):
                     job.member(target, name)
         except py7zr.exceptions.PasswordRequired as exc:
             raise EncryptedArchive(ENCRYPTED_REASON) from exc
+        except py7zr.exceptions.UnsupportedCompressionMethodError as exc:
+            raise UnsupportedCompression("the 7z archive uses a compression method the gateway cannot read") from exc
+        except py7zr.exceptions.CrcError as exc:
+            raise CorruptFile("a member's checksum does not match its content in the 7z archive "
+                              "(the data is damaged)") from exc
         except (py7zr.exceptions.ArchiveError, py7zr.exceptions.Bad7zFile, EOFError, OSError,
                 ValueError, KeyError, IndexError, TypeError, lzma.LZMAError) as exc:
-            raise CorruptFile("the 7z archive is damaged or uses an unsupported method") from exc
+            raise CorruptFile("the 7z archive is damaged") from exc
         finally:
             shutil.rmtree(job.staging, ignore_errors=True)
         return job.finish()

@@ -22,6 +22,7 @@ JAPANESE_REASONS = {
     "svg": "SVG 画像のため",
     "password_protected": "パスワード付きのため検査できません",
     "encrypted_archive": "暗号化ZIPのため検査できません",
+    "unsupported_compression": "対応していない圧縮方式のため検査できません",
     "decompression_bomb": "展開すると異常に大きくなるため",
     "corrupt_file": "ファイルが壊れているため",
     "unsupported_type": "対応していない形式のため",

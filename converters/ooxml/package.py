@@ -12,10 +12,12 @@ from lxml import etree
 
 from converters.base import ConvertRequest
 from converters.errors import CorruptFile, DecompressionBomb, EncryptedArchive, TooManyMembers
+from converters.zip_damage import file_members
 
 CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
 REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 MAX_XML_PART_BYTES = 256 * 1024 * 1024
+ENCRYPTED_FLAGS = 0x1 | 0x40  # ZIP general-purpose flags: encrypted, strong encryption
 
 
 def _parser() -> etree.XMLParser:
@@ -63,11 +65,11 @@ class OoxmlPackage:
     def __init__(self, archive: zipfile.ZipFile, request: ConvertRequest, compressed: int) -> None:
         self.archive = archive
         limits = request.limits
-        infos = [i for i in archive.infolist() if not i.is_dir()]
+        infos = file_members(archive, "the document package")
         if len(infos) > limits.archive_max_members:
             raise TooManyMembers("the document holds too many parts")
-        if any(i.flag_bits & 0x1 for i in infos):
-            raise EncryptedArchive("the document package is encrypted")
+        if any(i.flag_bits & ENCRYPTED_FLAGS for i in infos):
+            raise EncryptedArchive("the document package holds an encrypted member (cannot be inspected)")
         declared = sum(i.file_size for i in infos)
         if declared > limits.archive_max_total_bytes or (
                 declared > limits.archive_ratio_grace_bytes and declared > limits.archive_max_ratio * compressed):

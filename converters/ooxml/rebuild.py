@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import tempfile
 import zipfile
-import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from converters.ooxml.package import (
     write_content_types,
 )
 from converters.ooxml.relationships import PartPlan, plan_parts, unreferenced, write_rels
+from converters.zip_damage import zip_damage
 
 # main part content type -> (macro-free content type, extension, package mime)
 _WORD = "application/vnd.openxmlformats-officedocument.wordprocessingml"
@@ -62,9 +62,9 @@ MAIN_TYPES: dict[str, tuple[str, str, str]] = {
 MAIN_TYPES_LOWER = {key.lower(): value for key, value in MAIN_TYPES.items()}
 CHART_WORKBOOK_MIME = XLSX[2]
 OUTPUT_MIMES: frozenset[str] = frozenset(kind[2] for kind in MAIN_TYPES.values())
-# what a damaged package raises from zipfile and zlib while it is read
-DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, KeyError, ValueError, zlib.error,
-           NotImplementedError, RuntimeError)
+# what a damaged package raises besides zipfile's own errors (converters.zip_damage words those):
+# a part the directory lists but cannot give, a value that cannot be what the part says it is
+DAMAGED = (KeyError, ValueError)
 
 
 class OoxmlConverter(Converter):
@@ -74,7 +74,7 @@ class OoxmlConverter(Converter):
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         try:
-            with zipfile.ZipFile(src) as archive:
+            with zip_damage("the document package"), zipfile.ZipFile(src) as archive:
                 package = OoxmlPackage(archive, request, src.stat().st_size)
                 return _Rebuild(package, out_dir, request).run()
         except DAMAGED as exc:
