@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 NOT_SOURCE = frozenset({".git", ".venv", "__pycache__", "data", "out", ".mypy_cache", ".ruff_cache",
                         ".pytest_cache"})
 
-# a sibling directory or a developer's machine: never part of a clone
-OUTSIDE = re.compile(r"\.\.[\\/]+shared\b|(?<![\w.~-])/(?:work|home|Users)/[\w.-]")
+# a sibling directory or a developer's machine: never part of a clone (a Windows path inside a
+# file: URL, C:/Users/..., is test data, not a place on this machine)
+OUTSIDE = re.compile(r"\.\.[\\/]+shared\b|(?<![\w.~:-])/(?:work|home|Users)/[\w.-]")
 # Path(__file__)[.resolve()|.absolute()] followed by .parent / .parents[N] / "..", in any mix
 PY_ANCESTOR = re.compile(r"""__file__\s*\)(?:\s*\.\s*(?:resolve|absolute)\(\s*\))?"""
                          r"""((?:\s*\.\s*parent\b(?!s)|\s*\.\s*parents\s*\[\s*\d+\s*\]|\s*/\s*["']\.\.["'])+)""")
