@@ -319,6 +319,8 @@ def _ole_type(path: Path) -> str:
             root_clsid = (ole.root.clsid or "").upper() if ole.root is not None else ""
     except (OSError, ValueError, IndexError, KeyError, struct.error) as exc:  # what olefile raises on damage
         raise CorruptFile("the Office (OLE) file is damaged or cut short") from exc
+    except RecursionError as exc:  # olefile walks the storage tree recursively; a damaged one loops
+        raise CorruptFile("the Office (OLE) file's directory is damaged (its storages nest without end)") from exc
     if root_clsid in ("000C1084-0000-0000-C000-000000000046", "000C1086-0000-0000-C000-000000000046"):
         return "application/x-msi"
     if "encryptedpackage" in streams and "encryptioninfo" in streams:

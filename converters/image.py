@@ -71,9 +71,9 @@ def trailing_bytes(src: Path, detected: str) -> int:
 
 # what Pillow raises on a damaged image: OSError (truncated or broken data), SyntaxError and
 # ValueError (malformed headers), TypeError (a TIFF without its required tags, "Missing
-# dimensions"), EOFError (a frame that is not there when the frames are counted), IndexError (a
-# GIF extension block cut short, read by GifImagePlugin without a length check)
-PILLOW_DAMAGE = (OSError, SyntaxError, ValueError, TypeError, EOFError, IndexError)
+# dimensions"), EOFError (a frame that is not there when the frames are counted), IndexError and
+# struct.error (a GIF block cut short, read by GifImagePlugin without a length check)
+PILLOW_DAMAGE = (OSError, SyntaxError, ValueError, TypeError, EOFError, IndexError, struct.error)
 
 
 def open_checked(src: Path, expected_format: str, limits_pixels: int, max_frames: int) -> Image.Image:

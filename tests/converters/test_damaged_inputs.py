@@ -401,6 +401,16 @@ def test_gif_cut_inside_an_extension_block_is_corrupt(samples: Path, tmp_path: P
     assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file")
 
 
+def test_gif_graphic_control_block_too_short_is_corrupt(samples: Path, tmp_path: Path) -> None:
+    data = bytearray((samples / "gif-animated.gif").read_bytes())
+    second = data.index(b"!\xf9", data.index(b"!\xf9") + 1)
+    data[second + 2:second + 4] = b"\x01\x00"  # a one-byte block where the delay (two bytes) should follow
+    source = tmp_path / "anim.gif"
+    source.write_bytes(bytes(data))
+    report = run_engine(source, tmp_path / "out")
+    assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file")
+
+
 def test_gif_frame_declaring_too_many_pixels_is_a_bomb(samples: Path, tmp_path: Path) -> None:
     data = bytearray((samples / "gif-animated.gif").read_bytes())
     second = data.index(b"!\xf9", data.index(b"!\xf9") + 1)
