@@ -156,7 +156,9 @@ def check_text(path: Path, mime: str, verdict: Verdict) -> None:
         verdict.problems.append("text_control_characters")
     if HTML_MARKERS.search(text):
         verdict.problems.append("text_holds_markup")
-    if mime == "text/csv" or path.suffix.lower() in (".csv", ".tsv"):
+    # formula cells matter where a spreadsheet opens the file: by its name (.csv, .tsv). A .txt
+    # whose lines look like CSV to libmagic opens in a text editor, where nothing is evaluated
+    if path.suffix.lower() in (".csv", ".tsv"):
         for delimiter in (",", "\t", ";"):
             for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
                 for cell in row:
