@@ -4,7 +4,8 @@ A deterministic generator damages the project's own samples the way downloads, m
 attackers do - ZIP containers cut short or with flipped bytes in local headers, the central
 directory, checksums, compression methods, flag bits and offsets; a .tar.gz with a broken
 deflate stream; a TIFF whose IFD is damaged; an encrypted Office file whose EncryptionInfo is
-malformed - and each variant goes through the engine. None may end as ``converter_crashed`` or
+malformed; the other images, a PDF, a 7z, a tar and an .xls cut short and with flipped bytes -
+and each variant goes through the engine. None may end as ``converter_crashed`` or
 ``converter_report_invalid``; a blocked one carries a specific code, and the variants whose damage
 is unambiguous carry the code and the sentence that damage deserves. A sample of them also goes
 through ``gateway sanitize`` (the sandboxed path) to show the same outcome there."""
