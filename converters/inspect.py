@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import struct
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -85,27 +86,36 @@ def check_pdf(path: Path, verdict: Verdict) -> None:
         verdict.problems.append(f"pdf_unreadable: {type(exc).__name__}")
         return
     with pdf:
-        if pdf.is_encrypted:
-            verdict.problems.append("pdf_encrypted")
-        for obj in _pdf_objects(pdf):
-            for key in obj.keys():
-                if key in PDF_FORBIDDEN_KEYS:
-                    verdict.problems.append(f"pdf_forbidden_key {key}")
-            kind = obj.get("/S")
-            if isinstance(kind, pikepdf.Name) and str(kind) in PDF_ACTION_TYPES:
-                named = str(obj.get("/N", ""))
-                if str(kind) not in PDF_ALLOWED_ACTIONS or (str(kind) == "/Named" and named not in PDF_SAFE_NAMED):
-                    verdict.problems.append(f"pdf_action {kind}")
-            if obj.get("/Type") == pikepdf.Name.EmbeddedFile:
-                verdict.problems.append("pdf_embedded_file")
-            if isinstance(obj, pikepdf.Stream):
-                try:
-                    data = obj.read_bytes()
-                except (pikepdf.PdfError, RuntimeError):
-                    data = obj.read_raw_bytes()
-                if any(marker in data for marker in EXECUTABLE_MARKERS):
-                    verdict.problems.append("pdf_stream_holds_executable")
+        try:
+            _check_pdf_objects(pdf, verdict)
+        except (pikepdf.PdfError, RuntimeError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+            verdict.problems.append(f"pdf_unreadable: {type(exc).__name__}")
     verdict.problems[:] = list(dict.fromkeys(verdict.problems))
+
+
+def _check_pdf_objects(pdf: Any, verdict: Verdict) -> None:
+    import pikepdf
+
+    if pdf.is_encrypted:
+        verdict.problems.append("pdf_encrypted")
+    for obj in _pdf_objects(pdf):
+        for key in obj.keys():
+            if key in PDF_FORBIDDEN_KEYS:
+                verdict.problems.append(f"pdf_forbidden_key {key}")
+        kind = obj.get("/S")
+        if isinstance(kind, pikepdf.Name) and str(kind) in PDF_ACTION_TYPES:
+            named = str(obj.get("/N", ""))
+            if str(kind) not in PDF_ALLOWED_ACTIONS or (str(kind) == "/Named" and named not in PDF_SAFE_NAMED):
+                verdict.problems.append(f"pdf_action {kind}")
+        if obj.get("/Type") == pikepdf.Name.EmbeddedFile:
+            verdict.problems.append("pdf_embedded_file")
+        if isinstance(obj, pikepdf.Stream):
+            try:
+                data = obj.read_bytes()
+            except (pikepdf.PdfError, RuntimeError):
+                data = obj.read_raw_bytes()
+            if any(marker in data for marker in EXECUTABLE_MARKERS):
+                verdict.problems.append("pdf_stream_holds_executable")
 
 
 def check_image(path: Path, mime: str, verdict: Verdict) -> None:
@@ -128,7 +138,8 @@ def check_image(path: Path, mime: str, verdict: Verdict) -> None:
             looping = isinstance(extension, tuple) and extension[0] in (b"NETSCAPE2.0", b"ANIMEXTS1.0")
             if mime == "image/gif" and ((extension and not looping) or image.info.get("comment")):
                 verdict.problems.append("gif extension block")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except (OSError, SyntaxError, ValueError, TypeError, EOFError, IndexError, struct.error,
+            Image.DecompressionBombError) as exc:  # what Pillow's decoders raise on damaged data
         verdict.problems.append(f"image_unreadable: {type(exc).__name__}")
         return
     if mime == "image/png":
