@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 ESC = 0x1B
+NOT_CHARSETS = frozenset({"idna", "punycode", "undefined"})  # codecs for host names, or that never decode
 SO, SI = 0x0E, 0x0F
 
 CHARSET_ALIASES: dict[str, str] = {
@@ -139,9 +140,16 @@ def normalise_charset(label: str) -> str:
     if key in CHARSET_ALIASES:
         return CHARSET_ALIASES[key]
     try:
-        return codecs.lookup(key).name
+        name = codecs.lookup(key).name  # ValueError: a NUL or a lone surrogate (an 8-bit byte) in the label
+    except (LookupError, ValueError):
+        return "unknown"
+    try:
+        b"a".decode(name)  # LookupError for codecs that are not text encodings (base64, zlib, rot13 ...)
     except LookupError:
         return "unknown"
+    except UnicodeError:
+        pass
+    return "unknown" if name in NOT_CHARSETS else name
 
 
 def _japanese_score(text: str) -> float:

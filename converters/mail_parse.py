@@ -19,9 +19,7 @@ import binascii
 import re
 import struct
 from dataclasses import dataclass, field
-from email import message_from_bytes
 from email.message import Message
-from email.policy import compat32
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
@@ -30,11 +28,14 @@ from converters.charset import decode_as, detect_and_decode, normalise_charset
 from converters.encoded_blocks import EncodedBlock, find_blocks, remove_blocks
 from converters.html_text import html_to_text
 from converters.mail_headers import attachment_filename, decode_header_value, raw_header
+from converters.mime_parser import parse_limited
 
 ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
 KEPT_HEADERS = ("from", "to", "cc", "date", "subject", "message-id", "in-reply-to", "references", "reply-to")
 SIGNATURE_TYPES = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature",
                              "application/pgp-signature"})
+SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_AUTHENTICATION_RESULTS = 50  # a header repeated thousands of times: the rest is not read
 HEADER_START = re.compile(rb"^(From |[!-9;-~]{1,76}:[ \t]?\S)")
 TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 ENCRYPTED_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime", "application/pgp-encrypted"})
@@ -92,6 +93,30 @@ def decode_body(part: Message, split: Split) -> str:
     return decoded.text
 
 
+def valid_text(value: str) -> str:
+    """Text the answer can carry as UTF-8. compat32 keeps raw 8-bit header bytes as lone
+    surrogates (an address, a charset label, a content type); they are decoded as raw header
+    bytes are, any other lone surrogate replaced. Such a string used to fail the answer's
+    encoding in the sandbox only (a split run in-process never encodes its report)."""
+    if not SURROGATE.search(value):
+        return value
+    try:
+        return detect_and_decode(value.encode("utf-8", "surrogateescape")).text
+    except UnicodeEncodeError:  # a surrogate no byte stands for
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def valid_report(value: Any) -> Any:
+    """``value`` (JSON-ready: dicts, lists, strings, numbers) with every string ``valid_text``."""
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, dict):
+        return {valid_text(str(key)): valid_report(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [valid_report(item) for item in value]
+    return value
+
+
 def summarise_calendar(text: str) -> str:
     unfolded = re.sub(r"\r?\n[ \t]", "", text)
     wanted = {"SUMMARY": "件名/Summary", "DTSTART": "開始/Start", "DTEND": "終了/End", "LOCATION": "場所/Location",
@@ -113,9 +138,10 @@ def _body_alternative(children: list[Message]) -> Message | None:
     return children[-1] if children else None
 
 
-def _inner_message(part: Message) -> Message | None:
+def _inner_message(part: Message, max_depth: int) -> Message | None:
     """The message inside a message/* part. Some mailers base64-encode it (RFC 2046 forbids
-    that); compat32 then shows the encoded text as a message without headers."""
+    that); compat32 then shows the encoded text as a message without headers. ``max_depth``:
+    how much deeper the decoded message may still be read."""
     payload = part.get_payload()
     message = payload[0] if isinstance(payload, list) and payload else None
     if not isinstance(message, Message):
@@ -124,10 +150,37 @@ def _inner_message(part: Message) -> Message | None:
     encoded = message.get_payload()
     if encoding == "base64" and not message.keys() and isinstance(encoded, str):
         try:
-            return message_from_bytes(base64.b64decode(encoded), policy=compat32)
+            return parse_limited(base64.b64decode(encoded), max_depth)[0]
         except (binascii.Error, ValueError):
             return message
     return message
+
+
+# What tnefparse raises on a damaged stream (it checks little itself): struct.error and
+# IndexError reading past the end, ValueError/UnicodeDecodeError on bad values, LookupError on an
+# unknown code page, KeyError/TypeError on unexpected property types, UnboundLocalError when an
+# attachment's attribute comes before the attachment starts.
+TNEF_ERRORS = (ValueError, IndexError, KeyError, TypeError, LookupError, UnboundLocalError, struct.error)
+
+
+@dataclass
+class _Tnef:
+    body: str | bytes | None
+    html: str | bytes | None
+    rtf_only: bool
+    files: list[tuple[str | bytes, bytes]]
+
+
+def _read_tnef(data: bytes) -> _Tnef:
+    """Everything the split needs from a winmail.dat, read at once: tnefparse decodes names and
+    bodies lazily, so a damaged stream can fail on any attribute, not only when it is opened."""
+    import tnefparse
+
+    tnef = tnefparse.TNEF(data)
+    files: list[tuple[str | bytes, bytes]] = [
+        (attachment.long_filename() or attachment.name or "attachment", bytes(attachment.data or b""))
+        for attachment in tnef.attachments]
+    return _Tnef(tnef.body, tnef.htmlbody, not tnef.body and not tnef.htmlbody and bool(tnef.has_body()), files)
 
 
 class MailSplitter:
@@ -142,7 +195,7 @@ class MailSplitter:
             raise MailRejected("the message is larger than the mail size limit")
         if not HEADER_START.match(raw.lstrip(b"\r\n")[:1000]):
             raise MailRejected("the data is not an internet mail message (no header at the start)")
-        message = message_from_bytes(raw, policy=compat32)
+        message, cut = parse_limited(raw, self.limits.max_depth)  # deeper parts: not parsed, truncated
         for name in KEPT_HEADERS:
             value = raw_header(message, name)
             if value is not None:
@@ -151,12 +204,17 @@ class MailSplitter:
                     self.split.addresses[name] = [
                         [decode_header_value(display), address]
                         for display, address in getaddresses([value[: self.limits.max_header_chars]])[:100]]
+        results = [str(v) for k, v in message.raw_items() if k.lower() == "authentication-results"]
+        if len(results) > MAX_AUTHENTICATION_RESULTS:  # the trusted ones are the topmost (added last)
+            self.split.note("mail_header_truncated", f"authentication-results: {len(results)} copies, "
+                                                     f"the first {MAX_AUTHENTICATION_RESULTS} read")
         self.split.authentication_results = [
-            self._header(str(v), "authentication-results") for k, v in message.raw_items()
-            if k.lower() == "authentication-results"]
+            self._header(value, "authentication-results") for value in results[:MAX_AUTHENTICATION_RESULTS]]
         if message.defects:
             self.split.note("mail_defects", ", ".join(sorted({type(d).__name__ for d in message.defects})))
         self._walk(message, 0, forwarded=False)
+        if cut:  # the walk stops above them; should one be out of its reach, the notice still says so
+            self._truncated()
         return self.split
 
     def _header(self, value: str, name: str) -> str:
@@ -232,7 +290,7 @@ class MailSplitter:
                        alternative=alternative or (chosen is not None and child is not chosen))
 
     def _forwarded(self, part: Message, ctype: str, depth: int) -> None:
-        message = _inner_message(part)
+        message = _inner_message(part, self.limits.max_depth - depth - 1)
         if message is None:
             self._attachment(part, attachment_filename(part), ctype, True)
             return
@@ -283,34 +341,29 @@ class MailSplitter:
 
     def _tnef(self, part: Message, forwarded: bool) -> None:
         """winmail.dat (Outlook's TNEF): its body becomes text, its files become attachments."""
-        import tnefparse
-
         payload = part.get_payload(decode=True)
         try:
-            tnef = tnefparse.TNEF(payload if isinstance(payload, bytes) else b"")
-        except (ValueError, IndexError, KeyError, TypeError, struct.error) as exc:
+            tnef = _read_tnef(payload if isinstance(payload, bytes) else b"")
+        except TNEF_ERRORS as exc:
             self.split.note("tnef_unreadable", type(exc).__name__)
             self._drop("winmail.dat", "application/ms-tnef", "corrupt_file",
                        "winmail.dat が壊れているため読めません / winmail.dat is damaged")
             return
-        self.split.note("tnef_unpacked", f"{len(tnef.attachments)} file(s)")
+        self.split.note("tnef_unpacked", f"{len(tnef.files)} file(s)")
         if tnef.body:
             body = tnef.body if isinstance(tnef.body, str) else detect_and_decode(tnef.body).text
             self.split.body.append(body)
-        elif tnef.htmlbody:
-            html = tnef.htmlbody if isinstance(tnef.htmlbody, str) else detect_and_decode(tnef.htmlbody).text
+        elif tnef.html:
+            html = tnef.html if isinstance(tnef.html, str) else detect_and_decode(tnef.html).text
             self.split.body.append(html_to_text(html, defang=self.defang))
             self.split.html_converted = True
-        elif tnef.has_body():  # only Outlook's compressed RTF
+        elif tnef.rtf_only:
             self._drop("winmail.dat (RTF)", "application/rtf", "tnef_rtf_body",
                        "Outlook のリッチテキスト形式の本文は読み取れないため届けられません / Outlook's rich-text "
                        "body inside winmail.dat cannot be read, not delivered")
-        for attachment in tnef.attachments:
-            name = attachment.long_filename() or attachment.name or "attachment"
-            if isinstance(name, bytes):
-                name = detect_and_decode(name).text
-            self._write_attachment(bytes(attachment.data or b""), str(name).strip("\x00"),
-                                   "application/octet-stream", forwarded)
+        for name, data in tnef.files:
+            text = detect_and_decode(name).text if isinstance(name, bytes) else str(name)
+            self._write_attachment(data, text.strip("\x00"), "application/octet-stream", forwarded)
 
     def _drop(self, name: str, ctype: str, code: str, reason: str) -> None:
         self.split.note(code, ctype)
@@ -342,9 +395,11 @@ def split_mail(raw: bytes, out_dir: Path, limits: MailLimits | None = None, *, d
                               "reason_code": "mail_body_truncated",
                               "reason": "本文が長すぎるため、続きを省きました / the body is too long: "
                                         "the rest was left out"})
-    (out_dir / "body.txt").write_text(body, encoding="utf-8")
-    return {"rejected": False, "headers": split.headers, "addresses": split.addresses,
-            "authentication_results": split.authentication_results,
-            "body_file": "body.txt", "html_converted": split.html_converted, "attachments": split.attachments,
-            "dropped": split.dropped, "omitted": split.omitted,
-            "findings": [{"code": c, "detail": d} for c, d in split.findings]}
+    (out_dir / "body.txt").write_text(valid_text(body), encoding="utf-8")
+    report: dict[str, Any] = {
+        "rejected": False, "headers": split.headers, "addresses": split.addresses,
+        "authentication_results": split.authentication_results,
+        "body_file": "body.txt", "html_converted": split.html_converted, "attachments": split.attachments,
+        "dropped": split.dropped, "omitted": split.omitted,
+        "findings": [{"code": c, "detail": d} for c, d in split.findings]}
+    return {key: valid_report(value) for key, value in report.items()}

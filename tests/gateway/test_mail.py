@@ -533,3 +533,42 @@ def test_notice_member_lists_are_capped_and_counted() -> None:
     assert notice.count("実行ファイルのため") == MAX_MEMBER_LINES - 1
     assert "    - リンク: ファイルではなくリンク(シンボリックリンク)のため" in notice
     assert "ほか 8 件" in notice and "8 more" in notice
+
+
+# --- structures too deep or too long for the email package's recursion ------------------------
+
+def deep_mail(tmp_path: Path, kind: str) -> str:
+    """2,000 levels of multipart (or of forwarded messages) after a first text part in ISO-2022-JP."""
+    first = f"--top\r\nContent-Type: text/plain; charset=ISO-2022-JP\r\n\r\n{jis('至急ご確認ください。①㈱')}\r\n"
+    if kind == "multipart":
+        nested = "".join(f"--{'top' if n == 0 else f'b{n - 1}'}\r\nContent-Type: multipart/mixed; boundary=b{n}"
+                         "\r\n\r\n" for n in range(2000)) + "".join(f"--b{n}--\r\n" for n in range(1999, -1, -1))
+    else:
+        nested = ("--top\r\nContent-Type: message/rfc822\r\n\r\n"
+                  + "Subject: fwd\r\nContent-Type: message/rfc822\r\n\r\n" * 2000 + "Subject: end\r\n\r\nend\r\n")
+    return write_mail(tmp_path, f"deep-{kind}.eml", "深い入れ子",
+                      f"Content-Type: multipart/mixed; boundary=top\r\n\r\n{first}{nested}--top--\r\n")
+
+
+@pytest.mark.parametrize("kind", ["multipart", "rfc822"])
+def test_mail_nested_2000_levels_delivers_its_first_text_with_a_truncation_notice(tmp_path: Path, kind: str) -> None:
+    summary, message = run_mail(tmp_path, tmp_path, deep_mail(tmp_path, kind))
+    assert message is not None and summary["outcome"] == "delivered" and message["Subject"] == "深い入れ子"
+    assert body_of(message).startswith("至急ご確認ください。①㈱")
+    assert [(a["input"], a["reason_code"]) for a in summary["attachments"]] == [
+        ("(以降の部分 / the remaining parts)", "mail_structure_truncated")]
+    assert "入れ子が深すぎるか部分が多すぎるため" in notice_of(message)
+    assert "mail_structure_truncated" in {f["code"] for f in summary["findings"]}
+
+
+def test_a_header_repeated_2000_times_is_read_up_to_a_limit(tmp_path: Path) -> None:
+    name = write_mail(tmp_path, "repeated.eml", "繰り返し", (
+        "Authentication-Results: mx.example.jp; spf=pass smtp.mailfrom=example.co.jp\r\n"
+        + "Authentication-Results: forged.example; dkim=pass\r\n" * 2000
+        + "Received: from relay.example by mx.example.jp\r\n" * 2000
+        + f"Content-Type: text/plain; charset=ISO-2022-JP\r\n\r\n{jis('本文です。')}\r\n"))
+    summary, message = run_mail(tmp_path, tmp_path, name)
+    assert message is not None and body_of(message).startswith("本文です。")
+    assert message.get_all("Authentication-Results") == ["mx.example.jp; spf=pass smtp.mailfrom=example.co.jp"]
+    assert {"code": "mail_header_truncated", "detail": "authentication-results: 2001 copies, the first 50 read"} \
+        in summary["findings"]
