@@ -19,7 +19,9 @@ Request:  {"command": "mail-split", "size": N, "options": {...}, "cpu_seconds": 
           (the request line is at most MAX_REQUEST_LINE bytes: anything long goes in the N bytes)
 Answer:   {"status": "ok"|"crash"|"limit"|"timeout"|"oversize", "size": M}\\n + M bytes
 The M bytes (status ok) are the child's payload: {"report": ..., "files": [[name, size], ...]}\\n
-followed by the files' bytes in that order.
+followed by the files' bytes in that order. Those of a crash say where the child failed:
+{"type": exception type, "frames": [[file, line, function], ...]} (never the exception's message,
+which may quote the input), or {"signal": N} / {"exit": N} when it left no record.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import contextlib
 import ctypes
 import gc
 import json
+import mmap
 import os
 import resource
 import select
@@ -45,6 +48,8 @@ from typing import Any
 MAX_REQUEST_LINE = 64 * 1024
 CHILD_LOG = "child.log"
 CHILD_LOG_TAIL = 4000
+CRASH_FRAMES = 8
+MAX_CRASH_BYTES = 8192
 MAX_ANSWER_BYTES = 160 * 1024 * 1024
 PR_SET_DUMPABLE = 4
 EXIT_LIMIT = 3
@@ -118,10 +123,32 @@ def _payload(report: Any, root: Path | None) -> list[bytes]:
     return [json.dumps(header, ensure_ascii=False).encode("utf-8") + b"\n", *chunks]
 
 
-def _child(request: dict[str, Any], data: bytes, scratch: Path, answer: int) -> None:
+def _short_path(filename: str) -> str:
+    """A source file as a module path (``email/feedparser.py``): the import root it is under
+    taken off, so that a report names code, never this machine's layout."""
+    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # converters/ itself may not be on sys.path
+    roots = sorted((entry.rstrip("/") + "/" for entry in [*sys.path, project] if entry), key=len, reverse=True)
+    for root in roots:
+        if filename.startswith(root):
+            return filename[len(root):]
+    return os.path.basename(filename)
+
+
+def crash_record(exc: BaseException) -> dict[str, Any]:
+    """Where the child failed, for the operator: the exception's type and the last frames (file,
+    line, function). Never the exception's message, which may quote the input."""
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    frames = traceback.extract_tb(exc.__traceback__)[-CRASH_FRAMES:]
+    return {"type": name, "frames": [[_short_path(f.filename), f.lineno or 0, f.name] for f in frames]}
+
+
+def _child(request: dict[str, Any], data: bytes, scratch: Path, answer: int, crash: mmap.mmap) -> None:
     """Runs in the forked child; never returns. It shares no open file with the zygote but its
     own answer pipe: standard input is /dev/null, standard output and error a file of its own
-    (fcntl settings such as F_SETOWN/O_ASYNC on a shared stderr would outlive the child)."""
+    (fcntl settings such as F_SETOWN/O_ASYNC on a shared stderr would outlive the child).
+    When the job raises, where it failed goes into ``crash`` (memory shared with the zygote: no
+    disk, which may be what ran out) for the zygote to answer with."""
     code = 1
     try:
         gc.disable()  # a child lives for one job: collections would only copy shared pages
@@ -146,7 +173,12 @@ def _child(request: dict[str, Any], data: bytes, scratch: Path, answer: int) -> 
         code = 0
     except MemoryError:
         code = EXIT_LIMIT
-    except BaseException:  # the child's boundary: report on stderr, exit non-zero
+    except BaseException as exc:  # the child's boundary: report on stderr and in ``crash``, exit non-zero
+        with contextlib.suppress(Exception):
+            record = json.dumps(crash_record(exc)).encode("ascii")
+            if len(record) <= MAX_CRASH_BYTES:
+                crash[4:4 + len(record)] = record
+                crash[:4] = len(record).to_bytes(4, "big")
         traceback.print_exc()
     finally:
         try:
@@ -195,7 +227,15 @@ def _collect(reader: int, pid: int, deadline: float) -> tuple[str, bytes]:
     signalled = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
     if signalled in (signal.SIGXCPU, signal.SIGKILL) or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_LIMIT):
         return "limit", b""
-    return "crash", b""
+    ended = {"signal": signalled} if signalled else {"exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1}
+    return "crash", json.dumps(ended).encode("ascii")
+
+
+def _crash_answer(crash: mmap.mmap, ended: bytes) -> bytes:
+    """The payload of a "crash" answer: the record the child left in ``crash``, else how it
+    ended (``ended``: its signal or exit code)."""
+    size = int.from_bytes(crash[:4], "big")
+    return bytes(crash[4:4 + size]) if 0 < size <= MAX_CRASH_BYTES else ended
 
 
 def _relay_child_log(scratch: Path) -> None:
@@ -336,16 +376,20 @@ def serve(own_pid_namespace: bool, preload: str = "mail") -> int:
             continue
         scratch = Path(tempfile.mkdtemp(prefix="job-"))
         reader, writer = os.pipe()
+        crash = mmap.mmap(-1, MAX_CRASH_BYTES + 4)  # shared with the child: where it failed, if it does
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
             os.close(reader)
-            _child(request, data, scratch, writer)
+            _child(request, data, scratch, writer, crash)
         os.close(writer)
         del data
         try:
             status, payload = _collect(reader, pid, time.monotonic() + float(request.get("timeout", 60)))
+            if status == "crash":
+                payload = _crash_answer(crash, payload)
         finally:
+            crash.close()
             os.close(reader)
             _clear_leftovers(pid, own_pid_namespace)
             _relay_child_log(scratch)

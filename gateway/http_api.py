@@ -30,6 +30,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from converters.names import safe_component
 from gateway.audit import AuditLog
 from gateway.auth_throttle import AuthThrottle
+from gateway.crash_report import crash_count
 from gateway.spool import Spool, fsync_dir, new_job_id, write_durably
 from gateway.tokens import Identity, TokenStore
 
@@ -215,6 +216,9 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
                 f"gateway_uploads_accepted_total {context.accepted}\n"
                 "# HELP gateway_spool_free_bytes Free disk under the spool.\n# TYPE gateway_spool_free_bytes gauge\n"
                 f"gateway_spool_free_bytes {context.spool.free_bytes()}\n"
+                "# HELP gateway_sandbox_crashes_total Sandboxed children that crashed (each logged with its "
+                "transfer id and input hash).\n# TYPE gateway_sandbox_crashes_total counter\n"
+                f"gateway_sandbox_crashes_total {crash_count(context.spool.root)}\n"
                 "# HELP gateway_queue_jobs Jobs in each spool queue (corrupt above 0 needs a person).\n"
                 "# TYPE gateway_queue_jobs gauge\n"
                 + "".join(f'gateway_queue_jobs{{queue="{queue}"}} {count}\n'

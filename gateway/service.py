@@ -30,6 +30,7 @@ from gateway.audit import FIELDS as AUDIT_FIELDS
 from gateway.audit import AuditLog
 from gateway.auth_throttle import AuthThrottle
 from gateway.config import Settings
+from gateway.crash_report import transfer
 from gateway.delivery import DirectoryTransport, SmtpTransport
 from gateway.delivery_worker import IDLE_POLL_SECONDS, DeliveryWorker, Transport
 from gateway.errors import GatewayError
@@ -222,7 +223,8 @@ class Service:
             return
         try:
             self._keep_original(job.message)
-            result = sanitizer.process(job.message)
+            with transfer(job.id, self.spool.root):  # a sandboxed crash is logged with the id, and counted
+                result = sanitizer.process(job.message)
             data = result.data
         except Exception as exc:  # a worker boundary: retry, then park in corrupt, never drop
             log.error("pipeline failed on %s: %s", job.id, type(exc).__name__)
@@ -342,7 +344,8 @@ class Service:
                     self.stopping.wait(IDLE_POLL_SECONDS)
                     continue
                 try:
-                    self._process_upload(sanitizer, job)
+                    with transfer(job.id, self.spool.root):
+                        self._process_upload(sanitizer, job)
                 except Exception as exc:  # a worker boundary: park the upload, never drop it
                     log.error("upload processing failed on %s: %s", job.id, type(exc).__name__)
                     self._park(job, "processing failed")

@@ -9,6 +9,7 @@ replaced after ``MAX_JOBS`` jobs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ import time
 from dataclasses import dataclass
 
 from converters.zygote import MAX_REQUEST_LINE
+from gateway.crash_report import report_crash
 from gateway.errors import ReportInvalid, SandboxCrash, SandboxResourceLimit, SandboxTimeout
 from gateway.sandbox import MAX_REPORT_BYTES, Sandbox, _Capture
 
@@ -189,6 +191,7 @@ class Zygote:
             payload = live.answers.exact(_size(header.get("size"), MAX_ANSWER_BYTES), deadline)
         except (OSError, ValueError) as exc:
             self.close()
+            report_crash(command, hashlib.sha256(data).hexdigest(), b"")
             raise SandboxCrash("the sandboxed worker stopped unexpectedly; the input was not passed") from exc
         except Exception:
             self.close()
@@ -206,6 +209,7 @@ class Zygote:
             raise AnswerTooLarge("the converter's output is larger than a forked job may return")
         if status == "limit":
             raise SandboxResourceLimit("the input needs more time, memory or output than allowed")
+        report_crash(command, hashlib.sha256(data).hexdigest(), payload)
         raise SandboxCrash("the converter stopped unexpectedly; the input was not passed")
 
     def close(self) -> None:

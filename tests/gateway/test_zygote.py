@@ -4,7 +4,9 @@ the next job must start clean, and the trusted side must fail the job closed."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import re
 import sys
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 
 from gateway.config import SandboxSettings, Settings
+from gateway.crash_report import crash_count, describe, transfer
 from gateway.errors import ReportInvalid, SandboxCrash, SandboxResourceLimit, SandboxTimeout
 from gateway.sandbox import Sandbox
 from gateway.sanitize import Sanitizer
@@ -73,6 +76,15 @@ def bad_name(data, options, scratch):
 def crash(data, options, scratch):
     raise RuntimeError("boom")
 
+def parse_secret(data):
+    raise ValueError("could not read " + data.decode())
+
+def crash_quoting(data, options, scratch):
+    parse_secret(data)
+
+def segv(data, options, scratch):
+    os.kill(os.getpid(), 11)
+
 def echo(data, options, scratch):
     (scratch / "body.txt").write_bytes(data)
     return {"echo": True, "uid": os.getuid()}
@@ -125,7 +137,8 @@ z.MAX_ANSWER_BYTES = 1 << 20
 z.ANSWER_FILES.update(flood="", bad_name="", echo="", noisy="")
 z.COMMANDS.update(linger=linger, alive=alive, peek=peek, hang=hang, spin=spin, flood=flood,
                   kill_zygote=kill_zygote, bad_name=bad_name, crash=crash, echo=echo, plant=plant, probe=probe,
-                  trap=trap, noisy=noisy, readonly_tmp=readonly_tmp, shm=shm, shrink_parent=shrink_parent)
+                  trap=trap, noisy=noisy, readonly_tmp=readonly_tmp, shm=shm, shrink_parent=shrink_parent,
+                  crash_quoting=crash_quoting, segv=segv)
 sys.exit(z.serve("--own-pid-namespace" in sys.argv))
 """
 
@@ -378,3 +391,51 @@ def test_the_files_zygote_survives_ordinary_files(samples: Path, tmp_path: Path)
         outcomes = [sanitizer.sanitize(samples / name, tmp_path / "out")["outcome"] for name in names]
         assert sanitizer.zygote.start().process.pid == pid  # no job left anything behind
     assert "blocked" not in outcomes
+
+
+# --- a crashed child is diagnosable: where it failed, never what it read ----------------------
+
+def test_a_crashed_child_is_logged_with_the_transfer_and_input_hash_but_not_the_input(
+        zygote: Zygote, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    secret = "山田太郎 様 口座番号 1234567".encode()
+    with transfer("T20250101abc", tmp_path), caplog.at_level(logging.ERROR, logger="gateway.crash_report"):
+        with pytest.raises(SandboxCrash):
+            zygote.run("crash_quoting", secret, {}, FILES)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "gateway.crash_report"]
+    script = HOSTILE_ZYGOTE.splitlines()
+    raised = script.index('    raise ValueError("could not read " + data.decode())') + 1
+    called = script.index("    parse_secret(data)") + 1
+    assert line.startswith(f"sandboxed child crashed: transfer T20250101abc, input sha256 "
+                           f"{hashlib.sha256(secret).hexdigest()}, crash_quoting: ValueError at <string>:{raised} in "
+                           f"parse_secret < <string>:{called} in crash_quoting < converters/zygote.py:")
+    assert line.endswith(" in _child")
+    assert "山田" not in caplog.text and "1234567" not in caplog.text and "could not read" not in caplog.text
+    assert crash_count(tmp_path) == 1
+    echo_works(zygote)
+    assert crash_count(tmp_path) == 1  # a job that works counts nothing
+
+
+def test_a_child_killed_by_a_signal_is_logged_and_counted(zygote: Zygote, tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    with transfer("T2", tmp_path), caplog.at_level(logging.ERROR, logger="gateway.crash_report"):
+        with pytest.raises(SandboxCrash):
+            zygote.run("segv", b"x", {}, FILES)
+        with pytest.raises(SandboxCrash):
+            zygote.run("crash", b"y", {}, FILES)
+    assert "transfer T2, input sha256 " + hashlib.sha256(b"x").hexdigest() + ", segv: signal 11" in caplog.text
+    assert "crash: RuntimeError at <string>:" in caplog.text and "boom" not in caplog.text
+    assert crash_count(tmp_path) == 2
+
+
+@pytest.mark.parametrize(("record", "described"), [
+    (b'{"type": "zipfile.BadZipFile", "frames": [["converters/detect.py", 12, "kind"], ["zipfile.py", 3, "<lambda>"]]}',
+     "zipfile.BadZipFile at zipfile.py:3 in <lambda> < converters/detect.py:12 in kind"),
+    (b'{"type": "Error: \\u5c71\\u7530", "frames": []}', "unreadable crash record"),
+    (b'{"type": "E", "frames": [["a\\nforged log line", 1, "f"], ["b.py", true, "g"], ["c.py", 2, "h i"]]}',
+     "E at ? < ? < ?"),
+    (b'{"signal": 9}', "signal 9"), (b'{"exit": 1}', "exit 1"), (b"", "no crash record (the sandboxed worker itself "
+                                                                     "stopped)"),
+    (b"[[[[", "unreadable crash record"), (b'\xff{"exit": 1}', "unreadable crash record"),
+])
+def test_a_crash_record_from_the_sandbox_is_checked_before_it_is_logged(record: bytes, described: str) -> None:
+    assert describe(record) == described
