@@ -112,3 +112,33 @@ def test_damaged_winmail_dat_is_named_damaged_never_a_crash(samples: Path, tmp_p
         split = split_mail(damaged, out)
         assert [d["reason_code"] for d in split["dropped"]] == ["corrupt_file"], number
         assert not split["attachments"]
+
+
+def test_the_service_delivers_the_first_text_of_a_mail_nested_2000_levels(tmp_path: Path) -> None:
+    """The same through `gateway serve`: SMTP in, the spool, a pipeline worker, the LGWAN side."""
+    import email as email_package
+    import email.policy
+
+    from aiosmtpd.controller import Controller
+
+    from tests.gateway.test_service import Sink, free_port, relay, start_service, wait_for
+
+    sink, port = Sink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    nested = "".join(f"--b{n}\r\nContent-Type: multipart/mixed; boundary=b{n + 1}\r\n\r\n" for n in range(2000))
+    raw = ("From: a@example.co.jp\r\nTo: soumu@city.example.lg.jp\r\nSubject: deep\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: multipart/mixed; boundary=b0\r\n\r\n--b0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+           "入れ子の前の本文です。\r\n" + nested + "--b0--\r\n").encode()
+    service = start_service(tmp_path, port)
+    try:
+        assert relay(service, raw) == {}
+        wait_for(lambda: len(sink.messages) == 1)
+    finally:
+        service.stop()
+        controller.stop()
+    message = email_package.message_from_bytes(sink.messages[0], policy=email.policy.default)
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = str(body.get_content())
+    assert text.startswith("入れ子の前の本文です。") and "入れ子が深すぎるか部分が多すぎるため" in text
