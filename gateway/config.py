@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -88,7 +90,10 @@ def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
-def _typed(cls: type, values: dict[str, Any], section: str) -> Any:
+def _typed(cls: type, values: dict[str, Any], section: str, label: Callable[[str], str] | None = None) -> Any:
+    """``cls`` from ``values``, every value checked against the default's type; ``label`` names a
+    setting in a message (``[section] key`` unless told otherwise, e.g. the flag it came from)."""
+    name = label or (lambda key: f"[{section}] {key}")
     known = {f.name for f in fields(cls)}
     unknown = set(values) - set(known)
     if unknown:
@@ -98,10 +103,50 @@ def _typed(cls: type, values: dict[str, Any], section: str) -> Any:
         expected = type(getattr(defaults, key))
         if expected is int and (not isinstance(value, int) or isinstance(value, bool) or value < 0
                                 or (value == 0 and key != "office_spares")):
-            raise ConfigError(f"[{section}] {key} must be a positive integer")
+            raise ConfigError(f"{name(key)} must be a positive integer")
         if expected in (bool, str) and not isinstance(value, expected):
-            raise ConfigError(f"[{section}] {key} must be a {expected.__name__}")
+            raise ConfigError(f"{name(key)} must be a {expected.__name__}")
     return cls(**values)
+
+
+def host_port(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT``; an empty host is 127.0.0.1) with a port from 1 to 65535."""
+    host, separator, port = value.rpartition(":")
+    if not separator or not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(value)
+    return (host.strip("[]") or "127.0.0.1"), int(port)
+
+
+def _check_serve(serve: ServeSettings, name: Callable[[str], str]) -> None:
+    """What the field types do not say: addresses are HOST:PORT, networks are CIDRs, the data
+    directory is named."""
+    for key in ("smtp_listen", "http_listen", "lgwan_http_listen", "lgwan_smtp"):
+        value = getattr(serve, key)
+        if value or key == "smtp_listen":
+            try:
+                host_port(value)
+            except ValueError:
+                raise ConfigError(f"{name(key)} must be HOST:PORT with a port from 1 to 65535, not {value!r}") from None
+    for network in serve.relay_networks.split(","):
+        try:
+            ipaddress.ip_network(network.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(f"{name('relay_networks')} must be comma-separated CIDRs, not {network.strip()!r}") \
+                from None
+    if not serve.data_dir:
+        raise ConfigError(f"{name('data_dir')} must name a directory")
+
+
+def with_serve_flags(settings: Settings, flags: dict[str, Any]) -> Settings:
+    """The [serve] section with command-line values put over it, checked by the same rules as the
+    file; a message names the flag when the bad value came from one."""
+    def name(key: str) -> str:
+        return f"--{key.replace('_', '-')}" if key in flags else f"[serve] {key}"
+
+    _typed(ServeSettings, flags, "serve", name)
+    serve = replace(settings.serve, **flags)
+    _check_serve(serve, name)
+    return replace(settings, serve=serve)
 
 
 def load_settings(path: Path | None) -> Settings:
@@ -145,6 +190,7 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError("[mail] charset must be utf-8 or iso-2022-jp")
     if settings.sanitize.method not in METHODS:
         raise ConfigError("[sanitize] method must be rebuild or rasterize")
+    _check_serve(settings.serve, lambda key: f"[serve] {key}")
     return settings
 
 

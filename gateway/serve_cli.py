@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import signal
+import sys
 import threading
-from dataclasses import replace
 from pathlib import Path
 
-from gateway.config import Settings, load_settings
+from gateway.config import Settings, host_port, load_settings, with_serve_flags
 from gateway.errors import ConfigError
-from gateway.serve_options import ServeOptions, parse_hostport
+from gateway.serve_options import ServeOptions
 from gateway.service import Service
+from gateway.startup import PRIVATE_UMASK, StartupInterrupted, make_private, notify, take_data_dir
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,21 +33,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options(args: argparse.Namespace) -> tuple[Settings, ServeOptions]:
+    """The settings and the service's options: the file's [serve] with the flags over it, every
+    value checked by the file's rules (config.with_serve_flags) before anything starts."""
     settings = load_settings(args.config)
-    overrides = {key: value for key, value in vars(args).items()
-                 if key in settings.serve.__dataclass_fields__ and value is not None}
-    serve = replace(settings.serve, **overrides)
+    flags = {key: value for key, value in vars(args).items()
+             if key in settings.serve.__dataclass_fields__ and value is not None}
+    settings = with_serve_flags(settings, flags)
+    serve = settings.serve
     domains = tuple(d.strip() for d in serve.recipient_domains.split(",") if d.strip())
     if not domains:
         raise ConfigError("set the recipient domains (--recipient-domains or [serve] recipient_domains): "
                           "the gateway never relays to any domain")
-    try:
-        host, port = parse_hostport(serve.smtp_listen)
-        lgwan = parse_hostport(serve.lgwan_smtp) if serve.lgwan_smtp else None
-        http = parse_hostport(serve.http_listen) if serve.http_listen else None
-        lgwan_http = parse_hostport(serve.lgwan_http_listen) if serve.lgwan_http_listen else None
-    except ValueError as exc:
-        raise ConfigError("listen and LGWAN addresses are HOST:PORT") from exc
+    host, port = host_port(serve.smtp_listen)
+    lgwan = host_port(serve.lgwan_smtp) if serve.lgwan_smtp else None
+    http = host_port(serve.http_listen) if serve.http_listen else None
+    lgwan_http = host_port(serve.lgwan_http_listen) if serve.lgwan_http_listen else None
     networks = tuple(n.strip() for n in serve.relay_networks.split(",") if n.strip())
     return settings, ServeOptions(
         data_dir=Path(serve.data_dir), smtp_host=host, smtp_port=port, lgwan_smtp=lgwan, relay_networks=networks,
@@ -58,20 +63,55 @@ def options(args: argparse.Namespace) -> tuple[Settings, ServeOptions]:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings, serve = options(args)
-    try:
-        service = Service(settings, serve)
-    except ValueError as exc:
-        raise ConfigError(f"invalid [serve] setting: {exc}") from exc
+    """Check everything, take the data directory, bind every listener, start; only then say
+    ready (and tell systemd). Until then SIGTERM/SIGINT unwind the start-up; after it they stop
+    the service gracefully. A failure raises (gateway.cli prints one line and exits 2 or 1)."""
     stop = threading.Event()
+
+    def interrupt(signum: int, _: object) -> None:
+        if not stop.is_set():  # once: the unwinding itself is not interrupted again
+            stop.set()
+            raise StartupInterrupted(signal.Signals(signum).name)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    service.start()
-    print(startup_summary(serve), flush=True)
+        signal.signal(signum, interrupt)
+    service = None
+    try:
+        service = _start(args)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    except StartupInterrupted as exc:
+        if service is not None:  # the signal came between the start and the handlers' change
+            service.stop()
+        print(f"gateway: stopped during start-up ({exc})", file=sys.stderr, flush=True)
+        return 0
+    print(startup_summary(service.options), flush=True)
+    notify("READY=1")
     stop.wait()
+    notify("STOPPING=1")
     print("gateway: stopping (jobs in progress are finished first)", flush=True)
     service.stop()
     return 0
+
+
+def _start(args: argparse.Namespace) -> Service:
+    settings, serve = options(args)
+    os.umask(PRIVATE_UMASK)  # before the first file is written; workers and sandboxes inherit it
+    lock = take_data_dir(serve.data_dir)  # held (open) for the life of the process
+    try:
+        changed = make_private(serve.data_dir)
+        if changed:
+            log.warning("made %d files and directories under %s private to the service's user (earlier versions "
+                        "left them readable by others)", changed, serve.data_dir)
+        try:
+            service = Service(settings, serve)
+        except OSError as exc:
+            raise ConfigError(f"data directory {serve.data_dir}: {exc.strerror} ({exc.filename})") from None
+        service.start()
+    except BaseException:
+        os.close(lock)
+        raise
+    return service
 
 
 def startup_summary(serve: ServeOptions) -> str:

@@ -34,7 +34,3 @@ class ServeOptions:
     max_upload_bytes: int = 200 * 1024 * 1024
     min_free_bytes: int = 512 * 1024 * 1024
 
-
-def parse_hostport(value: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    return (host.strip("[]") or default_host), int(port)

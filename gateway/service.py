@@ -19,12 +19,16 @@ import logging
 import os
 import shutil
 import signal
+import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from aiosmtpd.controller import Controller
 
 from gateway.audit import FIELDS as AUDIT_FIELDS
 from gateway.audit import AuditLog
@@ -33,13 +37,14 @@ from gateway.config import Settings
 from gateway.crash_report import transfer
 from gateway.delivery import DirectoryTransport, SmtpTransport
 from gateway.delivery_worker import IDLE_POLL_SECONDS, DeliveryWorker, Transport
-from gateway.errors import GatewayError
+from gateway.errors import ConfigError, GatewayError
 from gateway.mail import MailSanitizer
 from gateway.notices import rejected_notice
 from gateway.sanitize import Sanitizer
 from gateway.serve_options import ServeOptions
 from gateway.smtp import IntakeHandler, IntakePolicy, start_smtp, tls_context
 from gateway.spool import Spool, SpoolJob, fsync_dir, write_durably
+from gateway.startup import ListenFailed, listen
 from gateway.stop_signal import SPAWN, StopSignal
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,7 @@ PR_SET_PDEATHSIG = 1
 SUPERVISE_SECONDS = 1.0
 STOP_GRACE_SECONDS = 30.0  # on stop, workers get the sandbox's timeout plus this to finish their jobs
 PURGE_SECONDS = 3600.0
+HTTP_START_SECONDS = 30.0
 
 
 def run_worker(settings: Settings, options: ServeOptions, role: str, stopping: StopSignal) -> None:
@@ -95,29 +101,67 @@ class Service:
         self.results.mkdir(parents=True, exist_ok=True)
         self.lgwan_files = data / "lgwan-files"
         self.http_servers: list[Any] = []
+        self.controller: Controller | None = None
         self.auth_throttle = AuthThrottle()  # failed logins counted across both listeners
         self.delivery = DeliveryWorker(self.spool, self.transport, self.options, self.stopping, self._record,
                                        self._park)
 
     def start(self) -> None:
+        """Bind every listener first (a failure ends start-up before any worker runs), then start
+        the workers and serve. Anything failing on the way, or a stop signal (an exception raised
+        by the signal handler), stops what was started before it goes on."""
+        listeners = self._bind()
+        try:
+            self._start(listeners)
+        except BaseException:
+            for listener in listeners.values():
+                listener.close()
+            self.stop()
+            raise
+
+    def _bind(self) -> dict[str, socket.socket]:
+        wanted = [("smtp", (self.options.smtp_host, self.options.smtp_port), "SMTP intake, [serve] smtp_listen"),
+                  ("http", self.options.http_listen, "HTTP uploads, [serve] http_listen"),
+                  ("lgwan-http", self.options.lgwan_http_listen, "LGWAN HTTP, [serve] lgwan_http_listen")]
+        bound: dict[str, socket.socket] = {}
+        try:
+            for name, address, what in wanted:
+                if address is not None:
+                    bound[name] = listen(*address, what)
+        except BaseException:
+            for listener in bound.values():
+                listener.close()
+            raise
+        return bound
+
+    def _start(self, listeners: dict[str, socket.socket]) -> None:
+        tls = None
+        if self.options.tls_certificate:
+            try:
+                tls = tls_context(self.options.tls_certificate, self.options.tls_key)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"cannot load the TLS certificate {self.options.tls_certificate} and key "
+                                  f"{self.options.tls_key}: {getattr(exc, 'strerror', None) or exc}") from None
         recovered = self.spool.recover()
         if recovered:
             log.warning("recovered %d jobs left by an interrupted run", recovered)
-        tls = (tls_context(self.options.tls_certificate, self.options.tls_key)
-               if self.options.tls_certificate else None)
         for index in range(self.options.workers):
             self._spawn(f"pipeline-{index}", "pipeline")
         self._spawn("delivery", "delivery")
         self._spawn("uploads", "uploads")
         self.controller = start_smtp(IntakeHandler(self.spool, self.audit, self.policy), self.options.smtp_host,
-                                     self.options.smtp_port, self.policy, tls)
+                                     self.options.smtp_port, self.policy, tls, listeners.pop("smtp"))
         self._thread(self._maintenance_loop, "maintenance")
-        if self.options.http_listen is not None:
-            self._start_http(*self.options.http_listen, uploads=True)
-        if self.options.lgwan_http_listen is not None:
-            self._start_http(*self.options.lgwan_http_listen, uploads=False)
+        starting = [self._start_http(listeners.pop(name), uploads=uploads)
+                    for name, uploads in (("http", True), ("lgwan-http", False)) if name in listeners]
+        deadline = time.monotonic() + HTTP_START_SECONDS
+        for server, thread in starting:  # ready only once each HTTP server serves
+            while not server.started:
+                if not thread.is_alive() or time.monotonic() > deadline:
+                    raise ListenFailed(f"the HTTP server on {server.config.host}:{server.config.port} did not start")
+                time.sleep(0.05)
 
-    def _start_http(self, host: str, port: int, *, uploads: bool) -> None:
+    def _start_http(self, listener: socket.socket, *, uploads: bool) -> tuple[Any, threading.Thread]:
         import uvicorn
 
         from gateway.http_api import ApiContext, create_app
@@ -126,11 +170,12 @@ class Service:
         tokens = TokenStore(self.options.data_dir / "tokens.sqlite3", self.options.audit_database)
         context = ApiContext(self.spool, self.audit, tokens, self.results, self.options.max_upload_bytes,
                              self.options.min_free_bytes, self.options.max_queue, self.auth_throttle)
+        host, port = listener.getsockname()[:2]
         config = uvicorn.Config(create_app(context, accepts_uploads=uploads), host=host, port=port,
                                 log_level="warning", access_log=False, timeout_keep_alive=5, limit_concurrency=100)
         server = uvicorn.Server(config)
         self.http_servers.append(server)
-        self._thread(server.run, "http" if uploads else "http-lgwan")
+        return server, self._thread(lambda: server.run(sockets=[listener]), "http" if uploads else "http-lgwan")
 
     def _spawn(self, name: str, role: str) -> None:
         process = SPAWN.Process(target=run_worker, args=(self.settings, self.options, role, self.stopping),
@@ -169,15 +214,17 @@ class Service:
         if released:
             log.warning("queued again %d jobs that no worker holds", released)
 
-    def _thread(self, target: Any, name: str) -> None:
+    def _thread(self, target: Any, name: str) -> threading.Thread:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self.threads.append(thread)
+        return thread
 
     def stop(self) -> None:
         """Stop taking mail, let every worker finish the job in hand, then stop."""
         self.stopping.set()
-        self.controller.stop()
+        if self.controller is not None:
+            self.controller.stop()
         for server in self.http_servers:
             server.should_exit = True
         deadline = time.monotonic() + self.settings.sandbox.timeout_seconds + STOP_GRACE_SECONDS

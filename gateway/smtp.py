@@ -12,6 +12,7 @@ import asyncio
 import ipaddress
 import logging
 import re
+import socket
 import ssl
 import time
 from dataclasses import dataclass
@@ -174,10 +175,17 @@ class LimitedSMTP(SMTP):
 
 
 class IntakeController(Controller):
-    def __init__(self, handler: IntakeHandler, policy: IntakePolicy, **kwargs: Any) -> None:
+    def __init__(self, handler: IntakeHandler, policy: IntakePolicy, sock: socket.socket | None = None,
+                 **kwargs: Any) -> None:
         self.policy = policy
         self.connections: dict[str, int] = {}
+        self.sock = sock  # bound and listening already (gateway.startup.listen), or None: bind here
         super().__init__(handler, **kwargs)
+
+    def _create_server(self) -> Any:
+        if self.sock is None:
+            return super()._create_server()
+        return self.loop.create_server(self._factory_invoker, sock=self.sock, ssl=self.ssl_context)
 
     def factory(self) -> SMTP:
         return LimitedSMTP(self.handler, connections=self.connections, limit=self.policy.max_connections_per_client,
@@ -192,9 +200,10 @@ def tls_context(certificate: str, key: str) -> ssl.SSLContext:
 
 
 def start_smtp(handler: IntakeHandler, host: str, port: int, policy: IntakePolicy,
-               tls: ssl.SSLContext | None = None) -> Controller:
-    controller = IntakeController(handler, policy, hostname=host, port=port, data_size_limit=policy.max_message_bytes,
-                                  ident="LGWAN sanitisation gateway", timeout=policy.command_timeout_seconds,
-                                  enable_SMTPUTF8=False, tls_context=tls, command_call_limit=COMMAND_CALL_LIMIT)
+               tls: ssl.SSLContext | None = None, sock: socket.socket | None = None) -> Controller:
+    controller = IntakeController(handler, policy, sock, hostname=host, port=port,
+                                  data_size_limit=policy.max_message_bytes, ident="LGWAN sanitisation gateway",
+                                  timeout=policy.command_timeout_seconds, enable_SMTPUTF8=False, tls_context=tls,
+                                  command_call_limit=COMMAND_CALL_LIMIT)
     controller.start()
     return controller
