@@ -6,6 +6,7 @@ import argparse
 import getpass
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from gateway.config import load_settings
 from gateway.errors import GatewayError
 from gateway.mail import MailSanitizer, write_message
 from gateway.sanitize import sanitize_paths
+from gateway.startup import PRIVATE_UMASK
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
 
@@ -96,10 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "mail":
             return _mail(args)
         if args.command == "audit":
+            os.umask(PRIVATE_UMASK)  # audit exports and a first audit log hold senders and subjects
             return audit_cli.run(args)
         if args.command == "serve":
             return serve_cli.run(args)
         if args.command == "token":
+            os.umask(PRIVATE_UMASK)  # the token database, made by the first `token create`
             return token_cli.run(args)
     except GatewayError as exc:
         print(f"gateway: {exc.reason} [{exc.code}]", file=sys.stderr)

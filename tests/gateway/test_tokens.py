@@ -126,3 +126,21 @@ def test_an_interrupted_upgrade_is_finished_next_time(tmp_path: Path) -> None:
     db.commit()
     db.close()
     assert TokenStore(path).identify("old-token") == tokens.Identity("old", "uploader")
+
+
+def test_the_token_database_made_by_the_command_is_private(tmp_path: Path) -> None:
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    data.mkdir()
+    old = os.umask(0o022)
+    try:
+        subprocess.run([sys.executable, "-m", "gateway", "token", "create", "--data-dir", str(data),
+                        "--name", "監査担当", "--role", "auditor"], check=True, capture_output=True, timeout=60)
+    finally:
+        os.umask(old)
+    made = [p for p in data.rglob("*") if p.is_file()]
+    assert made and all(not stat.S_IMODE(p.stat().st_mode) & 0o077 for p in made), made
