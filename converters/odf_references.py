@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+from converters.ooxml.formula_functions import LOCAL_FUNCTIONS
+
 LINK_PREFIXES = ("http://", "https://", "mailto:", "#")
 EDGE = "".join(chr(code) for code in range(33)) + "\x7f\x85\xa0\u3000\u200b\ufeff"
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -31,6 +33,23 @@ SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 GRAMMAR = re.compile(r"^([A-Za-z][A-Za-z0-9.-]*):(?!//)")
 SAFE_GRAMMARS = frozenset({"of", "oooc"})
 REACHING_FUNCTIONS = frozenset({"DDE", "WEBSERVICE", "FILTERXML"})
+# OpenFormula and LibreOffice names that are not Excel's (Excel's local ones are shared with the
+# OOXML rebuild); a formula calling anything else keeps its cached value instead
+ODF_LOCAL_FUNCTIONS = frozenset("""
+ARABIC B BASE BITAND BITLSHIFT BITOR BITRSHIFT BITXOR CHISQDIST CHISQINV COLOR CONCAT CONVERT_OOO CURRENT
+DAYS DAYSINMONTH DAYSINYEAR DDE_DISABLED DECIMAL EASTERSUNDAY EFFECT_ADD ERRORTYPE ERROR.TYPE FORECAST.ETS.ADD
+FORECAST.ETS.MULT FORECAST.ETS.PI.ADD FORECAST.ETS.PI.MULT FORECAST.ETS.SEASONALITY FORECAST.ETS.STAT.ADD
+FORECAST.ETS.STAT.MULT FORECAST.LINEAR FOURIER GAUSS GOALSEEK ISLEAPYEAR ISOWEEKNUM MONTHS MUNIT NEG
+NUMBERVALUE PHI RAWSUBTRACT REGEX ROT13 ROUNDSIG SEARCHB STYLE SUMIFS T.DIST.RT WEEKNUM_OOO WEEKS
+WEEKSINYEAR XOR YEARS
+""".split()) - {"DDE_DISABLED"}
+# the vocabulary of validation and conditional-format conditions (ODF 19.595, calcext:condition):
+# hyphenated names (cell-content-is-between, formula-is, top-elements ...), which no spreadsheet
+# function has; what stands inside their parentheses is read as formula tokens like the rest
+VALIDATION_CONDITION = re.compile(r"(?i)[a-z]+(?:-[a-z]+)+\s*\(")
+VALIDATION_CONDITION_TOKEN = "(VALIDATION CONDITION)"  # noqa: S105 (a token name, not a secret)
+KNOWN_FUNCTIONS = LOCAL_FUNCTIONS | ODF_LOCAL_FUNCTIONS | {"HYPERLINK", VALIDATION_CONDITION_TOKEN}
+FUNCTION_PREFIXES = ("COM.MICROSOFT.", "ORG.OPENOFFICE.", "ORG.LIBREOFFICE.", "_XLFN.", "LEGACY.")
 LOCATION_LITERAL = re.compile(r"file:|^(\\\\|//)|^[a-z]:[\\/]|'#|^(?!https?://)[a-z][a-z0-9+.-]*://|"
                               r"^(vnd\.sun\.star|macro|javascript|vbscript|mhtml|smb|ms-[a-z-]+):")
 
@@ -86,6 +105,9 @@ def _tokens(formula: str, start: int) -> list[tuple[str, str]]:
                 after += 1
             kind = "external" if after < length and formula[after] == "#" else "name"
             tokens.append((kind, "".join(value)))
+        elif (condition := VALIDATION_CONDITION.match(formula, index)) is not None:
+            tokens.append(("func", VALIDATION_CONDITION_TOKEN))  # cell-content-is-between(1;10)
+            index = condition.end()
         elif char.isalpha() or char == "_":
             end = index
             while end < length and (formula[end].isalnum() or formula[end] in "._"):
@@ -94,7 +116,7 @@ def _tokens(formula: str, start: int) -> list[tuple[str, str]]:
             while after < length and formula[after] in " \t\r\n":
                 after += 1
             if after < length and formula[after] == "(":
-                tokens.append(("func", formula[index:end].upper().rsplit(".", 1)[-1]))
+                tokens.append(("func", formula[index:end].upper()))
                 index = after + 1
             else:
                 tokens.append(("name", formula[index:end]))
@@ -107,6 +129,15 @@ def _tokens(formula: str, start: int) -> list[tuple[str, str]]:
     return tokens
 
 
+def function_name(written: str) -> str:
+    """A function's name without the vendor prefixes ODF files carry (COM.MICROSOFT.XLOOKUP)."""
+    name = written.upper()
+    for prefix in FUNCTION_PREFIXES:
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    return name
+
+
 def formula_risk(formula: str) -> str | None:
     """Why the formula may not stay (plain words), or None when it computes only inside the document."""
     grammar = GRAMMAR.match(formula)
@@ -116,9 +147,12 @@ def formula_risk(formula: str) -> str | None:
     for position, (kind, value) in enumerate(tokens):
         if kind == "external":
             return "reference to another document"
-        if kind == "func" and value in REACHING_FUNCTIONS:
-            return f"{value} reaches outside the document"
-        if kind == "func" and value == "HYPERLINK":
+        name = function_name(value) if kind == "func" else ""
+        if name in REACHING_FUNCTIONS:
+            return f"{name} reaches outside the document"
+        if kind == "func" and name not in KNOWN_FUNCTIONS:
+            return f"calls {value[:40]}, which is not a local spreadsheet function"
+        if name == "HYPERLINK":
             following = tokens[position + 1:position + 3]
             if not (len(following) == 2 and following[0][0] == "str"
                     and allowed_link(following[0][1]) == following[0][1]

@@ -282,3 +282,15 @@ def test_presentation_click_actions_and_links_are_removed(tmp_path: Path) -> Non
     assert content.find(f".//{{{ODF_NS['draw']}}}custom-shape") is not None
     assert {"external_link_removed", "script_event_removed"} <= {f.code for f in report.findings}
     assert check_odf(output) == []
+
+
+def test_odf_formulas_keep_only_local_functions() -> None:
+    from converters.odf_references import formula_risk
+
+    for local in ("of:=SUM([.A1:.A5])", "of:=COM.MICROSOFT.XLOOKUP([.A1];[.B1:.B4];[.C1:.C4])",
+                  "of:=ORG.OPENOFFICE.WEEKS([.A1];[.A2];0)", "of:=TEXT(NOW();\"yyyy\")",
+                  "of:cell-content-is-between(1;10)", "of:formula-is([.A1]>0)", "value()>=0"):
+        assert formula_risk(local) is None, local
+    for outside in ("of:=SHELL(\"calc\")", "of:=COM.MICROSOFT.WEBSERVICE(\"http://x\")",
+                    "of:=ORG.OPENOFFICE.UNKNOWNADDIN(1)", "of:=SUM(1;EXECUTE(\"x\"))"):
+        assert formula_risk(outside) is not None, outside
