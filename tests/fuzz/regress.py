@@ -71,8 +71,10 @@ def expected_for(record: dict[str, Any]) -> list[str]:
         return ["*"]
     if target == "detect":
         return ["*"]
-    if kind == "inspector_flagged":
+    if kind in ("inspector_flagged", "inspector_crashed"):
         return ["blocked:*", "passed", "sanitized"]
+    if "DecompressionBomb" in exception:
+        return ["blocked:decompression_bomb"]
     if "NotImplementedError" in exception:
         return ["blocked:unsupported_compression", "blocked:corrupt_file", "blocked:encrypted_archive"]
     return ["blocked:corrupt_file"]

@@ -6,7 +6,8 @@
   real gateway path - the sandboxed ``Sanitizer`` for files, ``MailSanitizer`` for mail, the
   inspector as a separate process read by ``parse_verdicts`` for inspector inputs - and the
   CURRENT behaviour must be fail-closed: blocked with a reason code, or delivered only when every
-  output passed the independent verification; a mail is rejected with a reason code or delivered
+  output passed the independent verification (an archive without the members that failed it,
+  each of them blocked with ``verification_failed``); a mail is rejected with a reason code or delivered
   with each attachment blocked or verified; an inspector that crashes must not be read as clean.
   Whether the failure still reproduces in-process is reported as a warning (when it no longer
   does, the entry can be marked fixed, which then asserts its expected outcome)."""
@@ -19,6 +20,7 @@ import json
 import subprocess
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +62,21 @@ def _fail_closed_file(src: Path, out: Path) -> dict[str, Any]:
         result = sanitizer.sanitize(src, out)
     finally:
         sanitizer.close()
-    if result["outcome"] == "blocked":
-        assert result["reason_code"], result
-        assert not result["outputs"], result
-    else:
-        assert result["verified"] is True, result
+    members = list(_members(result))
+    for node in [result, *members]:
+        if node["outcome"] == "blocked":
+            assert node["reason_code"], node
+            assert not node["outputs"], node
+    if result["outcome"] != "blocked" and result["verified"] is not True:
+        # an archive is delivered without the members that failed verification: each became a block
+        assert any(m["outcome"] == "blocked" and m["reason_code"] == "verification_failed" for m in members), result
     return result
+
+
+def _members(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for member in result.get("members") or []:
+        yield member
+        yield from _members(member)
 
 
 def _fail_closed_mail(src: Path) -> dict[str, Any]:
