@@ -135,6 +135,10 @@ def clean_markup(root: etree._Element, part: str, kept_ids: set[str], note: Note
                 remove_element(element)
         suspect = {name for name in attributes if not allowed_namespace(_namespace(name)) or (
             _local_name(name).lower() in LINK_ATTRIBUTES and _namespace(name) != R_NS)}
+    for element in list(root.iter("{}*")):  # an element in no namespace: nothing Office defines
+        if element is not root and _attached(element, root):
+            note("unknown_markup_removed", f"{part}: element without a namespace")
+            remove_element(element)
     for element in list(root.iter(*_ACTIVE_ITER)):
         if element is root or not _attached(element, root) or (
                 _namespace(element.tag) == XL_VML_NS and not _local_name(element.tag).startswith("Fmla")):

@@ -365,3 +365,12 @@ def test_shape_macros_thresholds_and_links_into_other_workbooks(tmp_path: Path) 
         shapes = package.read("xl/drawings/drawing1.xml").decode()
     assert "RTD" not in written and "[1]" not in written and 'operator="greaterThan"' in written
     assert "macro=" not in shapes and "WEBSERVICE" not in shapes and "お知らせ" in shapes
+
+
+def test_an_element_in_no_namespace_is_left_out(tmp_path: Path) -> None:
+    body = '<w:p><w:r><w:t>残す</w:t></w:r><script xmlns="">run()</script></w:p>'
+    outcome, codes, output = sanitize(word_body(tmp_path, body, "nonamespace.docx"), tmp_path)
+    assert outcome == "sanitized" and "unknown_markup_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        written = package.read("word/document.xml").decode()
+    assert "script" not in written and "残す" in written
