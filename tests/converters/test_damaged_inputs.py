@@ -458,7 +458,7 @@ def test_every_converter_code_is_in_the_contract_and_the_notice() -> None:
     from converters import errors
     from gateway.mail_notice import JAPANESE_REASONS
 
-    contract = (ROOT / "docs" / "CONTRACT.md").read_text(encoding="utf-8")
+    contract = (ROOT / "docs/CONTRACT.md").read_text(encoding="utf-8")
     codes = {value.code for value in vars(errors).values()
              if isinstance(value, type) and issubclass(value, errors.ConverterError)}
     assert "unsupported_compression" in codes
