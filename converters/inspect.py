@@ -21,6 +21,7 @@ from converters.inspect_image import jpeg_problems, png_problems, tiff_problems
 from converters.inspect_kind import GENERIC_PACKAGE, NotAPackage, package_kind
 from converters.inspect_office import check_odf
 from converters.inspect_ooxml import check_ooxml
+from converters.inspect_zip import ZipUnreadable, zip_reading
 
 PDF_FORBIDDEN_KEYS = frozenset({
     "/JS", "/JavaScript", "/OpenAction", "/AA", "/EmbeddedFile", "/EmbeddedFiles", "/EF",
@@ -180,11 +181,14 @@ def check_text(path: Path, mime: str, verdict: Verdict) -> None:
 
 def check_zip(path: Path, verdict: Verdict, scratch: Path, depth: int) -> None:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zip_reading(), zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
-                if info.is_dir():
-                    continue
                 name = info.filename
+                if not name:  # zipfile's own is_dir() fails on it
+                    verdict.problems.append("zip_member_without_name")
+                    continue
+                if name.endswith("/"):
+                    continue
                 if info.flag_bits & 0x1:
                     verdict.problems.append(f"zip_encrypted_member {name}")
                     continue
@@ -201,8 +205,8 @@ def check_zip(path: Path, verdict: Verdict, scratch: Path, depth: int) -> None:
                 inner = inspect_file(member, scratch, depth + 1)
                 verdict.problems.extend(f"{name}: {p}" for p in inner.problems)
                 member.unlink()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        verdict.problems.append(f"zip_unreadable: {type(exc).__name__}")
+    except ZipUnreadable as exc:
+        verdict.problems.append(f"zip_unreadable: {exc}")
 
 
 def inspect_file(path: Path, scratch: Path, depth: int = 0) -> Verdict:

@@ -17,6 +17,8 @@ from urllib.parse import unquote
 
 from lxml import etree
 
+from converters.inspect_zip import ZipUnreadable, zip_reading
+
 GENERIC_PACKAGE = "application/vnd.openxmlformats-package"
 _DOC = "application/vnd.openxmlformats-officedocument"
 # main part content type (lower case) -> what the package is
@@ -73,12 +75,12 @@ def package_kind(path: Path) -> str:
     """The package's kind by its main part's declared content type; GENERIC_PACKAGE when the
     content type is none that Office opens as a document. Raises NotAPackage."""
     try:
-        with zipfile.ZipFile(path) as package:
+        with zip_reading(), zipfile.ZipFile(path) as package:
             types = _read_xml(package, "[content_types].xml")
             rels = _read_xml(package, "_rels/.rels")
             present = {info.filename.lower() for info in package.infolist()}
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-        raise NotAPackage(type(exc).__name__) from exc
+    except ZipUnreadable as exc:
+        raise NotAPackage(str(exc)) from exc
     targets = [unquote(rel.get("Target", "")) for rel in rels if _local(rel) == "Relationship"
                and rel.get("Type", "").lower().rsplit("/", 1)[-1] == "officedocument"
                and rel.get("TargetMode", "Internal").lower() != "external"]

@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 from converters.inspect_odf import odf_xml_problems
+from converters.inspect_zip import ZipUnreadable, zip_reading
 
 MAX_PART = 256 * 1024 * 1024
 
@@ -26,7 +27,7 @@ def check_odf(path: Path) -> list[str]:
     """Independent rules for OpenDocument outputs."""
     problems: list[str] = []
     try:
-        with zipfile.ZipFile(path) as package:
+        with zip_reading(), zipfile.ZipFile(path) as package:
             for info in package.infolist():
                 if ODF_SCRIPT_PARTS.search(info.filename):
                     problems.append(f"script library {info.filename}")
@@ -42,6 +43,6 @@ def check_odf(path: Path) -> list[str]:
                     problems.append(f"active or external content in {info.filename}: {match.group(0)[:40]!r}")
                 # parsed, with character references decoded: links, package references, formulas
                 problems.extend(odf_xml_problems(info.filename, io.BytesIO(data)))
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        problems.append(f"odf_unreadable: {type(exc).__name__}")
+    except ZipUnreadable as exc:
+        problems.append(f"odf_unreadable: {exc}")
     return problems
