@@ -23,6 +23,7 @@ def log(tmp_path: Path) -> AuditLog:
         audit.append("received", f"t{index}", channel="smtp", client_ip="127.0.0.1", sender="a@example.jp",
                      recipients=["b@city.example.lg.jp"], subject=f"件名{index} ①㈱", input_sha256="ab" * 32)
         audit.append("sanitized", f"t{index}", outcome="sanitized", findings=["vba_macro_removed"])
+        time.sleep(0.002)  # times have millisecond resolution: each transfer gets its own (purge tests cut by time)
     return audit
 
 
