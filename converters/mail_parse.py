@@ -28,7 +28,7 @@ from converters.charset import decode_as, detect_and_decode, normalise_charset
 from converters.encoded_blocks import EncodedBlock, find_blocks, remove_blocks
 from converters.html_text import html_to_text
 from converters.mail_headers import attachment_filename, decode_header_value, raw_header
-from converters.mime_parser import parse_limited
+from converters.mime_parser import ParamSafeMessage, parse_limited
 
 ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
 KEPT_HEADERS = ("from", "to", "cc", "date", "subject", "message-id", "in-reply-to", "references", "reply-to")
@@ -250,6 +250,8 @@ class MailSplitter:
             self._multipart(part, ctype, depth, forwarded, alternative)
         else:
             self._leaf(part, ctype, forwarded, alternative)
+        if isinstance(part, ParamSafeMessage) and part.damaged_parameters:  # found as the part was read
+            self.split.note("mail_defects", "damaged RFC 2231 parameter: " + ", ".join(part.damaged_parameters))
 
     def _leaf(self, part: Message, ctype: str, forwarded: bool, alternative: bool) -> None:
         filename = attachment_filename(part)

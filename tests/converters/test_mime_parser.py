@@ -91,3 +91,52 @@ def test_a_part_after_a_cut_branch_is_read_as_usual() -> None:
                                                       (2, "multipart/mixed"), (1, "multipart/mixed"),
                                                       (2, "text/plain")]
     assert len(cut) == 2 and "too deep" in str(cut[0].get_payload()) and cut[1].get_payload() == "sibling"
+
+
+REGRESSIONS = Path(__file__).resolve().parents[1] / "fuzz" / "regressions"
+DAMAGED_NAME = (b"From: a@example.jp\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=X\r\n\r\n"
+                b"--X\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbody\r\n"
+                b"--X\r\nContent-Type: application/pdf; name*1=zz; name*=UTF-8''%E8%A6%8B.pdf\r\n"
+                b"Content-Disposition: attachment; filename*=UTF-8''%E8%A6%8B%E7%A9%8D%E6%9B%B8.pdf;"
+                b" filename*2=.exe\r\n\r\nJVBERi0=\r\n--X--\r\n")
+
+
+def test_rfc2231_pieces_numbered_and_unnumbered_are_read_from_the_unnumbered_one() -> None:
+    """``filename*2`` beside ``filename*`` (no ``*0``): the email package raises TypeError sorting
+    them, on any read of the header; the unnumbered piece is a whole value by itself."""
+    part = email.message_from_bytes(DAMAGED_NAME, policy=compat32).get_payload()[1]
+    with pytest.raises(TypeError):
+        part.get_filename()
+    message, _ = parse_limited(DAMAGED_NAME, 20)
+    part = message.get_payload()[1]
+    assert part.get_filename() == "見積書.pdf"  # the orphan piece ".exe" is not appended
+    assert part.get_param("name") == ("UTF-8", "", "見.pdf".encode().decode("latin-1"))
+    assert part.get_content_type() == "application/pdf"
+    assert part.damaged_parameters == ["content-disposition: filename", "content-type: name"]
+    assert message.damaged_parameters == [] and message.get_payload()[0].get_payload() == "body"
+
+
+def test_a_damaged_boundary_parameter_is_read_from_its_unnumbered_piece() -> None:
+    """The fuzz input: the parser's own get_boundary() raised out of the parse, losing the mail."""
+    raw = (REGRESSIONS / "ef20fc6e1e03-mail.bin").read_bytes()
+    with pytest.raises(TypeError):
+        email.message_from_bytes(raw, policy=compat32)
+    assert parse_limited(raw, 20)[0].damaged_parameters == ["content-type: filename"]
+    raw = (b"From: a@example.jp\r\nContent-Type: multipart/mixed; boundary*2=z; boundary*=us-ascii''y\r\n\r\n"
+           b"--y\r\nContent-Type: text/plain\r\n\r\none\r\n--y\r\n\r\ntwo\r\n--y--\r\n")
+    message, _ = parse_limited(raw, 20)
+    assert message.get_boundary() == "y" and [p.get_payload() for p in message.get_payload()] == ["one", "two"]
+    assert message.damaged_parameters == ["content-type: boundary"] and message.defects == []
+
+
+@pytest.mark.parametrize("label", [b'"iso-2022-jp\x00"', b"*=utf-8''shift_jis"], ids=["nul", "rfc2231"])
+def test_an_unusable_charset_label_reads_the_undecoded_payload_as_an_unknown_label(label: bytes) -> None:
+    """8-bit bytes in a part: get_payload() decodes them by the label and catches LookupError
+    only; a NUL in the label raised ValueError, an RFC 2231 label (a tuple) TypeError."""
+    raw = b"From: a@example.jp\r\nContent-Type: text/plain; charset" + (b"" if label.startswith(b"*") else b"=") + \
+        label + b"\r\n\r\n\x82\xa0abc\r\n"
+    with pytest.raises((ValueError, TypeError)):
+        email.message_from_bytes(raw, policy=compat32).get_payload()
+    message, _ = parse_limited(raw, 20)
+    assert message.get_payload() == "\ufffd\ufffdabc\r\n"
+    assert message.get_payload(decode=True) == b"\x82\xa0abc\r\n"  # the bytes themselves, for the body's detection

@@ -572,3 +572,33 @@ def test_a_header_repeated_2000_times_is_read_up_to_a_limit(tmp_path: Path) -> N
     assert message.get_all("Authentication-Results") == ["mx.example.jp; spf=pass smtp.mailfrom=example.co.jp"]
     assert {"code": "mail_header_truncated", "detail": "authentication-results: 2001 copies, the first 50 read"} \
         in summary["findings"]
+
+
+def test_damaged_parameters_deliver_the_mail_and_name_each_attachment(samples: Path, tmp_path: Path) -> None:
+    """A file name in RFC 2231 pieces numbered and unnumbered (``filename*2`` with no ``*0``), and a
+    forwarded message whose 8-bit body has a NUL in its charset label: the email package raised
+    out of them and the whole mail was rejected (converter_crashed). Now the body, the forwarded
+    text and the attachment arrive; the attachment is listed in the notice under the name read
+    from its whole (unnumbered) piece, and the damage is a finding."""
+    pdf = (samples / "pdf-clean.pdf").read_bytes()
+    inner = (f"From: {iso('佐藤')} <sato@example.co.jp>\r\nSubject: {iso('会議の件')}\r\nMIME-Version: 1.0\r\n"
+             "Content-Type: text/plain; charset=\"shift_jis\x00\"\r\n\r\n").encode()
+    inner += "明日の会議は10時からです。\r\n".encode("cp932")
+    head = write_mail(tmp_path, "damaged-params.eml", "壊れた名前", (
+        "Content-Type: multipart/mixed; boundary=\"mix\"\r\n\r\n"
+        f"--mix\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\r\n{jis('資料を送ります。')}\r\n"
+        "--mix\r\nContent-Type: application/pdf; name*1=zz; name*=UTF-8''%E8%A6%8B%E7%A9%8D%E6%9B%B8.pdf\r\n"
+        "Content-Disposition: attachment; filename*=UTF-8''%E8%A6%8B%E7%A9%8D%E6%9B%B8.pdf; filename*2=.exe\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{b64(pdf)}"
+        "--mix\r\nContent-Type: message/rfc822\r\n\r\n"))
+    path = tmp_path / head
+    path.write_bytes(path.read_bytes() + inner + b"--mix--\r\n")
+    summary, message = run_mail(tmp_path, tmp_path, head)
+    assert message is not None and summary["outcome"] == "delivered"
+    body = body_of(message)
+    assert "資料を送ります。" in body and "Subject: 会議の件" in body and "明日の会議は10時からです。" in body
+    assert body.startswith("【注意】本文の文字コードが正しく示されていなかったため")  # the forwarded text's label
+    assert [(a["input"], a["outcome"]) for a in summary["attachments"]] == [("見積書.pdf", "passed")]
+    assert list(attachments_of(message, tmp_path)) == ["見積書.pdf"] and "見積書.pdf" in notice_of(message)
+    assert {"code": "mail_defects", "detail": "damaged RFC 2231 parameter: content-disposition: filename"} \
+        in summary["findings"]
