@@ -21,6 +21,7 @@ from xml.parsers.expat import ExpatError
 
 import msoffcrypto
 import msoffcrypto.exceptions
+from msoffcrypto.format.doc97 import Doc97File
 
 from converters.base import RASTER_FRAMES_TYPE, Conversion, Converter, ConvertRequest, Finding, Output
 from converters.detect import detect
@@ -44,6 +45,11 @@ ODF_SUFFIXES = {f"application/vnd.oasis.opendocument.{kind}": ext for kind, ext 
     ("text-template", "ott"), ("spreadsheet-template", "ots"), ("presentation-template", "otp"))}
 
 
+RTF_MALFORMED = "the RTF document is malformed: it ends in the middle of a control word, or holds a control word " \
+                "longer than Word reads"
+WORD_IDENT = 0xA5EC  # FibBase.wIdent, the first two bytes of every Word 97-2019 WordDocument stream
+
+
 def analyse(src: Path, mime: str) -> list[Finding]:
     """What the original carries, by oletools' verdict (the rebuild removes it either way)."""
     findings: list[Finding] = []
@@ -51,7 +57,13 @@ def analyse(src: Path, mime: str) -> list[Finding]:
         from oletools import rtfobj
 
         parser = rtfobj.RtfObjParser(src.read_bytes())
-        parser.parse()
+        try:
+            parser.parse()
+        except RecursionError:
+            raise
+        except RuntimeError as exc:  # rtfobj's one error ("Should not have reached this point"): a backslash that
+            # ends the data, or a control word of more letters than Word reads (250), where no text can stand
+            raise CorruptFile(RTF_MALFORMED) from exc
         if parser.objects:
             findings.append(Finding("embedded_object_removed", f"{len(parser.objects)} RTF object(s)"))
         return findings
@@ -102,7 +114,12 @@ def decrypt_if_needed(src: Path, work: Path) -> tuple[Path, list[Finding]]:
                 work.mkdir(parents=True, exist_ok=True)
                 target = work / "decrypted"
                 with target.open("wb") as out:
-                    office.decrypt(out)
+                    try:
+                        office.decrypt(out)
+                    except AttributeError as exc:
+                        if not isinstance(office, Doc97File):
+                            raise
+                        raise _without_decryptor(office) from exc
                 return target, [Finding("default_password_removed", "Excel default password")]
             except (msoffcrypto.exceptions.InvalidKeyError, msoffcrypto.exceptions.DecryptionError):
                 continue
@@ -113,6 +130,16 @@ def decrypt_if_needed(src: Path, work: Path) -> tuple[Path, list[Finding]]:
                     raise
                 raise CorruptFile(DAMAGED_HEADER) from exc
     raise PasswordProtected("the document is password-protected and cannot be inspected")
+
+
+def _without_decryptor(office: Doc97File) -> ConverterError:
+    """msoffcrypto's Word 97 reader has no decryptor for XOR obfuscation (FibBase.fObfuscation):
+    ``load_key`` returns having chosen no method and ``decrypt`` raises AttributeError reading it.
+    A real Word header (wIdent) so marked is a password Word asks for; any other is damage."""
+    if office.info.fib.base.wIdent == WORD_IDENT:
+        return PasswordProtected("the document is password-protected (Word's XOR obfuscation) and cannot be "
+                                 "inspected")
+    return CorruptFile("the Word document's header is damaged: it is marked as encrypted but is not a Word header")
 
 
 def _decrypted_type(plain: Path) -> str:

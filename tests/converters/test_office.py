@@ -96,3 +96,56 @@ def test_svg_is_accepted_only_as_pixels(samples: Path, tmp_path: Path) -> None:
     with (tmp_path / "out" / FRAMES_FILE).open("rb") as stream:
         built = assemble(stream, tmp_path / "raster", max_pixels=50_000_000, max_pages=10)
     assert inspect_file(tmp_path / "raster" / built[0], tmp_path).clean
+
+
+REGRESSIONS = Path(__file__).resolve().parents[1] / "fuzz" / "regressions"
+
+
+@pytest.mark.parametrize("data", [(REGRESSIONS / "9c2d3d72d413-legacy.bin").read_bytes(),
+                                  b"{\\rtf1\\ansi \\u12354? text cut off here\\",
+                                  b"{\\rtf1 {\\" + b"x" * 300 + b" text}}"], ids=["fuzz", "cut", "long-word"])
+def test_rtf_that_rtfobj_cannot_read_is_corrupt_file(tmp_path: Path, data: bytes) -> None:
+    """rtfobj raised RuntimeError ("Should not have reached this point") and the file ended as
+    converter_crashed."""
+    with pytest.raises(RuntimeError):
+        rtfobj.RtfObjParser(data).parse()
+    src = tmp_path / "in.rtf"
+    src.write_bytes(data)
+    report = run_engine(src, tmp_path / "out")
+    assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file")
+    assert report.reason is not None and "RTF document is malformed" in report.reason
+
+
+def _word_fib(src: Path, target: Path, *, ident: int | None = None) -> Path:
+    """``src`` with its FIB marked encrypted with XOR obfuscation (fEncrypted, fObfuscation), as
+    Word 97 writes a document protected that way; ``ident`` replaces wIdent."""
+    import struct
+
+    import olefile
+
+    shutil.copyfile(src, target)
+    with olefile.OleFileIO(str(target), write_mode=True) as ole:
+        stream = bytearray(ole.openstream("WordDocument").read())
+        flags = struct.unpack_from("<H", stream, 0x0A)[0] | 0x0100 | 0x8000
+        struct.pack_into("<H", stream, 0x0A, flags)
+        struct.pack_into("<I", stream, 0x0E, 0x1234)  # IKey: the password verifier
+        if ident is not None:
+            struct.pack_into("<H", stream, 0, ident)
+        ole.write_stream("WordDocument", bytes(stream))
+    return target
+
+
+def test_word_xor_obfuscation_is_password_protected_and_a_damaged_header_corrupt(samples: Path,
+                                                                                   tmp_path: Path) -> None:
+    """msoffcrypto has no decryptor for Word's XOR obfuscation: its decrypt raised AttributeError
+    ('Doc97File' object has no attribute 'type') and the file ended as converter_crashed."""
+    obfuscated = _word_fib(samples / "doc-legacy.doc", tmp_path / "obfuscated.doc")
+    report = run_engine(obfuscated, tmp_path / "a")
+    assert (report.outcome, report.reason_code) == ("blocked", "password_protected")
+    assert report.reason is not None and "XOR obfuscation" in report.reason
+    for name, src in (("damaged.doc", _word_fib(samples / "doc-legacy.doc", tmp_path / "damaged.doc", ident=0xFFFD)),
+                      ("fuzz.doc", REGRESSIONS / "f7d57fd3167c-legacy.bin")):
+        report = run_engine(src, tmp_path / f"out-{name}", name=name)
+        assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file"), name
+        assert report.reason == "the Word document's header is damaged: it is marked as encrypted but is not a Word " \
+                                "header"
