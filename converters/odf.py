@@ -55,6 +55,44 @@ ODF_TYPES: dict[str, str] = {
     "application/vnd.oasis.opendocument.spreadsheet-template": "ots",
     "application/vnd.oasis.opendocument.presentation-template": "otp",
 }
+# The prefix each namespace is written with (ODF 1.3 and what LibreOffice and Office add). A part that
+# binds one of these prefixes to another namespace, or one of these namespaces to another prefix, is
+# written again with these bindings only: the application reads names by namespace, a byte-level
+# reader (the inspector, a scanner) by prefix, and both must read the same element.
+CANONICAL_PREFIXES: dict[str, str] = {
+    **NS,
+    "style": "urn:oasis:names:tc:opendocument:xmlns:style:1.0",
+    "fo": "urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "number": "urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0",
+    "chart": "urn:oasis:names:tc:opendocument:xmlns:chart:1.0",
+    "dr3d": "urn:oasis:names:tc:opendocument:xmlns:dr3d:1.0",
+    "math": "http://www.w3.org/1998/Math/MathML",
+    "config": "urn:oasis:names:tc:opendocument:xmlns:config:1.0",
+    "db": "urn:oasis:names:tc:opendocument:xmlns:database:1.0",
+    "smil": "urn:oasis:names:tc:opendocument:xmlns:smil-compatible:1.0",
+    "anim": "urn:oasis:names:tc:opendocument:xmlns:animation:1.0",
+    "of": "urn:oasis:names:tc:opendocument:xmlns:of:1.2",
+    "ooo": "http://openoffice.org/2004/office",
+    "ooow": "http://openoffice.org/2004/writer",
+    "oooc": "http://openoffice.org/2004/calc",
+    "dom": "http://www.w3.org/2001/xml-events",
+    "xforms": "http://www.w3.org/2002/xforms",
+    "xsd": "http://www.w3.org/2001/XMLSchema",
+    "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+    "rpt": "http://openoffice.org/2005/report",
+    "xhtml": "http://www.w3.org/1999/xhtml",
+    "grddl": "http://www.w3.org/2003/g/data-view#",
+    "officeooo": "http://openoffice.org/2009/office",
+    "tableooo": "http://openoffice.org/2009/table",
+    "drawooo": "http://openoffice.org/2010/draw",
+    "loext": "urn:org:documentfoundation:names:experimental:office:xmlns:loext:1.0",
+    "field": "urn:openoffice:names:experimental:ooo-ms-interop:xmlns:field:1.0",
+    "formx": "urn:openoffice:names:experimental:ooxml-odf-interop:xmlns:form:1.0",
+    "css3t": "http://www.w3.org/TR/css3-text/",
+    "msoxl": "http://schemas.microsoft.com/office/excel/formula",
+}
+CANONICAL_NAMESPACES = {uri: prefix for prefix, uri in CANONICAL_PREFIXES.items()}
 SCRIPT_DIRS = re.compile(r"(^|/)(Basic|Scripts)/", re.IGNORECASE)
 SCRIPT_LINK = re.compile(r"^\s*(vnd\.sun\.star\.script:|macro:|javascript:|vbscript:|vnd\.sun\.star\.basic:)",
                          re.IGNORECASE)
@@ -243,6 +281,52 @@ def scrub_xml(root: etree._Element, findings: dict[tuple[str, str], None], part:
     return changed
 
 
+def _bindings_differ(root: etree._Element) -> bool:
+    """True when a part binds a usual prefix to another namespace or a usual namespace to another
+    prefix (the default namespace included)."""
+    for _event, (prefix, uri) in etree.iterwalk(root, events=("start-ns",)):
+        if prefix in CANONICAL_PREFIXES and CANONICAL_PREFIXES[prefix] != uri:
+            return True
+        if uri in CANONICAL_NAMESPACES and CANONICAL_NAMESPACES[uri] != prefix:
+            return True
+    return False
+
+
+def _append_text(element: etree._Element, text: str | None) -> None:
+    if not text:
+        return
+    children = list(element)
+    if children:
+        children[-1].tail = (children[-1].tail or "") + text
+    else:
+        element.text = (element.text or "") + text
+
+
+def canonical_copy(root: etree._Element) -> etree._Element:
+    """``root`` written again with the usual prefix of every namespace: the same elements,
+    attributes and text (comments and processing instructions left out, their following text
+    kept); a namespace outside the list gets a generated prefix."""
+    copy = etree.Element(root.tag, attrib=dict(root.attrib), nsmap=CANONICAL_PREFIXES)
+    stack = [(root, copy)]
+    while stack:
+        original, written = stack.pop()
+        written.text = original.text
+        for child in original:
+            if not isinstance(child.tag, str):
+                _append_text(written, child.tail)
+                continue
+            element = etree.SubElement(written, child.tag, attrib=dict(child.attrib))
+            element.tail = child.tail
+            stack.append((child, element))
+    return copy
+
+
+def safe_member_name(name: str) -> bool:
+    """A member name that is a plain path inside the package (no ``..``, root, drive or backslash)."""
+    parts = name.split("/")
+    return "\\" not in name and ":" not in name and all(part not in ("", ".", "..") for part in parts)
+
+
 class OdfConverter(Converter):
     name = "odf-rebuild"
     input_types = frozenset(ODF_TYPES)
@@ -292,18 +376,25 @@ class OdfConverter(Converter):
             if "mimetype" in names:
                 output.writestr(zipfile.ZipInfo("mimetype"), package.read("mimetype")[:200],
                                 compress_type=zipfile.ZIP_STORED)
-            for name in names:
+            for name in dict.fromkeys(names):  # a name twice: zipfile reads (and this writes) the last only
                 if name in dropped or name == "mimetype":
+                    continue
+                if not safe_member_name(name):
+                    findings[("part_removed", f"a part named outside the package: {name[:80]}")] = None
                     continue
                 info = package.getinfo(name)
                 if info.file_size > MAX_XML_PART_BYTES and name.endswith(".xml"):
                     raise DecompressionBomb(f"the document part {name} is too large")
                 data = package.read(name)
                 if name == manifest_name and manifest is not None:
-                    data = self._manifest(manifest, dropped)
+                    root = self._manifest(manifest, dropped)
+                    data = serialise(canonical_copy(root) if _bindings_differ(root) else root)
                 elif name.endswith(".xml"):
                     root = parse_xml(data, name)
-                    if scrub_xml(root, findings, name):
+                    changed = scrub_xml(root, findings, name)
+                    if _bindings_differ(root):
+                        root, changed = canonical_copy(root), True
+                    if changed:
                         data = serialise(root)
                 output.writestr(name, data)
 
@@ -322,9 +413,9 @@ class OdfConverter(Converter):
         return objects
 
     @staticmethod
-    def _manifest(manifest: etree._Element, dropped: set[str]) -> bytes:
+    def _manifest(manifest: etree._Element, dropped: set[str]) -> etree._Element:
         for entry in list(manifest):
             path = entry.get(_qname("manifest:full-path"), "")
             if path in dropped or SCRIPT_DIRS.search(path if path.endswith("/") else path + "/"):
                 manifest.remove(entry)
-        return serialise(manifest)
+        return manifest

@@ -294,3 +294,54 @@ def test_odf_formulas_keep_only_local_functions() -> None:
     for outside in ("of:=SHELL(\"calc\")", "of:=COM.MICROSOFT.WEBSERVICE(\"http://x\")",
                     "of:=ORG.OPENOFFICE.UNKNOWNADDIN(1)", "of:=SUM(1;EXECUTE(\"x\"))"):
         assert formula_risk(outside) is not None, outside
+
+
+# --- what the output binds each prefix to, and its part names (fuzz 2947f21f5717) --------------------------------
+
+REGRESSIONS = Path(__file__).resolve().parents[1] / "fuzz" / "regressions"
+
+
+def test_prefixes_bound_to_other_namespaces_are_written_with_the_usual_ones(tmp_path: Path) -> None:
+    """``text:`` bound to the table namespace: an application reads the element by namespace (an
+    unknown table element, kept), a byte-level reader by prefix (an execute-macro). The real
+    execute-macro written as ``t:`` is unwrapped; the output binds every usual prefix to its own
+    namespace, so the inspector and the application read the same elements."""
+    src = write_odf(tmp_path / "prefixes.odt", (
+        f'<t:p xmlns:t="{ODF_NS["text"]}"><t:execute-macro t:name="Main">マクロ実行</t:execute-macro></t:p>'
+        f'<text:p xmlns:text="{ODF_NS["table"]}"><text:execute-macro text:name="Main">表の要素</text:execute-macro>'
+        "</text:p>"))
+    report = run_engine(src, tmp_path / "out")
+    assert report.outcome == "sanitized" and "script_event_removed" in {f.code for f in report.findings}
+    output = tmp_path / "out" / report.outputs[0].path
+    assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
+    with zipfile.ZipFile(output) as package:
+        content = package.read("content.xml")
+    assert b"<text:execute-macro" not in content and b"xmlns:t=" not in content
+    assert b'<table:execute-macro table:name="Main">' in content  # what the element is, by its namespace
+    root = fromstring(content)
+    assert root.find(f".//{{{ODF_NS['text']}}}execute-macro") is None
+    assert "マクロ実行" in all_text(root) and "表の要素" in all_text(root)
+
+
+def test_a_part_named_twice_or_outside_the_package_is_written_once_or_not_at_all(tmp_path: Path) -> None:
+    src = write_odf(tmp_path / "names.odt", "<text:p>本文</text:p>")
+    with zipfile.ZipFile(src, "a") as package, pytest.warns(UserWarning, match="Duplicate name"):
+        package.writestr("../../evil.xml", "<x/>")
+        package.writestr("content.xml", f'<office:document-content {XMLNS}><office:body><office:text>'
+                                        "<text:p>後の本文</text:p></office:text></office:body></office:document-content>")
+    report = run_engine(src, tmp_path / "out")
+    assert ("part_removed", "a part named outside the package: ../../evil.xml") in \
+        {(f.code, f.detail) for f in report.findings}
+    with zipfile.ZipFile(tmp_path / "out" / report.outputs[0].path) as package:
+        names = package.namelist()
+        assert names.count("content.xml") == 1 and not [n for n in names if ".." in n]
+        assert "後の本文" in package.read("content.xml").decode()  # the one zipfile (and so the rebuild) read
+
+
+def test_fuzz_input_with_a_rebound_text_prefix_passes_the_inspector(tmp_path: Path) -> None:
+    src = tmp_path / "odt-macro.odt"
+    src.write_bytes((REGRESSIONS / "2947f21f5717-odf.bin").read_bytes())
+    report = run_engine(src, tmp_path / "out")
+    assert report.outcome == "sanitized"
+    output = tmp_path / "out" / report.outputs[0].path
+    assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
