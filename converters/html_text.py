@@ -5,6 +5,12 @@ because mail clients on the LGWAN side re-link plain URLs; images become ``[画�
 
 Parsed by libxml2's HTML parser (lxml, in recovery mode, no network, no entity loading) with a
 callback target: each tag and text run arrives as an event, no tree is built.
+
+What comes out is decoded text, so character references are already characters: control
+characters are removed from it (``&#x1B;`` is an escape character once decoded), and a ``<`` that
+would open a tag again (``&lt;script&gt;``, or an ``href`` shown as written) is written as the
+full-width ``＜`` (``neutralise_markup``), so no browser, mail client or type detector reads
+the text as markup.
 """
 
 from __future__ import annotations
@@ -43,6 +49,32 @@ def defang_url(url: str) -> str:
 WHITESPACE = re.compile(r"\s+")
 NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# "<" where a browser, libmagic or an XML reader would open a tag, end tag, comment, declaration
+# or processing instruction: before "!" or "?", or before a letter ("ſ", "K", "ı" and "İ" match ASCII
+# letters when a reader ignores case) after an optional "/", spaces allowed in between
+TAG_OPEN = re.compile(r"<(?=\s*(?:[!?]|/?\s*[A-Za-z\u0130\u0131\u017f\u212a]))")
+# kept as written: "<https://...>" and "<taro@example.jp>" (how plain text and mail quote addresses)
+AUTOLINK = re.compile(r"(?:https?|ftp)://|mailto:|[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+>",
+                      re.ASCII | re.IGNORECASE)
+# ... unless the address begins with an element name that makes a document markup (<html@x.jp>)
+MARKUP_NAME = re.compile(r"(?:html|head|body|script|style|iframe|frame|frameset|object|embed|applet|svg|"
+                         r"math|meta|link|base|form|title|table|xml|img|a)(?![a-z0-9])", re.IGNORECASE)
+FULLWIDTH_LESS_THAN = "\uff1c"
+
+
+def neutralise_markup(text: str) -> tuple[str, int]:
+    """``text`` with every ``<`` that could open markup written as ``＜``, and how many were."""
+    count = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal count
+        after = match.end()
+        if AUTOLINK.match(text, after) and not MARKUP_NAME.match(text, after):
+            return "<"
+        count += 1
+        return FULLWIDTH_LESS_THAN
+
+    return TAG_OPEN.sub(replace, text), count
 
 
 class _TextExtractor:
@@ -149,4 +181,4 @@ def html_to_text(html: str, *, defang: bool = True) -> str:
                               remove_pis=True, huge_tree=False, default_doctype=False)
     parser.feed(cleaned)
     text: str = parser.close()
-    return text
+    return neutralise_markup(CONTROL.sub("", text))[0]  # after decoding: &#x1B; is a control character now

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from converters.html_text import defang_url, html_to_text
+from converters.html_text import defang_url, html_to_text, neutralise_markup
 
 
 def test_visible_text_links_lists_tables_and_images_survive() -> None:
@@ -32,3 +32,25 @@ def test_malformed_and_hostile_markup_still_gives_text() -> None:
     assert html_to_text("") == "\n"
     assert html_to_text("<<<>>>&#0;&#xD800;&bogus; テキスト") .endswith("テキスト\n")
     assert html_to_text("<pre>  字下げ\n  保持</pre>") == "字下げ\n保持\n"
+
+
+def test_control_characters_made_by_character_references_are_removed() -> None:
+    """Fuzz ed5f21a95349: "&#X1B" is an escape character only once decoded, after the old removal."""
+    assert html_to_text("<ahref=>&#X1B") == "\n"
+    assert html_to_text("<p>a&#x1b;b&#1;c&#x7F;d</p><a href='x&#x0b;y'>z</a>") == "abcd\nz (xy)\n"
+
+
+def test_markup_that_decoding_or_a_link_brings_back_is_written_fullwidth() -> None:
+    """Fuzz 9ce91599c6a9: "<a href=<html>" showed its target "<html" as the link's address."""
+    assert html_to_text("<a href=<html>") == "(＜html)\n"
+    assert html_to_text("<p>&lt;script&gt;alert(1)&lt;/script&gt; &lt;&#1;iframe&gt; &lt;!-- x --&gt;</p>") == (
+        "＜script>alert(1)＜/script> ＜iframe> ＜!-- x -->\n")
+    assert html_to_text("<p>&lt;taro@example.jp&gt; &lt;https://a.example.jp/&gt; 1 &lt; 2 &lt;重要&gt;</p>") == (
+        "<taro@example.jp> <https://a.example.jp/> 1 < 2 <重要>\n")
+
+
+def test_neutralise_markup_covers_case_folding_and_spaced_tags() -> None:
+    cases = {"<ſcript>": "＜ſcript>", "< SCRIPT>": "＜ SCRIPT>", "<\u3000html>": "＜\u3000html>",
+             "</ body>": "＜/ body>", "<?xml": "＜?xml", "<html@example.jp>": "＜html@example.jp>",
+             "<aoki@example.jp>": "<aoki@example.jp>", "<mailto:a@b.jp>": "<mailto:a@b.jp>", "x<-y": "x<-y"}
+    assert {text: neutralise_markup(text)[0] for text in cases} == cases
