@@ -5,13 +5,16 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import random
+import re
 from pathlib import Path
 
 import pytest
 
+from converters.base import Report
 from converters.detect import detect
 from converters.inspect import inspect_file
-from converters.text import neutralise_cell
+from converters.text import READINGS, _field_values, is_formula, neutralise_cell, neutralise_every_reading
 from tests.conftest import run_engine
 
 EXPECTED = "令和8年度 情報セキュリティ対策基準 ①㈱ 髙橋 ～ ﾃｽﾄ\r\n住所: 東京都千代田区 ㈱サンプル ①②③\r\n"
@@ -142,3 +145,91 @@ def test_prose_saying_begin_far_into_a_file_still_passes(tmp_path: Path) -> None
     report = run_engine(source, tmp_path / "out")
     assert report.outcome == "passed"
     assert (tmp_path / "out" / report.outputs[0].path).read_bytes().decode("utf-8") == text
+
+
+REGRESSIONS = Path(__file__).resolve().parents[1] / "fuzz" / "regressions"
+
+
+def _convert(tmp_path: Path, name: str, data: bytes) -> tuple[Report, bytes]:
+    source = tmp_path / "in" / name
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_bytes(data)
+    report = run_engine(source, tmp_path / "out")
+    written = (tmp_path / "out" / report.outputs[0].path).read_bytes() if report.outputs else b""
+    return report, written
+
+
+def _formula_fields(text: str) -> list[tuple[str, str]]:
+    return [(delimiter, cell) for delimiter in (",", "\t", ";")
+            for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+            for cell in row if is_formula(cell)]
+
+
+@pytest.mark.parametrize(("data", "rows"), [
+    (b";-\n@", [[";'-"], ["'@"]]),  # fuzz b81d0aca85ee: "-" starts a field when Excel splits at ";"
+    (b"-5,abc\r\n", [["'-5", "abc"]]),  # "-5,abc" is one formula cell where the list separator is ";"
+    (b"-5,1+cmd|' /C calc'!A0\r\n", [["'-5", "1+cmd|' /C calc'!A0"]]),  # "-5,1" is a number there
+    (b"a\tb\r\n\tc\r\n", [["a", "b"], ["'", "c"]]),  # a tab-separated row with an empty first cell
+    ('"x;=1",y\r\n山田,-12.5\r\n'.encode(), [["x;'=1", "y"], ["山田", "-12.5"]]),
+])
+def test_csv_fields_starting_a_formula_in_any_reading_are_neutralised(tmp_path: Path, data: bytes,
+                                                                      rows: list[list[str]]) -> None:
+    report, written = _convert(tmp_path, "data.csv", data)
+    assert report.outcome == "sanitized"
+    text = written.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    assert _formula_fields(text) == []
+    delimiter = "\t" if b"\t" in data else ","
+    assert list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)) == rows
+    assert inspect_file(tmp_path / "out" / report.outputs[0].path, tmp_path).clean
+
+
+def test_field_values_are_read_where_csv_reader_reads_them() -> None:
+    """The offsets the apostrophes go to come from a copy of csv.reader's state machine: compare."""
+    rng = random.Random(15)  # noqa: S311 - reproducible test data
+    alphabet = ["a", "-", "=", '"', ",", ";", "\t", "\r", "\n", "\r\n", "5", "@", " ", "＝", "'"]
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        for delimiter in READINGS:
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+            if len(rows) == 1:
+                fields = _field_values(text, delimiter)
+                assert [value for _, value in fields] == rows[0], (text, delimiter)
+                assert all(text[where] == value[0] or value[0] == '"' for where, value in fields if value)
+        assert _formula_fields(neutralise_every_reading(text)[0]) == [], text
+
+
+def test_a_csv_cell_past_the_reader_limit_is_blocked_not_crashed(tmp_path: Path) -> None:
+    report, _ = _convert(tmp_path, "wide.csv", b'a,"' + b"x" * 200_000 + b'"\r\n')
+    assert (report.outcome, report.reason_code) == ("blocked", "limit_exceeded")
+
+
+@pytest.mark.parametrize(("name", "entry"), [("formula.csv", "b225d2448104-text.bin"),
+                                             ("csv-formula.csv", "01239747b93c-text.bin")])
+def test_markup_in_text_and_csv_is_written_as_fullwidth(tmp_path: Path, name: str, entry: str) -> None:
+    """Past libmagic's first 4 KiB ("</script><script>") or "<ahref=" that makes libmagic say text/html."""
+    report, written = _convert(tmp_path, name, (REGRESSIONS / entry).read_bytes())
+    assert report.outcome == "sanitized" and "text_markup_neutralised" in {f.code for f in report.findings}
+    assert re.search(r"<\s*[!?/A-Za-z]", written.decode("utf-8")) is None and "\uff1c" in written.decode("utf-8")
+    assert inspect_file(tmp_path / "out" / report.outputs[0].path, tmp_path).clean
+
+
+def test_plain_text_keeps_addresses_and_japanese_brackets(tmp_path: Path) -> None:
+    text = "宛先: 山田 <taro@example.jp>\r\n<重要> 詳細は <https://www.example.jp/a> へ。a < b、改行は<br>\r\n"
+    report, written = _convert(tmp_path, "memo.txt", text.encode("cp932"))
+    assert report.type == "text/plain" and report.outcome == "sanitized"
+    assert written.decode("utf-8") == ("宛先: 山田 <taro@example.jp>\r\n<重要> 詳細は <https://www.example.jp/a> へ。"
+                                       "a ＜ b、改行は＜br>\r\n")
+
+
+@pytest.mark.parametrize(("name", "data", "found"), [
+    ("image.txt", b"\x1bGIF8", "image/gif"),  # fuzz 2f63e5d6b441: the escape removed, a GIF signature is left
+    ("page.html", b"%<html><script>alert(1)</script></html>PDF-1.4\n%%EOF", "application/pdf"),  # fba14edb127c
+    ("exe.txt", b"\x1bMZ hello\n", "application/x-dosexec"),  # as an input starting with "MZ" is
+])
+def test_text_that_reads_as_another_format_once_cleaned_is_blocked(tmp_path: Path, name: str, data: bytes,
+                                                                   found: str) -> None:
+    report, _ = _convert(tmp_path, name, data)
+    assert (report.outcome, report.reason_code, report.outputs) == ("blocked", "corrupt_file", [])
+    assert found in (report.reason or "")
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+
