@@ -39,6 +39,11 @@ TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 HTML_MARKERS = re.compile(r"<\s*(script|html|iframe|object|embed|body|svg)\b", re.IGNORECASE)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 NUMBER = re.compile(r"^[+-]?\d+([.,]\d+)*%?$")
+# what libmagic says of text it cannot type (one byte is too short for any rule) or types as a
+# format that is plain text to every reader (JSON): such a .txt or .csv output is checked as the
+# text its name declares when it is UTF-8 without control characters, and typed as anything else otherwise
+TEXT_BY_NAME = frozenset({"application/octet-stream", "application/json"})
+TEXT_SUFFIXES = {".txt": "text/plain", ".csv": "text/csv"}
 IMAGE_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/bmp": "BMP",
                  "image/tiff": "TIFF", "image/x-ms-bmp": "BMP"}
 MAX_ZIP_MEMBER_BYTES = 1024 * 1024 * 1024
@@ -172,11 +177,25 @@ def check_text(path: Path, mime: str, verdict: Verdict) -> None:
     # whose lines look like CSV to libmagic opens in a text editor, where nothing is evaluated
     if path.suffix.lower() in (".csv", ".tsv"):
         for delimiter in (",", "\t", ";"):
-            for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
-                for cell in row:
-                    if cell.startswith(FORMULA_START) and not NUMBER.match(cell):
-                        verdict.problems.append("csv_formula_cell")
-                        return
+            try:
+                for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+                    for cell in row:
+                        if cell.startswith(FORMULA_START) and not NUMBER.match(cell):
+                            verdict.problems.append("csv_formula_cell")
+                            return
+            except csv.Error as exc:  # a field past csv.field_size_limit()
+                verdict.problems.append(f"csv_unreadable: {exc}")
+                return
+
+
+def _plain_utf8(path: Path) -> bool:
+    """UTF-8 (a BOM allowed) without control characters: text by this inspector's own rules."""
+    data = path.read_bytes()
+    try:
+        text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return not TEXT_CONTROL.search(text)
 
 
 def check_zip(path: Path, verdict: Verdict, scratch: Path, depth: int) -> None:
@@ -212,6 +231,8 @@ def check_zip(path: Path, verdict: Verdict, scratch: Path, depth: int) -> None:
 def inspect_file(path: Path, scratch: Path, depth: int = 0) -> Verdict:
     """Re-detect ``path`` by content and check it; the verdict lists every problem found."""
     mime = magic.from_file(str(path), mime=True)
+    if mime in TEXT_BY_NAME and path.suffix.lower() in TEXT_SUFFIXES and _plain_utf8(path):
+        mime = TEXT_SUFFIXES[path.suffix.lower()]
     if mime in ("text/plain", "text/csv", "application/csv") and path.suffix.lower() == ".csv":
         mime = "text/csv"
     verdict = Verdict(str(path), mime)

@@ -233,3 +233,22 @@ def test_text_that_reads_as_another_format_once_cleaned_is_blocked(tmp_path: Pat
     assert found in (report.reason or "")
     assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
 
+
+@pytest.mark.parametrize(("name", "data", "expected"), [
+    ("short.txt", b"8\x1b", b"8"),  # fuzz 4b2190bd0048: one byte, which libmagic cannot type
+    ("bom.txt", b"\xef\xbb\xbf\xe6\xb8\x88", "済".encode()),
+    ("page.html", b"<a href=>&#X1B", b"\n"),  # fuzz ed5f21a95349
+    ("data.json", b'{"a": 1, "b": [1, 2]}\n', b'{"a": 1, "b": [1, 2]}\n'),  # libmagic: application/json
+])
+def test_short_and_json_text_outputs_pass_inspection(tmp_path: Path, name: str, data: bytes, expected: bytes) -> None:
+    report, written = _convert(tmp_path, name, data)
+    assert report.outcome in ("passed", "sanitized") and written == expected
+    verdict = inspect_file(tmp_path / "out" / report.outputs[0].path, tmp_path)
+    assert (verdict.clean, verdict.type) == (True, "text/plain")
+
+
+def test_a_one_byte_output_that_is_not_clean_text_stays_untyped(tmp_path: Path) -> None:
+    odd = tmp_path / "odd.txt"
+    odd.write_bytes(b"\x0b")
+    assert inspect_file(odd, tmp_path).type == "application/octet-stream"
+    assert not inspect_file(odd, tmp_path).clean
