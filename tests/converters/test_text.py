@@ -252,3 +252,10 @@ def test_a_one_byte_output_that_is_not_clean_text_stays_untyped(tmp_path: Path) 
     odd.write_bytes(b"\x0b")
     assert inspect_file(odd, tmp_path).type == "application/octet-stream"
     assert not inspect_file(odd, tmp_path).clean
+
+
+def test_a_csv_field_past_the_reader_limit_is_an_inspector_problem_not_a_crash(tmp_path: Path) -> None:
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(["12345"] * 30_000) + "\r\n", encoding="utf-8")  # one ";" field of 180,000 characters
+    problems = inspect_file(wide, tmp_path).problems
+    assert [p.split(":")[0] for p in problems] == ["csv_unreadable"]
