@@ -138,4 +138,8 @@ def odf_xml_problems(name: str, source: IO[bytes]) -> list[str]:
                     problems.append(f"{problem} in {name}: {element.get(attribute, '')[:60]!r}")
     except (ParseError, DefusedXmlException, ValueError) as exc:
         problems.append(f"unreadable xml {name}: {type(exc).__name__}")
+    except LookupError as exc:  # an encoding declaration naming no codec (codecs' own plain LookupError)
+        if type(exc) is not LookupError:
+            raise  # a KeyError or IndexError here is a bug of this module, not the document's
+        problems.append(f"unreadable xml {name}: unknown encoding")
     return problems

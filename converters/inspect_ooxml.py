@@ -22,6 +22,7 @@ import defusedxml.ElementTree as safe_xml
 
 from converters.inspect_ooxml_formulas import SAFE_LINK, callable_name
 from converters.inspect_ooxml_xml import MS, PKG, D, Part, T, normalize, show
+from converters.inspect_zip import ZipUnreadable, zip_reading
 
 MAX_PART = 256 * 1024 * 1024
 MAX_TOTAL = 1024 * 1024 * 1024
@@ -106,10 +107,10 @@ def check_ooxml(path: Path) -> list[str]:
 def check_package(source: Path | io.BytesIO, embedded: bool) -> list[str]:
     problems: list[str] = []
     try:
-        with zipfile.ZipFile(source) as package:
+        with zip_reading(), zipfile.ZipFile(source) as package:
             Package(package, problems, embedded).check()
-    except Exception as exc:  # whatever breaks the reading fails the file, never passes it
-        problems.append(f"ooxml_unreadable: {type(exc).__name__}")
+    except ZipUnreadable as exc:  # a package or part that cannot be read fails the file, never passes it
+        problems.append(f"ooxml_unreadable: {exc}")
     return list(dict.fromkeys(problems))
 
 
@@ -181,7 +182,7 @@ class Package:
         Part(name, self.problems, self.calls, self.names).read(data, vml=False, custom=False)
         try:
             yield from safe_xml.fromstring(data, forbid_dtd=True).iter()
-        except (ParseError, ValueError):
+        except (ParseError, ValueError, LookupError):
             return  # the Part reading above has reported it
 
     def content_type(self, key: str) -> str:
@@ -285,7 +286,8 @@ def raster_problems(data: bytes, kind: str) -> list[str]:
             if image.format != kind:
                 return [f"bytes are {image.format}, not {kind}"]
             image.verify()
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError) as exc:
+    except (OSError, SyntaxError, ValueError, TypeError, IndexError, EOFError, struct.error,
+            Image.DecompressionBombError) as exc:  # what Pillow's decoders raise on damaged data
         return [f"image unreadable ({type(exc).__name__})"]
     if kind == "PNG":
         position = 8

@@ -176,6 +176,10 @@ class Part:
             self.add(f"dtd or entity ({type(exc).__name__})")
         except (ParseError, ValueError) as exc:
             self.add(f"xml unreadable ({type(exc).__name__})")
+        except LookupError as exc:  # an encoding declaration naming no codec (codecs' own plain LookupError)
+            if type(exc) is not LookupError:
+                raise  # a KeyError or IndexError here is a bug of this module, not the document's
+            self.add("xml unreadable (unknown encoding)")
         if self.fields:
             self.add("unterminated field")
             while self.fields:

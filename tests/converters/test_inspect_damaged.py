@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -147,6 +148,49 @@ def test_a_damaged_output_is_a_problem_not_a_crash(tmp_path: Path, suffix: str, 
     else:
         read_as = f"{TARGETS[suffix][1]}: "
         assert any(p.startswith(read_as) and p.endswith(KINDS[damage]) for p in verdict.problems), verdict.problems
+
+
+def test_the_office_check_itself_reports_a_damaged_part(tmp_path: Path) -> None:
+    # [Content_Types].xml intact, so the kind is read; the main document part is what cannot be
+    path = tmp_path / "output.docx"
+    data = bytearray(_write(path, _docx(zipfile.ZIP_DEFLATED)))
+    _set(data, "word/document.xml", 8, 10, "<H", 99)
+    path.write_bytes(bytes(data))
+    verdict = inspect_file(path, tmp_path)
+    assert verdict.type == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    assert any(p.startswith("ooxml_unreadable: a compression method") for p in verdict.problems), verdict.problems
+
+
+@pytest.mark.parametrize(("builder", "part", "problem"), [
+    (_odt, "content.xml", "unreadable xml content.xml: unknown encoding"),
+    (_docx, "word/document.xml", "xml unreadable (unknown encoding) in word/document.xml"),
+])
+def test_a_part_declaring_an_unknown_encoding_is_a_problem(
+        tmp_path: Path, builder: Callable[[int], dict[str, tuple[bytes, int]]], part: str, problem: str) -> None:
+    members = builder(zipfile.ZIP_DEFLATED)
+    data, method = members[part]
+    members[part] = (b'<?xml version="1.0" encoding="x-bogus"?>' + data, method)  # expat: LookupError
+    path = tmp_path / f"output{'.odt' if builder is _odt else '.docx'}"
+    _write(path, members)
+    assert inspect_file(path, tmp_path).problems == [problem]
+
+
+def test_an_image_pillow_cannot_read_in_an_office_output_is_a_problem(tmp_path: Path) -> None:
+    # a PNG with its header and end but no image data, the end's CRC damaged: Pillow raises IndexError
+    png = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000110000000908020000005b8a505b"
+                        "0000000049454e44ae426001")
+    members = _docx(zipfile.ZIP_DEFLATED)
+    types, method = members["[Content_Types].xml"]
+    members["[Content_Types].xml"] = (types.replace(b"<Override", b'<Default Extension="png" '
+                                                    b'ContentType="image/png"/><Override', 1), method)
+    members["word/_rels/document.xml.rels"] = (
+        b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship '
+        b'Id="rId5" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" '
+        b'Target="media/image1.png"/></Relationships>', method)
+    members["word/media/image1.png"] = (png, zipfile.ZIP_STORED)
+    path = tmp_path / "output.docx"
+    _write(path, members)
+    assert inspect_file(path, tmp_path).problems == ["image unreadable (IndexError) in word/media/image1.png"]
 
 
 def test_a_member_without_a_name_is_a_problem(tmp_path: Path) -> None:
