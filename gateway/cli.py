@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from gateway import audit_cli, serve_cli, token_cli
@@ -89,6 +90,16 @@ def _mail(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _privately(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command with the service's private umask, and give the caller's back afterwards (a
+    test or a script calling main() keeps its own)."""
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        return command(args)
+    finally:
+        os.umask(previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
@@ -97,14 +108,12 @@ def main(argv: list[str] | None = None) -> int:
             return _sanitize(args)
         if args.command == "mail":
             return _mail(args)
-        if args.command == "audit":
-            os.umask(PRIVATE_UMASK)  # audit exports and a first audit log hold senders and subjects
-            return audit_cli.run(args)
+        if args.command == "audit":  # exports and a first audit log hold senders and subjects
+            return _privately(audit_cli.run, args)
         if args.command == "serve":
             return serve_cli.run(args)
-        if args.command == "token":
-            os.umask(PRIVATE_UMASK)  # the token database, made by the first `token create`
-            return token_cli.run(args)
+        if args.command == "token":  # the token database, made by the first `token create`
+            return _privately(token_cli.run, args)
     except GatewayError as exc:
         print(f"gateway: {exc.reason} [{exc.code}]", file=sys.stderr)
         return EXIT_USAGE if exc.code in ("config_invalid", "sandbox_unavailable") else EXIT_INTERNAL

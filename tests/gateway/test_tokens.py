@@ -144,3 +144,18 @@ def test_the_token_database_made_by_the_command_is_private(tmp_path: Path) -> No
         os.umask(old)
     made = [p for p in data.rglob("*") if p.is_file()]
     assert made and all(not stat.S_IMODE(p.stat().st_mode) & 0o077 for p in made), made
+
+
+def test_the_command_gives_the_callers_umask_back(tmp_path: Path) -> None:
+    """main() run in-process (a script, a test) must not leave the private umask behind: files the
+    trusted side hands to a sandboxed child under another uid would become unreadable to it."""
+    import os
+
+    from gateway.cli import main
+
+    previous = os.umask(0o022)
+    try:
+        assert main(["token", "list", "--data-dir", str(tmp_path)]) == 0
+        assert os.umask(0o022) == 0o022
+    finally:
+        os.umask(previous)
