@@ -311,8 +311,22 @@ def ooxml_package_type(archive: zipfile.ZipFile) -> str:
     return _PACKAGE_TYPE_BY_MAIN.get(ctype.strip().lower(), OOXML_GENERIC)
 
 
+def _check_ole_header(path: Path) -> None:
+    """The compound file header's sector sizes (MS-CFB 2.2): 512 or 4096-byte sectors and 64-byte
+    mini sectors are all there is. olefile believes any shift and allocates a sector of 2**shift
+    bytes (a header saying 41 asked for 2 TB)."""
+    with path.open("rb") as handle:
+        header = handle.read(512)
+    if len(header) < 512:
+        raise CorruptFile("the Office (OLE) file is cut short (no complete header)")
+    sector_shift, mini_shift = struct.unpack_from("<HH", header, 30)
+    if sector_shift not in (9, 12) or mini_shift != 6:
+        raise CorruptFile("the Office (OLE) file's header declares impossible sector sizes")
+
+
 def _ole_type(path: Path) -> str:
     """The kind of an OLE compound file by its streams; CorruptFile when olefile cannot read it."""
+    _check_ole_header(path)
     try:
         with olefile.OleFileIO(str(path)) as ole:
             streams = {"/".join(entry).lower() for entry in ole.listdir(streams=True, storages=True)}

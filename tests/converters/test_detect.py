@@ -176,3 +176,19 @@ def libreoffice_convert(source: Path, target: str, work: Path) -> Path:
                     "--convert-to", target, "--outdir", str(work / "made"), str(source)],
                    check=True, capture_output=True, timeout=180, env={**os.environ, "HOME": str(work)})
     return work / "made" / f"{source.stem}.{target.split(':', 1)[0]}"
+
+
+def test_an_ole_header_with_impossible_sector_sizes_is_damaged_not_a_memory_error(samples: Path,
+                                                                                   tmp_path: Path) -> None:
+    """Found by fuzzing: a sector shift of 41 made olefile allocate a 2 TB sector (MemoryError)."""
+    import struct
+
+    from tests.conftest import run_engine
+
+    data = bytearray((samples / "doc-legacy.doc").read_bytes())
+    struct.pack_into("<H", data, 30, 41)
+    damaged = tmp_path / "damaged.doc"
+    damaged.write_bytes(bytes(data))
+    report = run_engine(damaged, tmp_path / "out")
+    assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file")
+    assert "sector sizes" in (report.reason or "")
