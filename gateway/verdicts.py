@@ -10,7 +10,9 @@ from gateway.errors import ReportInvalid
 
 # the inspector's content type that confirms each declared output type
 _SAME_FAMILY = {
-    "text/plain": {"text/plain", "inode/x-empty"},
+    # libmagic calls text with commas on every line text/csv; the text rules run either way, and
+    # formula cells are judged by the output's name (.txt opens in a text editor)
+    "text/plain": {"text/plain", "text/csv", "inode/x-empty"},
     "text/csv": {"text/csv", "text/plain"},
     "image/bmp": {"image/bmp", "image/x-ms-bmp"},
 }

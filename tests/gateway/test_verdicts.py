@@ -28,3 +28,11 @@ def verdict(found: str) -> bytes:
 def test_office_outputs_must_be_exactly_the_declared_kind(declared: str, found: str, agrees: bool) -> None:
     problems = parse_verdicts(verdict(found), [Output("out", declared)])["out"]
     assert (problems == []) is agrees
+
+
+def test_a_text_output_libmagic_calls_csv_is_text() -> None:
+    """Found by fuzzing: HTML turned into text with a comma on every line was blocked."""
+    from gateway.verdicts import types_agree
+
+    assert types_agree("text/plain", "text/csv")
+    assert not types_agree("text/plain", "application/zip")
