@@ -114,6 +114,10 @@ def neutralise_fields(root: etree._Element, part: str, note: Note) -> None:
         finished = stack.pop() if kind == "end" and stack else None
         if element.tag in _INSTR and stack and stack[-1].in_instruction:
             stack[-1].instruction.append(element.text or "")
+        elif element.tag in _INSTR:  # instruction text outside any instruction: never shown, never trusted
+            note("field_removed", f"{part}: stray instruction text {' '.join((element.text or '').split())[:40]}")
+            remove_element(element)
+            continue
         for open_field in stack:
             if open_field.in_instruction and element is not open_field.separate:
                 open_field.items.append(element)

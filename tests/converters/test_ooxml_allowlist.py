@@ -16,6 +16,7 @@ import xlsxwriter
 from oletools import msodde
 from PIL import Image
 
+from converters.inspect import inspect_file
 from converters.ooxml.fields import field_allowed
 from converters.ooxml.formulas import formula_problem
 from tests.conftest import run_engine
@@ -374,3 +375,19 @@ def test_an_element_in_no_namespace_is_left_out(tmp_path: Path) -> None:
     with zipfile.ZipFile(output) as package:
         written = package.read("word/document.xml").decode()
     assert "script" not in written and "残す" in written
+
+
+def test_instruction_text_in_a_fields_result_is_removed(tmp_path: Path) -> None:
+    """Found by fuzzing: 'DDE' as instruction text after the separator, in a Choice branch."""
+    mc = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+    body = (f'<w:p xmlns:mc="{mc}" xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml">'
+            '<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText> DATE </w:instrText></w:r>'
+            '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>2026/1/1</w:t></w:r>'
+            '<mc:AlternateContent><mc:Choice Requires="w14"><w:r><w:instrText>DDE</w:instrText></w:r></mc:Choice>'
+            '<mc:Fallback><w:r><w:instrText>DATE</w:instrText></w:r></mc:Fallback></mc:AlternateContent>'
+            '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>'
+            '<w:p><w:r><w:instrText>DDEAUTO x</w:instrText></w:r></w:p>')
+    outcome, codes, output = sanitize(word_body(tmp_path, body, "stray.docx"), tmp_path)
+    assert outcome == "sanitized" and "field_removed" in codes and output is not None
+    assert not [i for i in joined_instructions(output) if "DDE" in i]
+    assert inspect_file(output, tmp_path).clean
