@@ -55,6 +55,8 @@ SAFE_ACTIONS = ("ppaction://hlinksldjump", "ppaction://hlinkshowjump", "ppaction
                 "ppaction://noaction")
 # elements that show a picture: without their picture they stay as an empty frame
 PICTURE_REFERENCES = frozenset({"blip", "imagedata", "fill", "stroke", "fillRef"})
+# the HTML-like text formatting a legacy VML text box holds (Excel writes <div> in comment shapes)
+VML_TEXT_ELEMENTS = frozenset({"div", "font", "span", "p", "br", "b", "i", "u"})
 HLINK_ELEMENTS = frozenset({"hlinkClick", "hlinkHover", "hlinkMouseOver"})
 Note = Callable[[str, str], None]
 
@@ -135,7 +137,10 @@ def clean_markup(root: etree._Element, part: str, kept_ids: set[str], note: Note
                 remove_element(element)
         suspect = {name for name in attributes if not allowed_namespace(_namespace(name)) or (
             _local_name(name).lower() in LINK_ATTRIBUTES and _namespace(name) != R_NS)}
-    for element in list(root.iter("{}*")):  # an element in no namespace: nothing Office defines
+    vml = etree.QName(root).localname == "xml" and not etree.QName(root).namespace
+    for element in list(root.iter("{}*")):  # an element in no namespace: nothing Office defines,
+        if vml and etree.QName(element).localname in VML_TEXT_ELEMENTS:  # but a VML text box's text
+            continue
         if element is not root and _attached(element, root):
             note("unknown_markup_removed", f"{part}: element without a namespace")
             remove_element(element)

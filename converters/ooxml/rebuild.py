@@ -16,6 +16,8 @@ import zipfile
 from dataclasses import replace
 from pathlib import Path
 
+from lxml import etree
+
 from converters.base import Conversion, Converter, ConvertRequest, Finding, Output
 from converters.detect import OOXML_PACKAGE_TYPES
 from converters.errors import ConverterError, CorruptFile
@@ -23,7 +25,7 @@ from converters.ooxml.fields import neutralise_fields
 from converters.ooxml.formulas import neutralise_formulas, neutralise_sources
 from converters.ooxml.markup import R_NS, S_NS, clean_markup
 from converters.ooxml.media import rewrite_picture
-from converters.ooxml.namespaces import tidy_namespaces, to_transitional
+from converters.ooxml.namespaces import allowed_namespace, tidy_namespaces, to_transitional
 from converters.ooxml.package import (
     ContentTypes,
     OoxmlPackage,
@@ -184,6 +186,11 @@ class _Rebuild:
         root = parse_xml(data, part)
         if b"purl.oclc.org/ooxml" in data:  # (names hidden behind character references stay unknown: dropped)
             root = to_transitional(root, lambda strict: parse_xml(strict, part))
+        root_namespace = etree.QName(root).namespace or ""
+        legacy_vml = not root_namespace and etree.QName(root).localname == "xml"  # a VML drawing's root
+        if not legacy_vml and (not root_namespace or not allowed_namespace(root_namespace)):
+            raise CorruptFile(f"the document part {part} is not Office markup (its root is in "
+                              f"{'no namespace' if not root_namespace else 'an unknown namespace'})")
         findings_before = len(self.plan.findings)
         kept_ids = {rel.rel_id for rel in self.plan.relationships.get(part, [])}
         removed_sheets = [sheet.get("name", "") for sheet in root.iter(f"{{{S_NS}}}sheet")

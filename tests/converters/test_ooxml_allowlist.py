@@ -391,3 +391,24 @@ def test_instruction_text_in_a_fields_result_is_removed(tmp_path: Path) -> None:
     assert outcome == "sanitized" and "field_removed" in codes and output is not None
     assert not [i for i in joined_instructions(output) if "DDE" in i]
     assert inspect_file(output, tmp_path).clean
+
+
+def test_a_part_whose_root_is_not_office_markup_blocks_the_file(tmp_path: Path) -> None:
+    """Found by fuzzing: sharedStrings.xml with xmlns="-1" came out with its root unchanged."""
+    source = xlsx_with_formulas(tmp_path)
+    with zipfile.ZipFile(source) as package:
+        strings = package.read("xl/sharedStrings.xml").decode()
+    strings = strings.replace('xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"', 'xmlns="-1"')
+    hostile = edit_package(source, tmp_path / "root.xlsx", {"xl/sharedStrings.xml": strings.encode()})
+    report = run_engine(hostile, tmp_path / "root")
+    assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file")
+    assert "not Office markup" in (report.reason or "")
+
+
+def test_a_comment_shapes_text_box_keeps_its_div(tmp_path: Path) -> None:
+    path = tmp_path / "comment.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    book.add_worksheet("予算").write_comment("A1", "確認済み ①")
+    book.close()
+    outcome, codes, output = sanitize(path, tmp_path)
+    assert (outcome, codes) == ("passed", set()) and output is not None
