@@ -415,6 +415,9 @@ class OdfConverter(Converter):
     @staticmethod
     def _manifest(manifest: etree._Element, dropped: set[str]) -> etree._Element:
         for entry in list(manifest):
+            if not isinstance(entry.tag, str):  # a comment or processing instruction: not an entry
+                manifest.remove(entry)
+                continue
             path = entry.get(_qname("manifest:full-path"), "")
             if path in dropped or SCRIPT_DIRS.search(path if path.endswith("/") else path + "/"):
                 manifest.remove(entry)

@@ -345,3 +345,18 @@ def test_fuzz_input_with_a_rebound_text_prefix_passes_the_inspector(tmp_path: Pa
     assert report.outcome == "sanitized"
     output = tmp_path / "out" / report.outputs[0].path
     assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
+
+
+def test_a_comment_in_the_manifest_is_not_an_entry(samples: Path, tmp_path: Path) -> None:
+    """Found by fuzzing: a comment among manifest:file-entry elements crashed the rebuild."""
+    source = samples / "odt-macro.odt"
+    target = tmp_path / "commented.odt"
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as out:
+        for info in original.infolist():
+            data = original.read(info)
+            if info.filename == "META-INF/manifest.xml":
+                data = data.replace(b"<manifest:file-entry", b"<!-- x --><manifest:file-entry", 1)
+                assert b"<!-- x -->" in data
+            out.writestr(info, data)
+    report = run_engine(target, tmp_path / "out")
+    assert report.outcome == "sanitized", report.reason
