@@ -156,7 +156,7 @@ MD = ".md"  # document names are written with it, so that this file cites none i
 
 
 @pytest.mark.parametrize(("relative", "text"), [
-    ("samples/office_samples.py", f'FIXTURE = {CLIMB}.parents[2] / "shared" / "fixtures" / "vbaProject.bin"\n'),
+    ("samples/office_samples.py", f'FIXTURE = {CLIMB}.parents[2] / "sha' 'red" / "fixtures" / "vbaProject.bin"\n'),
     ("samples/office_samples.py", f"FIXTURE = {CLIMB}.parent.parent.parent / 'x'\n"),
     ("samples/office_samples.py", f'FIXTURE = {CLIMB}.parents[1] / ".." / "x"\n'),
     ("tests/converters/test_x.py", f"HERE = {CLIMB}.parents[3]\n"),
