@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from converters.ooxml.markup import W_NS, remove_element, unwrap_element
+from converters.ooxml.namespaces import MC_NS
 from converters.ooxml.relationships import safe_link
 
 # Fields that compute from the document, its properties or the page layout. Left out on purpose:
@@ -41,8 +42,7 @@ _FLD_SIMPLE = f"{{{W_NS}}}fldSimple"
 _INSTR = (f"{{{W_NS}}}instrText", f"{{{W_NS}}}delInstrText")
 _RUN = f"{{{W_NS}}}r"
 _RUN_PROPERTIES = f"{{{W_NS}}}rPr"
-_MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
-_BRANCHES = (f"{{{_MC_NS}}}Choice", f"{{{_MC_NS}}}Fallback")
+_BRANCHES = (f"{{{MC_NS}}}Choice", f"{{{MC_NS}}}Fallback")
 
 
 @dataclass

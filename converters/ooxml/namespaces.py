@@ -51,10 +51,6 @@ ALLOWED_NAMESPACE_PREFIXES = (
 )
 
 
-def transitional(uri: str) -> str:
-    return STRICT_TO_TRANSITIONAL.get(uri, uri)
-
-
 def allowed_namespace(uri: str) -> bool:
     return uri == "" or uri.startswith(ALLOWED_NAMESPACE_PREFIXES)
 

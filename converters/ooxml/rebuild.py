@@ -62,7 +62,6 @@ MAIN_TYPES: dict[str, tuple[str, str, str]] = {
     "application/vnd.ms-powerpoint.template.macroEnabled.main+xml": POTX,
 }
 MAIN_TYPES_LOWER = {key.lower(): value for key, value in MAIN_TYPES.items()}
-CHART_WORKBOOK_MIME = XLSX[2]
 OUTPUT_MIMES: frozenset[str] = frozenset(kind[2] for kind in MAIN_TYPES.values())
 # what a damaged package raises besides zipfile's own errors (converters.zip_damage words those):
 # a part the directory lists but cannot give, a value that cannot be what the part says it is
@@ -128,7 +127,7 @@ class _Rebuild:
                 self.note("image_trailing_data_removed", f"{part}: {hidden}")
             kept[part] = (data, ctype)
         for part, ctype in sorted(self.plan.chart_workbooks.items()):
-            workbook = self._chart_workbook(part)
+            workbook = self._chart_workbook(part, ctype)
             if workbook is not None:
                 kept[part] = (workbook, ctype)
         for source, relationships in self.plan.relationships.items():
@@ -136,7 +135,7 @@ class _Rebuild:
                 rel for rel in relationships if rel.external or self._target_kept(source, rel.target, kept)]
         return kept
 
-    def _chart_workbook(self, part: str) -> bytes | None:
+    def _chart_workbook(self, part: str, ctype: str) -> bytes | None:
         """A chart's data workbook, rebuilt by this same converter one level down."""
         if self.request.depth >= 1:
             self.note("embedded_object_removed", f"{part}: a chart's workbook inside a chart's workbook")
@@ -146,7 +145,7 @@ class _Rebuild:
             with source.open("wb") as sink:
                 self.package.copy(part, sink)
             inner = replace(self.request, stem="chart-data", original_name=part, depth=self.request.depth + 1,
-                            detected_type=CHART_WORKBOOK_MIME)
+                            detected_type=ctype)
             try:
                 conversion = OoxmlConverter().convert(source, Path(scratch), inner)
             except ConverterError as exc:

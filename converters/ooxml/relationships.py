@@ -193,7 +193,7 @@ def plan_parts(package: OoxmlPackage, types: ContentTypes) -> PartPlan:
                     kind = "" if name in DROPPED_REL_CODES else f" ({ctype or 'no type'})"
                     plan.note(code, f"{label}: {part}{kind}")
                 continue
-            kept.append(Relationship(rel_id, _written_type(raw_type), _relative(source, part), False))
+            kept.append(Relationship(rel_id, transitional_rel_type(raw_type.strip()), _relative(source, part), False))
             ids.add(rel_id)
             if part in plan.xml_parts and part not in seen:
                 seen.add(part)
@@ -215,10 +215,6 @@ def _drop_with_dependents(package: OoxmlPackage, part: str, plan: PartPlan) -> N
                 target = package.name(resolve_target(current, rel.get("Target", "")))
                 if target is not None and not plan.kept(target):
                     pending.append(target)
-
-
-def _written_type(raw_type: str) -> str:
-    return transitional_rel_type(raw_type.strip())
 
 
 def _relative(source: str, part: str) -> str:
