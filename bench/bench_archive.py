@@ -29,7 +29,7 @@ import zipfile
 from pathlib import Path
 
 from gateway.config import Settings
-from gateway.sanitize import Sanitizer
+from gateway.pipeline.sanitize import Sanitizer
 
 
 class Cp932ZipInfo(zipfile.ZipInfo):

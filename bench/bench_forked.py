@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import gateway.sanitize
+import gateway.pipeline.sanitize
 from gateway.config import Settings
-from gateway.sanitize import Sanitizer
+from gateway.pipeline.sanitize import Sanitizer
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("pdf-clean.pdf", "docx-clean.docx", "jpeg-exif.jpg", "csv-formula.csv", "pdf-javascript.pdf")
@@ -49,7 +49,7 @@ def main() -> None:
         subprocess.run([sys.executable, str(ROOT / "samples" / "make_samples.py"), str(samples)], check=True,
                        capture_output=True)
         forked = run(samples, Path(work) / "forked", args.files)
-        gateway.sanitize.FORKED_MAX_INPUT = -1  # every file in a sandbox of its own, as before the zygote
+        gateway.pipeline.sanitize.FORKED_MAX_INPUT = -1  # every file in a sandbox of its own, as before the zygote
         per_job = run(samples, Path(work) / "per-job", args.files)
     results = {"files": args.files, "kinds": list(KINDS),
                "forked": {"per_s": len(forked) / sum(forked), "median_ms": statistics.median(forked) * 1000},

@@ -21,7 +21,7 @@ from pathlib import Path
 import docx
 
 from gateway.config import Settings
-from gateway.mail import MailSanitizer
+from gateway.pipeline.mail import MailSanitizer
 
 HTML_LINE = "<p>令和8年度の事業について、<a href=\"https://www.example.jp/a\">詳細</a>をご確認ください ①㈱。</p>\n"
 

@@ -27,9 +27,9 @@ from PIL import Image
 
 from converters.base import Limits
 from converters.engine import Engine
-from converters.inspect import inspect_file
+from converters.inspect.outputs import inspect_file
 from gateway.config import Settings
-from gateway.sanitize import Sanitizer
+from gateway.pipeline.sanitize import Sanitizer
 
 LINE = "令和8年度 情報セキュリティ対策基準 第7.4条 ①㈱ The quick brown fox jumps over the lazy dog."
 

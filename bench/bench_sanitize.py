@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "samples"))
 import make_samples  # noqa: E402
 
 from gateway.config import Settings  # noqa: E402
-from gateway.sanitize import Sanitizer  # noqa: E402
+from gateway.pipeline.sanitize import Sanitizer  # noqa: E402
 
 
 def baseline_render(pdf: Path, dpi: int) -> tuple[float, int]:
@@ -66,7 +66,7 @@ MEMORY_PROBE = """
 import resource, sys
 from pathlib import Path
 from gateway.config import Settings
-from gateway.sanitize import Sanitizer
+from gateway.pipeline.sanitize import Sanitizer
 result = Sanitizer(Settings()).sanitize(Path(sys.argv[1]), Path(sys.argv[2]), "rasterize")
 assert result["outcome"] == "sanitized" and result["verified"], result
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

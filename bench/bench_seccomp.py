@@ -16,7 +16,7 @@ from pathlib import Path
 from bench_mail import html_mail  # this directory is on the path when run as a script
 
 from gateway.config import SandboxSettings, Settings
-from gateway.mail import MailSanitizer
+from gateway.pipeline.mail import MailSanitizer
 
 
 def main() -> None:

@@ -128,7 +128,7 @@ class Reopener:
     """Converts files to PDF with LibreOffice in one throw-away, macro-disabled profile."""
 
     def __init__(self, root: Path) -> None:
-        from converters.libreoffice import prepare_profile, soffice
+        from converters.formats.libreoffice import prepare_profile, soffice
 
         self.root = root
         self.profile = prepare_profile(root / "profile")
@@ -204,7 +204,7 @@ def judge(sanitizer: Any, reopener: Reopener, path: Path, work: Path, threshold:
 
 def run(directory: Path, threshold: float, only: str | None) -> list[Row]:
     from gateway.config import Settings
-    from gateway.sanitize import Sanitizer
+    from gateway.pipeline.sanitize import Sanitizer
 
     files = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in OFFICE_SUFFIXES
                    and (only is None or only in p.name))

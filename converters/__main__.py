@@ -25,9 +25,9 @@ from typing import Any
 
 from converters.base import METHODS, Limits
 from converters.engine import Engine
-from converters.frames import FrameWriter
-from converters.inspect import inspect_file
-from converters.libreoffice import WarmOffice
+from converters.formats.libreoffice import WarmOffice
+from converters.inspect.outputs import inspect_file
+from converters.protocol import FrameWriter
 
 WARM_START_SECONDS = 30
 
@@ -94,11 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         if frames is not None:
             frames.stream.close()
     elif args.command == "mail-split":
-        from converters.mail_parse import split_mail
+        from converters.mail.split import split_mail
 
         result = split_mail(args.input.read_bytes(), args.out, defang=not args.no_defang)
     elif args.command == "extract-text":
-        from converters.extract_text import extract_text
+        from converters.formats.extract_text import extract_text
 
         paths = json.loads(args.list.read_text(encoding="utf-8"))
         result = [extract_text(args.root / path) for path in paths]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from converters.errors import DecompressionBomb, TooManyMembers
-from converters.frames import FrameWriter
+from converters.protocol import FrameWriter
 
 Outcome = Literal["sanitized", "passed", "blocked"]
 Method = Literal["rebuild", "rasterize"]
@@ -17,7 +17,7 @@ OUTCOMES: frozenset[str] = frozenset({"sanitized", "passed", "blocked"})
 METHODS: frozenset[str] = frozenset({"rebuild", "rasterize"})
 
 # Output type of a rasterised document: its pages went to the trusted side as pixels (see
-# converters.frames), which builds the PDF at the output's path in a directory of its own.
+# converters.protocol), which builds the PDF at the output's path in a directory of its own.
 RASTER_FRAMES_TYPE = "application/x-gateway-raster-frames"
 
 
@@ -150,7 +150,7 @@ class ConvertRequest:
     process_member: MemberProcessor | None = None  # set for archive recursion
     budget: Budget | None = None
     frames: FrameWriter | None = None  # where rasterised pages go (to the trusted side)
-    warm_office: Any = None  # converters.libreoffice.WarmOffice, started before the job arrived
+    warm_office: Any = None  # converters.formats.libreoffice.WarmOffice, started before the job arrived
 
 
 class Converter(ABC):

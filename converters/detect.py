@@ -16,10 +16,10 @@ import magic
 import olefile
 from lxml import etree
 
-from converters.encoded_blocks import first_in_file
 from converters.errors import ConverterError, CorruptFile
+from converters.formats.encoded_blocks import first_in_file
+from converters.formats.zip_damage import zip_damage
 from converters.names import split_extension
-from converters.zip_damage import zip_damage
 
 # Types whose content is dangerous whatever the converter: (mime, block code, plain reason).
 EXECUTABLE = "application/x-dosexec"

@@ -8,13 +8,13 @@ import hashlib
 import logging
 from pathlib import Path
 
-from converters.archive import FOLDER_TYPES
 from converters.base import Budget, ConvertRequest, Finding, Limits, Method, Report
 from converters.detect import SCRIPT_EXTENSIONS, detect, extension_agrees, extension_of
 from converters.errors import ConverterError
-from converters.frames import FrameWriter
+from converters.formats.archive import FOLDER_TYPES
 from converters.layout import Layout
 from converters.names import safe_component
+from converters.protocol import FrameWriter
 from converters.registry import RASTER_ONLY, converter_for
 
 log = logging.getLogger(__name__)

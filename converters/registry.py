@@ -9,33 +9,33 @@ import importlib
 from converters.base import Converter, Method
 from converters.detect import OOXML_PACKAGE_TYPES
 
-_IMAGE = "converters.image:ImageConverter"
-_TEXT = "converters.text:TextConverter"
-_COMPRESSED = "converters.archive:CompressedFileConverter"
+_IMAGE = "converters.formats.image:ImageConverter"
+_TEXT = "converters.formats.text:TextConverter"
+_COMPRESSED = "converters.formats.archive:CompressedFileConverter"
 REBUILD: dict[str, str] = {
-    "application/pdf": "converters.pdf:PdfRebuildConverter",
+    "application/pdf": "converters.formats.pdf:PdfRebuildConverter",
     "image/jpeg": _IMAGE, "image/png": _IMAGE, "image/gif": _IMAGE, "image/bmp": _IMAGE,
     "image/tiff": _IMAGE, "image/webp": _IMAGE,
     "text/plain": _TEXT, "text/csv": _TEXT, "text/html": _TEXT,
-    "application/zip": "converters.archive:ZipConverter",
-    "application/x-7z-compressed": "converters.sevenzip:SevenZipConverter",
-    "application/x-tar": "converters.archive:TarConverter",
+    "application/zip": "converters.formats.archive:ZipConverter",
+    "application/x-7z-compressed": "converters.formats.sevenzip:SevenZipConverter",
+    "application/x-tar": "converters.formats.archive:TarConverter",
     "application/gzip": _COMPRESSED, "application/x-bzip2": _COMPRESSED, "application/x-xz": _COMPRESSED,
 }
-_OOXML = "converters.ooxml:OoxmlConverter"
+_OOXML = "converters.formats.ooxml:OoxmlConverter"
 REBUILD.update({mime: _OOXML for mime in OOXML_PACKAGE_TYPES.values()
                 if mime != "application/vnd.ms-excel.sheet.binary.macroEnabled.12"})
-_LEGACY = "converters.office:LegacyOfficeConverter"
-_OFFICE_RASTER = "converters.office:OfficeRasterConverter"
+_LEGACY = "converters.formats.office:LegacyOfficeConverter"
+_OFFICE_RASTER = "converters.formats.office:OfficeRasterConverter"
 LEGACY_TYPES = ("application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
                 "application/vnd.ms-excel.sheet.binary.macroEnabled.12", "text/rtf", "application/x-ooxml-encrypted")
 REBUILD.update({mime: _LEGACY for mime in LEGACY_TYPES})
 ODF_TYPES = tuple(f"application/vnd.oasis.opendocument.{kind}" for kind in (
     "text", "spreadsheet", "presentation", "graphics", "text-template", "spreadsheet-template",
     "presentation-template"))
-REBUILD.update({mime: "converters.odf:OdfConverter" for mime in ODF_TYPES})
+REBUILD.update({mime: "converters.formats.odf:OdfConverter" for mime in ODF_TYPES})
 RASTERIZE: dict[str, str] = {
-    **REBUILD, "application/pdf": "converters.pdf_raster:PdfRasterConverter",
+    **REBUILD, "application/pdf": "converters.formats.pdf_raster:PdfRasterConverter",
     **{mime: _OFFICE_RASTER for mime in (*LEGACY_TYPES, *OOXML_PACKAGE_TYPES.values(), *ODF_TYPES)},
     "image/svg+xml": _OFFICE_RASTER,  # drawn by LibreOffice (no scripts run), then pixels only
 }

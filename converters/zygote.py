@@ -64,7 +64,7 @@ WARM_UP_MAIL = (
 
 def _mail_split(data: bytes, options: dict[str, Any], scratch: Path) -> Any:
     """The mail's parts: body.txt and att-N files in the scratch directory."""
-    from converters.mail_parse import split_mail
+    from converters.mail.split import split_mail
 
     return split_mail(data, scratch, defang=bool(options.get("defang", True)))
 
@@ -85,7 +85,7 @@ def _inspect(data: bytes, options: dict[str, Any], scratch: Path) -> Any:
     """Verdicts on the listed outputs. The input is their listing, one JSON line
     ``[[relative path, size], ...]``, then their bytes one after another (the listing travels
     with the bytes: an archive's thousands of outputs would not fit in a request line)."""
-    from converters.inspect import inspect_file
+    from converters.inspect.outputs import inspect_file
 
     end = data.index(b"\n")
     root, offset, paths = scratch / "final", end + 1, []
@@ -331,7 +331,7 @@ def _warm_up(preload: str) -> None:
         if preload == "files":
             import importlib
 
-            from converters.inspect import inspect_file  # noqa: F401
+            from converters.inspect.outputs import inspect_file  # noqa: F401
             from converters.registry import REBUILD
 
             for target in sorted(set(REBUILD.values())):

@@ -25,7 +25,7 @@ class SandboxSettings:
     file_size_mb: int = 2048
     max_processes: int = 512
     tmp_size_mb: int = 2048  # the sandbox's private /tmp (memory-backed) holds at most this much
-    seccomp: bool = True  # the system-call filter (gateway/seccomp.py); off only by an explicit choice
+    seccomp: bool = True  # the system-call filter (gateway/sandbox/seccomp.py); off only by an explicit choice
     uid_base: int = 200000  # started as root, each job runs as its own unused uid from this range,
     uid_count: int = 50000  # so no two jobs (nor any host account) share files or process limits
 

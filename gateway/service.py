@@ -30,19 +30,19 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from gateway.audit import FIELDS as AUDIT_FIELDS
-from gateway.audit import AuditLog
-from gateway.auth_throttle import AuthThrottle
+from gateway.audit.log import FIELDS as AUDIT_FIELDS
+from gateway.audit.log import AuditLog
 from gateway.config import Settings
-from gateway.crash_report import transfer
-from gateway.delivery import DirectoryTransport, SmtpTransport
-from gateway.delivery_worker import IDLE_POLL_SECONDS, DeliveryWorker, Transport
+from gateway.delivery.notices import rejected_notice
+from gateway.delivery.transports import DirectoryTransport, SmtpTransport
+from gateway.delivery.worker import IDLE_POLL_SECONDS, DeliveryWorker, Transport
 from gateway.errors import ConfigError, GatewayError
-from gateway.mail import MailSanitizer
-from gateway.notices import rejected_notice
-from gateway.sanitize import Sanitizer
+from gateway.intake.smtp import IntakeHandler, IntakePolicy, start_smtp, tls_context
+from gateway.intake.throttle import AuthThrottle
+from gateway.pipeline.mail import MailSanitizer
+from gateway.pipeline.sanitize import Sanitizer
+from gateway.sandbox.crash_report import transfer
 from gateway.serve_options import ServeOptions
-from gateway.smtp import IntakeHandler, IntakePolicy, start_smtp, tls_context
 from gateway.spool import Spool, SpoolJob, fsync_dir, write_durably
 from gateway.startup import ListenFailed, listen
 from gateway.stop_signal import SPAWN, StopSignal
@@ -164,8 +164,8 @@ class Service:
     def _start_http(self, listener: socket.socket, *, uploads: bool) -> tuple[Any, threading.Thread]:
         import uvicorn
 
-        from gateway.http_api import ApiContext, create_app
-        from gateway.tokens import TokenStore
+        from gateway.intake.http_api import ApiContext, create_app
+        from gateway.intake.tokens import TokenStore
 
         tokens = TokenStore(self.options.data_dir / "tokens.sqlite3", self.options.audit_database)
         context = ApiContext(self.spool, self.audit, tokens, self.results, self.options.max_upload_bytes,

@@ -10,7 +10,7 @@ import base64
 import urllib.parse
 from pathlib import Path
 
-from converters.charset import sjis_to_jis_pair
+from converters.formats.charset import sjis_to_jis_pair
 
 BODY = "お世話になっております。\n見積書①を添付します。㈱サンプル 髙橋\nﾃｽﾄ ～ 以上です。\n"
 
@@ -23,7 +23,7 @@ def _b64(data: bytes) -> str:
 def _iso2022jp(text: str) -> bytes:
     """ISO-2022-JP as Outlook writes it: NEC row 13 in JIS X 0208 mode, half-width kana by ESC ( I.
 
-    Deliberately not ``converters.charset.encode_iso2022jp``: that one widens kana (for old LGWAN
+    Deliberately not ``converters.formats.charset.encode_iso2022jp``: that one widens kana (for old LGWAN
     clients), and test input for the decoder must not come from the product's own encoder."""
     out, mode = bytearray(), "ascii"
     for char in text:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import _parser
+from gateway.cli.main import _parser
+from gateway.cli.serve import options
 from gateway.config import load_settings
-from gateway.serve_cli import options
 from gateway.service import STOP_GRACE_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent

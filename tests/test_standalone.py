@@ -164,7 +164,7 @@ MD = ".md"  # document names are written with it, so that this file cites none i
     ("tests/conftest.py", 'FIXTURES = ROOT / ".' './shared/fixtures"\n'),
     ("scripts/x.sh", 'root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.' '." && pwd)"\n'),
     ("tests/test_x.py", 'DATA = Path("/wo' 'rk/shared/fixtures")\n'),
-    ("gateway/cli.py", f'"""The command line (see CONTRACT{MD})."""\n'),
+    ("gateway/cli/main.py", f'"""The command line (see CONTRACT{MD})."""\n'),
     ("docs/ARCHITECTURE.md", f"See [the contract](../../CONTRACT{MD}).\n"),
     ("docs/ARCHITECTURE.md", f"See [the design](DESIGN{MD}).\n"),
     ("docs/ARCHITECTURE.md", "The spool is `gateway/spool/queues.py`.\n"),
@@ -178,10 +178,10 @@ def test_references_outside_the_repository_are_caught(relative: str, text: str) 
     ("tests/conftest.py", f"ROOT = {CLIMB}.parent.parent\n"),
     ("tests/converters/test_x.py", f"ROOT = {CLIMB}.parents[2]\n"),
     ("scripts/test.sh", 'root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"\n'),
-    ("gateway/cli.py", f'"""The command line (see docs/CONTRACT{MD} and README{MD})."""\n'),
+    ("gateway/cli/main.py", f'"""The command line (see docs/CONTRACT{MD} and README{MD})."""\n'),
     ("docs/ARCHITECTURE.md", f"See [the contract](CONTRACT{MD}) and [the README](../README{MD}).\n"),
     ("docs/ARCHITECTURE.md", "Samples: `samples/office_samples.py`, `samples/fixtures/`, `samples/out/<name>`.\n"),
-    ("tests/gateway/test_sandbox.py", "for p in ['/etc/shadow', '/root/.bashrc']: ...\n"),
+    ("tests/gateway/sandbox/test_runner.py", "for p in ['/etc/shadow', '/root/.bashrc']: ...\n"),
     ("tests/converters/test_names.py", '("../../etc/passwd", "etc/passwd"),\n'),
 ])
 def test_references_inside_the_repository_pass(relative: str, text: str) -> None:

@@ -30,7 +30,7 @@ from PIL import Image
 
 from converters.base import Report
 from converters.detect import BLOCKED_KINDS
-from gateway.report import parse_report
+from gateway.pipeline.report import parse_report
 from tests.conftest import ROOT, run_engine
 
 INTERNAL = frozenset({"converter_crashed", "converter_report_invalid", "converter_error", "internal_error"})
@@ -456,7 +456,7 @@ def test_the_sandboxed_path_gives_the_same_outcomes(samples: Path, tmp_path: Pat
 
 def test_every_converter_code_is_in_the_contract_and_the_notice() -> None:
     from converters import errors
-    from gateway.mail_notice import JAPANESE_REASONS
+    from gateway.pipeline.mail_notice import JAPANESE_REASONS
 
     contract = (ROOT / "docs/CONTRACT.md").read_text(encoding="utf-8")
     codes = {value.code for value in vars(errors).values()

@@ -8,7 +8,7 @@ specific reason code. An internal error is:
 - ``escaped``: an exception leaving the engine, detection, the inspector or the MIME split (in the
   sandbox the child dies: ``converter_crashed``);
 - ``report_invalid``: a report the trusted side would refuse (``converter_report_invalid``): not
-  encodable as the sandbox sends it, or rejected by ``gateway.report.parse_report`` or the mail
+  encodable as the sandbox sends it, or rejected by ``gateway.pipeline.report.parse_report`` or the mail
   pipeline's own check; a blocked report without a specific code;
 - ``inspector_flagged``: a passed or sanitized output that the independent inspector flags or
   types differently from what the converter declared (the gateway would then block it with
@@ -184,10 +184,10 @@ def _unencodable(data: Any, exc: Exception) -> Failure:
 
 
 def check_engine(src: Path, name: str, work: Path, limits: Limits) -> Check:
-    from converters.inspect import inspect_file
+    from converters.inspect.outputs import inspect_file
     from gateway.errors import ReportInvalid
-    from gateway.report import parse_report
-    from gateway.verdicts import types_agree
+    from gateway.pipeline.report import parse_report
+    from gateway.pipeline.verdicts import types_agree
 
     check = Check()
     out = work / "out"
@@ -256,7 +256,7 @@ def check_detect(src: Path, name: str) -> Check:
 
 
 def check_inspect(src: Path, work: Path) -> Check:
-    from converters.inspect import inspect_file
+    from converters.inspect.outputs import inspect_file
 
     check = Check()
     scratch = work / "scratch"
@@ -273,9 +273,9 @@ def check_inspect(src: Path, work: Path) -> Check:
 
 
 def check_mail(raw: bytes, work: Path) -> Check:
-    from converters.mail_parse import split_mail
+    from converters.mail.split import split_mail
     from gateway.errors import ReportInvalid
-    from gateway.mail import MAX_BODY_BYTES, MailSanitizer
+    from gateway.pipeline.mail import MAX_BODY_BYTES, MailSanitizer
 
     check = Check()
     out = work / "out"
@@ -318,17 +318,17 @@ def without_libreoffice() -> Iterator[None]:
     """LibreOffice is too slow to fuzz: legacy Office and RTF are fuzzed up to the point where the
     converter hands them to it (type detection, decryption, oletools' analysis); the conversion
     itself becomes a block with the code ``fuzz_libreoffice_skipped``, in this process only."""
-    import converters.office
+    import converters.formats.office
 
     def skipped(*_: object, **__: object) -> Path:
         raise ConverterError("LibreOffice is not run while fuzzing", code=LIBREOFFICE_SKIPPED)
 
-    original = converters.office.convert_with_libreoffice
-    converters.office.convert_with_libreoffice = skipped  # type: ignore[assignment]
+    original = converters.formats.office.convert_with_libreoffice
+    converters.formats.office.convert_with_libreoffice = skipped  # type: ignore[assignment]
     try:
         yield
     finally:
-        converters.office.convert_with_libreoffice = original
+        converters.formats.office.convert_with_libreoffice = original
 
 
 def run_case(kind: str, data: bytes, name: str, work: Path | None = None, limits: Limits | None = None) -> Check:

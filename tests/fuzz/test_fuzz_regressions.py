@@ -55,7 +55,7 @@ def test_manifest_is_well_formed() -> None:
 
 def _fail_closed_file(src: Path, out: Path) -> dict[str, Any]:
     from gateway.config import Settings
-    from gateway.sanitize import Sanitizer
+    from gateway.pipeline.sanitize import Sanitizer
 
     sanitizer = Sanitizer(Settings())
     try:
@@ -81,7 +81,7 @@ def _members(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def _fail_closed_mail(src: Path) -> dict[str, Any]:
     from gateway.config import Settings
-    from gateway.mail import MailSanitizer
+    from gateway.pipeline.mail import MailSanitizer
 
     mail = MailSanitizer(Settings())
     try:
@@ -101,7 +101,7 @@ def _fail_closed_inspector(src: Path, tmp_path: Path) -> str:
     crash or an unreadable answer must never be taken for a clean verdict."""
     from converters.base import Output
     from gateway.errors import ReportInvalid
-    from gateway.verdicts import parse_verdicts
+    from gateway.pipeline.verdicts import parse_verdicts
 
     listing = tmp_path / "list.json"
     listing.write_text(json.dumps([src.name]), encoding="utf-8")

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from gateway.audit import AuditLog
+from gateway.audit.log import AuditLog
 from gateway.config import Settings
 from gateway.serve_options import ServeOptions
 from gateway.service import Service
@@ -318,7 +318,7 @@ def test_a_mail_whose_processing_keeps_failing_ends_in_corrupt_not_limbo(tmp_pat
 
 
 def test_an_upload_that_fails_half_way_delivers_none_of_its_files(tmp_path: Path) -> None:
-    from gateway.sanitize import Sanitizer
+    from gateway.pipeline.sanitize import Sanitizer
     from gateway.spool import fsync_dir, new_job_id
 
     service = Service(Settings(), ServeOptions(data_dir=tmp_path / "data", recipient_domains=(DOMAIN,)))

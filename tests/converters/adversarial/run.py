@@ -106,7 +106,7 @@ def convert(source: Path, name: str, out: Path) -> tuple[str, str | None, list[s
 
 def inspect(outputs: list[Path], scratch: Path) -> list[str]:
     """The gateway's verification step: any problem blocks the file."""
-    from converters.inspect import inspect_file
+    from converters.inspect.outputs import inspect_file
 
     scratch.mkdir(parents=True, exist_ok=True)
     return [p for path in outputs for p in inspect_file(path, scratch).problems]

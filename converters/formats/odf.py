@@ -1,0 +1,424 @@
+"""OpenDocument rebuild (odt, ods, odp, odg and templates): the same format without Basic or
+other scripts, event listeners, OLE objects, external links, DDE or linked sections.
+
+Removed: ``Basic/`` and ``Scripts/`` libraries at any level, ``office:event-listeners`` and
+``office:scripts`` content, ``draw:object-ole`` / applets / plugins / floating frames, DDE
+declarations and fields (the cached text stays), linked sections and sheets, external database
+sources, the template link and auto-reload in meta.xml.
+
+Links and references are allowlists (``converters.formats.odf_references``): a link (``text:a``,
+``draw:a``, any ``xlink:href``) stays only to http, https, mailto or a place in the document -
+any other link (``file:``, UNC, relative paths, ``vnd.sun.star.script:``...) becomes plain text,
+its visible text kept; pictures, objects, fill images, fonts and sounds must be parts of the
+package. Formulas in cells, validation conditions, conditional formats (``style:map``,
+``calcext:condition``) and named expressions that call DDE, WEBSERVICE or FILTERXML, HYPERLINK to
+anything but http(s)/mailto, or refer to another document are removed; a cell keeps its cached
+value. Embedded ODF sub-documents (charts) stay and are cleaned the same way. Encrypted packages
+are blocked as password-protected.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+from lxml import etree
+
+from converters.base import Conversion, Converter, ConvertRequest, Finding, Output
+from converters.errors import CorruptFile, DecompressionBomb, PasswordProtected, TooManyMembers
+from converters.formats.odf_references import address_risk, allowed_link, formula_risk, inside_package
+from converters.formats.ooxml import MAX_XML_PART_BYTES, parse_xml, serialise
+from converters.formats.zip_damage import file_members, zip_damage
+
+NS = {
+    "office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
+    "script": "urn:oasis:names:tc:opendocument:xmlns:script:1.0",
+    "draw": "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0",
+    "text": "urn:oasis:names:tc:opendocument:xmlns:text:1.0",
+    "table": "urn:oasis:names:tc:opendocument:xmlns:table:1.0",
+    "xlink": "http://www.w3.org/1999/xlink",
+    "manifest": "urn:oasis:names:tc:opendocument:xmlns:manifest:1.0",
+    "presentation": "urn:oasis:names:tc:opendocument:xmlns:presentation:1.0",
+    "form": "urn:oasis:names:tc:opendocument:xmlns:form:1.0",
+    "style": "urn:oasis:names:tc:opendocument:xmlns:style:1.0",
+    "meta": "urn:oasis:names:tc:opendocument:xmlns:meta:1.0",
+    "svg": "urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0",
+    "calcext": "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0",
+}
+ODF_TYPES: dict[str, str] = {
+    "application/vnd.oasis.opendocument.text": "odt",
+    "application/vnd.oasis.opendocument.spreadsheet": "ods",
+    "application/vnd.oasis.opendocument.presentation": "odp",
+    "application/vnd.oasis.opendocument.graphics": "odg",
+    "application/vnd.oasis.opendocument.text-template": "ott",
+    "application/vnd.oasis.opendocument.spreadsheet-template": "ots",
+    "application/vnd.oasis.opendocument.presentation-template": "otp",
+}
+# The prefix each namespace is written with (ODF 1.3 and what LibreOffice and Office add). A part that
+# binds one of these prefixes to another namespace, or one of these namespaces to another prefix, is
+# written again with these bindings only: the application reads names by namespace, a byte-level
+# reader (the inspector, a scanner) by prefix, and both must read the same element.
+CANONICAL_PREFIXES: dict[str, str] = {
+    **NS,
+    "style": "urn:oasis:names:tc:opendocument:xmlns:style:1.0",
+    "fo": "urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "number": "urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0",
+    "chart": "urn:oasis:names:tc:opendocument:xmlns:chart:1.0",
+    "dr3d": "urn:oasis:names:tc:opendocument:xmlns:dr3d:1.0",
+    "math": "http://www.w3.org/1998/Math/MathML",
+    "config": "urn:oasis:names:tc:opendocument:xmlns:config:1.0",
+    "db": "urn:oasis:names:tc:opendocument:xmlns:database:1.0",
+    "smil": "urn:oasis:names:tc:opendocument:xmlns:smil-compatible:1.0",
+    "anim": "urn:oasis:names:tc:opendocument:xmlns:animation:1.0",
+    "of": "urn:oasis:names:tc:opendocument:xmlns:of:1.2",
+    "ooo": "http://openoffice.org/2004/office",
+    "ooow": "http://openoffice.org/2004/writer",
+    "oooc": "http://openoffice.org/2004/calc",
+    "dom": "http://www.w3.org/2001/xml-events",
+    "xforms": "http://www.w3.org/2002/xforms",
+    "xsd": "http://www.w3.org/2001/XMLSchema",
+    "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+    "rpt": "http://openoffice.org/2005/report",
+    "xhtml": "http://www.w3.org/1999/xhtml",
+    "grddl": "http://www.w3.org/2003/g/data-view#",
+    "officeooo": "http://openoffice.org/2009/office",
+    "tableooo": "http://openoffice.org/2009/table",
+    "drawooo": "http://openoffice.org/2010/draw",
+    "loext": "urn:org:documentfoundation:names:experimental:office:xmlns:loext:1.0",
+    "field": "urn:openoffice:names:experimental:ooo-ms-interop:xmlns:field:1.0",
+    "formx": "urn:openoffice:names:experimental:ooxml-odf-interop:xmlns:form:1.0",
+    "css3t": "http://www.w3.org/TR/css3-text/",
+    "msoxl": "http://schemas.microsoft.com/office/excel/formula",
+}
+CANONICAL_NAMESPACES = {uri: prefix for prefix, uri in CANONICAL_PREFIXES.items()}
+SCRIPT_DIRS = re.compile(r"(^|/)(Basic|Scripts)/", re.IGNORECASE)
+SCRIPT_LINK = re.compile(r"^\s*(vnd\.sun\.star\.script:|macro:|javascript:|vbscript:|vnd\.sun\.star\.basic:)",
+                         re.IGNORECASE)
+REMOVED_ELEMENTS: dict[str, str] = {  # "prefix:local" -> finding code
+    "office:event-listeners": "script_event_removed",
+    "script:event-listener": "script_event_removed",
+    "presentation:event-listener": "script_event_removed",
+    "draw:object-ole": "embedded_object_removed",
+    "draw:applet": "embedded_object_removed",
+    "draw:plugin": "embedded_object_removed",
+    "draw:floating-frame": "external_link_removed",
+    "text:dde-connection-decls": "dde_field_removed",
+    "table:dde-links": "dde_field_removed",
+    "office:dde-source": "dde_field_removed",
+    "text:section-source": "external_link_removed",
+    "table:table-source": "external_link_removed",
+    "table:cell-range-source": "external_link_removed",
+    "table:database-source-sql": "data_connection_removed",
+    "table:database-source-table": "data_connection_removed",
+    "table:database-source-query": "data_connection_removed",
+    "table:source-service": "data_connection_removed",
+    "table:error-macro": "script_event_removed",
+    "text:script": "script_event_removed",
+    "meta:auto-reload": "external_link_removed",
+    "text:alphabetical-index-auto-mark-file": "external_link_removed",
+}
+UNWRAPPED_ELEMENTS: dict[str, str] = {  # keep the text inside, drop the element
+    "text:dde-connection": "dde_field_removed",
+    "text:execute-macro": "script_event_removed",
+}
+
+
+def _qname(name: str) -> str:
+    prefix, local = name.split(":")
+    return f"{{{NS[prefix]}}}{local}"
+
+
+REMOVED = {_qname(k): v for k, v in REMOVED_ELEMENTS.items()}
+UNWRAPPED = {_qname(k): v for k, v in UNWRAPPED_ELEMENTS.items()}
+HREF = _qname("xlink:href")
+# elements a person follows: an unsafe target unwraps them (their text and shapes stay)
+LINKS = {_qname("text:a"), _qname("draw:a")}
+# elements whose xlink:href is loaded with the document: removed unless it names a part of the package;
+# for these two only the reference goes (the element may hold the picture itself as binary data)
+PACKAGE_REFERENCES = {_qname(name) for name in (
+    "draw:image", "draw:object", "draw:fill-image", "style:background-image", "svg:font-face-uri",
+    "presentation:sound", "text:list-level-style-image", "svg:definition-src")}
+REFERENCE_ONLY = {_qname("style:background-image"), _qname("text:list-level-style-image")}
+# elements that mean nothing without their link (the template the document was made from)
+NOTHING_WITHOUT_LINK = {_qname("meta:template")}
+# (element, attribute holding a formula) -> what goes when it reaches out: "attribute" or "element"
+FORMULA_PLACES: dict[tuple[str, str], str] = {
+    (_qname("table:table-cell"), _qname("table:formula")): "attribute",  # the cached value stays
+    (_qname("table:covered-table-cell"), _qname("table:formula")): "attribute",
+    (_qname("table:content-validation"), _qname("table:condition")): "attribute",
+    (_qname("style:map"), _qname("style:condition")): "element",
+    (_qname("calcext:condition"), _qname("calcext:value")): "element",
+    (_qname("calcext:formatting-entry"), _qname("calcext:value")): "parent",
+    (_qname("calcext:color-scale-entry"), _qname("calcext:value")): "parent",
+    (_qname("table:named-expression"), _qname("table:expression")): "element",
+    (_qname("table:named-range"), _qname("table:cell-range-address")): "element",
+}
+FORMULA_ATTRIBUTES = {attribute for _, attribute in FORMULA_PLACES}
+RANGE_ADDRESS = _qname("table:cell-range-address")
+
+
+def _unwrap(element: etree._Element) -> None:
+    parent = element.getparent()
+    if parent is None:
+        return
+    index = parent.index(element)
+    previous = element.getprevious()
+    text = element.text or ""
+    if text:
+        if previous is not None:
+            previous.tail = (previous.tail or "") + text
+        else:
+            parent.text = (parent.text or "") + text
+    children = list(element)
+    for offset, child in enumerate(children):
+        parent.insert(index + offset, child)
+    last = children[-1] if children else previous
+    tail = element.tail or ""
+    if tail:
+        if last is not None and last is not element:
+            last.tail = (last.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(element)
+
+
+def _detach(element: etree._Element) -> None:
+    """Remove ``element`` and what it holds; the text after it stays."""
+    parent = element.getparent()
+    if parent is None:
+        return
+    if element.tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
+
+
+def _scrub_reference(element: etree._Element, href: str, findings: dict[tuple[str, str], None], part: str) -> bool:
+    """Apply the link or package-reference allowlist to one ``xlink:href``; True when something changed."""
+    tag = element.tag
+    if tag in PACKAGE_REFERENCES:
+        if inside_package(href):
+            return False
+        findings[("external_link_removed", f"{part}: {href[:80]}")] = None
+        if tag in REFERENCE_ONLY:
+            del element.attrib[HREF]
+        else:
+            _detach(element)
+        return True
+    if href == "":
+        return False  # an empty reference is the document itself (Word's templates leave one)
+    clean = allowed_link(href)
+    if clean is not None and not SCRIPT_LINK.match(clean):
+        if clean != href:
+            element.set(HREF, clean)  # what the allowlist saw is what the application reads
+            return True
+        return False
+    code = "script_link_removed" if SCRIPT_LINK.match(href) else "external_link_removed"
+    findings[(code, f"{part}: {href.strip()[:80]}")] = None
+    if tag in LINKS:
+        _unwrap(element)  # the link becomes its visible text (or its shapes)
+    elif tag in NOTHING_WITHOUT_LINK:
+        _detach(element)
+    else:
+        del element.attrib[HREF]
+    return True
+
+
+def _remove_formula(element: etree._Element, attribute: str) -> None:
+    what = FORMULA_PLACES.get((element.tag, attribute), "element" if attribute == RANGE_ADDRESS else "attribute")
+    if what == "attribute":
+        del element.attrib[attribute]
+    elif what == "element":
+        _detach(element)
+    else:
+        parent = element.getparent()
+        if parent is not None:
+            _detach(parent)
+
+
+def scrub_xml(root: etree._Element, findings: dict[tuple[str, str], None], part: str) -> bool:
+    """Remove active and external content from one ODF XML part; True when something changed."""
+    changed = False
+    for element in list(root.iter()):
+        if not isinstance(element.tag, str):
+            continue
+        tag = element.tag
+        if tag in REMOVED:
+            findings[(REMOVED[tag], f"{part}: {etree.QName(element).localname}")] = None
+            if element.getparent() is not None:
+                _detach(element)
+                changed = True
+            continue
+        if tag in UNWRAPPED:
+            findings[(UNWRAPPED[tag], f"{part}: {etree.QName(element).localname}")] = None
+            _unwrap(element)
+            changed = True
+            continue
+        href = element.get(HREF)
+        if href is not None and _scrub_reference(element, href, findings, part):
+            changed = True
+            if element.getparent() is None:
+                continue
+        for attribute in FORMULA_ATTRIBUTES & set(element.attrib):
+            value = element.get(attribute, "")
+            risk = address_risk(value) if attribute == RANGE_ADDRESS else formula_risk(value)
+            if risk is not None:
+                findings[("external_formula_removed", f"{part}: {risk}")] = None
+                _remove_formula(element, attribute)
+                changed = True
+                break
+    scripts = root.find(f".//{_qname('office:scripts')}")
+    if scripts is not None and len(scripts):
+        for child in list(scripts):
+            scripts.remove(child)
+        findings[("script_event_removed", f"{part}: office:scripts")] = None
+        changed = True
+    return changed
+
+
+def _bindings_differ(root: etree._Element) -> bool:
+    """True when a part binds a usual prefix to another namespace or a usual namespace to another
+    prefix (the default namespace included)."""
+    for _event, (prefix, uri) in etree.iterwalk(root, events=("start-ns",)):
+        if prefix in CANONICAL_PREFIXES and CANONICAL_PREFIXES[prefix] != uri:
+            return True
+        if uri in CANONICAL_NAMESPACES and CANONICAL_NAMESPACES[uri] != prefix:
+            return True
+    return False
+
+
+def _append_text(element: etree._Element, text: str | None) -> None:
+    if not text:
+        return
+    children = list(element)
+    if children:
+        children[-1].tail = (children[-1].tail or "") + text
+    else:
+        element.text = (element.text or "") + text
+
+
+def canonical_copy(root: etree._Element) -> etree._Element:
+    """``root`` written again with the usual prefix of every namespace: the same elements,
+    attributes and text (comments and processing instructions left out, their following text
+    kept); a namespace outside the list gets a generated prefix."""
+    copy = etree.Element(root.tag, attrib=dict(root.attrib), nsmap=CANONICAL_PREFIXES)
+    stack = [(root, copy)]
+    while stack:
+        original, written = stack.pop()
+        written.text = original.text
+        for child in original:
+            if not isinstance(child.tag, str):
+                _append_text(written, child.tail)
+                continue
+            element = etree.SubElement(written, child.tag, attrib=dict(child.attrib))
+            element.tail = child.tail
+            stack.append((child, element))
+    return copy
+
+
+def safe_member_name(name: str) -> bool:
+    """A member name that is a plain path inside the package (no ``..``, root, drive or backslash)."""
+    parts = name.split("/")
+    return "\\" not in name and ":" not in name and all(part not in ("", ".", "..") for part in parts)
+
+
+class OdfConverter(Converter):
+    name = "odf-rebuild"
+    input_types = frozenset(ODF_TYPES)
+
+    def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
+        extension = ODF_TYPES[request.detected_type]
+        name = f"{request.stem}.{extension}"
+        findings: dict[tuple[str, str], None] = {}
+        try:
+            with zip_damage("the OpenDocument package"), zipfile.ZipFile(src) as package:
+                self._check_limits(package, request, src.stat().st_size)
+                try:
+                    self._rebuild(package, out_dir / name, findings)
+                except BaseException:
+                    (out_dir / name).unlink(missing_ok=True)
+                    raise
+        except (KeyError, ValueError) as exc:  # a part the package lists but cannot give
+            raise CorruptFile("the OpenDocument package is damaged") from exc
+        result = [Finding(code, detail) for code, detail in findings]
+        return Conversion("sanitized" if result else "passed", [Output(name, request.detected_type)], result)
+
+    @staticmethod
+    def _check_limits(package: zipfile.ZipFile, request: ConvertRequest, compressed: int) -> None:
+        limits = request.limits
+        infos = package.infolist()
+        if len(infos) > limits.archive_max_members:
+            raise TooManyMembers("the document holds too many parts")
+        declared = sum(i.file_size for i in infos)
+        if declared > limits.archive_max_total_bytes or (
+                declared > limits.archive_ratio_grace_bytes and declared > limits.archive_max_ratio * compressed):
+            raise DecompressionBomb("the document expands far more than documents do (zip bomb)")
+
+    def _rebuild(self, package: zipfile.ZipFile, target: Path, findings: dict[tuple[str, str], None]) -> None:
+        names = [i.filename for i in file_members(package, "the OpenDocument package")]
+        manifest_name = "META-INF/manifest.xml"
+        manifest = parse_xml(package.read(manifest_name), manifest_name) if manifest_name in names else None
+        if manifest is not None and manifest.find(f".//{_qname('manifest:encryption-data')}") is not None:
+            raise PasswordProtected("the document is password-protected and cannot be inspected")
+        dropped = {n for n in names if SCRIPT_DIRS.search(n)}
+        ole_objects = self._ole_objects(package, names, manifest)
+        for name in sorted(dropped):
+            findings[("macro_removed", name)] = None
+        for name in sorted(ole_objects):
+            findings[("embedded_object_removed", name)] = None
+        dropped |= ole_objects
+        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as output:
+            if "mimetype" in names:
+                output.writestr(zipfile.ZipInfo("mimetype"), package.read("mimetype")[:200],
+                                compress_type=zipfile.ZIP_STORED)
+            for name in dict.fromkeys(names):  # a name twice: zipfile reads (and this writes) the last only
+                if name in dropped or name == "mimetype":
+                    continue
+                if not safe_member_name(name):
+                    findings[("part_removed", f"a part named outside the package: {name[:80]}")] = None
+                    continue
+                info = package.getinfo(name)
+                if info.file_size > MAX_XML_PART_BYTES and name.endswith(".xml"):
+                    raise DecompressionBomb(f"the document part {name} is too large")
+                data = package.read(name)
+                if name == manifest_name and manifest is not None:
+                    root = self._manifest(manifest, dropped)
+                    data = serialise(canonical_copy(root) if _bindings_differ(root) else root)
+                elif name.endswith(".xml"):
+                    root = parse_xml(data, name)
+                    changed = scrub_xml(root, findings, name)
+                    if _bindings_differ(root):
+                        root, changed = canonical_copy(root), True
+                    if changed:
+                        data = serialise(root)
+                output.writestr(name, data)
+
+    @staticmethod
+    def _ole_objects(package: zipfile.ZipFile, names: list[str], manifest: etree._Element | None) -> set[str]:
+        """Binary OLE objects (not ODF sub-documents such as charts)."""
+        objects = set()
+        for name in names:
+            if not re.match(r"^(Object \d+|ObjectReplacements/)", name):
+                continue
+            if name.startswith("ObjectReplacements/"):
+                continue  # preview pictures stay as placeholders
+            head = package.open(name).read(8)
+            if head.startswith(b"\xd0\xcf\x11\xe0") or "/" not in name:
+                objects.add(name)
+        return objects
+
+    @staticmethod
+    def _manifest(manifest: etree._Element, dropped: set[str]) -> etree._Element:
+        for entry in list(manifest):
+            if not isinstance(entry.tag, str):  # a comment or processing instruction: not an entry
+                manifest.remove(entry)
+                continue
+            path = entry.get(_qname("manifest:full-path"), "")
+            if path in dropped or SCRIPT_DIRS.search(path if path.endswith("/") else path + "/"):
+                manifest.remove(entry)
+        return manifest

@@ -1,0 +1,2 @@
+"""Mail, the sandboxed half: MIME split under limits, Japanese-correct headers and names. See docs/ARCHITECTURE.md.
+"""

@@ -1,0 +1,243 @@
+"""The audit log: one append-only record per transfer state change, each carrying the keyed hash
+(HMAC-SHA256, key in a separate 0600 file) of the one before, in SQLite (WAL). ``verify``
+recomputes the chain and names the first record that was altered, removed or reordered; a
+retention purge keeps the chain verifiable: the hash of the last purged record becomes the anchor,
+and the purge itself is a record in the chain (so an anchor without one is tampering).
+
+Times are UTC with an explicit offset (policy 8.1②); the log holds no message bodies or file
+contents, only what identifies a transfer and what happened to it. Deleting the newest records
+cannot be seen from the log alone: export it (or its last hash) off the host regularly.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gateway.audit.databases import open_database
+from gateway.errors import AuditKeyMismatch
+
+GENESIS = "0" * 64
+EVENTS = frozenset({"received", "sanitized", "blocked", "delivered", "deferred", "failed", "released", "purged",
+                    "access"})  # access: an API token created or revoked
+FIELDS = ("seq", "transfer_id", "time", "event", "channel", "client_ip", "user", "sender", "recipients", "subject",
+          "message_id", "input_sha256", "input_size", "outcome", "findings", "outputs", "delivery_status", "detail",
+          "happened")  # happened: when a record written late (the audit log was unavailable) happened
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def record_hash(prev_hash: str, record: str, key: bytes | None = None) -> str:
+    """SHA-256 of the previous hash and this record; keyed (HMAC) when the log has a key, so
+    that whoever can write the database but not read the key cannot re-chain altered records."""
+    data = f"{prev_hash}\n{record}".encode()
+    return hmac.new(key, data, hashlib.sha256).hexdigest() if key else hashlib.sha256(data).hexdigest()
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The chain's HMAC key (32 random bytes, mode 0600), made on first use."""
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    records: int
+    first_broken: int | None = None
+    problem: str = ""
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"audit chain intact: {self.records} records"
+        return f"audit chain BROKEN at record {self.first_broken}: {self.problem}"
+
+
+class AuditLog:
+    """Thread-safe appender and reader, on SQLite under the data directory or on a PostgreSQL
+    database shared by several nodes (``database``: a postgresql:// URL). Every node must hold
+    the same key: the log keeps the key's fingerprint and refuses another one."""
+
+    def __init__(self, path: Path, key_file: Path | None = None, database: str = "") -> None:
+        self.path = path
+        key_path = key_file or path.with_suffix(".key")
+        key_path.parent.mkdir(parents=True, exist_ok=True)
+        self.key = load_or_create_key(key_path)
+        self.db = open_database(path, database)
+        self._check_key(key_path)
+
+    def _check_key(self, key_path: Path) -> None:
+        fingerprint = hmac.new(self.key, b"lgwan-gateway audit key", hashlib.sha256).hexdigest()[:16]
+        with self.db.writing():
+            stored = self.db.query("SELECT value FROM meta WHERE name = 'key'")
+            if not stored:
+                # a log from before the fingerprint: the key must still compute its newest record's hash
+                newest = self.db.query("SELECT record, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1")
+                if newest and record_hash(newest[0][1], newest[0][0], self.key) != newest[0][2]:
+                    stored = [("another key",)]
+                else:
+                    self.db.execute("INSERT INTO meta (name, value) VALUES ('key', ?)", (fingerprint,))
+        if stored and stored[0][0] != fingerprint:
+            self.db.close()
+            raise AuditKeyMismatch(f"the audit key {key_path} is not the one this audit log ({self.db.location}) was "
+                                   "started with: every node needs a copy of the first node's key file")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def append(self, event: str, transfer_id: str, **fields: Any) -> int:
+        """Record one state change durably; returns its sequence number."""
+        if event not in EVENTS:
+            raise ValueError(f"unknown audit event {event}")
+        unknown = set(fields) - set(FIELDS)
+        if unknown:
+            raise ValueError(f"unknown audit fields {sorted(unknown)}")
+        try:
+            with self.db.writing():
+                return self._append_locked(event, transfer_id, fields)
+        except Exception as exc:
+            if not self.db.connection_lost(exc):
+                raise
+        with self.db.writing():  # once more, on a fresh connection: the server had dropped the old one
+            return self._append_locked(event, transfer_id, fields)
+
+    def _append_locked(self, event: str, transfer_id: str, fields: dict[str, Any]) -> int:
+        """The append itself, inside a write transaction the caller holds."""
+        last = self.db.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        if not last:
+            last = self.db.query("SELECT seq, hash FROM anchor WHERE id = 1") or [(0, GENESIS)]
+        seq, prev = int(last[0][0]) + 1, str(last[0][1])
+        body = {"seq": seq, "transfer_id": transfer_id, "time": utc_now(), "event": event, **fields}
+        record = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        self.db.execute("INSERT INTO audit (seq, record, prev_hash, hash) VALUES (?, ?, ?, ?)",
+                        (seq, record, prev, record_hash(prev, record, self.key)))
+        return seq
+
+    def verify(self) -> Verification:
+        """Recompute the chain, in one snapshot (a purge or append meanwhile cannot look like
+        tampering)."""
+        with self.db.reading():
+            return self._verify()
+
+    def _verify(self) -> Verification:
+        anchor = (self.db.query("SELECT seq, hash FROM anchor WHERE id = 1") or [(0, GENESIS)])[0]
+        expected_seq, prev = anchor[0] + 1, anchor[1]
+        count = 0
+        purges = [json.loads(r) for (r,) in self.db.query("SELECT record FROM audit ORDER BY seq")
+                  if '"event":"purged"' in r]
+        if anchor[0] and not any(p.get("detail") == f"anchor {anchor[0]} {anchor[1]}" for p in purges):
+            return Verification(False, 0, anchor[0] + 1, "records before this one were removed without a purge record")
+        for seq, record, prev_hash, stored in self.db.query(
+                "SELECT seq, record, prev_hash, hash FROM audit ORDER BY seq"):
+            count += 1
+            if seq != expected_seq:
+                return Verification(False, count, expected_seq, f"record {expected_seq} is missing")
+            if prev_hash != prev:
+                return Verification(False, count, seq, "the link to the previous record does not match "
+                                                       "(a record was removed, inserted or reordered)")
+            try:
+                body = json.loads(record)
+            except ValueError:
+                return Verification(False, count, seq, "the record is not valid JSON")
+            if body.get("seq") != seq:
+                return Verification(False, count, seq, "the record's own number was changed (reordered)")
+            if record_hash(prev, record, self.key) != stored:
+                return Verification(False, count, seq, "the record's content was altered")
+            prev, expected_seq = stored, seq + 1
+        return Verification(True, count)
+
+    def records(self, since: str | None = None, until: str | None = None) -> Iterator[dict[str, Any]]:
+        for record, prev_hash, stored in self.db.query("SELECT record, prev_hash, hash FROM audit ORDER BY seq"):
+            body: dict[str, Any] = json.loads(record)
+            if (since and body["time"] < since) or (until and body["time"] > until):
+                continue
+            yield {**body, "prev_hash": prev_hash, "hash": stored}
+
+    def transfers(self, since: str | None = None, until: str | None = None) -> list[dict[str, Any]]:
+        """One row per transfer that arrived between ``since`` and ``until`` (UTC times as
+        ``utc_now`` writes them): its records merged in the order things happened (a record
+        written late counts at its ``happened`` time), the latest state winning. A part's record
+        (an attachment, an uploaded file) adds its findings, outputs and detail, not its own
+        hash, size or outcome; a transfer without an outcome of its own gets its parts' (blocked
+        only when every part was)."""
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for record in self.records():
+            grouped.setdefault(record["transfer_id"], []).append(record)
+        rows = []
+        for transfer_id, records in grouped.items():
+            records.sort(key=lambda r: (str(r.get("happened") or r["time"]), r["seq"]))
+            row: dict[str, Any] = {"id": transfer_id, "received_time": str(records[0].get("happened")
+                                                                           or records[0]["time"])}
+            parts: list[str] = []
+            for record in records:
+                part = str(record.get("detail", "")).startswith(("attachment ", "file "))
+                for key, value in record.items():
+                    if value in (None, "", []) or key in ("transfer_id", "seq", "happened"):
+                        continue
+                    if part and key in ("outcome", "input_sha256", "input_size"):
+                        if key == "outcome":
+                            parts.append(str(value))
+                    elif key in ("findings", "outputs"):
+                        row[key] = list(dict.fromkeys([*row.get(key, []), *value]))
+                    elif key == "detail" and row.get("detail") and value not in row["detail"].split("; "):
+                        row["detail"] = f"{row['detail']}; {value}"
+                    else:
+                        row[key] = value
+                if record["event"] in ("delivered", "deferred", "failed"):
+                    row["delivery_status"] = record.get("delivery_status") or record["event"]
+            if parts and "outcome" not in row:
+                row["outcome"] = "blocked" if set(parts) == {"blocked"} else "sanitized" if "sanitized" in parts \
+                    else parts[-1]
+            rows.append(row)
+        return [row for row in rows
+                if not (since and row["received_time"] < since) and not (until and row["received_time"] > until)]
+
+    def purge_before(self, cutoff: str) -> int:
+        """Delete records older than ``cutoff``; the last deleted record's hash becomes the anchor."""
+        with self.db.writing():
+            rows = self.db.query("SELECT seq, record, hash FROM audit ORDER BY seq")
+            doomed = [(seq, stored) for seq, record, stored in rows if json.loads(record)["time"] < cutoff]
+            if doomed:  # the chain itself records where it now starts, in the same transaction
+                last_seq, last_hash = doomed[-1]
+                self.db.set_anchor(last_seq, last_hash)
+                self.db.execute("DELETE FROM audit WHERE seq <= ?", (last_seq,))
+                self._append_locked("purged", "retention", {"detail": f"anchor {last_seq} {last_hash}"})
+        return len(doomed)
+
+
+EXPORT_COLUMNS = ("id", "time", "received_time", "event", "channel", "client_ip", "user", "sender", "recipients",
+                  "subject", "message_id", "input_sha256", "input_size", "outcome", "findings", "outputs",
+                  "delivery_status", "prev_hash", "hash")
+LIST_COLUMNS = frozenset({"recipients", "findings", "outputs"})
+
+
+def export(log: AuditLog, fmt: str, since: str | None = None, until: str | None = None) -> str:
+    """One row per transfer; every column scripts read is there in every row (empty when the
+    transfer had none: a list for recipients, findings and outputs, "" otherwise)."""
+    empty = {column: [] if column in LIST_COLUMNS else "" for column in EXPORT_COLUMNS}
+    rows = [{**empty, **row} for row in log.transfers(since, until)]
+    if fmt == "jsonl":
+        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    columns = list(EXPORT_COLUMNS)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
+                         for k, v in row.items()})
+    return "\ufeff" + buffer.getvalue()  # BOM: Japanese Excel opens it correctly

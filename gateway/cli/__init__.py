@@ -1,0 +1,2 @@
+"""The ``gateway`` command line, one module per command group (docs/CONTRACT.md). See docs/ARCHITECTURE.md.
+"""

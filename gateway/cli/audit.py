@@ -1,0 +1,122 @@
+"""``gateway audit verify|list|export|purge`` and the audit records of the command-line transfers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gateway.audit.log import AuditLog, export
+from gateway.config import load_settings
+
+AUDIT_FILE = "audit.sqlite3"
+
+
+def open_log(data_dir: Path, database: str = "") -> AuditLog:
+    """The audit log of DATA_DIR (its key is there), on SQLite there or on ``database``."""
+    return AuditLog(data_dir / AUDIT_FILE, database=database)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("verify", "list", "export", "purge"))
+    parser.add_argument("--data-dir", required=True, type=Path, metavar="DIR")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="the service's configuration: its [serve] "
+                        "audit_database, when the log is on PostgreSQL")
+    parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    parser.add_argument("--since", metavar="ISO8601")
+    parser.add_argument("--until", metavar="ISO8601")
+    parser.add_argument("--before", metavar="ISO8601", help="purge: delete the records older than this (UTC); the "
+                        "rest of the chain stays verifiable")
+
+
+def run(args: argparse.Namespace) -> int:
+    database = load_settings(args.config).serve.audit_database if args.config else ""
+    if not database and not (args.data_dir / AUDIT_FILE).exists():
+        print(f"gateway: no audit log in {args.data_dir}", flush=True)
+        return 2
+    log = open_log(args.data_dir, database)
+    try:
+        if args.action == "verify":
+            result = log.verify()
+            print(result.summary(), flush=True)
+            return 0 if result.ok else 3
+        if args.action == "purge":
+            if not args.before:
+                print("gateway: purge needs --before ISO8601, e.g. --before 2021-04-01T00:00:00+09:00", flush=True)
+                return 2
+            cutoff = utc_time(args.before, "--before")
+            purged = log.purge_before(cutoff)
+            print(f"purged {purged} audit records older than {args.before}; {log.verify().summary()}", flush=True)
+            return 0
+        since = utc_time(args.since, "--since") if args.since else None
+        until = utc_time(args.until, "--until") if args.until else None
+        if args.action == "export":
+            print(export(log, args.format, since, until), end="", flush=True)
+            return 0
+        print("received (UTC)                 id                                channel  outcome    delivery   "
+              "sender -> recipients | subject | findings", flush=True)
+        for row in log.transfers(since, until):
+            recipients = ", ".join(row.get("recipients") or []) or "-"
+            parties = f"{row.get('sender') or row.get('user') or '-'} -> {recipients}"
+            print(f"{row.get('received_time', ''):29}  {row['id']:32}  {row.get('channel', '-'):7}  "
+                  f"{row.get('outcome', '-'):9}  {row.get('delivery_status', '-'):9}  {parties} | "
+                  f"{row.get('subject') or '-'} | {', '.join(row.get('findings') or []) or '-'}", flush=True)
+        return 0
+    except UsageError as exc:
+        print(f"gateway: {exc}", flush=True)
+        return 2
+    finally:
+        log.close()
+
+
+class UsageError(ValueError):
+    """A flag's value the command cannot use."""
+
+
+def utc_time(value: str, flag: str) -> str:
+    """An ISO 8601 time with its offset, as the audit log writes times (UTC, milliseconds)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{flag} needs an ISO 8601 time, e.g. {flag} 2021-04-01T00:00:00+09:00") from None
+    if moment.tzinfo is None:
+        raise UsageError(f"give {flag} with its UTC offset (+09:00 for JST), e.g. {flag} {moment.isoformat()}+09:00")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _outputs(result: dict[str, Any]) -> list[str]:
+    return [str(o.get("sha256", "")) for o in result.get("outputs", [])]
+
+
+def record_file(log: AuditLog, result: dict[str, Any], user: str) -> None:
+    transfer = uuid.uuid4().hex
+    common = {"channel": "cli", "user": user, "subject": Path(str(result.get("input", ""))).name,
+              "input_sha256": result.get("sha256", ""), "input_size": result.get("size", 0)}
+    log.append("received", transfer, **common)
+    findings = [f.get("code", "") for f in result.get("findings", [])]
+    blocked = result.get("outcome") == "blocked"
+    log.append("blocked" if blocked else "sanitized", transfer, outcome=result.get("outcome", ""),
+               findings=findings, outputs=_outputs(result), detail=str(result.get("reason") or ""))
+    if not blocked:
+        log.append("delivered", transfer, delivery_status="written", outputs=_outputs(result))
+
+
+def record_mail(log: AuditLog, summary: dict[str, Any], user: str, written: Path | None) -> None:
+    transfer = uuid.uuid4().hex
+    log.append("received", transfer, channel="cli", user=user, sender=summary.get("from", ""),
+               subject=summary.get("subject", ""), message_id=summary.get("message_id", ""),
+               input_sha256=summary.get("sha256", ""), input_size=summary.get("size", 0))
+    for attachment in summary.get("attachments", []):
+        log.append("sanitized" if attachment.get("outcome") != "blocked" else "blocked", transfer,
+                   outputs=_outputs(attachment),
+                   findings=[f.get("code", "") for f in attachment.get("findings", [])],
+                   detail=json.dumps({"attachment": attachment.get("input", "")}, ensure_ascii=False))
+    rejected = summary.get("outcome") == "rejected"
+    log.append("blocked" if rejected else "sanitized", transfer, outcome=summary.get("outcome", ""),
+               findings=[f.get("code", "") for f in summary.get("findings", [])],
+               detail=str(summary.get("reason") or ""))
+    if written is not None:
+        log.append("delivered", transfer, delivery_status="written")

@@ -1,0 +1,125 @@
+"""The ``gateway`` command line (see docs/CONTRACT.md)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from gateway.cli import audit as audit_cli
+from gateway.cli import serve as serve_cli
+from gateway.cli import token as token_cli
+from gateway.config import load_settings
+from gateway.errors import GatewayError
+from gateway.pipeline.mail import MailSanitizer, write_message
+from gateway.pipeline.sanitize import sanitize_paths
+from gateway.startup import PRIVATE_UMASK
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="無害化 gateway for LGWAN")
+    commands = parser.add_subparsers(dest="command", required=True)
+    sanitize = commands.add_parser("sanitize", help="disarm files into a directory")
+    sanitize.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    sanitize.add_argument("--out", required=True, type=Path, metavar="DIR")
+    sanitize.add_argument("--config", type=Path, metavar="FILE")
+    sanitize.add_argument("--method", choices=("rebuild", "rasterize"))
+    mail = commands.add_parser("mail", help="sanitise one RFC 5322 message")
+    mail.add_argument("message", type=Path, metavar="IN.eml")
+    mail.add_argument("--out", required=True, type=Path, metavar="OUT.eml")
+    mail.add_argument("--config", type=Path, metavar="FILE")
+    for command in (sanitize, mail):
+        command.add_argument("--data-dir", type=Path, metavar="DIR", help="record each transfer in DIR's audit log")
+    audit_cli.add_arguments(commands.add_parser("audit", help="verify, list or export the audit log"))
+    serve_cli.add_arguments(commands.add_parser("serve", help="run the SMTP intake, pipeline and delivery"))
+    token_cli.add_arguments(commands.add_parser("token", help="create (printed once), list or revoke API tokens"))
+    return parser
+
+
+def _sanitize(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    missing = [str(p) for p in args.files if not p.is_file()]
+    if missing:
+        print(f"gateway: not a readable file: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"gateway: cannot create output directory {args.out}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    log = audit_cli.open_log(args.data_dir) if args.data_dir else None
+    status = EXIT_OK
+    try:
+        for result in sanitize_paths(settings, list(args.files), args.out, args.method):
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+            if log is not None:
+                audit_cli.record_file(log, result, getpass.getuser())
+            if result.get("reason_code") == "internal_error":
+                status = EXIT_INTERNAL
+    finally:
+        if log is not None:
+            log.close()
+    return status
+
+
+def _mail(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    if not args.message.is_file():
+        print(f"gateway: not a readable file: {args.message}", file=sys.stderr)
+        return EXIT_USAGE
+    sanitizer = MailSanitizer(settings)
+    try:
+        result = sanitizer.process(args.message)
+    finally:
+        sanitizer.close()
+    if result.message is not None:
+        write_message(result.data, args.out)
+    if args.data_dir:
+        log = audit_cli.open_log(args.data_dir)
+        try:
+            audit_cli.record_mail(log, result.summary, getpass.getuser(),
+                                  args.out if result.message is not None else None)
+        finally:
+            log.close()
+    print(json.dumps(result.summary, ensure_ascii=False), flush=True)
+    return EXIT_OK
+
+
+def _privately(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command with the service's private umask, and give the caller's back afterwards (a
+    test or a script calling main() keeps its own)."""
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        return command(args)
+    finally:
+        os.umask(previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "sanitize":
+            return _sanitize(args)
+        if args.command == "mail":
+            return _mail(args)
+        if args.command == "audit":  # exports and a first audit log hold senders and subjects
+            return _privately(audit_cli.run, args)
+        if args.command == "serve":
+            return serve_cli.run(args)
+        if args.command == "token":  # the token database, made by the first `token create`
+            return _privately(token_cli.run, args)
+    except GatewayError as exc:
+        print(f"gateway: {exc.reason} [{exc.code}]", file=sys.stderr)
+        return EXIT_USAGE if exc.code in ("config_invalid", "sandbox_unavailable") else EXIT_INTERNAL
+    except OSError as exc:
+        print(f"gateway: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    return EXIT_USAGE

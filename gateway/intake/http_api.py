@@ -1,0 +1,227 @@
+"""The HTTP API (FastAPI): staff upload files from the internet side; the disarmed results are
+delivered to the LGWAN side and can be downloaded by authorised users.
+
+- ``POST /api/v1/transfers`` (multipart, ``file`` fields) → ``202 {"id"}`` once every file is
+  durably spooled; 401 without a valid token, 403 for a role that may not upload, 413 over the cap,
+  503 (Retry-After) when the disk is low or the queue full; 429 after too many failed logins.
+- ``GET /api/v1/transfers/{id}`` → status and the sanitize report of each file.
+- ``GET /api/v1/transfers/{id}/files/{n}`` → the n-th disarmed output (never an original).
+- ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus text).
+"""
+
+# FastAPI resolves these annotations at run time (dependencies are closures): no postponed evaluation.
+
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUploadFile
+
+from converters.names import safe_component
+from gateway.audit.log import AuditLog
+from gateway.intake.throttle import AuthThrottle
+from gateway.intake.tokens import Identity, TokenStore
+from gateway.sandbox.crash_report import crash_count
+from gateway.spool import Spool, fsync_dir, new_job_id, write_durably
+
+log = logging.getLogger(__name__)
+COPY_CHUNK = 1024 * 1024
+bearer = HTTPBearer(auto_error=False)
+
+
+@dataclass
+class ApiContext:
+    spool: Spool
+    audit: AuditLog
+    tokens: TokenStore
+    results: Path
+    max_upload_bytes: int
+    min_free_bytes: int
+    max_queue: int = 10_000
+    throttle: AuthThrottle = field(default_factory=AuthThrottle)
+    accepted: int = 0
+
+    def authenticate(self, request: Request, token: str | None) -> Identity:
+        """The token's holder; 429 for a client with too many recent failures, 401 otherwise."""
+        client = request.client.host if request.client else ""
+        wait = self.throttle.retry_after(client)
+        if wait:
+            raise HTTPException(429, "too many failed logins from this address; try again later",
+                                headers={"Retry-After": str(wait)})
+        found = self.tokens.identify(token) if token else None
+        if found is None:
+            self.throttle.failed(client)
+            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        return found
+
+
+def transfer_status(context: ApiContext, transfer_id: str) -> tuple[str, dict[str, Any] | None]:
+    result_file = context.results / transfer_id / "result.json"
+    if result_file.exists():
+        return "done", json.loads(result_file.read_text(encoding="utf-8"))
+    for queue, status in (("uploads", "queued"), ("working", "processing"), ("corrupt", "failed")):
+        if (context.spool.queue(queue) / transfer_id).exists():
+            return status, None
+    raise HTTPException(404, "no such transfer")
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with the name twice: RFC 6266's ``filename*`` (UTF-8, what browsers use) and
+    an ASCII ``filename`` for tools that read only that (curl -OJ): non-ASCII characters become
+    "_", and a name left with no letters becomes ``download.<extension>``."""
+    stem, dot, extension = name.rpartition(".") if "." in name else (name, "", "")
+    ascii_stem = re.sub(r"[^A-Za-z0-9._ ()-]", "_", stem)
+    if not re.search(r"[A-Za-z0-9]", ascii_stem):
+        ascii_stem = "download"
+    fallback = ascii_stem + dot + re.sub(r"[^A-Za-z0-9]", "_", extension)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def spool_upload(context: ApiContext, files: list[BinaryIO], meta: dict[str, Any]) -> str:
+    """Spool an upload durably (files, envelope, fsync, rename), then record it; its transfer id.
+    An audit failure after the rename postpones the record: the upload is accepted already."""
+    transfer_id = new_job_id()
+    staging = context.spool.queue("tmp") / transfer_id
+    (staging / "files").mkdir(parents=True)
+    total = 0
+    try:
+        for index, source in enumerate(files):
+            with (staging / "files" / str(index)).open("wb") as sink:
+                while chunk := source.read(COPY_CHUNK):
+                    total += len(chunk)
+                    if total > context.max_upload_bytes:
+                        raise HTTPException(413, f"uploads are limited to {context.max_upload_bytes} bytes")
+                    sink.write(chunk)
+                sink.flush()
+                os.fsync(sink.fileno())
+        write_durably(staging / "envelope.json", json.dumps(meta, ensure_ascii=False).encode())
+        fsync_dir(staging / "files")
+        fsync_dir(staging)
+        os.rename(staging, context.spool.queue("uploads") / transfer_id)
+        fsync_dir(context.spool.queue("uploads"))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    record = {"channel": "http", "client_ip": meta["client_ip"], "user": meta["user"],
+              "subject": ", ".join(meta["names"])[:500], "input_size": total}
+    try:
+        context.audit.append("received", transfer_id, **record)
+    except Exception as exc:  # the upload is safely spooled: an error now would only make the user send it twice
+        log.error("audit record for %s postponed: %s", transfer_id, type(exc).__name__)
+        context.spool.keep_audit(transfer_id, record)  # the upload is accepted all the same
+    return transfer_id
+
+
+def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
+    """The API; ``accepts_uploads=False`` gives the LGWAN-side listener (status and downloads only)."""
+    app = FastAPI(title="LGWAN sanitisation gateway", version="0.1.0")
+
+    def identity(request: Request,
+                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Identity:
+        return context.authenticate(request, credentials.credentials if credentials else None)
+
+    def owner_or_reviewer(transfer_id: str, who: Identity) -> None:
+        if who.role in ("auditor", "admin"):
+            return
+        meta = context.results / transfer_id / "meta.json"
+        spooled = [context.spool.queue(q) / transfer_id / "envelope.json" for q in ("uploads", "working", "corrupt")]
+        source = meta if meta.exists() else next((p for p in spooled if p.exists()), None)
+        if source is None or json.loads(source.read_text(encoding="utf-8")).get("user") != who.name:
+            raise HTTPException(404, "no such transfer")
+
+    async def upload(request: Request) -> dict[str, str]:
+        # who and how much are settled from the headers before a byte of the body is read
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        who = await run_in_threadpool(context.authenticate, request,  # a database lookup: off the event loop
+                                      token.strip() if scheme.lower() == "bearer" else None)
+        if who.role not in ("uploader", "admin"):
+            raise HTTPException(403, "this token may not upload")
+        length = request.headers.get("content-length")
+        if length is None or not length.isdigit():
+            raise HTTPException(411, "uploads need a Content-Length")
+        if int(length) > context.max_upload_bytes:
+            raise HTTPException(413, f"uploads are limited to {context.max_upload_bytes} bytes")
+        if context.spool.free_bytes() < context.min_free_bytes:
+            raise HTTPException(503, "the gateway is short of disk space; try again later",
+                                headers={"Retry-After": "300"})
+        if context.spool.depth() >= context.max_queue:
+            raise HTTPException(503, "the gateway is busy; try again later", headers={"Retry-After": "60"})
+        form = await request.form(max_files=100, max_fields=20, max_part_size=1024 * 1024)
+        try:
+            file = [item for item in form.getlist("file") if isinstance(item, StarletteUploadFile)]
+            if not file:
+                raise HTTPException(422, "send the files as multipart fields named 'file'")
+            destination = form.get("destination")
+            meta = {"user": who.name, "client_ip": request.client.host if request.client else "",
+                    "names": [safe_component(item.filename or f"file-{n + 1}") for n, item in enumerate(file)],
+                    "destination": safe_component(destination[:100]) if isinstance(destination, str) and destination
+                    else ""}
+            # the disk work (copies, fsyncs, the audit record) in a thread: the event loop keeps serving
+            transfer_id = await run_in_threadpool(spool_upload, context, [item.file for item in file], meta)
+        finally:
+            await form.close()  # the temporary files starlette kept the parts in
+        context.accepted += 1
+        return {"id": transfer_id}
+
+    if accepts_uploads:
+        app.post("/api/v1/transfers", status_code=202)(upload)
+
+    @app.get("/api/v1/transfers/{transfer_id}")
+    def status(transfer_id: str, who: Annotated[Identity, Depends(identity)]) -> dict[str, Any]:
+        if not transfer_id.isalnum():
+            raise HTTPException(404, "no such transfer")
+        owner_or_reviewer(transfer_id, who)
+        state, result = transfer_status(context, transfer_id)
+        return {"id": transfer_id, "status": state, "files": (result or {}).get("files", [])}
+
+    @app.get("/api/v1/transfers/{transfer_id}/files/{number}")
+    def download(transfer_id: str, number: int, who: Annotated[Identity, Depends(identity)]) -> FileResponse:
+        if not transfer_id.isalnum():
+            raise HTTPException(404, "no such transfer")
+        owner_or_reviewer(transfer_id, who)
+        state, result = transfer_status(context, transfer_id)
+        outputs = [o for f in (result or {}).get("files", []) for o in f.get("outputs", [])]
+        if state != "done" or not 0 <= number < len(outputs):
+            raise HTTPException(404, "no such output")
+        path = context.results / transfer_id / "outputs" / outputs[number]["stored"]
+        return FileResponse(path, media_type=outputs[number]["type"],
+                            headers={"Content-Disposition": content_disposition(Path(outputs[number]["path"]).name)})
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> dict[str, Any]:
+        if context.spool.free_bytes() < context.min_free_bytes:
+            raise HTTPException(503, "low disk")
+        return {"status": "ready", "queue": context.spool.depth()}
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> str:
+        return ("# HELP gateway_queue_depth Jobs waiting or in progress.\n# TYPE gateway_queue_depth gauge\n"
+                f"gateway_queue_depth {context.spool.depth()}\n"
+                "# HELP gateway_uploads_accepted_total Uploads accepted since start.\n"
+                "# TYPE gateway_uploads_accepted_total counter\n"
+                f"gateway_uploads_accepted_total {context.accepted}\n"
+                "# HELP gateway_spool_free_bytes Free disk under the spool.\n# TYPE gateway_spool_free_bytes gauge\n"
+                f"gateway_spool_free_bytes {context.spool.free_bytes()}\n"
+                "# HELP gateway_sandbox_crashes_total Sandboxed children that crashed (each logged with its "
+                "transfer id and input hash).\n# TYPE gateway_sandbox_crashes_total counter\n"
+                f"gateway_sandbox_crashes_total {crash_count(context.spool.root)}\n"
+                "# HELP gateway_queue_jobs Jobs in each spool queue (corrupt above 0 needs a person).\n"
+                "# TYPE gateway_queue_jobs gauge\n"
+                + "".join(f'gateway_queue_jobs{{queue="{queue}"}} {count}\n'
+                          for queue, count in context.spool.queue_sizes().items()))
+
+    return app

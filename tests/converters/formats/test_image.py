@@ -1,0 +1,87 @@
+"""Image contract: re-encoded without metadata or trailing data; bombs and corrupt files blocked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from converters.base import Limits
+from converters.inspect.outputs import inspect_file
+from tests.conftest import run_engine
+
+
+@pytest.mark.parametrize(("sample", "out_type", "frames"), [
+    ("png-clean.png", "image/png", 1),
+    ("bmp-clean.bmp", "image/bmp", 1),
+    ("gif-animated.gif", "image/gif", 3),
+    ("tiff-multipage.tif", "image/tiff", 2),
+    ("webp-clean.webp", "image/png", 1),
+])
+def test_clean_images_pass_with_their_frames(samples: Path, tmp_path: Path, sample: str, out_type: str,
+                                             frames: int) -> None:
+    report = run_engine(samples / sample, tmp_path)
+    assert report.outcome == "passed", report.reason
+    [output] = report.outputs
+    assert output.type == out_type
+    with Image.open(tmp_path / output.path) as image:
+        assert getattr(image, "n_frames", 1) == frames
+    assert inspect_file(tmp_path / output.path, tmp_path).clean
+
+
+def test_jpeg_exif_and_gps_are_removed_and_orientation_applied(samples: Path, tmp_path: Path) -> None:
+    with Image.open(samples / "jpeg-exif.jpg") as original:
+        assert original.getexif().get(0x0112) == 6 and original.size == (320, 200)
+    report = run_engine(samples / "jpeg-exif.jpg", tmp_path)
+    assert "image_metadata_removed" in {f.code for f in report.findings}
+    with Image.open(tmp_path / report.outputs[0].path) as image:
+        assert len(image.getexif()) == 0
+        assert "exif" not in image.info
+        assert image.size == (200, 320)  # turned upright before EXIF was dropped
+
+
+@pytest.mark.parametrize("sample", ["png-trailing-zip.png", "jpeg-trailing-script.jpg"])
+def test_polyglot_trailing_data_is_removed(samples: Path, tmp_path: Path, sample: str) -> None:
+    assert not inspect_file(samples / sample, tmp_path).clean
+    report = run_engine(samples / sample, tmp_path / "out")
+    assert report.outcome == "sanitized"
+    assert "image_trailing_data_removed" in {f.code for f in report.findings}
+    data = (tmp_path / "out" / report.outputs[0].path).read_bytes()
+    assert b"payload.js" not in data and b"<script>" not in data
+    assert inspect_file(tmp_path / "out" / report.outputs[0].path, tmp_path).clean
+
+
+def test_png_text_chunk_with_markup_is_dropped(samples: Path, tmp_path: Path) -> None:
+    report = run_engine(samples / "png-text-chunk.png", tmp_path)
+    assert b"<script>" not in (tmp_path / report.outputs[0].path).read_bytes()
+
+
+def test_decompression_bomb_is_blocked_before_decoding(samples: Path, tmp_path: Path) -> None:
+    report = run_engine(samples / "png-bomb.png", tmp_path)
+    assert (report.outcome, report.reason_code) == ("blocked", "decompression_bomb")
+    small = run_engine(samples / "png-clean.png", tmp_path / "small", limits=Limits(max_image_pixels=1000))
+    assert small.reason_code == "decompression_bomb"
+
+
+def test_corrupt_image_is_blocked(samples: Path, tmp_path: Path) -> None:
+    report = run_engine(samples / "png-corrupt.png", tmp_path)
+    assert (report.outcome, report.reason_code, report.outputs) == ("blocked", "corrupt_file", [])
+
+
+def test_svg_is_blocked(samples: Path, tmp_path: Path) -> None:
+    report = run_engine(samples / "svg-script.svg", tmp_path)
+    assert (report.outcome, report.reason_code) == ("blocked", "svg")
+
+
+@pytest.mark.parametrize(("sample", "problem"), [
+    ("png-icc-payload.png", "png chunk 'iCCP'"),
+    ("jpeg-comment.jpg", "jpeg segment 0xFE"),
+    ("tiff-photoshop.tif", "tiff tag 34377"),
+])
+def test_metadata_payloads_do_not_survive(samples: Path, tmp_path: Path, sample: str, problem: str) -> None:
+    assert problem in inspect_file(samples / sample, tmp_path).problems  # the inspector sees the payload
+    report = run_engine(samples / sample, tmp_path / "out")
+    output = tmp_path / "out" / report.outputs[0].path
+    assert b"MZ-PAYLOAD" not in output.read_bytes() and b"<script>" not in output.read_bytes()
+    assert inspect_file(output, tmp_path).clean

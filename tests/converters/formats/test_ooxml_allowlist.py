@@ -1,0 +1,414 @@
+"""The OOXML rebuild keeps only what is known good: each class of attack that got through the
+old denylist rebuild (fields split over runs, character references, Strict names, formulas
+outside cells, parts nothing names, pictures that are not pictures) comes out without it, judged
+by oletools (msodde) and by reading the output's XML here; harmless content stays."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import docx
+import pytest
+import xlsxwriter
+from oletools import msodde
+from PIL import Image
+
+from converters.formats.ooxml.fields import field_allowed
+from converters.formats.ooxml.formulas import formula_problem
+from converters.inspect.outputs import inspect_file
+from tests.conftest import run_engine
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+W_STRICT = "http://purl.oclc.org/ooxml/wordprocessingml/main"
+REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+TEXT = "令和8年度 予算要求書 ①㈱ 髙橋"
+
+
+def base_docx(tmp_path: Path) -> Path:
+    path = tmp_path / "base.docx"
+    document = docx.Document()
+    document.add_paragraph(TEXT)
+    document.save(str(path))
+    return path
+
+
+def edit_package(source: Path, target: Path, edits: dict[str, bytes | None]) -> Path:
+    """Copy a package replacing (bytes), adding, or removing (None) parts."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in original.namelist():
+            if name in edits:
+                data = edits.pop(name)
+                if data is not None:
+                    out.writestr(name, data)
+                continue
+            out.writestr(name, original.read(name))
+        for name, data in edits.items():
+            if data is not None:
+                out.writestr(name, data)
+    return target
+
+
+def word_body(tmp_path: Path, body: str, name: str, namespace: str = W) -> Path:
+    base = base_docx(tmp_path)
+    document = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="{namespace}" '
+                f'xmlns:r="{REL}"><w:body><w:p><w:r><w:t>{TEXT}</w:t></w:r></w:p>{body}</w:body></w:document>')
+    return edit_package(base, tmp_path / name, {"word/document.xml": document.encode()})
+
+
+def sanitize(path: Path, tmp_path: Path) -> tuple[str, set[str], Path | None]:
+    report = run_engine(path, tmp_path / f"out-{path.stem}")
+    if report.outcome == "blocked":
+        return report.outcome, set(), None
+    return report.outcome, {f.code for f in report.findings}, tmp_path / f"out-{path.stem}" / report.outputs[0].path
+
+
+def joined_instructions(path: Path) -> list[str]:
+    """Every field instruction of every Word part, joined as Word joins them (run by run)."""
+    found: list[str] = []
+    with zipfile.ZipFile(path) as package:
+        for name in package.namelist():
+            if not name.endswith(".xml"):
+                continue
+            text = package.read(name).decode("utf-8", "replace")
+            found.extend(re.findall(r'instr="([^"]*)"', text))
+            found.append("".join(re.findall(r"<w:instrText[^>]*>([^<]*)<", text)))
+    return [item for item in found if item]
+
+
+def field_runs(instruction_pieces: list[str], result: str = "field result") -> str:
+    runs = '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+    runs += "".join(f'<w:r><w:rPr><w:b/></w:rPr><w:instrText xml:space="preserve">{piece}</w:instrText></w:r>'
+                    for piece in instruction_pieces)
+    runs += f'<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>{result}</w:t></w:r>'
+    return f'<w:p>{runs}<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>'
+
+
+DDE = 'DDEAUTO c:\\\\windows\\\\system32\\\\cmd.exe "/k calc"'
+
+
+@pytest.mark.parametrize("split", [1, 2, 3, 5, 8, 13])
+def test_a_dde_instruction_split_over_runs_is_replaced_by_its_result(tmp_path: Path, split: int) -> None:
+    pieces = [DDE[i:i + split] for i in range(0, len(DDE), split)]
+    source = word_body(tmp_path, field_runs(pieces), f"split{split}.docx")
+    assert "DDEAUTO" in str(msodde.process_file(str(source), msodde.FIELD_FILTER_BLACKLIST))
+    outcome, codes, output = sanitize(source, tmp_path)
+    assert outcome == "sanitized" and "dde_field_removed" in codes and output is not None
+    assert str(msodde.process_file(str(output), msodde.FIELD_FILTER_BLACKLIST)).strip() == ""
+    assert not [i for i in joined_instructions(output) if "DDE" in i.upper()]
+    paragraphs = [p.text for p in docx.Document(str(output)).paragraphs]
+    assert paragraphs == [TEXT, "field result"]
+
+
+def test_character_references_and_strict_names_do_not_hide_a_field(tmp_path: Path) -> None:
+    encoded = "&#x44;&#68;E&#x41;UTO c:\\\\x.exe"
+    for name, namespace in (("refs.docx", W), ("strict.docx", W_STRICT)):
+        source = word_body(tmp_path, field_runs([encoded]), name, namespace)
+        outcome, codes, output = sanitize(source, tmp_path)
+        assert outcome == "sanitized" and "dde_field_removed" in codes and output is not None, name
+        with zipfile.ZipFile(output) as package:
+            body = package.read("word/document.xml").decode()
+        assert "instrText" not in body and "field result" in body and "purl.oclc.org" not in body
+
+
+@pytest.mark.parametrize("instruction", [
+    'INCLUDETEXT "\\\\\\\\attacker\\\\share\\\\a.docx"', 'INCLUDEPICTURE "http://example.com/x.png" \\d',
+    'DATABASE \\d "C:\\\\x.mdb" \\s "select * from t"', 'HYPERLINK "file:///C:/Windows/System32/calc.exe"',
+    'HYPERLINK "\\\\\\\\host\\\\share\\\\x.exe"', 'MACROBUTTON Auto Click', 'LINK Excel.Sheet.8 "C:\\\\a.xls" ""',
+    ' ddeauto "c:\\\\x.exe"', "PRINT \\p page \"showpage\"",
+])
+def test_fields_that_reach_outside_become_their_result(tmp_path: Path, instruction: str) -> None:
+    source = word_body(tmp_path, field_runs([instruction]), "reach.docx")
+    outcome, codes, output = sanitize(source, tmp_path)
+    assert outcome == "sanitized" and codes & {"field_removed", "dde_field_removed"} and output is not None
+    assert joined_instructions(output) == []
+    assert "field result" in [p.text for p in docx.Document(str(output)).paragraphs]
+
+
+def test_a_field_type_made_by_a_nested_quote_field_is_not_trusted(tmp_path: Path) -> None:
+    nested = ('<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+              '<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText>QUOTE 68 68 69</w:instrText></w:r>'
+              '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>DDE</w:t></w:r>'
+              '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
+              '<w:r><w:instrText> cmd "/c calc"</w:instrText></w:r>'
+              '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>shown</w:t></w:r>'
+              '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>')
+    outcome, codes, output = sanitize(word_body(tmp_path, nested, "nested.docx"), tmp_path)
+    assert outcome == "sanitized" and "field_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        body = package.read("word/document.xml").decode()
+    assert "fldChar" not in body and "instrText" not in body and "shown" in body
+
+
+def test_simple_fields_and_local_fields(tmp_path: Path) -> None:
+    toc = field_runs([" TOC \\o &quot;1-3&quot; "], "目次")
+    link = field_runs(["HYPERLINK ", "&quot;https://www.city.example.lg.jp/&quot;"], "市のページ")
+    body = ('<w:p><w:fldSimple w:instr=" PAGE "><w:r><w:t>1</w:t></w:r></w:fldSimple></w:p>'
+            '<w:p><w:fldSimple w:instr="&#x49;NCLUDETEXT c:\\a.docx"><w:r><w:t>included</w:t></w:r>'
+            f'</w:fldSimple></w:p>{toc}{link}')
+    outcome, codes, output = sanitize(word_body(tmp_path, body, "simple.docx"), tmp_path)
+    assert outcome == "sanitized" and codes == {"field_removed"} and output is not None
+    instructions = joined_instructions(output)
+    assert " PAGE " in instructions and not [i for i in instructions if "INCLUDE" in i.upper()]
+    assert any("TOC" in i and "https://www.city.example.lg.jp/" in i for i in instructions)
+    texts = [p.text for p in docx.Document(str(output)).paragraphs]
+    assert texts == [TEXT, "", "included", "目次", "市のページ"]  # python-docx reads no run inside fldSimple
+
+
+def test_field_allowlist_reads_types_as_word_does() -> None:
+    assert field_allowed(" PAGE \\* MERGEFORMAT ") and field_allowed("=SUM(ABOVE)")
+    assert field_allowed('HYPERLINK \\l "section2"') and field_allowed('HYPERLINK "mailto:a@example.lg.jp"')
+    assert not field_allowed('HYPERLINK \\o "tip" "file:///c:/x"') and not field_allowed('"DDEAUTO" x')
+    assert not field_allowed("") and not field_allowed("SOMETHINGNEW x")
+
+
+@pytest.mark.parametrize("formula", [
+    "[1]Sheet1!A1", "'C:\\x\\[a.xlsx]S'!A1", "[1]!Name", "SUM([Book1.xlsx]Sheet1!A1)", "[2]'S 1'!A1",
+    "cmd|' /c calc'!A0", "WEBSERVICE(\"http://x/\")",
+    "FILTERXML(WEBSERVICE(\"http://x\"),\"//a\")", "RTD(\"prog\",,\"t\")", "_xlfn.IMAGE(\"http://x/a.png\")",
+    "CALL(\"kernel32\",\"WinExec\",\"JCJ\",\"calc\",0)", "REGISTER.ID(\"a\",\"b\")", "EXEC(\"calc\")",
+    "_xludf.EVIL(1)", "HYPERLINK(\"file:///c:/x\",\"x\")", "HYPERLINK(\"\\\\host\\s\",\"x\")",
+    "HYPERLINK(A1,\"x\")", "GET.WORKBOOK(1)", "SUM(1,  RTD (\"a\",,\"b\"))", "_xlfn.STOCKHISTORY(\"MSFT\",1)",
+])
+def test_formulas_that_reach_outside_are_named(formula: str) -> None:
+    assert formula_problem(formula) is not None
+
+
+@pytest.mark.parametrize("formula", [
+    "SUM(A1:A10)*2", "'予算 2026'!B2+Table1[[#This Row],[金額]]", "IF(A1=\"a|b\",\"[1]\",0)",
+    "_xlfn.XLOOKUP(A1,B:B,C:C)", "HYPERLINK(\"https://www.city.example.lg.jp/\",\"市\")", "Sheet2!$A$1:$B$2",
+    "_xlfn.LET(_xlpm.x,1,_xlpm.x+1)", "[[#This Row],[名前]]&[@値]", "SUM([金額])",
+    "VLOOKUP(A2,'Data Sheet'!A:B,2,FALSE)", "SUBTOTAL(109,Table1[金額])",
+])
+def test_local_formulas_stay(formula: str) -> None:
+    assert formula_problem(formula) is None, formula
+
+
+def xlsx_with_formulas(tmp_path: Path) -> Path:
+    path = tmp_path / "book.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("予算")
+    sheet.write("A1", TEXT)
+    sheet.write_formula("B1", "=1+1", None, 2)
+    sheet.write_formula("B2", "=WEBSERVICE(\"http://example.com/\")", None, "cached")
+    book.define_name("Outside", "=WEBSERVICE(\"http://example.com/\")")
+    book.define_name("Local", "=予算!$A$1")
+    sheet.conditional_format("A1:A5", {"type": "formula", "criteria": "=RTD(\"x\",,\"y\")=1",
+                                       "format": book.add_format({"bold": True})})
+    sheet.conditional_format("B1:B5", {"type": "formula", "criteria": "=$B1>1",
+                                       "format": book.add_format({"italic": True})})
+    sheet.data_validation("C1", {"validate": "custom", "value": "=CALL(\"k\",\"W\",\"J\",\"c\",0)"})
+    sheet.data_validation("C2", {"validate": "list", "source": ["はい", "いいえ"]})
+    book.close()
+    return path
+
+
+def test_excel_formulas_in_every_place(tmp_path: Path) -> None:
+    outcome, codes, output = sanitize(xlsx_with_formulas(tmp_path), tmp_path)
+    assert outcome == "sanitized" and "excel_active_formula_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        everything = " ".join(package.read(n).decode("utf-8", "replace") for n in package.namelist())
+    for active in ("WEBSERVICE", "RTD(", "CALL("):
+        assert active not in everything
+    for kept in ("1+1", "$B1&gt;1", "Local", "はい", "cached"):
+        assert kept in everything, kept
+
+
+def test_formulas_behind_character_references_and_odd_case_types(tmp_path: Path) -> None:
+    source = xlsx_with_formulas(tmp_path)
+    with zipfile.ZipFile(source) as package:
+        sheet = package.read("xl/worksheets/sheet1.xml").decode()
+        types = package.read("[Content_Types].xml").decode()
+    sheet = sheet.replace("<f>1+1</f>", "<f>cmd&#124;' /c calc'!A0</f>")
+    types = types.replace("spreadsheetml.worksheet+xml", "SpreadsheetML.Worksheet+XML")
+    hostile = edit_package(source, tmp_path / "odd.xlsx", {"xl/worksheets/sheet1.xml": sheet.encode(),
+                                                           "[Content_Types].xml": types.encode()})
+    outcome, codes, output = sanitize(hostile, tmp_path)
+    assert outcome == "sanitized" and "excel_external_formula_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        written = package.read("xl/worksheets/sheet1.xml").decode()
+    assert "cmd" not in written and "|" not in written and TEXT not in written  # text is in sharedStrings
+
+
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_parts_nothing_names_and_pictures_that_are_not_pictures(tmp_path: Path) -> None:
+    base = base_docx(tmp_path)
+    exe = b"MZ" + b"\x00" * 58 + b"\x80\x00\x00\x00" + b"This program cannot be run in DOS mode" * 4
+    with zipfile.ZipFile(base) as package:
+        rels = package.read("word/_rels/document.xml.rels").decode()
+        types = package.read("[Content_Types].xml").decode()
+    rels = rels.replace("</Relationships>", f'<Relationship Id="rIdX" Type="{REL}/image" Target="media/x.png"/>'
+                        f'<Relationship Id="rIdY" Type="{REL}/image" Target="media/y.png"/></Relationships>')
+    types = types.replace("</Types>", '<Default Extension="png" ContentType="image/png"/></Types>')
+    hostile = edit_package(base, tmp_path / "media.docx", {
+        "word/_rels/document.xml.rels": rels.encode(), "[Content_Types].xml": types.encode(),
+        "word/media/x.png": exe, "word/media/y.png": png_bytes() + b"<script>alert(1)</script>",
+        "word/media/unnamed.png": exe, "word/payload.html": b"<html><script>x()</script></html>"})
+    outcome, codes, output = sanitize(hostile, tmp_path)
+    assert outcome == "sanitized" and {"media_removed", "unreferenced_part_removed"} <= codes
+    assert output is not None
+    with zipfile.ZipFile(output) as package:
+        names = set(package.namelist())
+        assert "word/media/x.png" not in names and "word/media/unnamed.png" not in names
+        assert "word/payload.html" not in names
+        picture = package.read("word/media/y.png")
+        assert b"script" not in picture and Image.open(io.BytesIO(picture)).size == (8, 8)
+        assert b"rIdX" not in package.read("word/_rels/document.xml.rels")
+
+
+def test_names_that_differ_only_in_case_are_refused(tmp_path: Path) -> None:
+    base = base_docx(tmp_path)
+    with zipfile.ZipFile(base) as package:
+        document = package.read("word/document.xml")
+    hostile = edit_package(base, tmp_path / "twice.docx", {"word/Document.xml": document})
+    report = run_engine(hostile, tmp_path / "twice")
+    assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file")
+
+
+def test_unknown_markup_and_link_attributes_are_left_out(tmp_path: Path) -> None:
+    body = ('<w:p xmlns:evil="urn:x-evil"><evil:script>run()</evil:script><w:r><w:t>残す</w:t></w:r></w:p>'
+            '<w:p><w:r><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml" '
+            'xmlns:o="urn:schemas-microsoft-com:office:office" o:href="file://\\\\host\\share\\a.png" '
+            'style="width:1pt"/></w:pict></w:r></w:p><!-- note --><?mso-application x?>')
+    outcome, codes, output = sanitize(word_body(tmp_path, body, "markup.docx"), tmp_path)
+    assert outcome == "sanitized" and {"unknown_markup_removed", "external_link_removed"} <= codes
+    assert output is not None
+    with zipfile.ZipFile(output) as package:
+        written = package.read("word/document.xml").decode()
+    assert "evil" not in written and "host" not in written and "残す" in written and "note" not in written
+
+
+def test_a_charts_workbook_is_rebuilt_not_dropped(tmp_path: Path) -> None:
+    from pptx import Presentation
+    from pptx.chart.data import CategoryChartData
+    from pptx.enum.chart import XL_CHART_TYPE
+    from pptx.util import Inches
+
+    presentation = Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[5])
+    slide.shapes.title.text = "予算の推移"
+    data = CategoryChartData()
+    data.categories = ["令和7年度", "令和8年度"]
+    data.add_series("歳出", (120, 135))
+    slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(1), Inches(1), Inches(4), Inches(3), data)
+    source = tmp_path / "chart.pptx"
+    presentation.save(str(source))
+    with zipfile.ZipFile(source) as package:
+        [embedded] = [n for n in package.namelist() if n.startswith("ppt/embeddings/")]
+        workbook = package.read(embedded)
+    with zipfile.ZipFile(io.BytesIO(workbook)) as inner:
+        sheet = inner.read("xl/worksheets/sheet1.xml").decode()
+    hostile_sheet = sheet.replace("</sheetData>", '<row r="9"><c r="A9"><f>WEBSERVICE("http://x/")</f></c></row>'
+                                  "</sheetData>")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(workbook)) as inner, zipfile.ZipFile(buffer, "w") as out:
+        for name in inner.namelist():
+            out.writestr(name, hostile_sheet if name == "xl/worksheets/sheet1.xml" else inner.read(name))
+    hostile = edit_package(source, tmp_path / "hostile-chart.pptx", {embedded: buffer.getvalue()})
+    outcome, codes, output = sanitize(hostile, tmp_path)
+    assert outcome == "sanitized" and codes == {"excel_active_formula_removed"} and output is not None
+    chart = Presentation(str(output)).slides[0].shapes[1].chart
+    assert list(chart.plots[0].categories) == ["令和7年度", "令和8年度"]
+    with zipfile.ZipFile(output) as package, zipfile.ZipFile(io.BytesIO(package.read(embedded))) as inner:
+        assert "WEBSERVICE" not in inner.read("xl/worksheets/sheet1.xml").decode()
+
+
+def test_a_field_split_across_markup_compatibility_branches_is_not_trusted(tmp_path: Path) -> None:
+    """Word reads the Choice (D + DEAUTO = DDEAUTO); joining both branches reads DATE."""
+    mc = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+    body = (f'<w:p xmlns:mc="{mc}" xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml">'
+            '<mc:AlternateContent><mc:Choice Requires="w14"><w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+            '<w:r><w:instrText>D</w:instrText></w:r></mc:Choice><mc:Fallback><w:r><w:instrText>ATE \\@ x'
+            '</w:instrText></w:r></mc:Fallback></mc:AlternateContent><w:r><w:instrText>DEAUTO c:\\\\x.exe'
+            '</w:instrText></w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>shown</w:t></w:r>'
+            '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>')
+    outcome, codes, output = sanitize(word_body(tmp_path, body, "branches.docx"), tmp_path)
+    assert outcome == "sanitized" and codes & {"field_removed", "dde_field_removed"} and output is not None
+    with zipfile.ZipFile(output) as package:
+        written = package.read("word/document.xml").decode()
+    assert "instrText" not in written and "DEAUTO" not in written and "shown" in written
+
+
+def test_shape_macros_thresholds_and_links_into_other_workbooks(tmp_path: Path) -> None:
+    path = tmp_path / "shapes.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("予算")
+    sheet.write_column("D1", [1, 2, 3])
+    sheet.conditional_format("D1:D3", {"type": "2_color_scale", "min_type": "formula",
+                                       "min_value": '=RTD("a",,"b")', "max_type": "max"})
+    sheet.conditional_format("D1:D3", {"type": "cell", "criteria": ">", "value": 1,
+                                       "format": book.add_format({"bold": True})})
+    sheet.insert_textbox("F2", "お知らせ")
+    sheet.write_url("A3", "internal:'予算'!D1", string="内部リンク")
+    book.close()
+    with zipfile.ZipFile(path) as package:
+        drawing = package.read("xl/drawings/drawing1.xml").decode()
+        worksheet = package.read("xl/worksheets/sheet1.xml").decode()
+    drawing = drawing.replace('<xdr:sp macro="" textlink="">',
+                              '<xdr:sp macro="[0]!CreateDOI" textlink="WEBSERVICE(&quot;x&quot;)">', 1)
+    assert "CreateDOI" in drawing
+    worksheet = worksheet.replace("location=\"'予算'!D1\"", "location=\"'[1]予算'!D1\"")
+    hostile = edit_package(path, tmp_path / "shapes-hostile.xlsx", {
+        "xl/drawings/drawing1.xml": drawing.encode(), "xl/worksheets/sheet1.xml": worksheet.encode()})
+    outcome, codes, output = sanitize(hostile, tmp_path)
+    assert outcome == "sanitized" and output is not None
+    assert {"vba_macro_removed", "excel_active_formula_removed", "external_link_removed"} <= codes
+    with zipfile.ZipFile(output) as package:
+        written = package.read("xl/worksheets/sheet1.xml").decode()
+        shapes = package.read("xl/drawings/drawing1.xml").decode()
+    assert "RTD" not in written and "[1]" not in written and 'operator="greaterThan"' in written
+    assert "macro=" not in shapes and "WEBSERVICE" not in shapes and "お知らせ" in shapes
+
+
+def test_an_element_in_no_namespace_is_left_out(tmp_path: Path) -> None:
+    body = '<w:p><w:r><w:t>残す</w:t></w:r><script xmlns="">run()</script></w:p>'
+    outcome, codes, output = sanitize(word_body(tmp_path, body, "nonamespace.docx"), tmp_path)
+    assert outcome == "sanitized" and "unknown_markup_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        written = package.read("word/document.xml").decode()
+    assert "script" not in written and "残す" in written
+
+
+def test_instruction_text_in_a_fields_result_is_removed(tmp_path: Path) -> None:
+    """Found by fuzzing: 'DDE' as instruction text after the separator, in a Choice branch."""
+    mc = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+    body = (f'<w:p xmlns:mc="{mc}" xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml">'
+            '<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText> DATE </w:instrText></w:r>'
+            '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>2026/1/1</w:t></w:r>'
+            '<mc:AlternateContent><mc:Choice Requires="w14"><w:r><w:instrText>DDE</w:instrText></w:r></mc:Choice>'
+            '<mc:Fallback><w:r><w:instrText>DATE</w:instrText></w:r></mc:Fallback></mc:AlternateContent>'
+            '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>'
+            '<w:p><w:r><w:instrText>DDEAUTO x</w:instrText></w:r></w:p>')
+    outcome, codes, output = sanitize(word_body(tmp_path, body, "stray.docx"), tmp_path)
+    assert outcome == "sanitized" and "field_removed" in codes and output is not None
+    assert not [i for i in joined_instructions(output) if "DDE" in i]
+    assert inspect_file(output, tmp_path).clean
+
+
+def test_a_part_whose_root_is_not_office_markup_blocks_the_file(tmp_path: Path) -> None:
+    """Found by fuzzing: sharedStrings.xml with xmlns="-1" came out with its root unchanged."""
+    source = xlsx_with_formulas(tmp_path)
+    with zipfile.ZipFile(source) as package:
+        strings = package.read("xl/sharedStrings.xml").decode()
+    strings = strings.replace('xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"', 'xmlns="-1"')
+    hostile = edit_package(source, tmp_path / "root.xlsx", {"xl/sharedStrings.xml": strings.encode()})
+    report = run_engine(hostile, tmp_path / "root")
+    assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file")
+    assert "not Office markup" in (report.reason or "")
+
+
+def test_a_comment_shapes_text_box_keeps_its_div(tmp_path: Path) -> None:
+    path = tmp_path / "comment.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    book.add_worksheet("予算").write_comment("A1", "確認済み ①")
+    book.close()
+    outcome, codes, output = sanitize(path, tmp_path)
+    assert (outcome, codes) == ("passed", set()) and output is not None
