@@ -15,6 +15,8 @@ system_packages=(
   libreoffice-core-nogui libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
   fonts-noto-cjk fonts-ipafont-gothic fonts-ipafont-mincho   # Japanese text renders, not tofu
   clamav clamav-testfiles   # antivirus engine and its harmless test corpus
+  clamav-daemon        # clamd, which the gateway scans with (tests start their own; no service is enabled)
+  c-icap libc-icap-mod-virus-scan   # tests: an ICAP server with its ClamAV module, for the ICAP client
   p7zip-full           # outside tool used by tests to build and check 7z archives
   poppler-utils        # pdftotext/pdftoppm: outside judges in tests
   postgresql           # tests: a throw-away server for the audit log several nodes share
