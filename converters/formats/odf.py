@@ -157,6 +157,12 @@ FORMULA_PLACES: dict[tuple[str, str], str] = {
 }
 FORMULA_ATTRIBUTES = {attribute for _, attribute in FORMULA_PLACES}
 RANGE_ADDRESS = _qname("table:cell-range-address")
+MANIFEST_ROOT = _qname("manifest:manifest")
+MANIFEST_ENTRY = _qname("manifest:file-entry")
+MANIFEST_VERSION = _qname("manifest:version")
+# what a manifest entry of an unencrypted package holds (ODF 1.3 part 2, 4.3): nothing else is written
+MANIFEST_ENTRY_ATTRIBUTES = frozenset(_qname(f"manifest:{name}") for name in (
+    "full-path", "media-type", "version", "preferred-view-mode"))
 
 
 def _unwrap(element: etree._Element) -> None:
@@ -387,8 +393,7 @@ class OdfConverter(Converter):
                     raise DecompressionBomb(f"the document part {name} is too large")
                 data = package.read(name)
                 if name == manifest_name and manifest is not None:
-                    root = self._manifest(manifest, dropped)
-                    data = serialise(canonical_copy(root) if _bindings_differ(root) else root)
+                    data = serialise(self._manifest(manifest, dropped))
                 elif name.endswith(".xml"):
                     root = parse_xml(data, name)
                     changed = scrub_xml(root, findings, name)
@@ -414,11 +419,19 @@ class OdfConverter(Converter):
 
     @staticmethod
     def _manifest(manifest: etree._Element, dropped: set[str]) -> etree._Element:
-        for entry in list(manifest):
-            if not isinstance(entry.tag, str):  # a comment or processing instruction: not an entry
-                manifest.remove(entry)
+        """A manifest written afresh: the root's version and one ``manifest:file-entry`` per entry of
+        the original (its direct children) that names a part kept, with only the attributes a
+        manifest entry has. Nothing else of the original's markup is copied (any other element,
+        attribute, text, comment or processing instruction)."""
+        if manifest.tag != MANIFEST_ROOT:
+            raise CorruptFile("the OpenDocument manifest (META-INF/manifest.xml) is not a manifest")
+        fresh = etree.Element(MANIFEST_ROOT, nsmap={"manifest": NS["manifest"]})
+        if manifest.get(MANIFEST_VERSION) is not None:
+            fresh.set(MANIFEST_VERSION, manifest.get(MANIFEST_VERSION, ""))
+        for entry in manifest.iterchildren(MANIFEST_ENTRY):
+            path = entry.get(_qname("manifest:full-path"))
+            if path is None or path in dropped or SCRIPT_DIRS.search(path if path.endswith("/") else path + "/"):
                 continue
-            path = entry.get(_qname("manifest:full-path"), "")
-            if path in dropped or SCRIPT_DIRS.search(path if path.endswith("/") else path + "/"):
-                manifest.remove(entry)
-        return manifest
+            etree.SubElement(fresh, MANIFEST_ENTRY, {key: value for key, value in entry.attrib.items()
+                                                     if key in MANIFEST_ENTRY_ATTRIBUTES})
+        return fresh

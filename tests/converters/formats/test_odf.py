@@ -360,3 +360,53 @@ def test_a_comment_in_the_manifest_is_not_an_entry(samples: Path, tmp_path: Path
             out.writestr(info, data)
     report = run_engine(target, tmp_path / "out")
     assert report.outcome == "sanitized", report.reason
+
+
+def _with_part(source: Path, target: Path, part: str, data: bytes) -> Path:
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as out:
+        for info in original.infolist():
+            out.writestr(info, data if info.filename == part else original.read(info))
+    return target
+
+
+def test_the_manifest_is_written_afresh_from_its_entries(tmp_path: Path) -> None:
+    """Found by fuzzing: a formula cell among the manifest's entries was copied into the output
+    manifest (the inspector read a WEBSERVICE call there). Only file entries, with the attributes a
+    manifest entry has, are written."""
+    src = write_odf(tmp_path / "plain.odt", "<text:p>本文</text:p>")
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+        f'"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" {XMLNS} manifest:version="1.3">'
+        '<manifest:file-entry manifest:full-path="/" manifest:version="1.3" '
+        f'manifest:media-type="{ODF_MIME["odt"]}" xlink:href="file:///C:/a.exe"/>'
+        '<table:table-cell table:formula="of:=WEBSERVICE(&quot;http://example.com&quot;)"><text:p>1</text:p>'
+        '<manifest:file-entry manifest:full-path="nested.xml" manifest:media-type="text/xml"/></table:table-cell>'
+        "<!-- a comment -->"
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml">'
+        "<text:script>Shell()</text:script></manifest:file-entry>"
+        '<manifest:file-entry manifest:media-type="text/xml"/>'
+        '<manifest:file-entry manifest:full-path="meta.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>")
+    target = _with_part(src, tmp_path / "manifest.odt", "META-INF/manifest.xml", manifest.encode())
+    report = run_engine(target, tmp_path / "out")
+    assert report.outcome == "passed", report.reason
+    output = tmp_path / "out" / report.outputs[0].path
+    assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
+    with zipfile.ZipFile(output) as package:
+        written = fromstring(package.read("META-INF/manifest.xml"))
+    ns = "{urn:oasis:names:tc:opendocument:xmlns:manifest:1.0}"
+    assert written.tag == f"{ns}manifest" and written.attrib == {f"{ns}version": "1.3"} and not written.text
+    assert [(e.tag, dict(e.attrib), list(e), e.text, e.tail) for e in written] == [
+        (f"{ns}file-entry", {f"{ns}full-path": "/", f"{ns}version": "1.3", f"{ns}media-type": ODF_MIME["odt"]},
+         [], None, None),
+        (f"{ns}file-entry", {f"{ns}full-path": "content.xml", f"{ns}media-type": "text/xml"}, [], None, None),
+        (f"{ns}file-entry", {f"{ns}full-path": "meta.xml", f"{ns}media-type": "text/xml"}, [], None, None)]
+
+
+def test_fuzz_input_with_a_formula_in_the_manifest_passes_the_inspector(tmp_path: Path) -> None:
+    src = tmp_path / "odt-macro.odt"
+    src.write_bytes((REGRESSIONS / "094676bd4942-odf.bin").read_bytes())
+    report = run_engine(src, tmp_path / "out")
+    assert report.outcome == "sanitized"
+    output = tmp_path / "out" / report.outputs[0].path
+    assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
