@@ -410,3 +410,16 @@ def test_fuzz_input_with_a_formula_in_the_manifest_passes_the_inspector(tmp_path
     assert report.outcome == "sanitized"
     output = tmp_path / "out" / report.outputs[0].path
     assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
+
+
+def test_a_manifest_that_is_not_a_manifest_blocks_the_file(tmp_path: Path) -> None:
+    src = write_odf(tmp_path / "plain.odt", "<text:p>本文</text:p>")
+    manifest = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {XMLNS}>'
+                '<manifest:file-entry xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+                'manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.text"/>'
+                "</office:document-content>")
+    target = _with_part(src, tmp_path / "manifest.odt", "META-INF/manifest.xml", manifest.encode())
+    report = run_engine(target, tmp_path / "out")
+    assert report.outcome == "blocked" and report.reason_code == "corrupt_file", report
+    assert report.reason == "the OpenDocument manifest (META-INF/manifest.xml) is not a manifest" and not report.outputs
+    assert not list((tmp_path / "out").glob("*.odt"))
