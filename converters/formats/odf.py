@@ -396,11 +396,12 @@ class OdfConverter(Converter):
                     data = serialise(self._manifest(manifest, dropped))
                 elif name.endswith(".xml"):
                     root = parse_xml(data, name)
-                    changed = scrub_xml(root, findings, name)
+                    scrub_xml(root, findings, name)
                     if _bindings_differ(root):
-                        root, changed = canonical_copy(root), True
-                    if changed:
-                        data = serialise(root)
+                        root = canonical_copy(root)
+                    # always written again, in UTF-8: the bytes written are the tree checked, and a part
+                    # kept in its own encoding (Shift_JIS, ISO-2022-JP...) is one libxml2 reads but expat refuses
+                    data = serialise(root)
                 output.writestr(name, data)
 
     @staticmethod

@@ -423,3 +423,56 @@ def test_a_manifest_that_is_not_a_manifest_blocks_the_file(tmp_path: Path) -> No
     assert report.outcome == "blocked" and report.reason_code == "corrupt_file", report
     assert report.reason == "the OpenDocument manifest (META-INF/manifest.xml) is not a manifest" and not report.outputs
     assert not list((tmp_path / "out").glob("*.odt"))
+
+
+STYLES_IN = {  # a part in an encoding expat cannot read: written again in UTF-8
+    "Shift_JIS": "cp932", "EUC-JP": "euc_jp", "ISO-2022-JP": "iso2022_jp", "UTF-16": "utf-16"}
+
+
+@pytest.mark.parametrize("declared", sorted(STYLES_IN))
+def test_a_part_in_another_encoding_is_written_in_utf8(tmp_path: Path, declared: str) -> None:
+    """Found by fuzzing: an unchanged styles.xml declared as Shift_JIS was copied as it was; libxml2
+    reads it, the inspector's parser (expat) refuses it ('multi-byte encodings are not supported')."""
+    src = write_odf(tmp_path / "plain.odt", "<text:p>本文</text:p>")
+    styles = (f'<?xml version="1.0" encoding="{declared}" standalone="yes"?><office:document-styles {XMLNS} '
+              'office:version="1.3"><office:styles><style:style style:name="見出し" style:family="paragraph"/>'
+              "</office:styles></office:document-styles>")
+    target = tmp_path / "styles.odt"
+    with zipfile.ZipFile(src) as original, zipfile.ZipFile(target, "w") as out:
+        for info in original.infolist():
+            out.writestr(info, original.read(info))
+        out.writestr("styles.xml", styles.encode(STYLES_IN[declared]))
+    report = run_engine(target, tmp_path / "out")
+    assert report.outcome == "passed", report.reason
+    output = tmp_path / "out" / report.outputs[0].path
+    assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
+    with zipfile.ZipFile(output) as package:
+        written = package.read("styles.xml")
+    assert written.startswith(b"<?xml version='1.0' encoding='UTF-8'")
+    style = fromstring(written).find(f".//{{{ODF_NS['style']}}}style")
+    assert style is not None and style.get(f"{{{ODF_NS['style']}}}name") == "見出し"
+
+
+@pytest.mark.parametrize("data", [
+    b'<?xml version="1.0" encoding="x-no-such-encoding"?><office:document-styles/>',
+    b'<?xml version="1.0" encoding="Shift_JIS"?><office:document-styles>\x81\x7f\xff</office:document-styles>',
+    b'<?xml version="1.0" encoding="UTF-8"?><office:document-styles>\xff\xfe</office:document-styles>'])
+def test_a_part_that_cannot_be_decoded_blocks_the_file(tmp_path: Path, data: bytes) -> None:
+    src = write_odf(tmp_path / "plain.odt", "<text:p>本文</text:p>")
+    target = tmp_path / "styles.odt"
+    with zipfile.ZipFile(src) as original, zipfile.ZipFile(target, "w") as out:
+        for info in original.infolist():
+            out.writestr(info, original.read(info))
+        out.writestr("styles.xml", data)
+    report = run_engine(target, tmp_path / "out")
+    assert report.outcome == "blocked" and report.reason_code == "corrupt_file", report
+    assert report.reason == "the document part styles.xml is not well-formed XML" and not report.outputs
+
+
+def test_fuzz_input_with_a_shift_jis_styles_part_passes_the_inspector(tmp_path: Path) -> None:
+    src = tmp_path / "odt-macro.odt"
+    src.write_bytes((REGRESSIONS / "63db2531e185-odf.bin").read_bytes())
+    report = run_engine(src, tmp_path / "out")
+    assert report.outcome == "sanitized"
+    output = tmp_path / "out" / report.outputs[0].path
+    assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
