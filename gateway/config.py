@@ -47,30 +47,89 @@ class MailSettings:
     max_attachments_mb: int = 40  # disarmed attachments beyond this total are removed (and listed) per mail
 
 
+def _setting(default: Any, help: str, metavar: str | None = None) -> Any:
+    """A [serve] setting: its one default, and the sentence ``gateway serve --help`` shows for its flag."""
+    return field(default=default, metadata={"help": help, "metavar": metavar})
+
+
+MIB = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class ServeSettings:
-    smtp_listen: str = "127.0.0.1:2525"
-    http_listen: str = ""  # internet side, e.g. 127.0.0.1:8080: uploads (empty: no HTTP API)
-    lgwan_http_listen: str = ""  # LGWAN side: status and downloads only, on its own address
-    lgwan_smtp: str = ""  # host:port of the LGWAN mail server; empty: deliver into DATA_DIR/lgwan
-    data_dir: str = "data"
-    relay_networks: str = "127.0.0.1/32,::1/128"  # who may relay to the gateway (comma-separated CIDRs)
-    recipient_domains: str = ""  # comma-separated; mail to any other domain is refused
-    workers: int = 2
-    retry_base_seconds: int = 60
-    max_age_seconds: int = 5 * 24 * 3600
-    max_message_mb: int = 50
-    min_free_mb: int = 512  # below this much free disk, SMTP answers 452 instead of accepting
-    max_upload_mb: int = 200
-    quarantine_days: int = 30  # originals are kept this long (mode 0600), then purged
-    audit_retention_days: int = 1825  # audit records older than this are purged (the chain stays verifiable)
-    postmaster: str = ""  # told when a message could not be delivered in time
-    tls_certificate: str = ""  # PEM files: when set, STARTTLS is offered
-    tls_key: str = ""
-    max_connections_per_client: int = 10
-    smtp_timeout_seconds: int = 60  # an SMTP client silent this long between commands is disconnected
-    max_queue: int = 10_000  # above this many queued jobs, SMTP answers 451 (try later) instead of accepting
-    audit_database: str = ""  # empty: SQLite in data_dir; postgresql://... when several nodes share one log
+    """The one declaration of what ``gateway serve`` runs with: the TOML [serve] section, the flags
+    (``gateway/cli/serve.py`` makes one flag per field) and the values each component receives
+    (the properties below) all come from here, so every default is written once."""
+
+    smtp_listen: str = _setting("127.0.0.1:2525", "SMTP intake address (the internet-side mail server relays here)",
+                                "HOST:PORT")
+    http_listen: str = _setting("", "internet-side HTTP API for uploads (empty: off)", "HOST:PORT")
+    lgwan_http_listen: str = _setting("", "LGWAN-side HTTP: status and downloads only, on its own address",
+                                      "HOST:PORT")
+    lgwan_smtp: str = _setting("", "the LGWAN mail server; empty: deliver into DATA_DIR/lgwan", "HOST:PORT")
+    data_dir: str = _setting("data", "spool, audit log, quarantine and results", "DIR")
+    relay_networks: str = _setting("127.0.0.1/32,::1/128", "who may relay to the gateway", "CIDR[,CIDR]")
+    recipient_domains: str = _setting("", "mail to any other domain is refused (required)", "DOMAIN[,DOMAIN]")
+    workers: int = _setting(2, "pipeline worker processes", "N")
+    retry_base_seconds: float = _setting(60.0, "first delivery retry after this long, doubling each time", "SECONDS")
+    max_age_seconds: float = _setting(5 * 24 * 3600.0, "undelivered mail is given up (and the postmaster told) "
+                                      "after this long", "SECONDS")
+    max_message_mb: int = _setting(50, "largest mail accepted over SMTP", "MB")
+    min_free_mb: int = _setting(512, "below this much free disk, SMTP answers 452 and HTTP 503", "MB")
+    max_upload_mb: int = _setting(200, "largest upload accepted over HTTP", "MB")
+    quarantine_days: int = _setting(30, "originals are kept this long (mode 0600), then purged", "DAYS")
+    audit_retention_days: int = _setting(1825, "audit records older than this are purged (the chain stays "
+                                         "verifiable)", "DAYS")
+    postmaster: str = _setting("", "told when a mail could not be delivered in time", "ADDRESS")
+    tls_certificate: str = _setting("", "PEM certificate; when set (with the key), STARTTLS is offered", "FILE")
+    tls_key: str = _setting("", "PEM private key for STARTTLS", "FILE")
+    max_connections_per_client: int = _setting(10, "simultaneous SMTP connections from one address", "N")
+    smtp_timeout_seconds: float = _setting(60.0, "an SMTP client silent this long between commands is "
+                                           "disconnected", "SECONDS")
+    max_queue: int = _setting(10_000, "above this many queued jobs, SMTP answers 451 and HTTP 503 (try later)", "N")
+    audit_database: str = _setting("", "empty: SQLite in the data directory; postgresql://... when several nodes "
+                                   "share one log", "URL")
+
+    # The values components receive, derived from the declaration above (checked by validate()).
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def smtp_address(self) -> tuple[str, int]:
+        return host_port(self.smtp_listen)
+
+    @property
+    def lgwan_smtp_address(self) -> tuple[str, int] | None:
+        return host_port(self.lgwan_smtp) if self.lgwan_smtp else None
+
+    @property
+    def http_address(self) -> tuple[str, int] | None:
+        return host_port(self.http_listen) if self.http_listen else None
+
+    @property
+    def lgwan_http_address(self) -> tuple[str, int] | None:
+        return host_port(self.lgwan_http_listen) if self.lgwan_http_listen else None
+
+    @property
+    def relay_network_list(self) -> tuple[str, ...]:
+        return tuple(n.strip() for n in self.relay_networks.split(",") if n.strip())
+
+    @property
+    def recipient_domain_list(self) -> tuple[str, ...]:
+        return tuple(d.strip().lower() for d in self.recipient_domains.split(",") if d.strip())
+
+    @property
+    def max_message_bytes(self) -> int:
+        return self.max_message_mb * MIB
+
+    @property
+    def min_free_bytes(self) -> int:
+        return self.min_free_mb * MIB
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * MIB
 
 
 @dataclass(frozen=True)
@@ -104,9 +163,12 @@ def _typed(cls: type, values: dict[str, Any], section: str, label: Callable[[str
         if expected is int and (not isinstance(value, int) or isinstance(value, bool) or value < 0
                                 or (value == 0 and key != "office_spares")):
             raise ConfigError(f"{name(key)} must be a positive integer")
+        if expected is float and (not isinstance(value, int | float) or isinstance(value, bool) or value <= 0):
+            raise ConfigError(f"{name(key)} must be a positive number")
         if expected in (bool, str) and not isinstance(value, expected):
             raise ConfigError(f"{name(key)} must be a {expected.__name__}")
-    return cls(**values)
+    return cls(**{key: float(value) if type(getattr(defaults, key)) is float else value
+                  for key, value in values.items()})
 
 
 def host_port(value: str) -> tuple[str, int]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import ipaddress
 import json
 import logging
 import os
@@ -32,7 +31,7 @@ from aiosmtpd.controller import Controller
 
 from gateway.audit.log import FIELDS as AUDIT_FIELDS
 from gateway.audit.log import AuditLog
-from gateway.config import Settings
+from gateway.config import ServeSettings, Settings
 from gateway.delivery.notices import rejected_notice
 from gateway.delivery.transports import DirectoryTransport, SmtpTransport
 from gateway.delivery.worker import IDLE_POLL_SECONDS, DeliveryWorker, Transport
@@ -42,7 +41,6 @@ from gateway.intake.throttle import AuthThrottle
 from gateway.pipeline.mail import MailSanitizer
 from gateway.pipeline.sanitize import Sanitizer
 from gateway.sandbox.crash_report import transfer
-from gateway.serve_options import ServeOptions
 from gateway.spool import Spool, SpoolJob, fsync_dir, write_durably
 from gateway.startup import ListenFailed, listen
 from gateway.stop_signal import SPAWN, StopSignal
@@ -57,7 +55,7 @@ PURGE_SECONDS = 3600.0
 HTTP_START_SECONDS = 30.0
 
 
-def run_worker(settings: Settings, options: ServeOptions, role: str, stopping: StopSignal) -> None:
+def run_worker(settings: Settings, role: str, stopping: StopSignal) -> None:
     """A worker process's life: one loop until the service stops (it dies with the service)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -65,7 +63,7 @@ def run_worker(settings: Settings, options: ServeOptions, role: str, stopping: S
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when workers stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s")
-    service = Service(settings, options, stopping)
+    service = Service(settings, stopping)
     try:
         {"pipeline": service._pipeline_loop, "delivery": service.delivery.loop,
          "uploads": service._upload_loop}[role]()
@@ -77,23 +75,22 @@ def run_worker(settings: Settings, options: ServeOptions, role: str, stopping: S
 @dataclass
 class Service:
     settings: Settings
-    options: ServeOptions
     stopping: StopSignal = field(default_factory=StopSignal)
 
+    @property
+    def serve(self) -> ServeSettings:
+        return self.settings.serve
+
     def __post_init__(self) -> None:
-        data = self.options.data_dir
+        data = self.serve.data_path
         self.spool = Spool(data / "spool")
-        self.audit = AuditLog(data / "audit.sqlite3", database=self.options.audit_database)
+        self.audit = AuditLog(data / "audit.sqlite3", database=self.serve.audit_database)
         self.quarantine = data / "quarantine"
         self.quarantine.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.transport: Transport = (SmtpTransport(*self.options.lgwan_smtp) if self.options.lgwan_smtp
+        lgwan = self.serve.lgwan_smtp_address
+        self.transport: Transport = (SmtpTransport(*lgwan) if lgwan
                                      else DirectoryTransport(data / "lgwan"))
-        self.policy = IntakePolicy(
-            relay_networks=tuple(ipaddress.ip_network(n, strict=False) for n in self.options.relay_networks),
-            recipient_domains=tuple(d.lower() for d in self.options.recipient_domains),
-            max_message_bytes=self.options.max_message_bytes, min_free_bytes=self.options.min_free_bytes,
-            max_connections_per_client=self.options.max_connections_per_client,
-            command_timeout_seconds=self.options.smtp_timeout_seconds, max_queue=self.options.max_queue)
+        self.policy = IntakePolicy.from_settings(self.serve)
         self.threads: list[threading.Thread] = []
         self.workers: dict[str, Any] = {}  # name -> multiprocessing process
         self.workers_joined = threading.Event()
@@ -103,7 +100,7 @@ class Service:
         self.http_servers: list[Any] = []
         self.controller: Controller | None = None
         self.auth_throttle = AuthThrottle()  # failed logins counted across both listeners
-        self.delivery = DeliveryWorker(self.spool, self.transport, self.options, self.stopping, self._record,
+        self.delivery = DeliveryWorker(self.spool, self.transport, self.serve, self.stopping, self._record,
                                        self._park)
 
     def start(self) -> None:
@@ -120,9 +117,9 @@ class Service:
             raise
 
     def _bind(self) -> dict[str, socket.socket]:
-        wanted = [("smtp", (self.options.smtp_host, self.options.smtp_port), "SMTP intake, [serve] smtp_listen"),
-                  ("http", self.options.http_listen, "HTTP uploads, [serve] http_listen"),
-                  ("lgwan-http", self.options.lgwan_http_listen, "LGWAN HTTP, [serve] lgwan_http_listen")]
+        wanted = [("smtp", self.serve.smtp_address, "SMTP intake, [serve] smtp_listen"),
+                  ("http", self.serve.http_address, "HTTP uploads, [serve] http_listen"),
+                  ("lgwan-http", self.serve.lgwan_http_address, "LGWAN HTTP, [serve] lgwan_http_listen")]
         bound: dict[str, socket.socket] = {}
         try:
             for name, address, what in wanted:
@@ -136,21 +133,21 @@ class Service:
 
     def _start(self, listeners: dict[str, socket.socket]) -> None:
         tls = None
-        if self.options.tls_certificate:
+        if self.serve.tls_certificate:
             try:
-                tls = tls_context(self.options.tls_certificate, self.options.tls_key)
+                tls = tls_context(self.serve.tls_certificate, self.serve.tls_key)
             except (OSError, ssl.SSLError) as exc:
-                raise ConfigError(f"cannot load the TLS certificate {self.options.tls_certificate} and key "
-                                  f"{self.options.tls_key}: {getattr(exc, 'strerror', None) or exc}") from None
+                raise ConfigError(f"cannot load the TLS certificate {self.serve.tls_certificate} and key "
+                                  f"{self.serve.tls_key}: {getattr(exc, 'strerror', None) or exc}") from None
         recovered = self.spool.recover()
         if recovered:
             log.warning("recovered %d jobs left by an interrupted run", recovered)
-        for index in range(self.options.workers):
+        for index in range(self.serve.workers):
             self._spawn(f"pipeline-{index}", "pipeline")
         self._spawn("delivery", "delivery")
         self._spawn("uploads", "uploads")
-        self.controller = start_smtp(IntakeHandler(self.spool, self.audit, self.policy), self.options.smtp_host,
-                                     self.options.smtp_port, self.policy, tls, listeners.pop("smtp"))
+        self.controller = start_smtp(IntakeHandler(self.spool, self.audit, self.policy), *self.serve.smtp_address,
+                                     self.policy, tls, listeners.pop("smtp"))
         self._thread(self._maintenance_loop, "maintenance")
         starting = [self._start_http(listeners.pop(name), uploads=uploads)
                     for name, uploads in (("http", True), ("lgwan-http", False)) if name in listeners]
@@ -167,9 +164,9 @@ class Service:
         from gateway.intake.http_api import ApiContext, create_app
         from gateway.intake.tokens import TokenStore
 
-        tokens = TokenStore(self.options.data_dir / "tokens.sqlite3", self.options.audit_database)
-        context = ApiContext(self.spool, self.audit, tokens, self.results, self.options.max_upload_bytes,
-                             self.options.min_free_bytes, self.options.max_queue, self.auth_throttle)
+        tokens = TokenStore(self.serve.data_path / "tokens.sqlite3", self.serve.audit_database)
+        context = ApiContext(self.spool, self.audit, tokens, self.results, self.serve.max_upload_bytes,
+                             self.serve.min_free_bytes, self.serve.max_queue, self.auth_throttle)
         host, port = listener.getsockname()[:2]
         config = uvicorn.Config(create_app(context, accepts_uploads=uploads), host=host, port=port,
                                 log_level="warning", access_log=False, timeout_keep_alive=5, limit_concurrency=100)
@@ -178,7 +175,7 @@ class Service:
         return server, self._thread(lambda: server.run(sockets=[listener]), "http" if uploads else "http-lgwan")
 
     def _spawn(self, name: str, role: str) -> None:
-        process = SPAWN.Process(target=run_worker, args=(self.settings, self.options, role, self.stopping),
+        process = SPAWN.Process(target=run_worker, args=(self.settings, role, self.stopping),
                                 name=name, daemon=False)
         process.start()
         self.workers[name] = process
@@ -344,8 +341,8 @@ class Service:
     def _notify_rejected(self, job_id: str, envelope: dict[str, Any], reason: str, digest: str) -> None:
         """A mail that could not be made safe is not delivered; its recipients (and the postmaster)
         get a plain notice through the outbox instead, so nobody waits for a mail that never comes."""
-        notice = rejected_notice(job_id, envelope, reason, digest, self.options.postmaster,
-                                 self.options.quarantine_days)
+        notice = rejected_notice(job_id, envelope, reason, digest, self.serve.postmaster,
+                                 self.serve.quarantine_days)
         if notice is not None:
             sender, recipients, message = notice
             self.spool.to_outbox(job_id, {"sender": sender, "recipients": recipients}, message)
@@ -370,13 +367,13 @@ class Service:
     def purge(self, now: float | None = None) -> tuple[int, int]:
         """Delete originals older than the quarantine period and audit records past retention."""
         moment = now if now is not None else time.time()
-        cutoff = moment - self.options.quarantine_days * 86400
+        cutoff = moment - self.serve.quarantine_days * 86400
         removed = 0
         for original in self.quarantine.iterdir():
             if original.stat().st_mtime < cutoff:
                 original.unlink()
                 removed += 1
-        horizon = datetime.fromtimestamp(moment - self.options.audit_retention_days * 86400, UTC)
+        horizon = datetime.fromtimestamp(moment - self.serve.audit_retention_days * 86400, UTC)
         purged = self.audit.purge_before(horizon.isoformat(timespec="milliseconds"))
         if removed or purged:
             self._record("purged", "retention", detail=f"{removed} originals, {purged} audit records")

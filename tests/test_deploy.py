@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli.main import _parser
-from gateway.cli.serve import options
+from gateway.cli.serve import settings_from
 from gateway.config import load_settings
 from gateway.service import STOP_GRACE_SECONDS
 
@@ -28,10 +28,10 @@ def readme_configuration(tmp_path: Path) -> Path:
 def test_example_configurations_are_valid(tmp_path: Path, source: str) -> None:
     path = ROOT / "deploy" / "gateway.toml" if source == "deploy" else readme_configuration(tmp_path)
     settings = load_settings(path)
-    _, serve = options(_parser().parse_args(["serve", "--config", str(path)]))
-    assert serve.recipient_domains == ("city.example.lg.jp",) and settings.sandbox.mode == "bwrap"
+    serve = settings_from(_parser().parse_args(["serve", "--config", str(path)])).serve
+    assert serve.recipient_domain_list == ("city.example.lg.jp",) and settings.sandbox.mode == "bwrap"
     if source == "deploy":
-        assert serve.lgwan_smtp is not None and serve.postmaster and settings.mail.subject_tag == "[外部]"
+        assert serve.lgwan_smtp_address is not None and serve.postmaster and settings.mail.subject_tag == "[外部]"
 
 
 def test_the_systemd_unit_starts_the_configured_service() -> None:

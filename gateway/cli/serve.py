@@ -8,11 +8,11 @@ import os
 import signal
 import sys
 import threading
+from dataclasses import fields
 from pathlib import Path
 
-from gateway.config import Settings, host_port, load_settings, with_serve_flags
+from gateway.config import ServeSettings, Settings, load_settings, with_serve_flags
 from gateway.errors import ConfigError
-from gateway.serve_options import ServeOptions
 from gateway.service import Service
 from gateway.startup import PRIVATE_UMASK, StartupInterrupted, make_private, notify, take_data_dir
 
@@ -20,46 +20,30 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, metavar="FILE")
-    parser.add_argument("--smtp-listen", metavar="HOST:PORT")
-    parser.add_argument("--http-listen", metavar="HOST:PORT")
-    parser.add_argument("--lgwan-http-listen", metavar="HOST:PORT")
-    parser.add_argument("--lgwan-smtp", metavar="HOST:PORT")
-    parser.add_argument("--data-dir", metavar="DIR")
-    parser.add_argument("--relay-networks", metavar="CIDR[,CIDR]")
-    parser.add_argument("--recipient-domains", metavar="D[,D]")
-    parser.add_argument("--workers", type=int)
-    parser.add_argument("--retry-base-seconds", type=int)
+    """``--config`` and one flag per [serve] setting, with the setting's own help and default."""
+    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration file (deploy/gateway.toml "
+                        "is an example); flags override its [serve] section")
+    defaults = ServeSettings()
+    for setting in fields(ServeSettings):
+        default = getattr(defaults, setting.name)
+        kind = type(default)
+        shown = f" (default: {default})" if default != "" else ""
+        parser.add_argument(f"--{setting.name.replace('_', '-')}", dest=setting.name,
+                            metavar=setting.metadata["metavar"], type=kind if kind in (int, float) else str,
+                            help=f"{setting.metadata['help']}{shown}")
 
 
-def options(args: argparse.Namespace) -> tuple[Settings, ServeOptions]:
-    """The settings and the service's options: the file's [serve] with the flags over it, every
-    value checked by the file's rules (config.with_serve_flags) before anything starts."""
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The file's settings with the flags over its [serve] section, every value checked by the
+    file's rules (config.with_serve_flags) before anything starts."""
     settings = load_settings(args.config)
-    flags = {key: value for key, value in vars(args).items()
-             if key in settings.serve.__dataclass_fields__ and value is not None}
+    flags = {setting.name: getattr(args, setting.name) for setting in fields(ServeSettings)
+             if getattr(args, setting.name, None) is not None}
     settings = with_serve_flags(settings, flags)
-    serve = settings.serve
-    domains = tuple(d.strip() for d in serve.recipient_domains.split(",") if d.strip())
-    if not domains:
+    if not settings.serve.recipient_domain_list:
         raise ConfigError("set the recipient domains (--recipient-domains or [serve] recipient_domains): "
                           "the gateway never relays to any domain")
-    host, port = host_port(serve.smtp_listen)
-    lgwan = host_port(serve.lgwan_smtp) if serve.lgwan_smtp else None
-    http = host_port(serve.http_listen) if serve.http_listen else None
-    lgwan_http = host_port(serve.lgwan_http_listen) if serve.lgwan_http_listen else None
-    networks = tuple(n.strip() for n in serve.relay_networks.split(",") if n.strip())
-    return settings, ServeOptions(
-        data_dir=Path(serve.data_dir), smtp_host=host, smtp_port=port, lgwan_smtp=lgwan, relay_networks=networks,
-        recipient_domains=domains, workers=serve.workers, retry_base_seconds=float(serve.retry_base_seconds),
-        max_age_seconds=float(serve.max_age_seconds), max_message_bytes=serve.max_message_mb * 1024 * 1024,
-        min_free_bytes=serve.min_free_mb * 1024 * 1024, http_listen=http, lgwan_http_listen=lgwan_http,
-        max_upload_bytes=serve.max_upload_mb * 1024 * 1024, quarantine_days=serve.quarantine_days,
-        audit_retention_days=serve.audit_retention_days, postmaster=serve.postmaster,
-        tls_certificate=serve.tls_certificate, tls_key=serve.tls_key,
-        max_connections_per_client=serve.max_connections_per_client,
-        smtp_timeout_seconds=float(serve.smtp_timeout_seconds), max_queue=serve.max_queue,
-        audit_database=serve.audit_database)
+    return settings
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             service.stop()
         print(f"gateway: stopped during start-up ({exc})", file=sys.stderr, flush=True)
         return 0
-    print(startup_summary(service.options), flush=True)
+    print(startup_summary(service.serve), flush=True)
     notify("READY=1")
     stop.wait()
     notify("STOPPING=1")
@@ -95,16 +79,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace) -> Service:
-    settings, serve = options(args)
+    settings = settings_from(args)
+    serve = settings.serve
     os.umask(PRIVATE_UMASK)  # before the first file is written; workers and sandboxes inherit it
-    lock = take_data_dir(serve.data_dir)  # held (open) for the life of the process
+    lock = take_data_dir(serve.data_path)  # held (open) for the life of the process
     try:
-        changed = make_private(serve.data_dir)
+        changed = make_private(serve.data_path)
         if changed:
             log.warning("made %d files and directories under %s private to the service's user (earlier versions "
                         "left them readable by others)", changed, serve.data_dir)
         try:
-            service = Service(settings, serve)
+            service = Service(settings)
         except OSError as exc:
             raise ConfigError(f"data directory {serve.data_dir}: {exc.strerror} ({exc.filename})") from None
         service.start()
@@ -114,18 +99,20 @@ def _start(args: argparse.Namespace) -> Service:
     return service
 
 
-def startup_summary(serve: ServeOptions) -> str:
+def startup_summary(serve: ServeSettings) -> str:
     """What an operator needs to see once the service is up: where it listens, where mail goes."""
-    mail_to = (f"the LGWAN mail server {serve.lgwan_smtp[0]}:{serve.lgwan_smtp[1]}" if serve.lgwan_smtp
-               else f"the directory {serve.data_dir / 'lgwan'} (no LGWAN mail server set: --lgwan-smtp)")
-    http = (f"http://{serve.http_listen[0]}:{serve.http_listen[1]}/ (uploads; /docs for the API)"
-            if serve.http_listen else "off (--http-listen HOST:PORT to take uploads)")
-    lines = [f"gateway: ready ({serve.workers} pipeline workers), data in {serve.data_dir}",
-             f"  SMTP intake  {serve.smtp_host}:{serve.smtp_port} for {', '.join(serve.recipient_domains)} "
-             f"from {', '.join(serve.relay_networks)}",
+    lgwan, http, lgwan_http = serve.lgwan_smtp_address, serve.http_address, serve.lgwan_http_address
+    mail_to = (f"the LGWAN mail server {lgwan[0]}:{lgwan[1]}" if lgwan
+               else f"the directory {serve.data_path / 'lgwan'} (no LGWAN mail server set: --lgwan-smtp)")
+    uploads = (f"http://{http[0]}:{http[1]}/ (uploads; /docs for the API)" if http
+               else "off (--http-listen HOST:PORT to take uploads)")
+    host, port = serve.smtp_address
+    lines = [f"gateway: ready ({serve.workers} pipeline workers), data in {serve.data_path}",
+             f"  SMTP intake  {host}:{port} for {', '.join(serve.recipient_domain_list)} "
+             f"from {', '.join(serve.relay_network_list)}",
              f"  mail goes to {mail_to}",
-             f"  HTTP         {http}"]
-    if serve.lgwan_http_listen:
-        lines.append(f"  LGWAN HTTP   http://{serve.lgwan_http_listen[0]}:{serve.lgwan_http_listen[1]}/ (downloads)")
+             f"  HTTP         {uploads}"]
+    if lgwan_http:
+        lines.append(f"  LGWAN HTTP   http://{lgwan_http[0]}:{lgwan_http[1]}/ (downloads)")
     lines.append("  stop with Ctrl-C or SIGTERM")
     return "\n".join(lines)

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gateway.config import ServeSettings
 from gateway.delivery.notices import undeliverable_notice
 from gateway.delivery.transports import DeliveryError, PermanentDeliveryError
-from gateway.serve_options import ServeOptions
 from gateway.spool import Spool, SpoolJob
 from gateway.stop_signal import StopSignal
 
@@ -39,7 +39,7 @@ class DeliveryWorker:
 
     spool: Spool
     transport: Transport
-    options: ServeOptions
+    options: ServeSettings
     stopping: StopSignal
     record: Recorder
     park: Callable[[SpoolJob, str], None]

@@ -47,7 +47,7 @@ class ApiContext:
     results: Path
     max_upload_bytes: int
     min_free_bytes: int
-    max_queue: int = 10_000
+    max_queue: int
     throttle: AuthThrottle = field(default_factory=AuthThrottle)
     accepted: int = 0
 

@@ -22,10 +22,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.audit.log import AuditLog
+from gateway.config import ServeSettings
 from gateway.spool import Spool
 
 log = logging.getLogger(__name__)
 DEPTH_RECOUNT_SECONDS = 1.0
+MAX_RECIPIENTS = 100  # per message (RFC 5321's minimum a server must take)
 COMMAND_CALL_LIMIT = {"RCPT": 20_000, "*": 2_000}  # per connection; beyond it 421 and the connection closes
 SENDER = re.compile(r"[!-;=?-~]{1,256}@[A-Za-z0-9.-]{1,253}")  # ASCII, no <>, or empty (the null sender)
 LOCAL_PART = re.compile(r"[A-Za-z0-9.#$&'*+/=?^_`{|}~-]+")
@@ -34,14 +36,25 @@ DOMAIN = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+")
 
 @dataclass(frozen=True)
 class IntakePolicy:
+    """What SMTP intake enforces; built from the [serve] settings (``from_settings``), which hold
+    every default."""
+
     relay_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     recipient_domains: tuple[str, ...]
-    max_message_bytes: int = 50 * 1024 * 1024
-    max_recipients: int = 100
-    min_free_bytes: int = 512 * 1024 * 1024
-    max_queue: int = 10_000
-    max_connections_per_client: int = 10
-    command_timeout_seconds: float = 60.0
+    max_message_bytes: int
+    min_free_bytes: int
+    max_queue: int
+    max_connections_per_client: int
+    command_timeout_seconds: float
+    max_recipients: int = MAX_RECIPIENTS
+
+    @classmethod
+    def from_settings(cls, serve: ServeSettings) -> IntakePolicy:
+        return cls(relay_networks=tuple(ipaddress.ip_network(n, strict=False) for n in serve.relay_network_list),
+                   recipient_domains=serve.recipient_domain_list, max_message_bytes=serve.max_message_bytes,
+                   min_free_bytes=serve.min_free_bytes, max_queue=serve.max_queue,
+                   max_connections_per_client=serve.max_connections_per_client,
+                   command_timeout_seconds=serve.smtp_timeout_seconds)
 
     def client_allowed(self, peer: Any) -> bool:
         try:

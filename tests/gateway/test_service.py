@@ -22,8 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from gateway.audit.log import AuditLog
-from gateway.config import Settings
-from gateway.serve_options import ServeOptions
+from gateway.config import ServeSettings, Settings
 from gateway.service import Service
 
 DOMAIN = "city.example.lg.jp"
@@ -54,17 +53,16 @@ def lgwan() -> Iterator[tuple[Sink, int]]:
 
 
 def start_service(tmp_path: Path, lgwan_port: int | None, **changes: Any) -> Service:
-    options = ServeOptions(data_dir=tmp_path / "data", smtp_port=free_port(),
-                           lgwan_smtp=("127.0.0.1", lgwan_port) if lgwan_port else None,
-                           recipient_domains=(DOMAIN,), workers=1, retry_base_seconds=0.3,
-                           min_free_bytes=1024)
-    service = Service(Settings(), replace(options, **changes))
+    serve = ServeSettings(data_dir=str(tmp_path / "data"), smtp_listen=f"127.0.0.1:{free_port()}",
+                          lgwan_smtp=f"127.0.0.1:{lgwan_port}" if lgwan_port else "",
+                          recipient_domains=DOMAIN, workers=1, retry_base_seconds=0.3, min_free_mb=1)
+    service = Service(Settings(serve=replace(serve, **changes)))
     service.start()
     return service
 
 
 def relay(service: Service, raw: bytes, recipients: list[str] | None = None) -> dict[str, Any]:
-    with smtplib.SMTP("127.0.0.1", service.options.smtp_port, timeout=30) as client:
+    with smtplib.SMTP("127.0.0.1", service.serve.smtp_address[1], timeout=30) as client:
         return client.sendmail("sender@example.co.jp", recipients or [f"soumu@{DOMAIN}"],
                                raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
 
@@ -99,17 +97,17 @@ def test_mail_is_sanitised_delivered_and_audited(samples: Path, tmp_path: Path, 
 
 
 def test_no_open_relay_and_size_limit(samples: Path, tmp_path: Path) -> None:
-    service = start_service(tmp_path, None, max_message_bytes=200_000)
+    service = start_service(tmp_path, None, max_message_mb=1)
     try:
         with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
             relay(service, b"Subject: x\n\nbody\n", ["someone@gmail.example"])
         assert refused.value.recipients["someone@gmail.example"][0] == 550
         with pytest.raises((smtplib.SMTPDataError, smtplib.SMTPSenderRefused)) as large:
-            relay(service, b"Subject: big\n\n" + b"x" * 76 + b"\n" * 1 + (b"y" * 76 + b"\n") * 4000)
+            relay(service, b"Subject: big\n\n" + b"x" * 76 + b"\n" * 1 + (b"y" * 76 + b"\n") * 14_000)
         assert large.value.smtp_code == 552
     finally:
         service.stop()
-    foreign = start_service(tmp_path / "foreign", None, relay_networks=("10.0.0.0/8",))
+    foreign = start_service(tmp_path / "foreign", None, relay_networks="10.0.0.0/8")
     try:
         with pytest.raises(smtplib.SMTPSenderRefused) as denied:
             relay(foreign, b"Subject: x\n\nbody\n")
@@ -119,7 +117,7 @@ def test_no_open_relay_and_size_limit(samples: Path, tmp_path: Path) -> None:
 
 
 def test_low_disk_answers_452_and_keeps_nothing(tmp_path: Path) -> None:
-    service = start_service(tmp_path, None, min_free_bytes=1 << 62)
+    service = start_service(tmp_path, None, min_free_mb=1 << 42)
     try:
         with pytest.raises(smtplib.SMTPDataError) as full:
             relay(service, b"Subject: x\n\nbody\n")
@@ -226,7 +224,7 @@ def test_starttls_when_a_certificate_is_configured(samples: Path, tmp_path: Path
                     "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True)
     service = start_service(tmp_path, None, tls_certificate=str(certificate), tls_key=str(key))
     try:
-        with smtplib.SMTP("127.0.0.1", service.options.smtp_port, timeout=30) as client:
+        with smtplib.SMTP("127.0.0.1", service.serve.smtp_address[1], timeout=30) as client:
             client.ehlo()
             assert client.has_extn("starttls")
             context = ssl.create_default_context(cafile=str(certificate))
@@ -241,7 +239,7 @@ def test_starttls_when_a_certificate_is_configured(samples: Path, tmp_path: Path
 
 def test_too_many_connections_from_one_client(tmp_path: Path) -> None:
     service = start_service(tmp_path, None, max_connections_per_client=2)
-    clients = [smtplib.SMTP("127.0.0.1", service.options.smtp_port, timeout=30) for _ in range(3)]
+    clients = [smtplib.SMTP("127.0.0.1", service.serve.smtp_address[1], timeout=30) for _ in range(3)]
     try:
         with pytest.raises(smtplib.SMTPSenderRefused) as refused:
             clients[2].sendmail("a@example.jp", [f"soumu@{DOMAIN}"], b"Subject: x\r\n\r\nbody\r\n")
@@ -296,7 +294,7 @@ def test_a_mail_whose_processing_keeps_failing_ends_in_corrupt_not_limbo(tmp_pat
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    service = Service(Settings(), ServeOptions(data_dir=tmp_path / "data", recipient_domains=(DOMAIN,)))
+    service = Service(Settings(serve=ServeSettings(data_dir=str(tmp_path / "data"), recipient_domains=DOMAIN)))
     job_id = service.spool.accept({"sender": "a@example.jp", "recipients": [f"soumu@{DOMAIN}"]},
                                   b"Subject: x\r\n\r\nbody\r\n")
 
@@ -321,7 +319,7 @@ def test_an_upload_that_fails_half_way_delivers_none_of_its_files(tmp_path: Path
     from gateway.pipeline.sanitize import Sanitizer
     from gateway.spool import fsync_dir, new_job_id
 
-    service = Service(Settings(), ServeOptions(data_dir=tmp_path / "data", recipient_domains=(DOMAIN,)))
+    service = Service(Settings(serve=ServeSettings(data_dir=str(tmp_path / "data"), recipient_domains=DOMAIN)))
     transfer = new_job_id()
     staging = service.spool.queue("tmp") / transfer
     (staging / "files").mkdir(parents=True)
@@ -418,7 +416,7 @@ def test_bad_smtp_input_gets_clear_answers_and_the_service_keeps_serving(samples
     sink, port = lgwan
     service = start_service(tmp_path, port, smtp_timeout_seconds=1.0, max_queue=1)
     try:
-        session = RawSession(service.options.smtp_port)
+        session = RawSession(service.serve.smtp_address[1])
         assert session.command(b"EHLO relay.example.jp").startswith("250")
         assert session.command(b"FROB x").startswith("500")
         assert session.command(b"MAIL FROM:<broken").startswith("501")
@@ -428,7 +426,7 @@ def test_bad_smtp_input_gets_clear_answers_and_the_service_keeps_serving(samples
         assert session.command(b"RCPT TO:<\xff\xfe@" + DOMAIN.encode() + b">")[:1] == "5"
         assert session.command(b"DATA").startswith("503")  # no valid recipient
         session.close()
-        slow = RawSession(service.options.smtp_port)  # says nothing: disconnected after the timeout
+        slow = RawSession(service.serve.smtp_address[1])  # says nothing: disconnected after the timeout
         time.sleep(2.5)
         assert slow.file.read() in (b"", b"421 4.4.2 Timeout\r\n")  # closed (a 10 s socket timeout would raise)
         slow.close()
@@ -450,7 +448,7 @@ def test_bad_smtp_input_gets_clear_answers_and_the_service_keeps_serving(samples
 
 
 def test_the_deferred_queue_is_not_read_again_on_every_poll(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    service = Service(Settings(), ServeOptions(data_dir=tmp_path / "data", recipient_domains=(DOMAIN,)))
+    service = Service(Settings(serve=ServeSettings(data_dir=str(tmp_path / "data"), recipient_domains=DOMAIN)))
     for index in range(20):  # the LGWAN server has been down: mails wait for their next try
         service.spool.accept({}, f"mail {index}".encode())
         job = service.spool.claim("incoming", "active")
@@ -475,7 +473,7 @@ def test_the_deferred_queue_is_not_read_again_on_every_poll(tmp_path: Path, monk
 
 
 def test_a_busy_outbox_does_not_starve_due_retries(tmp_path: Path) -> None:
-    service = Service(Settings(), ServeOptions(data_dir=tmp_path / "data", recipient_domains=(DOMAIN,)))
+    service = Service(Settings(serve=ServeSettings(data_dir=str(tmp_path / "data"), recipient_domains=DOMAIN)))
     try:
         service.spool.accept({}, b"retry")
         job = service.spool.claim("incoming", "active")
@@ -495,7 +493,7 @@ def test_audit_records_that_cannot_be_written_are_kept_and_written_later(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sqlite3
 
-    service = Service(Settings(), ServeOptions(data_dir=tmp_path / "data", recipient_domains=(DOMAIN,)))
+    service = Service(Settings(serve=ServeSettings(data_dir=str(tmp_path / "data"), recipient_domains=DOMAIN)))
 
     def unavailable(*args: Any, **kwargs: Any) -> int:
         raise sqlite3.OperationalError("disk I/O error")

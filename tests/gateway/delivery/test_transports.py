@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from gateway.audit.log import AuditLog
+from gateway.config import ServeSettings
 from gateway.delivery.transports import DeliveryError, DirectoryTransport, PermanentDeliveryError, SmtpTransport
 from gateway.intake.smtp import COMMAND_CALL_LIMIT, IntakeHandler, IntakePolicy, start_smtp
 from gateway.spool import Spool
@@ -102,6 +104,11 @@ def test_the_directory_transport_writes_the_envelope_on_top_atomically(tmp_path:
     assert [p.name for p in (tmp_path / "lgwan").iterdir()] == ["job1.eml"]  # no temporary file left
 
 
+def nobody_relays() -> IntakePolicy:
+    """The intake policy for city.example.lg.jp with the [serve] defaults, and no relay network."""
+    return replace(IntakePolicy.from_settings(ServeSettings(recipient_domains="city.example.lg.jp")), relay_networks=())
+
+
 @pytest.mark.parametrize(("address", "allowed"), [
     ("soumu@city.example.lg.jp", True), ("Soumu@CITY.example.LG.jp", True), ("a@sub.city.example.lg.jp", True),
     ("a@evil.example.com", False), ("a@xcity.example.lg.jp", False), ("a%b@city.example.lg.jp", False),
@@ -109,13 +116,13 @@ def test_the_directory_transport_writes_the_envelope_on_top_atomically(tmp_path:
     ("u@city.example.lg.jp.", True), ("u@city.example.lg.jp\n", False),
 ])
 def test_recipients_only_in_the_lgwan_domains_and_plainly_written(address: str, allowed: bool) -> None:
-    policy = IntakePolicy(relay_networks=(), recipient_domains=("city.example.lg.jp",))
+    policy = nobody_relays()
     assert policy.recipient_allowed(address) is allowed
 
 
 def test_refusals_are_logged_once_per_connection_and_commands_are_capped(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    policy = IntakePolicy(relay_networks=(), recipient_domains=("city.example.lg.jp",))  # nobody may relay
+    policy = nobody_relays()  # nobody may relay
     audit = AuditLog(tmp_path / "audit.sqlite3")
     controller = start_smtp(IntakeHandler(Spool(tmp_path / "spool"), audit, policy), "127.0.0.1", free_port(), policy)
     try:

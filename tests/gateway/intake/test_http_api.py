@@ -11,9 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.config import Settings
+from gateway.config import ServeSettings, Settings
 from gateway.intake.tokens import TokenStore
-from gateway.serve_options import ServeOptions
 from gateway.service import Service
 from tests.gateway.test_service import free_port
 
@@ -21,10 +20,10 @@ from tests.gateway.test_service import free_port
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Service]:
     port = free_port()
-    options = ServeOptions(data_dir=tmp_path / "data", smtp_port=free_port(), recipient_domains=("example.lg.jp",),
-                           workers=1, http_listen=("127.0.0.1", port), max_upload_bytes=2_000_000,
-                           min_free_bytes=1024)
-    running = Service(Settings(), options)
+    serve = ServeSettings(data_dir=str(tmp_path / "data"), smtp_listen=f"127.0.0.1:{free_port()}",
+                          recipient_domains="example.lg.jp", workers=1, http_listen=f"127.0.0.1:{port}",
+                          max_upload_mb=2, min_free_mb=1)
+    running = Service(Settings(serve=serve))
     running.start()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -38,12 +37,12 @@ def service(tmp_path: Path) -> Iterator[Service]:
 
 
 def url(service: Service, path: str) -> str:
-    assert service.options.http_listen is not None
-    return f"http://127.0.0.1:{service.options.http_listen[1]}{path}"
+    assert service.serve.http_address is not None
+    return f"http://127.0.0.1:{service.serve.http_address[1]}{path}"
 
 
 def tokens(service: Service) -> TokenStore:
-    return TokenStore(service.options.data_dir / "tokens.sqlite3")
+    return TokenStore(service.serve.data_path / "tokens.sqlite3")
 
 
 def test_upload_status_and_download(service: Service, samples: Path) -> None:
@@ -66,7 +65,7 @@ def test_upload_status_and_download(service: Service, samples: Path) -> None:
                            "filename*=UTF-8''%E8%A6%8B%E7%A9%8D%E6%9B%B8%E2%91%A0.docx")
     assert b"vbaProject" not in download.content
     assert httpx.get(url(service, f"/api/v1/transfers/{transfer}/files/1"), headers=headers).status_code == 404
-    delivered = list((service.options.data_dir / "lgwan-files" / "_総務課" / transfer).rglob("*.docx"))
+    delivered = list((service.serve.data_path / "lgwan-files" / "_総務課" / transfer).rglob("*.docx"))
     assert [p.name for p in delivered] == ["見積書①.docx"]
     other = tokens(service).create("uploader", "staff-2")
     assert httpx.get(url(service, f"/api/v1/transfers/{transfer}"),
@@ -103,10 +102,10 @@ def test_health_and_metrics(service: Service) -> None:
 
 def test_lgwan_side_listener_serves_downloads_but_takes_no_uploads(tmp_path: Path, samples: Path) -> None:
     lgwan_port = free_port()
-    options = ServeOptions(data_dir=tmp_path / "data", smtp_port=free_port(), recipient_domains=("example.lg.jp",),
-                           workers=1, http_listen=("127.0.0.1", free_port()),
-                           lgwan_http_listen=("127.0.0.1", lgwan_port), min_free_bytes=1024)
-    service = Service(Settings(), options)
+    serve = ServeSettings(data_dir=str(tmp_path / "data"), smtp_listen=f"127.0.0.1:{free_port()}",
+                          recipient_domains="example.lg.jp", workers=1, http_listen=f"127.0.0.1:{free_port()}",
+                          lgwan_http_listen=f"127.0.0.1:{lgwan_port}", min_free_mb=1)
+    service = Service(Settings(serve=serve))
     service.start()
     try:
         base = f"http://127.0.0.1:{lgwan_port}"
@@ -171,14 +170,14 @@ def test_hostile_file_names_and_lying_content_types(service: Service, samples: P
     outcomes = [(f["outcome"], f.get("reason_code")) for f in status["files"]]
     assert outcomes[1] == ("blocked", "executable")  # judged by its bytes, not its name or declared type
     assert all(outcome == "sanitized" or outcome == "passed" for outcome, _ in outcomes[:1] + outcomes[2:])
-    root = service.options.data_dir / "lgwan-files"
+    root = service.serve.data_path / "lgwan-files"
     delivered = [p for p in root.rglob("*") if p.is_file()]
     assert len(delivered) == 4 and all(p.is_relative_to(root / transfer) for p in delivered), delivered
     names = [p.name for p in delivered]
     assert all(len(name.encode()) <= 255 and "\u202e" not in name and ".." not in name.split(".")[0]
                for name in names), names
     assert not any(name.split(".")[0].upper() == "CON" for name in names), names
-    assert not (service.options.data_dir / "etc").exists()
+    assert not (service.serve.data_path / "etc").exists()
 
 
 def test_an_upload_whose_audit_record_fails_is_still_accepted_and_recorded_later(
@@ -225,7 +224,7 @@ def test_failed_logins_are_limited_and_revoked_tokens_refused(service: Service) 
 
 def test_a_full_queue_answers_503_with_retry_after(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
     headers = {"Authorization": f"Bearer {tokens(service).create('uploader', 'staff-1')}"}
-    monkeypatch.setattr(service.spool, "depth", lambda: service.options.max_queue)
+    monkeypatch.setattr(service.spool, "depth", lambda: service.serve.max_queue)
     response = httpx.post(url(service, "/api/v1/transfers"), headers=headers, files=[("file", ("a.txt", b"x"))])
     assert response.status_code == 503 and response.headers["Retry-After"] == "60"
     assert not list(service.spool.queue("uploads").iterdir()) and not list(service.spool.queue("tmp").iterdir())
