@@ -1,8 +1,10 @@
-"""Rules every XML part of a rebuilt package goes through, whatever its kind: only elements and
-attributes of the allowed namespace families, no comments or processing instructions, no
-element that embeds or runs something (OLE objects, ActiveX controls, sub-documents, macro
-bindings, mail-merge data sources), no reference to a relationship that was not kept, and no
-link attribute leading anywhere but the web, mail or a place in the document."""
+"""Rules every XML part of a rebuilt package goes through, whatever its kind: only elements the
+published schemas define for their namespace and namespace-qualified attributes they define
+(``element_names``, generated from ECMA-376 and Microsoft's extension schemas), no comments or
+processing instructions, no element that embeds or runs something (OLE objects, ActiveX
+controls, sub-documents, macro bindings, mail-merge data sources), no reference to a
+relationship that was not kept, and no link attribute leading anywhere but the web, mail or a
+place in the document."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from collections.abc import Callable
 
 from lxml import etree
 
-from converters.formats.ooxml.namespaces import allowed_namespace
+from converters.formats.ooxml.element_names import ATTRIBUTES, ELEMENTS
+from converters.formats.ooxml.namespaces import MC_NS, allowed_namespace
 from converters.formats.ooxml.relationships import safe_link
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -94,6 +97,12 @@ def unwrap_element(element: etree._Element) -> None:
 _ACTIVE_TAGS = {f"{{{ns}}}{local}": code for (ns, local), code in ACTIVE_ELEMENTS.items()}
 _HLINK_TAGS = sorted(f"{{{A_NS}}}{local}" for local in HLINK_ELEMENTS)
 _ACTIVE_ITER = [*_ACTIVE_TAGS, *(f"{{{ns}}}*" for ns in WHOLE_NAMESPACES), f"{{{XL_VML_NS}}}*"]
+# the schemas' names less those that embed or run something (removed with their own finding first)
+KNOWN_ELEMENTS = frozenset(f"{{{ns}}}{local}" for ns, names in ELEMENTS.items() if ns not in WHOLE_NAMESPACES
+                           for local in names if (ns, local) not in ACTIVE_ELEMENTS)
+KNOWN_ATTRIBUTES = frozenset(f"{{{ns}}}{local}" for ns, names in ATTRIBUTES.items() if ns not in WHOLE_NAMESPACES
+                             for local in names)
+_CHOICE = f"{{{MC_NS}}}Choice"
 _DECLARATION = re.compile(rb"""xmlns(?::[^\s=]+)?\s*=\s*["']([^"']*)["']""")
 _RELATIONSHIP_PREFIX = re.compile(rb"xmlns:([^\s=]+)\s*=\s*[\"']" + re.escape(R_NS.encode()) + rb"[\"']")
 _HYPERLINK_BASE = f"{{{EP_NS}}}HyperlinkBase"
@@ -151,6 +160,7 @@ def clean_markup(root: etree._Element, part: str, kept_ids: set[str], note: Note
         note(_active_code(element.tag), f"{part}: {_local_name(element.tag)}")
         _placeholder_for(element)
         remove_element(element)
+    _keep_known(root, part, note)
     for base in root.iter(_HYPERLINK_BASE):
         if (base.text or "").strip():
             note("external_link_removed", f"{part}: HyperlinkBase {base.text.strip()[:80]}")
@@ -178,6 +188,45 @@ def clean_markup(root: etree._Element, part: str, kept_ids: set[str], note: Note
         for element in dangling.values():
             if element is not root and _attached(element, root):
                 _drop_reference(element, kept_ids)
+
+
+def known_element(tag: str) -> bool:
+    """Whether an element (``{namespace}local``, Transitional names) is one the schemas define and
+    the rebuild writes out."""
+    return tag in KNOWN_ELEMENTS
+
+
+def _keep_known(root: etree._Element, part: str, note: Note) -> None:
+    """Keep known good: an element its namespace's schema does not define goes with everything
+    inside it - inside a markup-compatibility Choice the whole Choice goes, so that Office takes
+    the next Choice or the Fallback, as an application that does not understand it does; a
+    namespace-qualified attribute the schemas do not define goes too. (Elements in no namespace
+    were judged above.)"""
+    unknown_tags: set[str] = set()
+    unknown_attributes: set[str] = set()
+    for element in root.iter():
+        tag = element.tag
+        if not isinstance(tag, str):
+            continue
+        if tag not in KNOWN_ELEMENTS and tag.startswith("{"):
+            unknown_tags.add(tag)
+        for name in element.keys():
+            if name.startswith("{") and name not in KNOWN_ATTRIBUTES:
+                unknown_attributes.add(name)
+    for element in list(root.iter(*unknown_tags)) if unknown_tags else []:
+        if element is root or not _attached(element, root):
+            continue
+        choice = next(element.iterancestors(_CHOICE), None)
+        where = " (in a markup-compatibility choice; the fallback stays)" if choice is not None else ""
+        note("unknown_markup_removed", f"{part}: element {_local_name(element.tag)} of {_namespace(element.tag)[:80]}"
+             f"{where}")
+        remove_element(choice if choice is not None else element)
+    if unknown_attributes:
+        for element in root.iter():
+            for name in unknown_attributes.intersection(element.keys()):
+                if allowed_namespace(_namespace(name)):  # (others go silently below, as before)
+                    note("unknown_markup_removed", f"{part}: attribute {_local_name(name)} of {_namespace(name)[:80]}")
+                del element.attrib[name]
 
 
 def _uses_relationship_attributes(raw: bytes) -> bool:

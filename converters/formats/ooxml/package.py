@@ -95,6 +95,22 @@ class OoxmlPackage:
             raise DecompressionBomb(f"the document part {part} is too large")
         return data
 
+    def root_tag(self, part: str) -> str | None:
+        """The root element's name (``{namespace}local``) read from the part's first 64 KiB, or
+        None when that does not show it (the whole part is parsed, and judged, later)."""
+        with self.archive.open(self.infos[part]) as handle:
+            head = handle.read(64 * 1024)
+        if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in head.upper():
+            return None
+        parser = etree.XMLPullParser(events=("start",), resolve_entities=False, no_network=True, load_dtd=False)
+        try:
+            parser.feed(head)
+            for _event, element in parser.read_events():
+                return str(element.tag) if isinstance(element.tag, str) else None
+        except etree.XMLSyntaxError:
+            return None
+        return None
+
     def copy(self, part: str, target: IO[bytes]) -> None:
         with self.archive.open(self.infos[part]) as handle:
             while chunk := handle.read(1024 * 1024):

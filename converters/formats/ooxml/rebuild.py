@@ -23,9 +23,14 @@ from converters.detect import OOXML_PACKAGE_TYPES
 from converters.errors import ConverterError, CorruptFile
 from converters.formats.ooxml.fields import neutralise_fields
 from converters.formats.ooxml.formulas import neutralise_formulas, neutralise_sources
-from converters.formats.ooxml.markup import R_NS, S_NS, clean_markup
+from converters.formats.ooxml.markup import R_NS, S_NS, clean_markup, known_element
 from converters.formats.ooxml.media import rewrite_picture
-from converters.formats.ooxml.namespaces import allowed_namespace, tidy_namespaces, to_transitional
+from converters.formats.ooxml.namespaces import (
+    STRICT_TO_TRANSITIONAL,
+    allowed_namespace,
+    tidy_namespaces,
+    to_transitional,
+)
 from converters.formats.ooxml.package import (
     ContentTypes,
     OoxmlPackage,
@@ -104,6 +109,7 @@ class _Rebuild:
         for part in unreferenced(self.package, plan):
             self.note("unreferenced_part_removed", part[:120])
         plan.xml_parts[plan.main] = clean_type
+        self._drop_unknown_roots()
         name = f"{self.request.stem}.{extension}"
         try:
             self._write(self.out_dir / name)
@@ -112,6 +118,21 @@ class _Rebuild:
             raise
         findings = [Finding(code, detail) for code, detail in plan.findings]
         return Conversion("sanitized" if findings else "passed", [Output(name, mime)], findings)
+
+    def _drop_unknown_roots(self) -> None:
+        """A part (other than the main one) whose root is in an Office namespace but is not an
+        element the schemas define for it (a pre-release name, or something made up) stays behind
+        with the relationships to it, reported; the main part's root is judged when it is cleaned."""
+        for part in sorted(self.plan.xml_parts):
+            tag = self.package.root_tag(part) if part != self.plan.main else None
+            if tag is None or not tag.startswith("{"):
+                continue
+            namespace, _, local = tag[1:].partition("}")
+            namespace = STRICT_TO_TRANSITIONAL.get(namespace, namespace)
+            if allowed_namespace(namespace) and not known_element(f"{{{namespace}}}{local}"):
+                self.note("part_removed", f"{part}: its root element {local[:40]} of {namespace[:80]} is not "
+                                          "one the schemas define")
+                del self.plan.xml_parts[part]
 
     def _binaries(self) -> dict[str, tuple[bytes, str]]:
         """Every picture re-encoded and every chart's workbook rebuilt; one that cannot be is
@@ -190,6 +211,9 @@ class _Rebuild:
         if not legacy_vml and (not root_namespace or not allowed_namespace(root_namespace)):
             raise CorruptFile(f"the document part {part} is not Office markup (its root is in "
                               f"{'no namespace' if not root_namespace else 'an unknown namespace'})")
+        if not legacy_vml and not known_element(root.tag):
+            raise CorruptFile(f"the document part {part} is not Office markup (its root element "
+                              f"{etree.QName(root).localname[:40]} is not one the schemas define)")
         findings_before = len(self.plan.findings)
         kept_ids = {rel.rel_id for rel in self.plan.relationships.get(part, [])}
         removed_sheets = [sheet.get("name", "") for sheet in root.iter(f"{{{S_NS}}}sheet")

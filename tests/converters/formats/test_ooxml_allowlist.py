@@ -412,3 +412,170 @@ def test_a_comment_shapes_text_box_keeps_its_div(tmp_path: Path) -> None:
     book.close()
     outcome, codes, output = sanitize(path, tmp_path)
     assert (outcome, codes) == ("passed", set()) and output is not None
+
+
+# --- keep known good, element by element (converters/formats/ooxml/element_names.py) -----------
+
+S_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+P_NS = "http://schemas.openxmlformats.org/presentationml/2006/main"
+A_NS = "http://schemas.openxmlformats.org/drawingml/2006/main"
+MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+OFFICE_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "office"
+
+
+def inject(source: Path, target: Path, part: str, markup: str) -> Path:
+    """``markup`` placed just before the part's root end tag."""
+    with zipfile.ZipFile(source) as package:
+        text = package.read(part).decode()
+    end = text.rindex("</")
+    return edit_package(source, target, {part: (text[:end] + markup + text[end:]).encode()})
+
+
+def pptx_file(tmp_path: Path) -> Path:
+    from pptx import Presentation
+
+    path = tmp_path / "slides.pptx"
+    presentation = Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[5])
+    slide.shapes.title.text = TEXT
+    presentation.save(str(path))
+    return path
+
+
+def xlsx_file(tmp_path: Path) -> Path:
+    path = tmp_path / "book.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    book.add_worksheet("予算").write("A1", TEXT)
+    book.close()
+    return path
+
+
+@pytest.mark.parametrize("kind", ["w", "x", "p", "a"])
+def test_an_element_its_namespace_does_not_define_is_dropped_and_reported(tmp_path: Path, kind: str) -> None:
+    made_up = "launchPayload"
+    if kind == "w":
+        source = word_body(tmp_path, f'<w:{made_up}><w:r><w:t>calc.exe</w:t></w:r></w:{made_up}>', "w.docx")
+        part = "word/document.xml"
+    elif kind == "x":
+        source = inject(xlsx_file(tmp_path), tmp_path / "x.xlsx", "xl/worksheets/sheet1.xml",
+                        f'<x:{made_up} xmlns:x="{S_NS}">calc.exe</x:{made_up}>')
+        part = "xl/worksheets/sheet1.xml"
+    else:
+        namespace = P_NS if kind == "p" else A_NS
+        source = inject(pptx_file(tmp_path), tmp_path / f"{kind}.pptx", "ppt/slides/slide1.xml",
+                        f'<{kind}:{made_up} xmlns:{kind}="{namespace}">calc.exe</{kind}:{made_up}>')
+        part = "ppt/slides/slide1.xml"
+    outcome, codes, output = sanitize(source, tmp_path)
+    assert outcome == "sanitized" and "unknown_markup_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        written = package.read(part).decode()
+        everything = b"".join(package.read(name) for name in package.namelist())
+    assert made_up not in written and b"calc.exe" not in everything
+    assert TEXT in (written if kind != "x" else everything.decode("utf-8", "replace"))
+    assert inspect_file(output, tmp_path).clean
+
+
+def test_an_unknown_element_in_a_strict_part_is_treated_the_same(tmp_path: Path) -> None:
+    body = '<w:p><w:autoRun><w:r><w:t>calc.exe</w:t></w:r></w:autoRun><w:r><w:t>残す</w:t></w:r></w:p>'
+    outcome, codes, output = sanitize(word_body(tmp_path, body, "strict.docx", W_STRICT), tmp_path)
+    assert outcome == "sanitized" and "unknown_markup_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        written = package.read("word/document.xml").decode()
+    assert "autoRun" not in written and "calc.exe" not in written and "残す" in written
+
+
+def test_a_namespace_written_with_character_references_is_read_as_decoded(tmp_path: Path) -> None:
+    """xmlns:q="...wordprocessingml/2006/&#x6d;ain" is the WordprocessingML namespace: its made-up
+    element goes; a known element whose attribute value hides behind references stays."""
+    hidden = W.replace("/main", "/&#x6d;ain")
+    body = (f'<q:p xmlns:q="{hidden}"><q:pPr><q:jc q:val="&#x63;enter"/></q:pPr><q:r><q:t>残す</q:t></q:r>'
+            '<q:execute><q:r><q:t>calc.exe</q:t></q:r></q:execute></q:p>')
+    outcome, codes, output = sanitize(word_body(tmp_path, body, "refs.docx"), tmp_path)
+    assert outcome == "sanitized" and "unknown_markup_removed" in codes and output is not None
+    document = docx.Document(str(output))
+    centred = [p for p in document.paragraphs if p.text == "残す"]
+    assert centred and centred[0].alignment is not None and int(centred[0].alignment) == 1  # CENTER
+    assert "calc.exe" not in "".join(p.text for p in document.paragraphs)
+
+
+def test_a_known_element_with_character_references_passes_unchanged(tmp_path: Path) -> None:
+    body = '<w:p><w:pPr><w:jc w:val="&#x72;ight"/></w:pPr><w:r><w:t>&#x6b8b;&#x3059;</w:t></w:r></w:p>'
+    outcome, codes, output = sanitize(word_body(tmp_path, body, "known.docx"), tmp_path)
+    assert (outcome, codes) == ("passed", set()) and output is not None
+    paragraph = [p for p in docx.Document(str(output)).paragraphs if p.text == "残す"]
+    assert paragraph and int(paragraph[0].alignment) == 2  # RIGHT
+
+
+def test_an_unknown_element_in_a_choice_takes_the_choice_and_leaves_the_fallback(tmp_path: Path) -> None:
+    w14 = "http://schemas.microsoft.com/office/word/2010/wordml"
+    body = (f'<w:p xmlns:mc="{MC_NS}" xmlns:w14="{w14}"><mc:AlternateContent><mc:Choice Requires="w14">'
+            '<w:r><w14:madeUpEffect/><w:t>CHOICE</w:t></w:r></mc:Choice>'
+            '<mc:Fallback><w:r><w:t>FALLBACK</w:t></w:r></mc:Fallback></mc:AlternateContent></w:p>')
+    outcome, codes, output = sanitize(word_body(tmp_path, body, "choice.docx"), tmp_path)
+    assert outcome == "sanitized" and "unknown_markup_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        written = package.read("word/document.xml").decode()
+    assert "CHOICE" not in written and "madeUpEffect" not in written and "FALLBACK" in written
+
+
+def test_an_attribute_its_namespace_does_not_define_is_dropped(tmp_path: Path) -> None:
+    body = '<w:p w:onOpen="calc.exe"><w:pPr><w:jc w:val="center"/></w:pPr><w:r><w:t>残す</w:t></w:r></w:p>'
+    outcome, codes, output = sanitize(word_body(tmp_path, body, "attribute.docx"), tmp_path)
+    assert outcome == "sanitized" and "unknown_markup_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        written = package.read("word/document.xml").decode()
+    assert "onOpen" not in written and "calc.exe" not in written and 'w:val="center"' in written
+
+
+def test_a_part_whose_root_its_namespace_does_not_define(tmp_path: Path) -> None:
+    """Not the main part: that part stays behind with the relationships to it (a pre-release
+    comments part, say); the main part: the file is blocked."""
+    source = xlsx_file(tmp_path)
+    with zipfile.ZipFile(source) as package:
+        styles = package.read("xl/styles.xml").decode()
+        workbook = package.read("xl/workbook.xml").decode()
+    odd_styles = edit_package(source, tmp_path / "styles.xlsx",
+                              {"xl/styles.xml": styles.replace("<styleSheet", "<styleSheetX")
+                               .replace("</styleSheet>", "</styleSheetX>").encode()})
+    outcome, codes, output = sanitize(odd_styles, tmp_path)
+    assert outcome == "sanitized" and "part_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        assert "xl/styles.xml" not in package.namelist()
+        assert "styles.xml" not in package.read("xl/_rels/workbook.xml.rels").decode()
+        assert "styles.xml" not in package.read("[Content_Types].xml").decode()
+    assert inspect_file(output, tmp_path).clean
+    odd_main = edit_package(source, tmp_path / "main.xlsx", {"xl/workbook.xml": workbook.replace(
+        "<workbook", "<workbookX").replace("</workbook>", "</workbookX>").encode()})
+    report = run_engine(odd_main, tmp_path / "main")
+    assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file")
+
+
+COUNTED = {  # what a reader sees: paragraphs, tables, pictures, shapes, cells, slides' text
+    "paragraphs": (f"{{{W}}}p", f"{{{A_NS}}}p"), "tables": (f"{{{W}}}tbl", f"{{{A_NS}}}tbl"),
+    "pictures": (f"{{{A_NS}}}blip", "{urn:schemas-microsoft-com:vml}imagedata"),
+    "shapes": (f"{{{P_NS}}}sp", f"{{{P_NS}}}pic"), "cells": (f"{{{S_NS}}}c",),
+}
+
+
+def counts(path: Path) -> dict[str, int]:
+    from lxml import etree
+
+    found = dict.fromkeys(COUNTED, 0)
+    with zipfile.ZipFile(path) as package:
+        for name in package.namelist():
+            if name.endswith(".xml") and not name.startswith(("customXml/", "docProps/")):
+                root = etree.fromstring(package.read(name))
+                for what, tags in COUNTED.items():
+                    found[what] += sum(1 for _ in root.iter(*tags))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in OFFICE_FIXTURES.iterdir()
+                                        if p.suffix in (".dotx", ".docx", ".ppsx", ".xltx", ".potm", ".dotm")))
+def test_real_office_documents_keep_every_paragraph_table_and_picture(tmp_path: Path, name: str) -> None:
+    source = OFFICE_FIXTURES / name
+    outcome, codes, output = sanitize(source, tmp_path)
+    assert outcome in ("passed", "sanitized") and output is not None
+    assert "unknown_markup_removed" not in codes and "part_removed" not in codes
+    before, after = counts(source), counts(output)
+    assert sum(before.values()) > 0 and after == before
