@@ -21,15 +21,32 @@ def open_log(data_dir: Path, database: str = "") -> AuditLog:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("verify", "list", "export", "purge"))
-    parser.add_argument("--data-dir", required=True, type=Path, metavar="DIR")
-    parser.add_argument("--config", type=Path, metavar="FILE", help="the service's configuration: its [serve] "
+    """One subcommand per action, each with its own help; every one needs the data directory."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", required=True, type=Path, metavar="DIR",
+                        help="the service's data directory (the audit log's key is there)")
+    common.add_argument("--config", type=Path, metavar="FILE", help="the service's configuration: its [serve] "
                         "audit_database, when the log is on PostgreSQL")
-    parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    parser.add_argument("--since", metavar="ISO8601")
-    parser.add_argument("--until", metavar="ISO8601")
-    parser.add_argument("--before", metavar="ISO8601", help="purge: delete the records older than this (UTC); the "
-                        "rest of the chain stays verifiable")
+    period = argparse.ArgumentParser(add_help=False)
+    period.add_argument("--since", metavar="ISO8601", help="only transfers received at or after this time "
+                        "(with its offset, e.g. 2026-04-01T00:00:00+09:00)")
+    period.add_argument("--until", metavar="ISO8601", help="only transfers received before this time")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("verify", parents=[common], help="check the hash chain of every record (exit 3 if broken)",
+                       description="Check that no record was changed, removed or inserted: each record's keyed "
+                       "hash covers the one before it. Exit 0 when intact, 3 when not.")
+    actions.add_parser("list", parents=[common, period], help="one line per transfer",
+                       description="One line per transfer: time, id, channel, outcome, delivery state, sender, "
+                       "recipients, subject and findings.")
+    export = actions.add_parser("export", parents=[common, period], help="every record as JSON lines or CSV",
+                                description="Every record of the period, in the format of docs/CONTRACT.md, "
+                                "for archiving or for a spreadsheet.")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default: jsonl")
+    purge = actions.add_parser("purge", parents=[common], help="delete records older than a time",
+                               description="Delete the records older than --before; the rest of the chain stays "
+                               "verifiable.")
+    purge.add_argument("--before", metavar="ISO8601", required=True,
+                       help="delete the records older than this (e.g. 2021-04-01T00:00:00+09:00)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,9 +61,6 @@ def run(args: argparse.Namespace) -> int:
             print(result.summary(), flush=True)
             return 0 if result.ok else 3
         if args.action == "purge":
-            if not args.before:
-                print("gateway: purge needs --before ISO8601, e.g. --before 2021-04-01T00:00:00+09:00", flush=True)
-                return 2
             cutoff = utc_time(args.before, "--before")
             purged = log.purge_before(cutoff)
             print(f"purged {purged} audit records older than {args.before}; {log.verify().summary()}", flush=True)

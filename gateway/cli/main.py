@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from gateway import __version__
 from gateway.cli import audit as audit_cli
 from gateway.cli import serve as serve_cli
 from gateway.cli import token as token_cli
@@ -24,22 +25,36 @@ EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gateway", description="無害化 gateway for LGWAN")
-    commands = parser.add_subparsers(dest="command", required=True)
-    sanitize = commands.add_parser("sanitize", help="disarm files into a directory")
-    sanitize.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    sanitize.add_argument("--out", required=True, type=Path, metavar="DIR")
-    sanitize.add_argument("--config", type=Path, metavar="FILE")
-    sanitize.add_argument("--method", choices=("rebuild", "rasterize"))
-    mail = commands.add_parser("mail", help="sanitise one RFC 5322 message")
-    mail.add_argument("message", type=Path, metavar="IN.eml")
-    mail.add_argument("--out", required=True, type=Path, metavar="OUT.eml")
-    mail.add_argument("--config", type=Path, metavar="FILE")
+    parser = argparse.ArgumentParser(
+        prog="gateway", description="無害化 gateway for LGWAN: mail and files from the internet side are disarmed, "
+        "verified and audited before they reach LGWAN. 'gateway COMMAND --help' describes each command.")
+    parser.add_argument("--version", action="version", version=f"gateway {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sanitize = commands.add_parser("sanitize", help="disarm files into a directory",
+                                   description="Disarm each FILE into DIR and print one JSON line per file "
+                                   "(docs/CONTRACT.md). Exit 0 when every file was processed (passed or blocked).")
+    sanitize.add_argument("files", nargs="+", type=Path, metavar="FILE", help="the files to disarm")
+    sanitize.add_argument("--out", required=True, type=Path, metavar="DIR", help="where the disarmed files go")
+    sanitize.add_argument("--method", choices=("rebuild", "rasterize"),
+                          help="rebuild the same format (default, or [sanitize] method) or rasterize pages into a PDF")
+    mail = commands.add_parser("mail", help="sanitise one RFC 5322 message",
+                               description="Sanitise one mail as the service does: the body as text, attachments "
+                               "disarmed or removed, a notice at the end; print the summary as one JSON line.")
+    mail.add_argument("message", type=Path, metavar="IN.eml", help="the mail as received")
+    mail.add_argument("--out", required=True, type=Path, metavar="OUT.eml", help="where the sanitised mail goes")
     for command in (sanitize, mail):
+        command.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration (default: built-in)")
         command.add_argument("--data-dir", type=Path, metavar="DIR", help="record each transfer in DIR's audit log")
-    audit_cli.add_arguments(commands.add_parser("audit", help="verify, list or export the audit log"))
-    serve_cli.add_arguments(commands.add_parser("serve", help="run the SMTP intake, pipeline and delivery"))
-    token_cli.add_arguments(commands.add_parser("token", help="create (printed once), list or revoke API tokens"))
+    audit_cli.add_arguments(commands.add_parser(
+        "audit", help="verify, list, export or purge the audit log",
+        description="The tamper-evident audit log. 'gateway audit ACTION --help' describes each action."))
+    serve_cli.add_arguments(commands.add_parser(
+        "serve", help="run the SMTP intake, pipeline and delivery",
+        description="Run the service: SMTP intake (and the HTTP API when set), pipeline workers and delivery. "
+        "Flags override the [serve] keys of --config; every value is checked before anything starts."))
+    token_cli.add_arguments(commands.add_parser(
+        "token", help="create (printed once), list or revoke API tokens",
+        description="API tokens for the HTTP service. 'gateway token ACTION --help' describes each action."))
     return parser
 
 

@@ -20,14 +20,24 @@ TOKEN_FILE = "tokens.sqlite3"  # noqa: S105 (a file name: only hashes are in it)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("create", "list", "revoke"))
-    parser.add_argument("--role", choices=ROLES, help="create: what the token may do")
-    parser.add_argument("--name", default="", help="create: who holds it (default: the role); revoke: whose tokens")
-    parser.add_argument("--valid-days", type=int, default=DEFAULT_VALID_DAYS, metavar="N",
-                        help=f"create: days until the token expires (1-{MAX_VALID_DAYS}, default {DEFAULT_VALID_DAYS})")
-    parser.add_argument("--data-dir", required=True, type=Path, metavar="DIR")
-    parser.add_argument("--config", type=Path, metavar="FILE", help="the service's configuration: its [serve] "
+    """One subcommand per action, each with its own help; every one needs the data directory."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", required=True, type=Path, metavar="DIR", help="the service's data directory")
+    common.add_argument("--config", type=Path, metavar="FILE", help="the service's configuration: its [serve] "
                         "audit_database, when the nodes share tokens on PostgreSQL")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", parents=[common], help="make a token (printed once, only its hash kept)",
+                                description="Make a token for one role; it is printed once and only its hash is "
+                                "kept. Recorded in the audit log with the account that ran the command.")
+    create.add_argument("--role", choices=ROLES, required=True, help="what the token may do")
+    create.add_argument("--name", default="", help="who holds it (default: the role's name)")
+    create.add_argument("--valid-days", type=int, default=DEFAULT_VALID_DAYS, metavar="N",
+                        help=f"days until the token expires (1-{MAX_VALID_DAYS}, default {DEFAULT_VALID_DAYS})")
+    actions.add_parser("list", parents=[common], help="every token's holder, role, expiry and state (no secrets)",
+                       description="One JSON line per token: holder, role, created, expires, revoked.")
+    revoke = actions.add_parser("revoke", parents=[common], help="revoke every token of a holder",
+                                description="Revoke every token of a holder at once (exit 3 if there was none).")
+    revoke.add_argument("--name", required=True, help="whose tokens")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,9 +49,6 @@ def run(args: argparse.Namespace) -> int:
                 print(json.dumps(row, ensure_ascii=False), flush=True)
             return 0
         if args.action == "create":
-            if args.role is None:
-                print("gateway: token create needs --role", flush=True)
-                return 2
             if not 1 <= args.valid_days <= MAX_VALID_DAYS:
                 print(f"gateway: --valid-days must be 1 to {MAX_VALID_DAYS}", flush=True)
                 return 2
@@ -58,9 +65,6 @@ def run(args: argparse.Namespace) -> int:
                 log.close()
             print(token, flush=True)
             return 0
-        if not args.name:
-            print("gateway: token revoke needs --name", flush=True)
-            return 2
         revoked = store.revoke(args.name)  # revoked whatever happens to its record
         if revoked:
             log = open_log(args.data_dir, database)

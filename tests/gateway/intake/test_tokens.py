@@ -68,7 +68,9 @@ def test_token_commands_print_once_list_revoke_and_are_audited(tmp_path: Path,
     assert row["name"] == "総務課-田中" and row["state"] == "active" and token not in json.dumps(row)
     assert main(["token", "revoke", "--name", "総務課-田中", "--data-dir", str(tmp_path)]) == 0
     assert main(["token", "revoke", "--name", "総務課-田中", "--data-dir", str(tmp_path)]) == 3  # nothing left
-    assert main(["token", "create", "--data-dir", str(tmp_path)]) == 2  # no role
+    with pytest.raises(SystemExit) as usage:  # no role: argparse names the missing flag
+        main(["token", "create", "--data-dir", str(tmp_path)])
+    assert usage.value.code == 2
     assert main(["token", "create", "--role", "admin", "--valid-days", "0", "--data-dir", str(tmp_path)]) == 2
     log = AuditLog(tmp_path / "audit.sqlite3")
     access = [r["subject"] for r in log.records() if r["event"] == "access"]
