@@ -36,6 +36,7 @@ from lxml import etree
 
 XS = "http://www.w3.org/2001/XMLSchema"
 MS_PREFIX = "http://schemas.microsoft.com/office/"
+ECMA_PREFIX = "http://schemas.openxmlformats.org/"
 MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 XML = "http://www.w3.org/XML/1998/namespace"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -122,13 +123,14 @@ def from_sdk(data: Path, elements: Names, attributes: Names) -> None:
     """Element and attribute names of the Microsoft extension namespaces, as the Open XML SDK's
     schema data lists them (``"w:CT_Foo/w14:bar"`` names an element, ``"QName": "w14:paraId"``
     an attribute), and the few names Microsoft's implementer notes add to the ECMA-376 namespaces
-    the schemas already gave (w:uiCompat97To2003, w14:/w:durableId)."""
+    (w:uiCompat97To2003, w:durableId, DrawingML compatibility's legacyDrawing)."""
     ecma = set(elements)
     prefixes = {entry["Prefix"]: entry["Uri"] for entry in json.loads((data / "namespaces.json").read_text())}
 
     def wanted(prefix: str) -> str | None:
         uri = prefixes.get(prefix, "")
-        return uri if (uri.startswith(MS_PREFIX) or uri in ecma) and uri not in EXCLUDED else None
+        known = uri.startswith((MS_PREFIX, ECMA_PREFIX)) or uri in ecma
+        return uri if known and uri not in EXCLUDED else None
 
     def walk(node: object, key: str = "") -> None:
         if isinstance(node, dict):

@@ -2,7 +2,8 @@
 namespace on an allowlist (Strict read as transitional, markup-compatibility branches both read),
 elements that embed or link code or objects, links that are not http(s)/mailto, PowerPoint
 actions, Excel formulas wherever they stand and Word fields joined across runs and paragraphs as
-Word joins them. Parsed with the standard library's expat through defusedxml (no DTD, no
+Word joins them; every element one its namespace's published schema defines (``ooxml_names``).
+Parsed with the standard library's expat through defusedxml (no DTD, no
 entities): character references are decoded before any decision. Shares no code with the
 converters."""
 
@@ -20,6 +21,7 @@ import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException
 
 from converters.inspect.ooxml_formulas import NESTED, SAFE_LINK, field_problems, formula_problems
+from converters.inspect.ooxml_names import DEFINED
 
 S = "http://schemas.openxmlformats.org/"
 T = S + "officedocument/2006/relationships/"
@@ -48,6 +50,9 @@ NAMESPACES = frozenset([S + kind for kind in """wordprocessingml/2006/main sprea
     http://schemas.microsoft.com/office/mac/excel/2008/main""".split())
 NAMESPACE_FAMILIES = tuple(MS + family for family in ("word/", "drawing/", "powerpoint/", "spreadsheetml/", "thememl/"))
 NAMESPACES_LEFT_OUT = frozenset({MS + "word/2006/wordml", MS + "drawing/2017/model3d"})
+# namespaces of ECMA-376 and Microsoft, whose every element must be one the schemas define (the
+# others allowed above, LibreOffice's extension data, are judged by namespace only)
+OFFICE_SCHEMAS = (S, MS, "urn:schemas-microsoft-com:", "http://purl.org/dc/")
 HTML_IN_VML = frozenset({"xml", "div", "font", "span", "b", "i", "u", "s", "br", "p", "sub", "sup", "strong", "em"})
 
 W, X, PML, A = S + "wordprocessingml/2006/main", S + "spreadsheetml/2006/main", S + "presentationml/2006/main", \
@@ -144,6 +149,8 @@ class Part:
                 self.add(f"element without namespace {show(local)}")
         elif not namespace_allowed(uri):
             self.add(f"namespace {show(uri)}")
+        elif uri.startswith(OFFICE_SCHEMAS) and local not in DEFINED.get(uri, ()):
+            self.add(f"element {show(local)} that {show(uri)} does not define")
         if (uri, local.lower()) in ACTIVE:
             self.add(f"active element {local}")
         at_start = (uri, local) in ON_START or uri in (V, VO, XV, *DRAWING_SHAPES) or (uri == A and local in HLINKS)

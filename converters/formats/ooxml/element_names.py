@@ -421,6 +421,9 @@ ELEMENTS: dict[str, frozenset[str]] = {
         graphicFrame grpSp grpSpPr nvCxnSpPr nvGraphicFramePr nvGrpSpPr nvPicPr nvSpPr pic relSizeAnchor sp
         spPr style to txBody x xfrm y
     """.split()),
+    "http://schemas.openxmlformats.org/drawingml/2006/compatibility": frozenset("""
+        legacyDrawing
+    """.split()),
     "http://schemas.openxmlformats.org/drawingml/2006/diagram": frozenset("""
         adj adjLst alg animLvl animOne bg bulletEnabled cat catLst chMax chPref choose clrData colorsDef
         colorsDefHdr colorsDefHdrLst constr constrLst cxn cxnLst dataModel desc dir effectClrLst else ext

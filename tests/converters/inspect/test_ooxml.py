@@ -26,6 +26,7 @@ from pptx.util import Inches
 
 from converters.inspect.ooxml import check_ooxml
 from converters.inspect.ooxml_formulas import field_problems, formula_problems
+from converters.inspect.ooxml_xml import Part
 from converters.inspect.outputs import inspect_file
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -677,3 +678,38 @@ def test_documents_saved_by_libreoffice_are_clean(real: dict[str, Path], tmp_pat
         saved = tmp_path / "lo" / path.name
         assert check_ooxml(saved) == [], kind
         assert inspect_file(saved, tmp_path).clean, kind
+
+
+def test_an_element_its_namespace_does_not_define_is_flagged(tmp_path: Path) -> None:
+    """Built by hand (no converter): a made-up element in WordprocessingML, in a Strict-named
+    SpreadsheetML part and in a Word 2010 extension namespace; the schemas' own elements pass."""
+    w14 = "http://schemas.microsoft.com/office/word/2010/wordml"
+    known = ('<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+             f'xmlns:w14="{w14}"><w:body><w:p w14:paraId="1A2B3C4D"><w:r><w:t>本文</w:t></w:r></w:p>'
+             '</w:body></w:document>')
+    problems: list[str] = []
+    Part("word/document.xml", problems, {}, set()).read(known.encode(), False, False)
+    assert problems == []
+    for made_up, namespace in (("autoRun", "http://schemas.openxmlformats.org/wordprocessingml/2006/main"),
+                               ("launch", "http://purl.oclc.org/ooxml/spreadsheetml/main"),
+                               ("payload", w14)):
+        problems = []
+        part = f'<q:root xmlns:q="{namespace}"><q:{made_up}/></q:root>'
+        Part("x.xml", problems, {}, set()).read(part.encode(), False, False)
+        assert any(made_up in problem and "does not define" in problem for problem in problems), made_up
+
+
+def test_a_package_with_an_undefined_element_is_not_clean(tmp_path: Path) -> None:
+    path = tmp_path / "plain.docx"
+    document = docx.Document()
+    document.add_paragraph("本文")
+    document.save(str(path))
+    assert check_ooxml(path) == []
+    with zipfile.ZipFile(path) as package:
+        parts = {name: package.read(name) for name in package.namelist()}
+    parts["word/document.xml"] = parts["word/document.xml"].replace(b"</w:body>", b"<w:autoRun/></w:body>")
+    hostile = tmp_path / "hostile.docx"
+    with zipfile.ZipFile(hostile, "w") as package:
+        for name, data in parts.items():
+            package.writestr(name, data)
+    assert any("autoRun" in problem for problem in check_ooxml(hostile))
