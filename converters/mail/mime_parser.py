@@ -80,16 +80,19 @@ class ParamSafeMessage(Message):
 
 
 class DepthLimitedParser(FeedParser):
-    """FeedParser (compat32) that does not descend below ``max_depth`` (the root is depth 0)."""
+    """FeedParser (compat32) that does not descend below ``max_depth`` (the root is depth 0) and
+    counts the parts it makes (``parts``)."""
 
     def __init__(self, max_depth: int) -> None:
         super().__init__(ParamSafeMessage, policy=compat32)
         self.max_depth = max_depth
         self.cut: list[Message] = []
+        self.parts = 0
 
     def _new_message(self) -> None:
         self._headersonly = False  # set below for one over-deep part only, never for its siblings
         super()._new_message()  # type: ignore[misc]
+        self.parts += 1
 
     def _parse_headers(self, lines: list[str]) -> None:
         super()._parse_headers(lines)  # type: ignore[misc]
@@ -98,10 +101,25 @@ class DepthLimitedParser(FeedParser):
             self.cut.append(self._cur)  # type: ignore[attr-defined]
 
 
-def parse_limited(raw: bytes, max_depth: int) -> tuple[Message, list[Message]]:
+FEED_CHARS = 64 * 1024  # the parser is fed this much at a time, so a part budget can stop it early
+
+
+def parse_limited(raw: bytes, max_depth: int, max_parts: int | None = None) -> tuple[Message, list[Message]]:
     """The message as ``email.message_from_bytes(raw, policy=compat32)`` reads it, but for the
-    parts deeper than ``max_depth``, which hold their undivided body (returned in the list)."""
+    parts deeper than ``max_depth``, which hold their undivided body (returned in the list).
+
+    ``max_parts``: once the parser has made more parts than this, it reads no further (a 50 MB
+    mail of a million tiny parts would otherwise cost minutes and gigabytes before anything could
+    be cut). What was read is exactly what the unlimited parser makes of that prefix (FeedParser
+    is incremental), and the part being read when it stopped is returned in the list, so the
+    caller reports the truncation."""
     parser = DepthLimitedParser(max_depth)
-    parser.feed(raw.decode("ascii", "surrogateescape"))  # as BytesParser does
-    message = parser.close()
-    return message, parser.cut
+    text = raw.decode("ascii", "surrogateescape")  # as BytesParser does
+    for start in range(0, len(text), FEED_CHARS):
+        parser.feed(text[start:start + FEED_CHARS])
+        if max_parts is not None and parser.parts > max_parts:
+            stopped = parser._cur  # type: ignore[attr-defined]
+            message = parser.close()
+            parser.cut.append(stopped if stopped is not None else message)
+            return message, parser.cut
+    return parser.close(), parser.cut

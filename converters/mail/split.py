@@ -195,7 +195,8 @@ class MailSplitter:
             raise MailRejected("the message is larger than the mail size limit")
         if not HEADER_START.match(raw.lstrip(b"\r\n")[:1000]):
             raise MailRejected("the data is not an internet mail message (no header at the start)")
-        message, cut = parse_limited(raw, self.limits.max_depth)  # deeper parts: not parsed, truncated
+        # deeper parts are not parsed, nor parts beyond a budget well above what the walk reads: truncated
+        message, cut = parse_limited(raw, self.limits.max_depth, max_parts=2 * self.limits.max_parts)
         for name in KEPT_HEADERS:
             value = raw_header(message, name)
             if value is not None:

@@ -4,12 +4,14 @@ recursion at any depth."""
 from __future__ import annotations
 
 import email
+import tracemalloc
 from email.message import Message
 from email.policy import compat32
 from pathlib import Path
 
 import pytest
 
+from converters.formats.charset import encode_iso2022jp
 from converters.mail.mime_parser import parse_limited
 
 
@@ -140,3 +142,39 @@ def test_an_unusable_charset_label_reads_the_undecoded_payload_as_an_unknown_lab
     message, _ = parse_limited(raw, 20)
     assert message.get_payload() == "\ufffd\ufffdabc\r\n"
     assert message.get_payload(decode=True) == b"\x82\xa0abc\r\n"  # the bytes themselves, for the body's detection
+
+
+def many_parts(count: int) -> bytes:
+    first = (b"--b\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\r\n"
+             + encode_iso2022jp("①最初の本文です。㈱")[0] + b"\r\n")
+    rest = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" for _ in range(count))
+    return (b"From: a@example.jp\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+            + first + rest + b"--b--\r\n")
+
+
+def test_a_part_budget_stops_the_parse_and_keeps_what_came_before() -> None:
+    """200,000 one-line parts: the parser stops soon after the budget (it would otherwise build
+    every part first), and the parts before the stop are what the unlimited parser makes."""
+    raw = many_parts(200_000)
+    message, cut = parse_limited(raw, 20, max_parts=1000)
+    parts = message.get_payload()
+    assert 1000 <= len(parts) < 5000 and len(cut) == 1
+    unlimited = email.message_from_bytes(raw[:200_000], policy=compat32).get_payload()
+    assert parts[0].get_payload(decode=True) == unlimited[0].get_payload(decode=True)
+    assert parse_limited(many_parts(10), 20, max_parts=1000)[1] == []  # under the budget: nothing cut
+
+
+def test_a_mail_of_a_million_parts_delivers_its_first_text_with_a_truncation_note(tmp_path: Path) -> None:
+    from converters.mail.split import split_mail
+
+    raw = many_parts(1_000_000)  # 36 MB
+    tracemalloc.start()
+    try:
+        report = split_mail(raw, tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 150 * 1024 * 1024  # every part built first took gigabytes (a sandbox memory limit ends it)
+    assert not report["rejected"]
+    assert "①最初の本文です。㈱" in (tmp_path / "body.txt").read_text(encoding="utf-8")
+    assert "mail_structure_truncated" in [finding["code"] for finding in report["findings"]]
