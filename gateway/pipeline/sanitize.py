@@ -257,13 +257,14 @@ class Sanitizer:
                 except OSError as exc:
                     self.sandbox.stop(spare.running)
                     raise SandboxCrash("the prepared converter stopped before its document arrived") from exc
-                result = self.sandbox.finish(spare.running)
+                result = self.sandbox.finish(spare.running, input_sha256=original.sha256)
             else:
                 argv = self.sandbox.python_argv(
                     "convert", f"--input={job.inside('in', JOB_IN)}/input", f"--name={name}",
                     f"--out={job.inside('out', JOB_OUT)}", f"--method={method}", f"--limits={json.dumps(limits)}",
                     f"--frames-fd={write_end}")
-                result = self.sandbox.run(argv, job.convert_binds(), pass_fds=(write_end,), uid=job.uid)
+                result = self.sandbox.run(argv, job.convert_binds(), pass_fds=(write_end,), uid=job.uid,
+                                          input_sha256=original.sha256)
         finally:
             reader.join()
         built = frozenset(assembly.built)

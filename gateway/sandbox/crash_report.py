@@ -49,6 +49,12 @@ def transfer(transfer_id: str, spool: Path | None) -> Iterator[None]:
         _CURRENT.reset(token)
 
 
+def current_transfer() -> tuple[str, Path | None] | None:
+    """(transfer id, spool) of the job this runs for, or None outside a service job."""
+    job = _CURRENT.get()
+    return None if job is None else (job.transfer_id, job.spool)
+
+
 def describe(payload: bytes) -> str:
     """The crash record a zygote answered with, as one log-safe line: ``Type at file:line in
     function < ...`` (innermost first), ``signal N``, ``exit N``; whatever does not fit the
@@ -77,6 +83,35 @@ def describe(payload: bytes) -> str:
             continue
         places.append(f"{frame[0]}:{frame[1]} in {frame[2]}")
     return f"{kind} at {' < '.join(places) or '?'}"
+
+
+TRACEBACK_FRAME = re.compile(r'^  File "(?P<file>[^"\n]{1,400})", line (?P<line>[0-9]{1,9}), '
+                             r"in (?P<function>\S{1,100})$")
+EXCEPTION_LINE = re.compile(r"^(?P<type>[A-Za-z_][A-Za-z0-9_.]{0,150})(:|$)")
+
+
+def crash_record(returncode: int, stderr_tail: str) -> bytes:
+    """A per-job sandboxed process that ended with ``returncode``, in the zygote's crash-record
+    shape (so ``describe`` checks and words it the same way): the last Python traceback in its
+    standard error when there is one (frames and exception type only, never the message line,
+    which may quote the input), else the signal or the exit status."""
+    frames: list[list[str | int]] = []
+    kind = ""
+    for line in stderr_tail.splitlines():
+        frame = TRACEBACK_FRAME.match(line)
+        if line.startswith("Traceback (most recent call last)"):
+            frames, kind = [], ""
+        elif frame:
+            path = frame["file"]
+            short = path[path.rfind("/converters/") + 1:] if "/converters/" in path else path.rsplit("/", 1)[-1]
+            frames.append([short, int(frame["line"]), frame["function"]])
+        elif frames and not kind and (found := EXCEPTION_LINE.match(line)):
+            kind = found["type"]
+    if frames and kind:
+        return json.dumps({"type": kind, "frames": frames[-MAX_FRAMES:]}).encode("ascii")
+    if returncode < 0 or returncode > 128:  # killed by a signal (bubblewrap reports 128 + N)
+        return json.dumps({"signal": -returncode if returncode < 0 else returncode - 128}).encode("ascii")
+    return json.dumps({"exit": returncode}).encode("ascii")
 
 
 def report_crash(command: str, input_sha256: str, payload: bytes) -> str:

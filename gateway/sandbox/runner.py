@@ -32,6 +32,7 @@ from gateway.errors import (
     SandboxTimeout,
     SandboxUnavailable,
 )
+from gateway.sandbox.crash_report import crash_record, report_crash
 from gateway.sandbox.seccomp import filter_program, program_descriptor
 
 log = logging.getLogger(__name__)
@@ -238,9 +239,11 @@ class Sandbox:
                 os.close(seccomp_fd)
         return process, _Capture(process, STDERR_TAIL, tail=True)
 
-    def finish(self, running: Running, timeout: float | None = None) -> SandboxResult:
+    def finish(self, running: Running, timeout: float | None = None, *, input_sha256: str = "-") -> SandboxResult:
         """Wait for a started child; raise a SandboxFailure unless it exits 0. Standard output is
-        capped at MAX_REPORT_BYTES (the child is killed beyond it); only stderr's tail is kept."""
+        capped at MAX_REPORT_BYTES (the child is killed beyond it); only stderr's tail is kept.
+        A crash (not a timeout or a resource limit) is logged with where it happened, the job's
+        transfer id and ``input_sha256``, and counted (gateway/sandbox/crash_report.py)."""
         limit = timeout if timeout is not None else self.settings.timeout_seconds
         process = running.process
         try:
@@ -256,13 +259,16 @@ class Sandbox:
             raise SandboxCrash("the converter produced an oversized report")
         tail = bytes(running.errors.data).decode("utf-8", "replace")
         if process.returncode != 0:
-            raise self._failure(process.returncode, tail)
+            failure = self._failure(process.returncode, tail)
+            if isinstance(failure, SandboxCrash):
+                report_crash("sandboxed process", input_sha256, crash_record(process.returncode, tail))
+            raise failure
         return SandboxResult(bytes(running.output.data), tail)
 
     def run(self, argv: list[str], binds: list[Bind], *, timeout: float | None = None,
-            pass_fds: tuple[int, ...] = (), uid: int | None = None) -> SandboxResult:
+            pass_fds: tuple[int, ...] = (), uid: int | None = None, input_sha256: str = "-") -> SandboxResult:
         """Run ``argv`` in the sandbox to completion (see ``spawn`` and ``finish``)."""
-        return self.finish(self.spawn(argv, binds, pass_fds=pass_fds, uid=uid), timeout)
+        return self.finish(self.spawn(argv, binds, pass_fds=pass_fds, uid=uid), timeout, input_sha256=input_sha256)
 
     def stop(self, running: Running) -> None:
         self._kill(running.process)

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.audit.log import AuditLog
-from gateway.config import SandboxSettings, Settings
+from gateway.config import SandboxSettings, ServeSettings, Settings
 from gateway.intake.http_api import ApiContext, create_app
 from gateway.intake.tokens import TokenStore
 from gateway.pipeline.mail import MailSanitizer
@@ -27,7 +27,7 @@ PRIVATE_TEXT = "口座番号 1234567 山田太郎"
 
 def metric(spool: Spool, tmp_path: Path) -> int:
     context = ApiContext(spool, AuditLog(tmp_path / "audit.sqlite3"), TokenStore(tmp_path / "tokens.sqlite3"),
-                         tmp_path / "results", 1_000_000, 1024)
+                         tmp_path / "results", 1_000_000, 1024, ServeSettings().max_queue)
     text = TestClient(create_app(context)).get("/metrics").text
     [line] = [line for line in text.splitlines() if line.startswith("gateway_sandbox_crashes_total ")]
     return int(line.split()[1])
@@ -83,3 +83,29 @@ def test_outside_a_transfer_a_crash_is_logged_but_counted_nowhere(tmp_path: Path
         report_crash("inspect", "a" * 64, b'{"signal": 9}')
     assert "transfer -, input sha256 " + "a" * 64 + ", inspect: signal 9" in caplog.text
     assert crash_count(tmp_path) == 0
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    ("import json\ndef convert():\n    json.loads('口座番号 1234567')\nconvert()",
+     "json.decoder.JSONDecodeError at decoder.py:"),
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)", "signal 11"),
+    ("import sys\nsys.exit(3)", "exit 3"),
+])
+def test_a_per_job_sandbox_crash_is_logged_and_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      caplog: pytest.LogCaptureFixture, code: str,
+                                                      expected: str) -> None:
+    """The per-job sandbox (large files, LibreOffice spares, rasterising) is diagnosed like a
+    forked child: where it failed (never the exception's message), the transfer and the input's
+    hash, and one count in /metrics."""
+    from tests.gateway.sandbox.test_hostile_child import run_hostile
+
+    spool = Spool(tmp_path / "spool")
+    with transfer("20250101T000000fedcba", spool.root), caplog.at_level(logging.ERROR):
+        result = run_hostile(monkeypatch, tmp_path, code)
+    assert result["outcome"] == "blocked" and result["reason_code"] == "converter_crashed"
+    [line] = [r.getMessage() for r in caplog.records if r.name == "gateway.sandbox.crash_report"]
+    digest = hashlib.sha256("本文\n".encode()).hexdigest()
+    assert line.startswith(f"sandboxed child crashed: transfer 20250101T000000fedcba, input sha256 {digest}, "
+                           f"sandboxed process: {expected}")
+    assert "1234567" not in caplog.text and "口座" not in caplog.text
+    assert crash_count(spool.root) == 1
