@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from converters.errors import DecompressionBomb, TooManyMembers
 from converters.protocol import FrameWriter
@@ -154,10 +154,8 @@ class ConvertRequest:
 
 
 class Converter(ABC):
-    """One format family. ``convert`` writes only inside ``out_dir`` and raises ConverterError."""
-
-    name: ClassVar[str]
-    input_types: ClassVar[frozenset[str]]
+    """One format family. ``convert`` writes only inside ``out_dir`` and raises ConverterError.
+    Which detected types it handles is said once, in ``converters/registry.py``."""
 
     @abstractmethod
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:

@@ -1,4 +1,7 @@
-"""Page pixels crossing from the sandbox to the trusted side, as a stream of records.
+"""What crosses the sandbox boundary besides the JSON reports: the size caps both sides of the
+zygote protocol agree on, and the page pixels streamed from the sandbox to the trusted side.
+
+Page pixels cross as a stream of records.
 
 A stream is ``STREAM_MAGIC`` then records, each a 4-byte tag, a 4-byte big-endian length and a
 payload: ``DOC `` (the output path of one rasterised document, UTF-8), ``PAGE`` (a fixed header
@@ -15,6 +18,9 @@ from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
 from converters.errors import CorruptFile, DecompressionBomb, TooManyPages
+
+MAX_REQUEST_LINE = 64 * 1024  # a zygote request's JSON line; anything long travels in its data
+MAX_ANSWER_BYTES = 160 * 1024 * 1024  # a zygote's answer (files of a forked job) at most
 
 STREAM_MAGIC = b"GWFRAMES2\n"
 _RECORD = struct.Struct(">4sI")

@@ -45,12 +45,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-MAX_REQUEST_LINE = 64 * 1024
+from converters.protocol import MAX_ANSWER_BYTES, MAX_REQUEST_LINE
+
 CHILD_LOG = "child.log"
 CHILD_LOG_TAIL = 4000
 CRASH_FRAMES = 8
 MAX_CRASH_BYTES = 8192
-MAX_ANSWER_BYTES = 160 * 1024 * 1024
 PR_SET_DUMPABLE = 4
 EXIT_LIMIT = 3
 WARM_UP_MAIL = (

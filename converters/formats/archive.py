@@ -136,8 +136,6 @@ class Extraction:
 
 
 class ZipConverter(Converter):
-    name = "zip"
-    input_types = frozenset({"application/zip"})
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         job = Extraction(out_dir, request, src.stat().st_size)
@@ -164,8 +162,6 @@ class ZipConverter(Converter):
 
 
 class TarConverter(Converter):
-    name = "tar"
-    input_types = frozenset({"application/x-tar"})
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         job = Extraction(out_dir, request, src.stat().st_size)
@@ -247,8 +243,6 @@ INNER_SUFFIX = {"application/gzip": ".gz", "application/x-bzip2": ".bz2", "appli
 class CompressedFileConverter(Converter):
     """gzip / bzip2 / xz: one compressed file; its content is disarmed as a member."""
 
-    name = "compressed"
-    input_types = frozenset(INNER_SUFFIX)
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         job = Extraction(out_dir, request, src.stat().st_size, own_folder=False)

@@ -109,8 +109,6 @@ def _without_metadata(image: Image.Image) -> Image.Image:
 
 
 class ImageConverter(Converter):
-    name = "image"
-    input_types = frozenset(FORMATS)
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         expected, out_format, out_mime, out_ext = FORMATS[request.detected_type]

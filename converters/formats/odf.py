@@ -334,8 +334,6 @@ def safe_member_name(name: str) -> bool:
 
 
 class OdfConverter(Converter):
-    name = "odf-rebuild"
-    input_types = frozenset(ODF_TYPES)
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         extension = ODF_TYPES[request.detected_type]

@@ -160,8 +160,6 @@ def _rebuild_ooxml(src: Path, out_dir: Path, request: ConvertRequest, findings: 
 
 
 class LegacyOfficeConverter(Converter):
-    name = "office-legacy"
-    input_types = frozenset({*LEGACY, ENCRYPTED_OOXML})
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         work = out_dir / f".work-{request.stem}"
@@ -183,8 +181,6 @@ class LegacyOfficeConverter(Converter):
 class OfficeRasterConverter(Converter):
     """Office → LibreOffice PDF → PDFium pixels → PDF built on the trusted side."""
 
-    name = "office-rasterize"
-    input_types = frozenset({*LEGACY, ENCRYPTED_OOXML, *ODF_SUFFIXES, "image/svg+xml"})
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         from converters.formats.pdf_raster import open_document, render_document

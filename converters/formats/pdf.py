@@ -231,8 +231,6 @@ def _read_back(path: Path) -> None:
 
 
 class PdfRebuildConverter(Converter):
-    name = "pdf-rebuild"
-    input_types = frozenset({"application/pdf"})
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         findings: list[Finding] = []

@@ -70,8 +70,6 @@ def render_document(document: pdfium.PdfDocument, writer: FrameWriter, path: str
 
 
 class PdfRasterConverter(Converter):
-    name = "pdf-rasterize"
-    input_types = frozenset({"application/pdf"})
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         if request.frames is None:

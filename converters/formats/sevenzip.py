@@ -60,8 +60,6 @@ class _WriterFactory(py7zr.io.WriterFactory):
 
 
 class SevenZipConverter(Converter):
-    name = "7z"
-    input_types = frozenset({"application/x-7z-compressed"})
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         job = Extraction(out_dir, request, src.stat().st_size)

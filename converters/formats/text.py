@@ -216,8 +216,6 @@ def refuse_encoded_files(text: str) -> None:
 
 
 class TextConverter(Converter):
-    name = "text"
-    input_types = frozenset({"text/plain", "text/csv", "text/html"})
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         if src.stat().st_size > request.limits.text_max_bytes:

@@ -67,7 +67,7 @@ def _ancestors(targets: list[str]) -> list[str]:
     return sorted(parents, key=lambda p: (p.count("/"), p))
 
 
-class _Capture:
+class Capture:
     """Reads one pipe of a child on a thread, keeping at most ``limit`` bytes (the first ones, or
     with ``tail`` the last ones); a child that overflows a head-capped pipe is killed."""
 
@@ -93,7 +93,7 @@ class _Capture:
             else:
                 self.overflowed = True
                 self.data.clear()
-                Sandbox._kill(self.process)
+                Sandbox.kill_group(self.process)
 
     def join(self) -> None:
         self.thread.join(timeout=30)
@@ -102,8 +102,8 @@ class _Capture:
 @dataclass
 class Running:
     process: subprocess.Popen[bytes]
-    output: _Capture
-    errors: _Capture
+    output: Capture
+    errors: Capture
 
 
 class Sandbox:
@@ -221,12 +221,12 @@ class Sandbox:
         finally:
             for descriptor in (*pass_fds, *([] if seccomp_fd is None else [seccomp_fd])):
                 os.close(descriptor)
-        return Running(process, _Capture(process, MAX_REPORT_BYTES), _Capture(process, STDERR_TAIL, tail=True))
+        return Running(process, Capture(process, MAX_REPORT_BYTES), Capture(process, STDERR_TAIL, tail=True))
 
     def _seccomp_fd(self) -> int | None:
         return program_descriptor(self.seccomp) if self.seccomp is not None else None
 
-    def spawn_server(self, argv: list[str], *, uid: int, cpu_seconds: int) -> tuple[subprocess.Popen[bytes], _Capture]:
+    def spawn_server(self, argv: list[str], *, uid: int, cpu_seconds: int) -> tuple[subprocess.Popen[bytes], Capture]:
         """Start a long-lived sandboxed process that talks over its standard input and output
         (both raw pipes for the caller); only the tail of its standard error is kept."""
         seccomp_fd = self._seccomp_fd()
@@ -237,7 +237,7 @@ class Sandbox:
         finally:
             if seccomp_fd is not None:
                 os.close(seccomp_fd)
-        return process, _Capture(process, STDERR_TAIL, tail=True)
+        return process, Capture(process, STDERR_TAIL, tail=True)
 
     def finish(self, running: Running, timeout: float | None = None, *, input_sha256: str = "-") -> SandboxResult:
         """Wait for a started child; raise a SandboxFailure unless it exits 0. Standard output is
@@ -249,7 +249,7 @@ class Sandbox:
         try:
             process.wait(timeout=limit)
         except subprocess.TimeoutExpired:
-            self._kill(process)
+            self.kill_group(process)
             process.wait()
             raise SandboxTimeout(f"processing took longer than {int(limit)} s and was stopped") from None
         finally:
@@ -271,7 +271,7 @@ class Sandbox:
         return self.finish(self.spawn(argv, binds, pass_fds=pass_fds, uid=uid), timeout, input_sha256=input_sha256)
 
     def stop(self, running: Running) -> None:
-        self._kill(running.process)
+        self.kill_group(running.process)
         running.process.wait()
         running.output.join()
         running.errors.join()
@@ -282,7 +282,7 @@ class Sandbox:
         return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
 
     @staticmethod
-    def _kill(process: subprocess.Popen[bytes]) -> None:
+    def kill_group(process: subprocess.Popen[bytes]) -> None:
         try:
             os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:

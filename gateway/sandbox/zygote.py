@@ -19,15 +19,14 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from converters.zygote import MAX_REQUEST_LINE
+from converters.protocol import MAX_ANSWER_BYTES, MAX_REQUEST_LINE
 from gateway.errors import ReportInvalid, SandboxCrash, SandboxResourceLimit, SandboxTimeout
 from gateway.sandbox.crash_report import report_crash
-from gateway.sandbox.runner import MAX_REPORT_BYTES, Sandbox, _Capture
+from gateway.sandbox.runner import MAX_REPORT_BYTES, Capture, Sandbox
 
 log = logging.getLogger(__name__)
 MAX_JOBS = 1000
 MAX_HEADER_LINE = 4096
-MAX_ANSWER_BYTES = 160 * 1024 * 1024
 START_SECONDS = 60
 ZYGOTE_CPU_SECONDS = 3600
 
@@ -139,7 +138,7 @@ def parse_payload(payload: bytes, file_name: re.Pattern[str]) -> ZygoteAnswer:
 @dataclass
 class _Live:
     process: subprocess.Popen[bytes]
-    errors: _Capture
+    errors: Capture
     requests: int
     answers: _Reader
 
@@ -216,7 +215,7 @@ class Zygote:
         live, self.live = self.live, None
         if live is None:
             return
-        self.sandbox._kill(live.process)
+        self.sandbox.kill_group(live.process)
         for stream in (live.process.stdin, live.process.stdout):
             if stream is not None:
                 stream.close()

@@ -19,7 +19,6 @@ from pathlib import Path
 from lxml import etree
 
 from converters.base import Conversion, Converter, ConvertRequest, Finding, Output
-from converters.detect import OOXML_PACKAGE_TYPES
 from converters.errors import ConverterError, CorruptFile
 from converters.formats.ooxml.fields import neutralise_fields
 from converters.formats.ooxml.formulas import neutralise_formulas, neutralise_sources
@@ -74,9 +73,6 @@ DAMAGED = (KeyError, ValueError)
 
 
 class OoxmlConverter(Converter):
-    name = "ooxml-rebuild"
-    input_types = frozenset(OOXML_PACKAGE_TYPES.values()) - {
-        "application/vnd.ms-excel.sheet.binary.macroEnabled.12"}
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from converters.zygote import MAX_REQUEST_LINE
+from converters.protocol import MAX_REQUEST_LINE
 from gateway.config import Settings
 from gateway.errors import ReportInvalid
 from gateway.pipeline.sanitize import Sanitizer
