@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from converters.base import METHODS, Limits, Method
+from gateway.antivirus.clamd import ClamdAddress
 from gateway.errors import ConfigError
 
 SANDBOX_MODES = frozenset({"bwrap", "none"})
+ANTIVIRUS_ENGINES = ("clamd", "icap")
+ZERO_ALLOWED = frozenset({"office_spares", "max_signature_age_hours"})  # 0 is a meaningful value here
 
 
 @dataclass(frozen=True)
@@ -133,12 +136,42 @@ class ServeSettings:
 
 
 @dataclass(frozen=True)
+class AntivirusSettings:
+    """[antivirus]: the engines every original is scanned with before it is disarmed
+    (gateway/pipeline/scan.py); empty ``engines`` means no scanning (reports say ``scanned: false``)."""
+
+    engines: str = _setting("", "engines every file must pass, comma-separated: clamd, icap (empty: no scanning)",
+                            "ENGINE[,ENGINE]")
+    clamd: str = _setting("unix:/run/clamav/clamd.ctl", "clamd's socket: unix:/path or tcp://host:port", "ADDRESS")
+    clamd_stream_max_mb: int = _setting(25, "clamd's StreamMaxLength: larger files are too large without being "
+                                        "sent (on_too_large decides)", "MB")
+    icap_host: str = _setting("127.0.0.1", "the ICAP server (an existing antivirus product)", "HOST")
+    icap_port: int = _setting(1344, "the ICAP server's port", "PORT")
+    icap_service: str = _setting("avscan", "the ICAP service (RESPMOD) that scans, e.g. c-icap's avscan", "NAME")
+    timeout_seconds: float = _setting(60.0, "an engine silent this long is unavailable", "SECONDS")
+    max_signature_age_hours: float = _setting(48.0, "signatures older than this (or of unknown age) make clamd "
+                                              "unavailable; 0: not checked", "HOURS")
+    on_unavailable: str = _setting("defer", "engine down, timing out or stale: defer (the job waits and is retried) "
+                                   "or block (scan_unavailable)", "defer|block")
+    on_too_large: str = _setting("block", "a file over an engine's stream limit: block (scan_too_large) or "
+                                 "disarm_unscanned (disarmed with a finding)", "block|disarm_unscanned")
+    scan_outputs: bool = _setting(False, "scan every disarmed output too", "BOOL")
+    retry_seconds: float = _setting(60.0, "while an engine is unavailable, deferred work is tried again after "
+                                    "this long", "SECONDS")
+
+    @property
+    def engine_list(self) -> tuple[str, ...]:
+        return tuple(e.strip().lower() for e in self.engines.split(",") if e.strip())
+
+
+@dataclass(frozen=True)
 class Settings:
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     sanitize: SanitizeSettings = field(default_factory=SanitizeSettings)
     limits: Limits = field(default_factory=Limits)
     mail: MailSettings = field(default_factory=MailSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
+    antivirus: AntivirusSettings = field(default_factory=AntivirusSettings)
     work_dir: Path | None = None  # scratch space for jobs; the system temp dir when unset
 
 
@@ -161,9 +194,10 @@ def _typed(cls: type, values: dict[str, Any], section: str, label: Callable[[str
     for key, value in values.items():
         expected = type(getattr(defaults, key))
         if expected is int and (not isinstance(value, int) or isinstance(value, bool) or value < 0
-                                or (value == 0 and key != "office_spares")):
+                                or (value == 0 and key not in ZERO_ALLOWED)):
             raise ConfigError(f"{name(key)} must be a positive integer")
-        if expected is float and (not isinstance(value, int | float) or isinstance(value, bool) or value <= 0):
+        if expected is float and (not isinstance(value, int | float) or isinstance(value, bool) or value < 0
+                                  or (value == 0 and key not in ZERO_ALLOWED)):
             raise ConfigError(f"{name(key)} must be a positive number")
         if expected in (bool, str) and not isinstance(value, expected):
             raise ConfigError(f"{name(key)} must be a {expected.__name__}")
@@ -221,7 +255,7 @@ def load_settings(path: Path | None) -> Settings:
         raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"configuration {path} is not valid TOML: {exc}") from exc
-    unknown = set(data) - {"sandbox", "sanitize", "limits", "mail", "serve", "work_dir"}
+    unknown = set(data) - {"sandbox", "sanitize", "limits", "mail", "serve", "antivirus", "work_dir"}
     if unknown:
         raise ConfigError(f"unknown configuration section(s): {', '.join(sorted(unknown))}")
     try:
@@ -234,6 +268,7 @@ def load_settings(path: Path | None) -> Settings:
         sanitize=_typed(SanitizeSettings, _section(data, "sanitize"), "sanitize"),
         mail=_typed(MailSettings, _section(data, "mail"), "mail"),
         serve=_typed(ServeSettings, _section(data, "serve"), "serve"),
+        antivirus=_typed(AntivirusSettings, _section(data, "antivirus"), "antivirus"),
         limits=limits,
         work_dir=Path(work_dir) if isinstance(work_dir, str) else None,
     )
@@ -253,7 +288,32 @@ def validate(settings: Settings) -> Settings:
     if settings.sanitize.method not in METHODS:
         raise ConfigError("[sanitize] method must be rebuild or rasterize")
     _check_serve(settings.serve, lambda key: f"[serve] {key}")
+    _check_antivirus(settings.antivirus)
     return settings
+
+
+def _check_antivirus(antivirus: AntivirusSettings) -> None:
+    """Known engines, each once; an address clamd can be reached at; the two policies' words."""
+    engines = antivirus.engine_list
+    unknown = [engine for engine in engines if engine not in ANTIVIRUS_ENGINES]
+    if unknown or len(set(engines)) != len(engines):
+        raise ConfigError(f"[antivirus] engines must name each of {', '.join(ANTIVIRUS_ENGINES)} at most once, "
+                          f"not {antivirus.engines!r}")
+    try:
+        ClamdAddress.parse(antivirus.clamd)
+    except ValueError as exc:
+        raise ConfigError(f"[antivirus] clamd: {exc}") from None
+    if not 0 < antivirus.icap_port < 65536:
+        raise ConfigError("[antivirus] icap_port must be from 1 to 65535")
+    if not antivirus.icap_host or any(ch.isspace() or ch == "/" for ch in antivirus.icap_host):
+        raise ConfigError(f"[antivirus] icap_host must be a host name or address, not {antivirus.icap_host!r}")
+    if not antivirus.icap_service or any(ch.isspace() or ch in "/?#" for ch in antivirus.icap_service):
+        raise ConfigError(f"[antivirus] icap_service must be a service name such as avscan, not "
+                          f"{antivirus.icap_service!r}")
+    if antivirus.on_unavailable not in ("defer", "block"):
+        raise ConfigError("[antivirus] on_unavailable must be defer or block")
+    if antivirus.on_too_large not in ("block", "disarm_unscanned"):
+        raise ConfigError("[antivirus] on_too_large must be block or disarm_unscanned")
 
 
 def with_method(settings: Settings, method: Method) -> Settings:

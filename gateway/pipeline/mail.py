@@ -6,6 +6,13 @@ disarmed like any file (``Sanitizer``); the outgoing message is built here, fres
 validated pieces: kept headers (control characters removed), the body text, a warning when
 sender authentication failed, a notice (Japanese, then English) listing every attachment and
 what happened to it, and the verified outputs. The original never crosses.
+
+Malware (``gateway/pipeline/scan.py``): the whole message is scanned before it is split, the body
+text once split, and each attachment before it is disarmed. An infected attachment is removed and
+named in the notice; a hit in the body, or a hit in the message that no attachment explains (a
+part that is not delivered, a header), stops the whole mail (``malware``): its recipients get a
+notice instead. An engine that cannot scan defers the mail (``ScanDeferred``) or stops it, by
+configuration.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from gateway.errors import GatewayError, ReportInvalid
 from gateway.pipeline.jobs import JOB_CONTROL, JOB_FINAL, Job, create_job
 from gateway.pipeline.mail_notice import build_notice, warning
 from gateway.pipeline.sanitize import Sanitizer
+from gateway.pipeline.scan import JAPANESE as SCAN_JAPANESE
+from gateway.pipeline.scan import Check, signatures_of
 from gateway.sandbox.zygote import Zygote
 
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # everything splitlines() breaks on
@@ -89,6 +98,9 @@ class MailSanitizer:
         raw = src.read_bytes()
         digest = hashlib.sha256(raw).hexdigest()
         reference = f"GW-{digest[:12].upper()}"
+        scanned = self.sanitizer.malware.check(raw, "message")  # raises ScanDeferred: the mail waits
+        if scanned.blocked and not scanned.infected:  # unscannable under "block": not delivered unscanned
+            return self._stopped(src, digest, scanned)
         try:
             answer = self.zygote.run("mail-split", raw, {"defang": self.settings.mail.defang_links}, SPLIT_FILES)
             split = self._parse(answer.report)
@@ -97,9 +109,18 @@ class MailSanitizer:
         if split.get("rejected"):
             return self._rejected(src, digest, str(split.get("reason", "not a mail"))[:300], "not_a_mail")
         body = self._body(answer.files, split)
+        body_check = self.sanitizer.malware.check(answer.files["body.txt"], "message body")
+        if body_check.blocked:
+            return self._stopped(src, digest, body_check)
+        split["findings"].extend(scanned.findings)
         job = create_job(self.sanitizer.sandbox, self.settings.work_dir) if split["attachments"] else None
         try:
             attachments, files = self._attachments(answer.files, job, split)
+            removed = signatures_of(attachments)
+            unexplained = tuple(name for name in scanned.signatures if name not in removed)
+            if unexplained:  # the message holds malware no removed attachment accounts for
+                return self._stopped(src, digest, Check(True, scanned.blocked, scanned.reason, unexplained,
+                                                        scanned.findings))
             if self.settings.mail.attachments == "text" and files and job is not None:
                 body += self._texts_of(job, files)
                 files = []
@@ -118,14 +139,25 @@ class MailSanitizer:
             "message_id": clean_header(headers.get("message-id")), "outcome": "delivered",
             "subject": clean_header(headers.get("subject")), "from": clean_header(headers.get("from")),
             "attachments": attachments, "findings": split["findings"], "reason": None, "reference": reference,
+            "scanned": scanned.scanned, "signatures": sorted(removed),
         }
         return MailResult(summary, message, data)
 
-    @staticmethod
-    def _rejected(src: Path, digest: str, reason: str, code: str) -> MailResult:
+    def _stopped(self, src: Path, digest: str, check: Check) -> MailResult:
+        """The whole mail stopped by the malware stage (a hit in it, or a scan that could not be
+        done under "block"); the reason in both languages, for the notice its recipients get."""
+        code = check.blocked or "scan_unavailable"
+        reason = f"{SCAN_JAPANESE.get(code, '')} / {check.reason}".strip(" /")
+        result = self._rejected(src, digest, reason[:500], code, list(check.findings))
+        result.summary["scanned"], result.summary["signatures"] = check.scanned, list(check.signatures)
+        return result
+
+    def _rejected(self, src: Path, digest: str, reason: str, code: str,
+                  findings: list[dict[str, str]] | None = None) -> MailResult:
         return MailResult({"input": str(src), "sha256": digest, "message_id": "", "outcome": "rejected",
-                           "subject": "", "from": "", "attachments": [], "findings": [], "reason": reason,
-                           "reason_code": code}, None, b"")
+                           "subject": "", "from": "", "attachments": [], "findings": findings or [], "reason": reason,
+                           "reason_code": code, "scanned": self.sanitizer.malware.configured, "signatures": []},
+                          None, b"")
 
     @staticmethod
     def _parse(data: object) -> dict[str, Any]:

@@ -58,6 +58,10 @@ JAPANESE_REASONS = {
     "mail_structure_truncated": "入れ子が深すぎるか部分が多すぎるため、以降は読んでいません",
     "mail_body_truncated": "本文が長すぎるため、続きを省きました",
     "too_many_parts": "1 通のメールで扱える部分の数を超えたため",
+    "malware": "ウイルス(マルウェア)を検出したため",
+    "scan_unavailable": "ウイルス検査ができなかったため",
+    "scan_too_large": "ウイルス検査できる大きさを超えるため",
+    "signatures_stale": "ウイルス定義が古く検査できなかったため",
 }
 ENGLISH_REASONS = {"archive_link_skipped": "a link (symbolic link), not a file"}
 MAX_MEMBER_LINES = 300  # removed members listed per archive; the rest are counted
@@ -105,6 +109,7 @@ FINDINGS_JA = {
     "part_removed": "対象外の部品を削除",
     "encoded_file_removed": "符号化ファイルを削除",
     "web_extension_removed": "Web アドインを削除",
+    "scan_skipped_too_large": "大きすぎるためウイルス検査をせずに無害化",
 }
 
 
@@ -170,7 +175,12 @@ def removed_members(item: dict[str, Any], prefix: str = "") -> list[tuple[str, s
         if member.get("outcome") == "blocked":
             code = str(member.get("reason_code") or "")
             english = _plain(member.get("reason")) or "removed"
-            found.append((path, JAPANESE_REASONS.get(code, english), english))
+            japanese = JAPANESE_REASONS.get(code, english)
+            names = [_plain(f.get("detail"), 100) for f in member.get("findings") or []
+                     if isinstance(f, dict) and f.get("code") == "malware_found"]
+            if code == "malware" and names:
+                japanese += f" (検出名: {', '.join(names[:10])})"
+            found.append((path, japanese, english))
         found += removed_members(member, path + "/")
     return found
 
@@ -206,6 +216,8 @@ def build_notice(attachments: list[dict[str, Any]], reference: str, *, as_text: 
         code = str(item.get("reason_code") or "")
         if item["outcome"] == "blocked":
             reason_ja = JAPANESE_REASONS.get(code, str(item.get("reason") or ""))
+            if code == "malware" and item.get("signatures"):  # the English reason names them already
+                reason_ja += f" (検出名: {', '.join(_plain(s, 100) for s in item['signatures'][:10])})"
             japanese.append(f" {index}. {name} ({size}) → 削除しました: {reason_ja}")
             english.append(f" {index}. {name} ({size}) -> removed: {item.get('reason')}")
         else:

@@ -7,7 +7,10 @@
    zygote instead of a sandbox started for it; its outputs come back through a pipe.
 3. Validate the converter's report, then copy each output it names from ``out/`` into ``final/``
    (no symlink followed), under a name chosen here from the output's type.
-4. Verify everything in ``final/`` in a second sandboxed run that can only read it.
+   Before that, the input is scanned for malware (``gateway/pipeline/scan.py``): a hit blocks
+   it (``malware``), an engine that cannot scan defers the job or blocks it, by configuration.
+4. Verify everything in ``final/`` in a second sandboxed run that can only read it (and, with
+   ``[antivirus] scan_outputs``, scan every output).
 5. Publish the verified files (an archive as one ZIP) into the destination, never overwriting.
 
 The result is the ``gateway sanitize`` JSON object of docs/CONTRACT.md.
@@ -27,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from converters.base import RASTER_FRAMES_TYPE, Method, Output, Report
+from converters.base import RASTER_FRAMES_TYPE, Finding, Method, Output, Report
 from converters.engine import file_sha256
 from converters.errors import ConverterError, CorruptFile
 from converters.names import stem_of
@@ -37,6 +40,7 @@ from gateway.pipeline.jobs import JOB_FINAL, JOB_IN, JOB_OUT, JOB_SCRATCH, Job, 
 from gateway.pipeline.outputs import OutputNamer, copy_beneath, write_zip
 from gateway.pipeline.raster_pdf import assemble
 from gateway.pipeline.report import parse_report
+from gateway.pipeline.scan import FINDING_MALWARE, NOT_SCANNED, MalwareStage, ScanDeferred
 from gateway.pipeline.spares import Spare, SparePool, needs_libreoffice
 from gateway.pipeline.verdicts import parse_verdicts
 from gateway.sandbox.runner import Running, Sandbox
@@ -121,8 +125,11 @@ def _publish(source: Path, out_dir: Path, filename: str) -> Path:
 
 
 class Sanitizer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, defer_scans: bool = False) -> None:
+        """``defer_scans``: when the antivirus engines cannot scan and ``[antivirus] on_unavailable``
+        is "defer", ``sanitize`` raises ``ScanDeferred`` (the service's jobs wait) instead of blocking."""
         self.settings = settings
+        self.malware = MalwareStage(settings.antivirus, can_defer=defer_scans)
         self.sandbox = Sandbox(settings.sandbox)
         self.spares = SparePool(self.sandbox, settings.work_dir, settings.sanitize.office_spares)
         self.zygote = Zygote(self.sandbox, preload="files")
@@ -155,10 +162,15 @@ class Sanitizer:
         forked = chosen == "rebuild" and not office and src.stat().st_size <= FORKED_MAX_INPUT
         inspector = None
         held: dict[str, bytes] = {}  # outputs of a forked conversion kept in memory (an archive's many members)
+        check = NOT_SCANNED
         try:
             if not forked:
                 inspector = self._start_inspector(job)
             report.sha256, report.size = _copy_hashing(src, job.input, self.settings.limits.max_input_bytes)
+            check = self.malware.check(job.input)  # the original, before anything parses it
+            if check.blocked:
+                report.findings.extend(Finding(f["code"], f["detail"]) for f in check.findings)
+                raise ConverterError(check.reason, code=check.blocked)
             if forked:
                 try:
                     report = self._convert_forked(job, name, chosen, report, held)
@@ -167,8 +179,13 @@ class Sanitizer:
                     report = self._convert(job, name, chosen, report, spare)
             else:
                 report = self._convert(job, name, chosen, report, spare)
+            report.findings.extend(Finding(f["code"], f["detail"]) for f in check.findings)  # the scan's notes
             verified = self._verify(job, report, inspector, held)
+            if self.malware.scan_outputs:
+                self._scan_outputs(job, report, held)
             result = self._deliver(job, report, out_dir, verified, held)
+        except ScanDeferred:
+            raise  # the job waits for the engines: neither blocked nor passed
         except (ConverterError, GatewayError) as exc:
             _block(report, exc.code, exc.reason)
             result = self._describe(report, {}, False)
@@ -183,6 +200,9 @@ class Sanitizer:
             job.remove()
         result["input"] = str(src) if display_name is None else display_name
         result["sha256"], result["size"] = report.sha256, report.size
+        result["scanned"] = check.scanned
+        result["signatures"] = sorted({f.detail for r in _walk(report) for f in r.findings
+                                       if f.code == FINDING_MALWARE})
         result["duration_ms"] = round((time.monotonic() - started) * 1000)
         return result
 
@@ -323,6 +343,20 @@ class Sanitizer:
                        "the disarmed output failed the independent check: " + "; ".join(problems)[:300])
         self._settle_archives(top)
         return {path: not problems for path, problems in verdicts.items()}
+
+    def _scan_outputs(self, job: Job, top: Report, held: dict[str, bytes]) -> None:
+        """``scan_outputs``: every verified output scanned as well; a hit (or, by the policies, an
+        output that cannot be scanned) blocks the file or archive member it belongs to."""
+        final = job.dir("final")
+        for report in _walk(top):
+            for output in report.outputs:
+                data = held.get(output.path)
+                check = self.malware.check(data if data is not None else final / output.path, "disarmed output")
+                report.findings.extend(Finding(f["code"], f["detail"]) for f in check.findings)
+                if check.blocked:
+                    _block(report, check.blocked, check.reason)
+                    break
+        self._settle_archives(top)
 
     @staticmethod
     def _settle_archives(report: Report) -> None:
