@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gateway.config import ServeSettings, Settings, load_settings, with_serve_flags
 from gateway.errors import ConfigError
+from gateway.pipeline.scan import status_lines
 from gateway.service import Service
 from gateway.startup import PRIVATE_UMASK, StartupInterrupted, make_private, notify, take_data_dir
 
@@ -69,7 +70,11 @@ def run(args: argparse.Namespace) -> int:
             service.stop()
         print(f"gateway: stopped during start-up ({exc})", file=sys.stderr, flush=True)
         return 0
-    print(startup_summary(service.serve), flush=True)
+    antivirus = status_lines(service.settings.antivirus)  # each engine asked once, briefly
+    if not service.settings.antivirus.engine_list:
+        log.warning("no antivirus engine is configured ([antivirus] engines): files are disarmed without a "
+                    "malware scan, and every report says scanned: false")
+    print(startup_summary(service.serve, antivirus), flush=True)
     notify("READY=1")
     stop.wait()
     notify("STOPPING=1")
@@ -99,8 +104,10 @@ def _start(args: argparse.Namespace) -> Service:
     return service
 
 
-def startup_summary(serve: ServeSettings) -> str:
-    """What an operator needs to see once the service is up: where it listens, where mail goes."""
+def startup_summary(serve: ServeSettings, antivirus: list[str] | None = None) -> str:
+    """What an operator needs to see once the service is up: where it listens, where mail goes,
+    and (``antivirus``: gateway/pipeline/scan.py ``status_lines``) each engine's version and
+    signature age."""
     lgwan, http, lgwan_http = serve.lgwan_smtp_address, serve.http_address, serve.lgwan_http_address
     mail_to = (f"the LGWAN mail server {lgwan[0]}:{lgwan[1]}" if lgwan
                else f"the directory {serve.data_path / 'lgwan'} (no LGWAN mail server set: --lgwan-smtp)")
@@ -114,5 +121,6 @@ def startup_summary(serve: ServeSettings) -> str:
              f"  HTTP         {uploads}"]
     if lgwan_http:
         lines.append(f"  LGWAN HTTP   http://{lgwan_http[0]}:{lgwan_http[1]}/ (downloads)")
+    lines += antivirus or []
     lines.append("  stop with Ctrl-C or SIGTERM")
     return "\n".join(lines)

@@ -37,7 +37,7 @@ from gateway.pipeline.jobs import JOB_CONTROL, JOB_FINAL, Job, create_job
 from gateway.pipeline.mail_notice import build_notice, warning
 from gateway.pipeline.sanitize import Sanitizer
 from gateway.pipeline.scan import JAPANESE as SCAN_JAPANESE
-from gateway.pipeline.scan import Check, signatures_of
+from gateway.pipeline.scan import Check, count_malware, signatures_of
 from gateway.sandbox.zygote import Zygote
 
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")  # everything splitlines() breaks on
@@ -98,7 +98,7 @@ class MailSanitizer:
         raw = src.read_bytes()
         digest = hashlib.sha256(raw).hexdigest()
         reference = f"GW-{digest[:12].upper()}"
-        scanned = self.sanitizer.malware.check(raw, "message")  # raises ScanDeferred: the mail waits
+        scanned = self.sanitizer.malware.check(raw, "message", count=False)  # raises ScanDeferred: the mail waits
         if scanned.blocked and not scanned.infected:  # unscannable under "block": not delivered unscanned
             return self._stopped(src, digest, scanned)
         try:
@@ -119,6 +119,7 @@ class MailSanitizer:
             removed = signatures_of(attachments)
             unexplained = tuple(name for name in scanned.signatures if name not in removed)
             if unexplained:  # the message holds malware no removed attachment accounts for
+                count_malware()
                 return self._stopped(src, digest, Check(True, scanned.blocked, scanned.reason, unexplained,
                                                         scanned.findings))
             if self.settings.mail.attachments == "text" and files and job is not None:

@@ -116,6 +116,10 @@ def _count(name: str) -> None:
         log.error("the antivirus counter %s could not be written: %s", name, type(exc).__name__)
 
 
+def count_malware() -> None:
+    _count(MALWARE_COUNTER)
+
+
 def counted(spool: Path, name: str) -> int:
     try:
         return (spool / name).stat().st_size
@@ -125,11 +129,12 @@ def counted(spool: Path, name: str) -> int:
 
 class MalwareStage:
     """The configured engines and the two policies. ``can_defer``: the caller can put the job back
-    (the service); without it (``gateway sanitize``, ``gateway mail``) "defer" blocks instead."""
+    (the service); without it (``gateway sanitize``, ``gateway mail``) "defer" blocks instead.
+    ``timeout`` (default: the configured one) bounds each engine's answers, e.g. for /readyz."""
 
-    def __init__(self, settings: AntivirusSettings, *, can_defer: bool = False) -> None:
+    def __init__(self, settings: AntivirusSettings, *, can_defer: bool = False, timeout: float | None = None) -> None:
         self.settings = settings
-        self.scanner = build_scanner(settings)
+        self.scanner = build_scanner(settings, timeout)
         self.can_defer = can_defer
 
     @property
@@ -140,8 +145,10 @@ class MalwareStage:
     def scan_outputs(self) -> bool:
         return self.scanner is not None and self.settings.scan_outputs
 
-    def check(self, source: ScanSource, what: str = "file") -> Check:
-        """The decision on ``source`` (a path, bytes or a file object); raises :class:`ScanDeferred`."""
+    def check(self, source: ScanSource, what: str = "file", *, count: bool = True) -> Check:
+        """The decision on ``source`` (a path, bytes or a file object); raises :class:`ScanDeferred`.
+        ``count``: a hit adds to ``gateway_malware_found_total`` (a whole mail's hit is counted by the
+        caller, only when no attachment it removes accounts for it)."""
         if self.scanner is None:
             return NOT_SCANNED
         try:
@@ -156,7 +163,8 @@ class MalwareStage:
             names = result.signatures or ("(unnamed)",)
             log.warning("malware found: transfer %s, %s, engines %s, signatures %s", transfer_id, what,
                         result.engine, ", ".join(names))
-            _count(MALWARE_COUNTER)
+            if count:
+                count_malware()
             return Check(True, CODE_MALWARE, f"malware found by {result.engine}: {', '.join(names)}", names,
                          tuple({"code": FINDING_MALWARE, "detail": name} for name in names))
         if result.verdict is Verdict.TOO_LARGE:
@@ -167,7 +175,7 @@ class MalwareStage:
         reason = f"the malware scan could not be done: {result.reason}"[:400]
         if self.settings.on_unavailable == "defer" and self.can_defer:
             log.warning("malware scan unavailable, transfer %s waits: %s", transfer_id, result.reason[:300])
-            raise ScanDeferred(reason)
+            raise ScanDeferred(result.reason[:300])
         log.warning("malware scan unavailable, transfer %s: the %s is blocked: %s", transfer_id, what,
                     result.reason[:300])
         return Check(False, result.reason_code or "scan_unavailable", reason)
