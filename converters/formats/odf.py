@@ -27,6 +27,7 @@ from lxml import etree
 
 from converters.base import Conversion, Converter, ConvertRequest, Finding, Output
 from converters.errors import CorruptFile, DecompressionBomb, PasswordProtected, TooManyMembers
+from converters.formats.odf_allowlist import keep_known
 from converters.formats.odf_references import address_risk, allowed_link, formula_risk, inside_package
 from converters.formats.ooxml import MAX_XML_PART_BYTES, parse_xml, serialise
 from converters.formats.zip_damage import file_members, zip_damage
@@ -248,8 +249,9 @@ def _remove_formula(element: etree._Element, attribute: str) -> None:
 
 
 def scrub_xml(root: etree._Element, findings: dict[tuple[str, str], None], part: str) -> bool:
-    """Remove active and external content from one ODF XML part; True when something changed."""
-    changed = False
+    """Remove active and external content from one ODF XML part; True when something changed.
+    Unknown elements and attributes go first (converters.formats.odf_allowlist)."""
+    changed = keep_known(root, findings, part)
     for element in list(root.iter()):
         if not isinstance(element.tag, str):
             continue
