@@ -37,7 +37,7 @@ from gateway.delivery.transports import DirectoryTransport, SmtpTransport
 from gateway.delivery.worker import IDLE_POLL_SECONDS, DeliveryWorker, Transport
 from gateway.errors import ConfigError, GatewayError
 from gateway.intake.smtp import IntakeHandler, IntakePolicy, start_smtp, tls_context
-from gateway.intake.throttle import AuthThrottle
+from gateway.intake.throttle import UNLOCK_DIR, AuthThrottle
 from gateway.pipeline.mail import MailSanitizer
 from gateway.pipeline.sanitize import Sanitizer
 from gateway.sandbox.crash_report import transfer
@@ -99,7 +99,8 @@ class Service:
         self.lgwan_files = data / "lgwan-files"
         self.http_servers: list[Any] = []
         self.controller: Controller | None = None
-        self.auth_throttle = AuthThrottle()  # failed logins counted across both listeners
+        # failed logins counted across both listeners; `gateway auth unlock` drops requests into auth-unlock/
+        self.auth_throttle = AuthThrottle(unlock_dir=data / UNLOCK_DIR)
         self.delivery = DeliveryWorker(self.spool, self.transport, self.serve, self.stopping, self._record,
                                        self._park)
 

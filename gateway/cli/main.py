@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gateway import __version__
 from gateway.cli import audit as audit_cli
+from gateway.cli import auth as auth_cli
 from gateway.cli import serve as serve_cli
 from gateway.cli import token as token_cli
 from gateway.config import load_settings
@@ -55,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     token_cli.add_arguments(commands.add_parser(
         "token", help="create (printed once), list or revoke API tokens",
         description="API tokens for the HTTP service. 'gateway token ACTION --help' describes each action."))
+    auth_cli.add_arguments(commands.add_parser(
+        "auth", help="lift the failed-login limit on an address or a user",
+        description="Failed-login limits of the HTTP service. 'gateway auth ACTION --help' describes each action."))
     return parser
 
 
@@ -131,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             return serve_cli.run(args)
         if args.command == "token":  # the token database, made by the first `token create`
             return _privately(token_cli.run, args)
+        if args.command == "auth":
+            return _privately(auth_cli.run, args)
     except GatewayError as exc:
         print(f"gateway: {exc.reason} [{exc.code}]", file=sys.stderr)
         return EXIT_USAGE if exc.code in ("config_invalid", "sandbox_unavailable") else EXIT_INTERNAL

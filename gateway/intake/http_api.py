@@ -52,17 +52,19 @@ class ApiContext:
     accepted: int = 0
 
     def authenticate(self, request: Request, token: str | None) -> Identity:
-        """The token's holder; 429 for a client with too many recent failures, 401 otherwise."""
+        """The token's holder. A valid token is accepted whatever others at its address did
+        (see gateway/intake/throttle.py); a wrong one is 401, or 429 once the address has too
+        many recent failures."""
         client = request.client.host if request.client else ""
+        found = self.tokens.identify(token) if token else None
+        if found is not None:
+            return found
         wait = self.throttle.retry_after(client)
         if wait:
             raise HTTPException(429, "too many failed logins from this address; try again later",
                                 headers={"Retry-After": str(wait)})
-        found = self.tokens.identify(token) if token else None
-        if found is None:
-            self.throttle.failed(client)
-            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-        return found
+        self.throttle.failed(client)
+        raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
 
 def transfer_status(context: ApiContext, transfer_id: str) -> tuple[str, dict[str, Any] | None]:

@@ -162,3 +162,21 @@ def test_the_command_gives_the_callers_umask_back(tmp_path: Path) -> None:
         assert os.umask(0o022) == 0o022
     finally:
         os.umask(previous)
+
+
+def test_an_identity_is_limited_apart_from_its_address_and_unlocks_come_from_another_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(auth_throttle.time, "monotonic", lambda: clock[0])
+    throttle = AuthThrottle(max_failures=3, window_seconds=300, unlock_dir=tmp_path / "auth-unlock")
+    for _ in range(3):
+        throttle.identity_failed("総務課-田中")
+    assert throttle.identity_retry_after("総務課-田中") > 0
+    assert throttle.identity_retry_after("総務課-佐藤") == 0 and throttle.retry_after("192.0.2.1") == 0
+    for _ in range(3):
+        throttle.failed("2001:db8:1:2::1")
+    auth_throttle.request_unlock(tmp_path / "auth-unlock", "user:総務課-田中")  # as `gateway auth unlock` does
+    auth_throttle.request_unlock(tmp_path / "auth-unlock", "2001:db8:1:2::99")  # the same /64
+    clock[0] += 2  # read at most once a second
+    assert throttle.identity_retry_after("総務課-田中") == 0 and throttle.retry_after("2001:db8:1:2::1") == 0
+    assert not list((tmp_path / "auth-unlock").iterdir())  # each request is used once
