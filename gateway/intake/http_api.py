@@ -11,6 +11,7 @@ delivered to the LGWAN side and can be downloaded by authorised users.
 
 # FastAPI resolves these annotations at run time (dependencies are closures): no postponed evaluation.
 
+import contextlib
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ from typing import Annotated, Any, BinaryIO
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
@@ -31,6 +32,7 @@ from converters.names import safe_component
 from gateway.audit.log import AuditLog
 from gateway.intake.throttle import AuthThrottle
 from gateway.intake.tokens import Identity, TokenStore
+from gateway.pipeline import scan
 from gateway.sandbox.crash_report import crash_count
 from gateway.spool import Spool, fsync_dir, new_job_id, write_durably
 
@@ -50,6 +52,7 @@ class ApiContext:
     max_queue: int
     throttle: AuthThrottle = field(default_factory=AuthThrottle)
     accepted: int = 0
+    antivirus: scan.MalwareStage | None = None  # the engines, for /readyz and /metrics
 
     def authenticate(self, request: Request, token: str | None) -> Identity:
         """The token's holder. A valid token is accepted whatever others at its address did
@@ -73,6 +76,12 @@ def transfer_status(context: ApiContext, transfer_id: str) -> tuple[str, dict[st
         return "done", json.loads(result_file.read_text(encoding="utf-8"))
     for queue, status in (("uploads", "queued"), ("working", "processing"), ("corrupt", "failed")):
         if (context.spool.queue(queue) / transfer_id).exists():
+            if queue in ("uploads", "working"):  # put back (and tried again) while the antivirus engines cannot scan
+                with contextlib.suppress(OSError, ValueError):
+                    meta = json.loads((context.spool.queue(queue) / transfer_id / "envelope.json").read_text("utf-8"))
+                    if isinstance(meta, dict) and meta.get("waiting_for_scan"):
+                        return "waiting_for_scan", {"detail": "waiting for the malware scan (the antivirus engine "
+                                                              "is unavailable; it is retried automatically)"}
             return status, None
     raise HTTPException(404, "no such transfer")
 
@@ -184,7 +193,10 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
             raise HTTPException(404, "no such transfer")
         owner_or_reviewer(transfer_id, who)
         state, result = transfer_status(context, transfer_id)
-        return {"id": transfer_id, "status": state, "files": (result or {}).get("files", [])}
+        answer = {"id": transfer_id, "status": state, "files": (result or {}).get("files", [])}
+        if result and "detail" in result:
+            answer["detail"] = result["detail"]
+        return answer
 
     @app.get("/api/v1/transfers/{transfer_id}/files/{number}")
     def download(transfer_id: str, number: int, who: Annotated[Identity, Depends(identity)]) -> FileResponse:
@@ -204,10 +216,13 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/readyz")
-    def readyz() -> dict[str, Any]:
+    def readyz() -> Any:
+        ready, reasons, engines = scan.readiness(context.antivirus)
         if context.spool.free_bytes() < context.min_free_bytes:
-            raise HTTPException(503, "low disk")
-        return {"status": "ready", "queue": context.spool.depth()}
+            ready, reasons = False, ["low disk", *reasons]
+        body = {"status": "ready" if ready else "not ready", "queue": context.spool.depth(), "reasons": reasons,
+                "antivirus": engines, "scanning": bool(context.antivirus and context.antivirus.configured)}
+        return body if ready else JSONResponse(body, status_code=503)
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def metrics() -> str:
@@ -224,6 +239,7 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
                 "# HELP gateway_queue_jobs Jobs in each spool queue (corrupt above 0 needs a person).\n"
                 "# TYPE gateway_queue_jobs gauge\n"
                 + "".join(f'gateway_queue_jobs{{queue="{queue}"}} {count}\n'
-                          for queue, count in context.spool.queue_sizes().items()))
+                          for queue, count in context.spool.queue_sizes().items())
+                + scan.metrics(context.antivirus, context.spool.root))
 
     return app
