@@ -100,8 +100,11 @@ _ACTIVE_ITER = [*_ACTIVE_TAGS, *(f"{{{ns}}}*" for ns in WHOLE_NAMESPACES), f"{{{
 # the schemas' names less those that embed or run something (removed with their own finding first)
 KNOWN_ELEMENTS = frozenset(f"{{{ns}}}{local}" for ns, names in ELEMENTS.items() if ns not in WHOLE_NAMESPACES
                            for local in names if (ns, local) not in ACTIVE_ELEMENTS)
+# o:gfxdata: a whole DrawingML package, zipped and base64-encoded in a VML shape's attribute (Word
+# draws the VML shape without it); nothing in it would be rebuilt, so it is not kept
+EMBEDDED_ATTRIBUTES = frozenset({f"{{{O_NS}}}gfxdata"})
 KNOWN_ATTRIBUTES = frozenset(f"{{{ns}}}{local}" for ns, names in ATTRIBUTES.items() if ns not in WHOLE_NAMESPACES
-                             for local in names)
+                             for local in names) - EMBEDDED_ATTRIBUTES
 _CHOICE = f"{{{MC_NS}}}Choice"
 _DECLARATION = re.compile(rb"""xmlns(?::[^\s=]+)?\s*=\s*["']([^"']*)["']""")
 _RELATIONSHIP_PREFIX = re.compile(rb"xmlns:([^\s=]+)\s*=\s*[\"']" + re.escape(R_NS.encode()) + rb"[\"']")

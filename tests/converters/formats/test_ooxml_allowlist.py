@@ -579,3 +579,14 @@ def test_real_office_documents_keep_every_paragraph_table_and_picture(tmp_path: 
     assert "unknown_markup_removed" not in codes and "part_removed" not in codes
     before, after = counts(source), counts(output)
     assert sum(before.values()) > 0 and after == before
+
+
+def test_a_package_hidden_in_a_vml_shapes_gfxdata_is_not_kept(tmp_path: Path) -> None:
+    body = ('<w:p><w:r><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml" '
+            'xmlns:o="urn:schemas-microsoft-com:office:office" o:gfxdata="UEsDBBQABgAIAAAAIQ" '
+            'style="width:10pt;height:10pt"/></w:pict></w:r><w:r><w:t>残す</w:t></w:r></w:p>')
+    outcome, codes, output = sanitize(word_body(tmp_path, body, "gfxdata.docx"), tmp_path)
+    assert outcome == "sanitized" and "unknown_markup_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        written = package.read("word/document.xml").decode()
+    assert "gfxdata" not in written and "UEsDB" not in written and "v:shape" in written and "残す" in written
