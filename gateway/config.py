@@ -12,6 +12,7 @@ from typing import Any
 from converters.base import METHODS, Limits, Method
 from gateway.antivirus.clamd import ClamdAddress
 from gateway.errors import ConfigError
+from gateway.logs import LOG_FORMATS
 
 SANDBOX_MODES = frozenset({"bwrap", "none"})
 ANTIVIRUS_ENGINES = ("clamd", "icap")
@@ -92,6 +93,8 @@ class ServeSettings:
     max_queue: int = _setting(10_000, "above this many queued jobs, SMTP answers 451 and HTTP 503 (try later)", "N")
     audit_database: str = _setting("", "empty: SQLite in the data directory; postgresql://... when several nodes "
                                    "share one log", "URL")
+    log_format: str = _setting("text", "log lines as text (a UTC time, the process, the level) or json (one "
+                               "object per line, for a collector)", "text|json")
 
     # The values components receive, derived from the declaration above (checked by validate()).
     @property
@@ -231,6 +234,8 @@ def _check_serve(serve: ServeSettings, name: Callable[[str], str]) -> None:
                 from None
     if not serve.data_dir:
         raise ConfigError(f"{name('data_dir')} must name a directory")
+    if serve.log_format not in LOG_FORMATS:
+        raise ConfigError(f"{name('log_format')} must be text or json, not {serve.log_format!r}")
 
 
 def with_serve_flags(settings: Settings, flags: dict[str, Any]) -> Settings:

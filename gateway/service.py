@@ -15,6 +15,7 @@ import ctypes
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import signal
@@ -35,6 +36,7 @@ from gateway.config import ServeSettings, Settings
 from gateway.delivery.notices import rejected_notice
 from gateway.delivery.transports import DirectoryTransport, SmtpTransport
 from gateway.delivery.worker import IDLE_POLL_SECONDS, DeliveryWorker, Transport
+from gateway.logs import configure as configure_logging
 from gateway.errors import ConfigError, GatewayError
 from gateway.intake.smtp import IntakeHandler, IntakePolicy, start_smtp, tls_context
 from gateway.intake.throttle import UNLOCK_DIR, AuthThrottle
@@ -62,7 +64,7 @@ def run_worker(settings: Settings, role: str, stopping: StopSignal) -> None:
     libc.prctl(PR_SET_NAME, f"gw-{role}".encode("ascii")[:15], 0, 0, 0)  # what ps and top show
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when workers stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s")
+    configure_logging(multiprocessing.current_process().name, settings.serve.log_format)
     service = Service(settings, stopping)
     try:
         {"pipeline": service._pipeline_loop, "delivery": service.delivery.loop,

@@ -18,6 +18,7 @@ from gateway.cli import serve as serve_cli
 from gateway.cli import token as token_cli
 from gateway.config import load_settings
 from gateway.errors import GatewayError
+from gateway.logs import configure as configure_logging
 from gateway.pipeline.mail import MailSanitizer, write_message
 from gateway.pipeline.sanitize import sanitize_paths
 from gateway.startup import PRIVATE_UMASK
@@ -122,7 +123,7 @@ def _privately(command: Callable[[argparse.Namespace], int], args: argparse.Name
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging("cli", level=logging.WARNING)  # `serve` sets its own once its settings are read
     args = _parser().parse_args(argv)
     try:
         if args.command == "sanitize":

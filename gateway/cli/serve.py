@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gateway.config import ServeSettings, Settings, load_settings, with_serve_flags
 from gateway.errors import ConfigError
+from gateway.logs import configure as configure_logging
 from gateway.pipeline.scan import status_lines
 from gateway.service import Service
 from gateway.startup import PRIVATE_UMASK, StartupInterrupted, make_private, notify, take_data_dir
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
 def _start(args: argparse.Namespace) -> Service:
     settings = settings_from(args)
     serve = settings.serve
+    configure_logging("main", serve.log_format)
     os.umask(PRIVATE_UMASK)  # before the first file is written; workers and sandboxes inherit it
     lock = take_data_dir(serve.data_path)  # held (open) for the life of the process
     try:

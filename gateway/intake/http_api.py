@@ -30,6 +30,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from converters.names import safe_component
 from gateway.audit.log import AuditLog
+from gateway.intake import access_log
 from gateway.intake.throttle import AuthThrottle
 from gateway.intake.tokens import Identity, TokenStore
 from gateway.pipeline import scan
@@ -136,6 +137,7 @@ def spool_upload(context: ApiContext, files: list[BinaryIO], meta: dict[str, Any
 def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
     """The API; ``accepts_uploads=False`` gives the LGWAN-side listener (status and downloads only)."""
     app = FastAPI(title="LGWAN sanitisation gateway", version="0.1.0")
+    access_log.install(app)  # one line per request, no headers
 
     def identity(request: Request,
                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Identity:
