@@ -36,10 +36,10 @@ from gateway.config import ServeSettings, Settings
 from gateway.delivery.notices import rejected_notice
 from gateway.delivery.transports import DirectoryTransport, SmtpTransport
 from gateway.delivery.worker import IDLE_POLL_SECONDS, DeliveryWorker, Transport
-from gateway.logs import configure as configure_logging
 from gateway.errors import ConfigError, GatewayError
 from gateway.intake.smtp import IntakeHandler, IntakePolicy, start_smtp, tls_context
 from gateway.intake.throttle import UNLOCK_DIR, AuthThrottle
+from gateway.logs import configure as configure_logging
 from gateway.pipeline.mail import MailSanitizer
 from gateway.pipeline.sanitize import Sanitizer
 from gateway.sandbox.crash_report import transfer
