@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,19 @@ def test_the_systemd_unit_starts_the_configured_service() -> None:
     assert "KillMode=mixed" in unit  # workers finish their jobs; sandboxes are not killed mid-job
     timeout = int(re.search(r"TimeoutStopSec=(\d+)", unit).group(1))  # type: ignore[union-attr]
     assert timeout > load_settings(ROOT / "deploy" / "gateway.toml").sandbox.timeout_seconds + STOP_GRACE_SECONDS
+
+
+def test_the_container_image_has_runtime_packages_only_and_a_health_check() -> None:
+    """Checked as text: no container engine runs on the build machines."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "RUN bash scripts/setup.sh --runtime" in dockerfile
+    assert "HEALTHCHECK" in dockerfile and "/readyz" in dockerfile
+    runtime = subprocess.run(["bash", str(ROOT / "scripts" / "setup.sh"), "--runtime", "--list-packages"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    everything = subprocess.run(["bash", str(ROOT / "scripts" / "setup.sh"), "--list-packages"],
+                                capture_output=True, text=True, check=True).stdout.split()
+    assert {"bubblewrap", "libmagic1", "libreoffice-writer-nogui", "fonts-noto-cjk"} <= set(runtime)
+    assert not {"chromium", "postgresql", "poppler-utils", "c-icap"} & set(runtime)
+    assert {"chromium", "postgresql"} <= set(everything)
+    compose = (ROOT / "deploy" / "compose.yaml").read_text(encoding="utf-8")
+    assert "./gateway.toml:/etc/gateway/gateway.toml:ro" in compose and "/etc/gateway/gateway.toml" in dockerfile
