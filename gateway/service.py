@@ -23,15 +23,16 @@ import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from gateway.audit.log import FIELDS as AUDIT_FIELDS
+from gateway.audit import records
 from gateway.audit.log import AuditLog
+from gateway.audit.records import Recorder
 from gateway.config import ServeSettings, Settings
 from gateway.delivery.notices import rejected_notice
 from gateway.delivery.transports import DirectoryTransport, SmtpTransport
@@ -40,6 +41,7 @@ from gateway.errors import ConfigError, GatewayError
 from gateway.intake.smtp import IntakeHandler, IntakePolicy, start_smtp, tls_context
 from gateway.intake.throttle import UNLOCK_DIR, AuthThrottle
 from gateway.logs import configure as configure_logging
+from gateway.pipeline import jobs
 from gateway.pipeline.mail import MailSanitizer
 from gateway.pipeline.sanitize import Sanitizer
 from gateway.sandbox.crash_report import transfer
@@ -85,8 +87,12 @@ class Service:
 
     def __post_init__(self) -> None:
         data = self.serve.data_path
+        if self.settings.work_dir is None:  # the jobs' scratch space: the data directory's own, swept at start
+            self.settings = replace(self.settings, work_dir=data / "work")
+            (data / "work").mkdir(parents=True, exist_ok=True, mode=0o700)
         self.spool = Spool(data / "spool")
         self.audit = AuditLog(data / "audit.sqlite3", database=self.serve.audit_database)
+        self.recorder = Recorder(self.audit, self.spool)
         self.quarantine = data / "quarantine"
         self.quarantine.mkdir(parents=True, exist_ok=True, mode=0o700)
         lgwan = self.serve.lgwan_smtp_address
@@ -103,7 +109,7 @@ class Service:
         self.controller: Controller | None = None
         # failed logins counted across both listeners; `gateway auth unlock` drops requests into auth-unlock/
         self.auth_throttle = AuthThrottle(unlock_dir=data / UNLOCK_DIR)
-        self.delivery = DeliveryWorker(self.spool, self.transport, self.serve, self.stopping, self._record,
+        self.delivery = DeliveryWorker(self.spool, self.transport, self.serve, self.stopping, self.recorder,
                                        self._park)
 
     def start(self) -> None:
@@ -142,7 +148,9 @@ class Service:
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigError(f"cannot load the TLS certificate {self.serve.tls_certificate} and key "
                                   f"{self.serve.tls_key}: {getattr(exc, 'strerror', None) or exc}") from None
+        self.recorder.recover()  # first: it reads what the crash left under tmp/ and in delivered/
         recovered = self.spool.recover()
+        jobs.sweep(self.settings.work_dir)  # job directories (originals inside) a crashed run left
         if recovered:
             log.warning("recovered %d jobs left by an interrupted run", recovered)
         for index in range(self.serve.workers):
@@ -182,25 +190,6 @@ class Service:
                                 name=name, daemon=False)
         process.start()
         self.workers[name] = process
-
-    def _write_postponed_audits(self) -> None:
-        """Audit records that could not be written when they happened (the mail or upload was
-        already spooled, so it went on all the same)."""
-        for kept, event, transfer_id, fields in self.spool.postponed_audits():
-            known = {k: v for k, v in fields.items() if k in AUDIT_FIELDS and k not in ("seq", "time", "event")}
-            late = "recorded late: the audit log was unavailable when this arrived"
-            known["detail"] = f"{known['detail']}; {late}" if known.get("detail") else late
-            self.audit.append(event, transfer_id, **known)
-            kept.unlink()
-
-    def _record(self, event: str, job_id: str, **fields: Any) -> None:
-        """An audit record now, or kept in the spool to be written later if the audit log is
-        unavailable (a job's progress never waits for, nor is undone by, the audit log)."""
-        try:
-            self.audit.append(event, job_id, **fields)
-        except Exception as exc:
-            log.error("audit record for %s postponed: %s", job_id, type(exc).__name__)
-            self.spool.keep_audit(job_id, fields, event)
 
     def supervise(self) -> None:
         """Start again any worker that died, and queue again the jobs it held."""
@@ -264,46 +253,49 @@ class Service:
             sanitizer.close()
 
     def _process(self, sanitizer: MailSanitizer, job: SpoolJob) -> None:
+        self.spool.discard_outgoing(job)  # what an attempt cut short before its commit left
         envelope = job.envelope()
-        if self.spool.already_queued_or_delivered(job.id):  # recovered after a crash past this point
+        if self.spool.already_queued_or_delivered(job.id):  # a spool left by an older version after a crash
             self.spool.remove(job)
             return
         try:
-            self._keep_original(job.message)
+            self._keep_original(job.original)
             with transfer(job.id, self.spool.root):  # a sandboxed crash is logged with the id, and counted
-                result = sanitizer.process(job.message)
+                result = sanitizer.process(job.original)
             data = result.data
         except Exception as exc:  # a worker boundary: retry, then park in corrupt, never drop
             log.error("pipeline failed on %s: %s", job.id, type(exc).__name__)
             self._pipeline_attempt_failed(job)
             return
         summary = result.summary
-        findings = [f.get("code", "") for f in summary.get("findings", [])]
-        for attachment in summary.get("attachments", []):
-            self._record("sanitized" if attachment.get("outcome") != "blocked" else "blocked", job.id,
-                         outcome=attachment.get("outcome", ""), input_sha256=attachment.get("sha256", ""),
-                         findings=[f.get("code", "") for f in attachment.get("findings", [])],
-                         outputs=[o.get("sha256", "") for o in attachment.get("outputs", [])],
-                         detail=f"attachment {attachment.get('input', '')}")
+        # the records go with the commit (one rename into outbox, or done), and are written after it
         if result.message is None:
-            self._record("blocked", job.id, outcome="rejected", detail=str(summary.get("reason") or ""))
-            self._notify_rejected(job.id, envelope, str(summary.get("reason") or ""), str(summary.get("sha256", "")))
-            self.spool.remove(job)
-            return
-        self.spool.to_outbox(job.id, {"sender": envelope.get("sender", ""),
-                                      "recipients": envelope.get("recipients", [])}, data)
-        self._record("sanitized", job.id, outcome="delivered", subject=summary.get("subject", ""),
-                     message_id=summary.get("message_id", ""), sender=summary.get("from", ""),
-                     input_sha256=summary.get("sha256", ""), findings=findings,
-                     outputs=[hashlib.sha256(data).hexdigest()])
-        self.spool.remove(job)
+            intents = [*records.attachments(job.id, summary), records.mail_rejected(job.id, summary)]
+            notice = rejected_notice(job.id, envelope, str(summary.get("reason") or ""),
+                                     str(summary.get("sha256", "")), self.serve.postmaster, self.serve.quarantine_days)
+            if notice is None:
+                done = self.spool.move(job, "done", intents=[r.to_json() for r in intents], hold=True)
+                self.recorder.commit(done, intents)
+                self.spool.remove(done)
+                return
+            sender, recipients, data = notice  # its recipients (and the postmaster) get a notice instead
+        else:
+            intents = [*records.attachments(job.id, summary), records.mail_sanitized(job.id, summary, data)]
+            sender, recipients = envelope.get("sender", ""), envelope.get("recipients", [])
+        sent = self.spool.send_on(job, {"sender": sender, "recipients": recipients}, data,
+                                  [r.to_json() for r in intents])
+        try:
+            self.recorder.commit(sent, intents)
+        finally:
+            sent.release()
 
     def _park(self, job: SpoolJob, detail: str) -> None:
         """Keep a job that cannot go on in ``corrupt`` (audited); if even that fails, unlock it
         for the orphan sweep."""
         try:
-            self.spool.move(job, "corrupt")
-            self._record("failed", job.id, detail=f"{detail}; kept in corrupt")
+            failed = records.failed(job.id, f"{detail}; kept in corrupt")
+            job = self.spool.move(job, "corrupt", intents=[failed.to_json()], hold=True)  # released below
+            self.recorder.commit(job, [failed])
         except Exception as exc:  # the disk or the audit log is in trouble: leave it to the sweep
             log.error("could not park %s: %s", job.id, type(exc).__name__)
         finally:
@@ -316,8 +308,10 @@ class Service:
             envelope = job.envelope()
             attempts = int(envelope.get("attempts", 0)) + 1
             if attempts >= MAX_PIPELINE_ATTEMPTS:
-                self.spool.move(job, "corrupt", {**envelope, "attempts": attempts})
-                self._record("failed", job.id, detail=f"pipeline failed {attempts} times; kept in corrupt")
+                failed = records.failed(job.id, f"pipeline failed {attempts} times; kept in corrupt")
+                job = self.spool.move(job, "corrupt", {**envelope, "attempts": attempts},
+                                      intents=[failed.to_json()], hold=True)  # released below
+                self.recorder.commit(job, [failed])
             else:
                 self.spool.move(job, "incoming", {**envelope, "attempts": attempts})
         except Exception as exc:  # the disk or the audit log is in trouble: leave it to the sweep
@@ -341,22 +335,14 @@ class Service:
             shutil.copyfile(source, target)
         target.chmod(0o600)
 
-    def _notify_rejected(self, job_id: str, envelope: dict[str, Any], reason: str, digest: str) -> None:
-        """A mail that could not be made safe is not delivered; its recipients (and the postmaster)
-        get a plain notice through the outbox instead, so nobody waits for a mail that never comes."""
-        notice = rejected_notice(job_id, envelope, reason, digest, self.serve.postmaster,
-                                 self.serve.quarantine_days)
-        if notice is not None:
-            sender, recipients, message = notice
-            self.spool.to_outbox(job_id, {"sender": sender, "recipients": recipients}, message)
-
     # retention ----------------------------------------------------------------------------
     def _maintenance_loop(self) -> None:
         next_purge = 0.0
         while not self.stopping.is_set():
             try:
                 self.supervise()
-                self._write_postponed_audits()
+                self.recorder.settle_orphans()  # records a worker that died mid-commit left in corrupt or done
+                self.recorder.write_postponed()
                 if time.monotonic() >= next_purge:
                     next_purge = time.monotonic() + PURGE_SECONDS
                     self.purge()
@@ -379,7 +365,7 @@ class Service:
         horizon = datetime.fromtimestamp(moment - self.serve.audit_retention_days * 86400, UTC)
         purged = self.audit.purge_before(horizon.isoformat(timespec="milliseconds"))
         if removed or purged:
-            self._record("purged", "retention", detail=f"{removed} originals, {purged} audit records")
+            self.recorder.write(records.purged(f"{removed} originals, {purged} audit records"))
         return removed, purged
 
     # uploads ------------------------------------------------------------------------------
@@ -398,6 +384,7 @@ class Service:
                     self._park(job, "processing failed")
 
     def _process_upload(self, sanitizer: Sanitizer, job: SpoolJob) -> None:
+        self.spool.discard_outgoing(job)  # records of an attempt cut short before its commit
         meta = job.envelope()
         target = self.results / job.id
         files = []
@@ -409,18 +396,17 @@ class Service:
                 output["stored"] = f"{index}/{Path(output['path']).name}"
                 output["path"] = Path(output["path"]).name
             files.append(result)
-            self._record("blocked" if result["outcome"] == "blocked" else "sanitized", job.id,
-                         outcome=result["outcome"], input_sha256=result.get("sha256", ""),
-                         input_size=result.get("size", 0), findings=[f["code"] for f in result["findings"]],
-                         outputs=[o["sha256"] for o in result["outputs"]], detail=f"file {name}")
         target.mkdir(parents=True, exist_ok=True)
         self._deliver_files(job.id, str(meta.get("destination") or ""), target / "outputs", files)
         (target / "meta.json").write_text(json.dumps({"user": meta.get("user", "")}), encoding="utf-8")
         temporary = target / "result.json.tmp"
         temporary.write_text(json.dumps({"files": files}, ensure_ascii=False), encoding="utf-8")
         os.replace(temporary, target / "result.json")
-        self._record("delivered", job.id, delivery_status="delivered")
-        self.spool.remove(job)
+        intents = [*(records.part(job.id, index, "file", result) for index, result in enumerate(files)),
+                   records.files_delivered(job.id)]
+        done = self.spool.move(job, "done", intents=[r.to_json() for r in intents], hold=True)  # the commit
+        self.recorder.commit(done, intents)
+        self.spool.remove(done)
 
     def _deliver_files(self, transfer_id: str, destination: str, outputs: Path, files: list[dict[str, Any]]) -> None:
         """All of a transfer's outputs reach the LGWAN side together or not at all: written

@@ -8,6 +8,15 @@ Mail: ``incoming`` (accepted, not yet sanitised) → ``active`` (being
 sanitised) → ``outbox`` (sanitised, to deliver) → ``sending`` → gone once delivered;
 ``deferred`` (delivery failed, retried later) and ``corrupt`` (failed too often: kept, audited,
 never dropped). Jobs left in ``active`` or ``sending`` by a crash go back to their queue at start.
+
+A job keeps one directory (one id, in one queue at a time) from intake to delivery: the pipeline
+writes the message to deliver (``outgoing.eml``, ``outgoing.json``) into it and renames it into
+``outbox``. The audit records a state change causes travel with it: they are written durably into
+the job (``audit.json``) before the rename that makes the change, appended to the audit log after
+it, and the file removed; whatever a crash leaves in such a file is written at the next start
+(``gateway/audit/records.py``). A delivered job leaves a marker in ``delivered`` holding its
+``delivered`` record until the job is gone and the record written; then the marker goes too.
+A job with nothing left to deliver but records to write passes through ``done``.
 """
 
 from __future__ import annotations
@@ -27,7 +36,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 WORKING_QUEUES = (("active", "incoming"), ("sending", "outbox"), ("working", "uploads"))
 QUEUES = ("tmp", "incoming", "active", "outbox", "sending", "deferred", "corrupt", "uploads", "working", "delivered",
-          "unaudited")
+          "unaudited", "done")
+INTENTS = "audit.json"  # the audit records the job's last state change intended, until they are in the log
+OUTGOING, OUTGOING_ENVELOPE = "outgoing.eml", "outgoing.json"  # the message to deliver, once sanitised
 
 
 def fsync_dir(path: Path) -> None:
@@ -43,6 +54,12 @@ def write_durably(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _envelope_file(job: Path) -> Path:
+    """The envelope that rules the job now: the delivery's once the pipeline wrote one."""
+    outgoing = job / OUTGOING_ENVELOPE
+    return outgoing if outgoing.exists() else job / "envelope.json"
 
 
 def new_job_id() -> str:
@@ -84,10 +101,16 @@ class SpoolJob:
 
     @property
     def message(self) -> Path:
+        """What to deliver: the sanitised message once the pipeline wrote it, else what arrived."""
+        outgoing = self.path / OUTGOING
+        return outgoing if outgoing.exists() else self.original
+
+    @property
+    def original(self) -> Path:
         return self.path / "message.eml"
 
     def envelope(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.path / "envelope.json").read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(_envelope_file(self.path).read_text(encoding="utf-8"))
         return data
 
 
@@ -100,36 +123,94 @@ class Spool:
     def queue(self, name: str) -> Path:
         return self.root / name
 
-    def _store(self, queue: str, envelope: dict[str, Any], message: bytes, job_id: str | None = None) -> str:
+    def stage(self, envelope: dict[str, Any], message: bytes, job_id: str | None = None) -> str:
+        """Write a job durably under ``tmp/`` (not in any queue yet: a crash now discards it)."""
         job_id = job_id or new_job_id()
         staging = self.queue("tmp") / job_id
-        staging.mkdir()
+        staging.mkdir(mode=0o700)
         write_durably(staging / "message.eml", message)
         write_durably(staging / "envelope.json", json.dumps(envelope, ensure_ascii=False).encode("utf-8"))
         fsync_dir(staging)
-        os.rename(staging, self.queue(queue) / job_id)
-        fsync_dir(self.queue(queue))
         return job_id
+
+    def commit(self, job_id: str, queue: str) -> None:
+        """Put a staged job into ``queue`` (the rename is the commit)."""
+        os.rename(self.queue("tmp") / job_id, self.queue(queue) / job_id)
+        fsync_dir(self.queue(queue))
+
+    def discard(self, job_id: str) -> None:
+        """Remove a staged job that was never committed."""
+        shutil.rmtree(self.queue("tmp") / job_id, ignore_errors=True)
+
+    def staged(self) -> list[str]:
+        """Jobs a crash left under ``tmp/`` (never committed, never acknowledged)."""
+        return sorted(entry.name for entry in self.queue("tmp").iterdir() if entry.is_dir())
 
     def accept(self, envelope: dict[str, Any], message: bytes) -> str:
         """Durably queue an accepted message; only then may the sender be told 250."""
-        return self._store("incoming", {**envelope, "attempts": 0}, message)
+        job_id = self.stage({**envelope, "attempts": 0}, message)
+        self.commit(job_id, "incoming")
+        return job_id
 
     def to_outbox(self, job_id: str, envelope: dict[str, Any], message: bytes) -> None:
-        """Queue a sanitised message for delivery, once: a job recovered after a crash that had
-        already reached the outbox (or been delivered) is not queued again."""
+        """Queue a message for delivery as a job of its own (the pipeline's mail goes on in its
+        own directory instead: ``send_on``)."""
         if self.already_queued_or_delivered(job_id):
             return
-        self._store("outbox", {**envelope, "attempts": 0, "first_attempt": time.time()}, message, job_id)
+        self.stage({**envelope, "attempts": 0, "first_attempt": time.time()}, message, job_id)
+        self.commit(job_id, "outbox")
+
+    def send_on(self, job: SpoolJob, envelope: dict[str, Any], message: bytes,
+                intents: list[dict[str, Any]]) -> SpoolJob:
+        """The pipeline's commit: the message to deliver, its envelope and the audit records of
+        the pipeline written into the job, then one rename into ``outbox``. The job stays locked
+        (the caller writes the records, then releases it): no delivery worker takes it before."""
+        write_durably(job.path / OUTGOING, message)
+        write_durably(job.path / OUTGOING_ENVELOPE, json.dumps(
+            {**envelope, "attempts": 0, "first_attempt": time.time()}, ensure_ascii=False).encode("utf-8"))
+        return self.move(job, "outbox", intents=intents, hold=True)
+
+    def discard_outgoing(self, job: SpoolJob) -> None:
+        """What an attempt interrupted before its commit left in the job (never acted on)."""
+        for name in (OUTGOING, OUTGOING_ENVELOPE, INTENTS):
+            (job.path / name).unlink(missing_ok=True)
 
     def already_queued_or_delivered(self, job_id: str) -> bool:
         return any((self.queue(queue) / job_id).exists() for queue in ("outbox", "sending", "deferred", "delivered"))
 
-    def postpone_audit(self, job_id: str, record: dict[str, Any], event: str = "received") -> None:
+    @staticmethod
+    def write_intents(job: Path, intents: list[dict[str, Any]]) -> None:
+        """The audit records a state change intends, durably in the job (the caller's rename commits them)."""
+        write_durably(job / INTENTS, json.dumps(intents, ensure_ascii=False).encode("utf-8"))
+
+    @staticmethod
+    def intents(job: Path) -> list[dict[str, Any]]:
+        """The records a job still carries (empty when there are none, or for an old marker)."""
+        try:
+            data = (job / INTENTS).read_bytes() if job.is_dir() else job.read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        kept = json.loads(data) if data.strip() else []
+        return [item for item in kept if isinstance(item, dict)] if isinstance(kept, list) else []
+
+    @staticmethod
+    def drop_intents(job: Path) -> None:
+        """The records are in the log (or kept in ``unaudited``): no fsync needed, a file that
+        comes back after a power loss is found in the log and not written again."""
+        (job / INTENTS).unlink(missing_ok=True)
+
+    def with_intents(self) -> list[Path]:
+        """Jobs holding records that a crash kept from the log, in the queues where a commit put
+        them (``incoming``/``active``/``uploads``/``working`` only ever hold uncommitted ones)."""
+        return [entry for queue in ("outbox", "sending", "deferred", "corrupt", "done")
+                for entry in sorted(self.queue(queue).iterdir()) if (entry / INTENTS).exists()]
+
+    def postpone_audit(self, job_id: str, record: dict[str, Any], event: str = "received",
+                       happened: str | None = None, why: str = "") -> None:
         """Keep an audit record that could not be written (the audit log was unavailable), to be
         written later in the order they were kept."""
         kept = {"event": event, "transfer_id": job_id, "fields": record,
-                "happened": datetime.now(UTC).isoformat(timespec="milliseconds")}
+                "happened": happened or datetime.now(UTC).isoformat(timespec="milliseconds"), "why": why}
         name = new_job_id()
         staging = self.queue("tmp") / f"audit-{name}"
         try:
@@ -139,11 +220,12 @@ class Spool:
             staging.unlink(missing_ok=True)
         fsync_dir(self.queue("unaudited"))
 
-    def keep_audit(self, job_id: str, record: dict[str, Any], event: str = "received") -> None:
+    def keep_audit(self, job_id: str, record: dict[str, Any], event: str = "received", happened: str | None = None,
+                   why: str = "") -> None:
         """``postpone_audit``, never raising: if even the spool cannot keep it, the record goes
         to the log (the job it belongs to goes on either way)."""
         try:
-            self.postpone_audit(job_id, record, event)
+            self.postpone_audit(job_id, record, event, happened, why)
         except Exception as error:
             log.critical("audit record for %s lost to the audit log and the spool (%s); it was: %s", job_id,
                          type(error).__name__, json.dumps({"event": event, **record}, ensure_ascii=False))
@@ -160,6 +242,8 @@ class Spool:
                     raise ValueError("not an object")
                 if "event" in kept:
                     fields = {**dict(kept["fields"]), "happened": str(kept.get("happened", ""))}
+                    if kept.get("why"):
+                        fields["why"] = str(kept["why"])  # not a field of the record: why it is late
                     found.append((entry, str(kept["event"]), str(kept["transfer_id"]), fields))
                 else:  # kept by an earlier version: a "received" record named by its job
                     found.append((entry, "received", entry.name, kept))
@@ -172,11 +256,26 @@ class Spool:
     def was_delivered(self, job_id: str) -> bool:
         return (self.queue("delivered") / job_id).exists()
 
-    def mark_delivered(self, job_id: str) -> None:
-        """A durable note that this job reached the LGWAN side (checked before any re-delivery)."""
+    def mark_delivered(self, job_id: str, intents: list[dict[str, Any]]) -> Path:
+        """A durable note that this job reached the LGWAN side (checked before any re-delivery),
+        holding the records of the delivery until they are in the log."""
         marker = self.queue("delivered") / job_id
-        write_durably(marker, b"")
+        write_durably(marker, json.dumps(intents, ensure_ascii=False).encode("utf-8"))
         fsync_dir(self.queue("delivered"))
+        return marker
+
+    def delivered_markers(self) -> list[Path]:
+        return sorted(self.queue("delivered").iterdir())
+
+    def forget_delivered(self, job_id: str) -> None:
+        """After a delivery's records are written: the job is removed wherever a crash left it,
+        durably, and only then its marker (a marker never goes while a copy could be sent again)."""
+        for queue in ("sending", "outbox", "deferred"):
+            entry = self.queue(queue) / job_id
+            if entry.exists():
+                shutil.rmtree(entry)
+                fsync_dir(self.queue(queue))
+        (self.queue("delivered") / job_id).unlink(missing_ok=True)
 
     def claim(self, source: str, target: str) -> SpoolJob | None:
         """Move the oldest job from ``source`` to ``target`` (a rename: only one worker wins).
@@ -198,7 +297,7 @@ class Spool:
             entry = self.queue(source) / name
             if now is not None:
                 try:
-                    due = float(json.loads((entry / "envelope.json").read_text(encoding="utf-8"))
+                    due = float(json.loads(_envelope_file(entry).read_text(encoding="utf-8"))
                                 .get("next_attempt", 0))
                 except (OSError, ValueError, TypeError):
                     due = 0.0
@@ -216,6 +315,24 @@ class Spool:
                 continue  # another worker took it
             return SpoolJob(entry.name, destination, lock), earliest
         return None, earliest
+
+    def unheld(self, *queues: str) -> list[SpoolJob]:
+        """Jobs in ``queues`` that no worker holds and that still carry audit records (in
+        ``done``: every job), each locked now for the caller."""
+        found = []
+        for queue in queues:
+            for entry in sorted(self.queue(queue).iterdir()):
+                if queue != "done" and not (entry / INTENTS).exists():
+                    continue
+                lock = _lock(entry)
+                if lock is not None:
+                    found.append(SpoolJob(entry.name, entry, lock))
+        return found
+
+    def clear_done(self) -> None:
+        """At start: jobs that had written their records and had nothing left to do."""
+        for entry in self.queue("done").iterdir():
+            shutil.rmtree(entry, ignore_errors=True)
 
     def release_orphans(self) -> int:
         """Jobs in a working queue that nobody holds (their worker process died) go back to be
@@ -235,16 +352,31 @@ class Spool:
                     os.close(lock)
         return moved
 
-    def move(self, job: SpoolJob, target: str, envelope: dict[str, Any] | None = None) -> SpoolJob:
-        if envelope is not None:
-            write_durably(job.path / "envelope.json.new", json.dumps(envelope, ensure_ascii=False).encode("utf-8"))
-            os.replace(job.path / "envelope.json.new", job.path / "envelope.json")
+    def move(self, job: SpoolJob, target: str, envelope: dict[str, Any] | None = None,
+             intents: list[dict[str, Any]] | None = None, hold: bool = False) -> SpoolJob:
+        """Move a job to ``target`` (the rename is the state change), with its new envelope and
+        the audit records the change intends written into it first. ``hold``: the job stays
+        locked (the returned job holds the lock) until the caller has written the records."""
         destination = self.queue(target) / job.id
         try:
+            if envelope is not None:
+                envelope_file = _envelope_file(job.path)
+                staged = envelope_file.with_name(envelope_file.name + ".new")
+                write_durably(staged, json.dumps(envelope, ensure_ascii=False).encode("utf-8"))
+                os.replace(staged, envelope_file)
+            if intents:
+                self.write_intents(job.path, intents)
+            if envelope is not None or intents:
+                fsync_dir(job.path)
             os.rename(job.path, destination)
             fsync_dir(self.queue(target))
-        finally:
+        except BaseException:
             job.release()
+            raise
+        if hold:
+            moved, job.lock = SpoolJob(job.id, destination, job.lock), None
+            return moved
+        job.release()
         return SpoolJob(job.id, destination)
 
     def remove(self, job: SpoolJob) -> None:
@@ -261,7 +393,10 @@ class Spool:
                 os.rename(entry, self.queue(target) / entry.name)
                 moved += 1
         for entry in self.queue("tmp").iterdir():  # never acknowledged: the sender will retry
-            shutil.rmtree(entry, ignore_errors=True)
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
         return moved
 
     def queue_sizes(self) -> dict[str, int]:

@@ -32,7 +32,8 @@ EVENTS = frozenset({"received", "sanitized", "blocked", "delivered", "deferred",
                     "access"})  # access: an API token created or revoked
 FIELDS = ("seq", "transfer_id", "time", "event", "channel", "client_ip", "user", "sender", "recipients", "subject",
           "message_id", "input_sha256", "input_size", "outcome", "findings", "outputs", "delivery_status", "detail",
-          "happened")  # happened: when a record written late (the audit log was unavailable) happened
+          "happened", "key")  # happened: when a record written late happened; key: the record's name within its
+# transfer (gateway/audit/records.py), by which a record intended before a crash is found again, never written twice
 
 
 def utc_now() -> str:
@@ -116,6 +117,43 @@ class AuditLog:
         with self.db.writing():  # once more, on a fresh connection: the server had dropped the old one
             return self._append_locked(event, transfer_id, fields)
 
+    def append_all(self, records: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Record several state changes (event, transfer id, fields) in one transaction: all or none."""
+        for event, _, fields in records:
+            if event not in EVENTS:
+                raise ValueError(f"unknown audit event {event}")
+            unknown = set(fields) - set(FIELDS)
+            if unknown:
+                raise ValueError(f"unknown audit fields {sorted(unknown)}")
+        for attempt in (1, 2):
+            try:
+                with self.db.writing():
+                    for event, transfer_id, fields in records:
+                        self._append_locked(event, transfer_id, fields)
+                return
+            except Exception as exc:
+                if attempt == 2 or not self.db.connection_lost(exc):
+                    raise  # (once more on a fresh connection when the server had dropped the old one)
+
+    def holds(self, wanted: set[tuple[str, str]], since: str) -> set[tuple[str, str]]:
+        """Which of ``wanted`` (transfer id, key) the log already holds, looking back from the
+        newest record to the first one written before ``since`` (a UTC time as ``utc_now``
+        writes it): what a crash may have left unwritten is recent, so the look is short."""
+        found: set[tuple[str, str]] = set()
+        below = (self.db.query("SELECT MAX(seq) FROM audit")[0][0] or 0) + 1
+        while wanted - found:
+            rows = self.db.query("SELECT seq, record FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT 500", (below,))
+            for seq, record in rows:
+                body = json.loads(record)
+                if (body.get("transfer_id"), body.get("key")) in wanted:
+                    found.add((str(body["transfer_id"]), str(body["key"])))
+                if str(body.get("time", "")) < since:
+                    return found
+                below = seq
+            if len(rows) < 500:
+                break
+        return found
+
     def _append_locked(self, event: str, transfer_id: str, fields: dict[str, Any]) -> int:
         """The append itself, inside a write transaction the caller holds."""
         last = self.db.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
@@ -187,7 +225,7 @@ class AuditLog:
             for record in records:
                 part = str(record.get("detail", "")).startswith(("attachment ", "file "))
                 for key, value in record.items():
-                    if value in (None, "", []) or key in ("transfer_id", "seq", "happened"):
+                    if value in (None, "", []) or key in ("transfer_id", "seq", "happened", "key"):
                         continue
                     if part and key in ("outcome", "input_sha256", "input_size"):
                         if key == "outcome":

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.audit import records
 from gateway.audit.log import AuditLog, export
+from gateway.audit.records import Recorder
 from gateway.config import load_settings
 
 AUDIT_FILE = "audit.sqlite3"
@@ -101,36 +102,11 @@ def utc_time(value: str, flag: str) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def _outputs(result: dict[str, Any]) -> list[str]:
-    return [str(o.get("sha256", "")) for o in result.get("outputs", [])]
-
-
 def record_file(log: AuditLog, result: dict[str, Any], user: str) -> None:
-    transfer = uuid.uuid4().hex
-    common = {"channel": "cli", "user": user, "subject": Path(str(result.get("input", ""))).name,
-              "input_sha256": result.get("sha256", ""), "input_size": result.get("size", 0)}
-    log.append("received", transfer, **common)
-    findings = [f.get("code", "") for f in result.get("findings", [])]
-    blocked = result.get("outcome") == "blocked"
-    log.append("blocked" if blocked else "sanitized", transfer, outcome=result.get("outcome", ""),
-               findings=findings, outputs=_outputs(result), detail=str(result.get("reason") or ""))
-    if not blocked:
-        log.append("delivered", transfer, delivery_status="written", outputs=_outputs(result))
+    """A ``gateway sanitize --data-dir`` transfer's records, in one transaction."""
+    Recorder(log).write(*records.cli_file(uuid.uuid4().hex, user, result))
 
 
 def record_mail(log: AuditLog, summary: dict[str, Any], user: str, written: Path | None) -> None:
-    transfer = uuid.uuid4().hex
-    log.append("received", transfer, channel="cli", user=user, sender=summary.get("from", ""),
-               subject=summary.get("subject", ""), message_id=summary.get("message_id", ""),
-               input_sha256=summary.get("sha256", ""), input_size=summary.get("size", 0))
-    for attachment in summary.get("attachments", []):
-        log.append("sanitized" if attachment.get("outcome") != "blocked" else "blocked", transfer,
-                   outputs=_outputs(attachment),
-                   findings=[f.get("code", "") for f in attachment.get("findings", [])],
-                   detail=json.dumps({"attachment": attachment.get("input", "")}, ensure_ascii=False))
-    rejected = summary.get("outcome") == "rejected"
-    log.append("blocked" if rejected else "sanitized", transfer, outcome=summary.get("outcome", ""),
-               findings=[f.get("code", "") for f in summary.get("findings", [])],
-               detail=str(summary.get("reason") or ""))
-    if written is not None:
-        log.append("delivered", transfer, delivery_status="written")
+    """A ``gateway mail --data-dir`` transfer's records, in one transaction."""
+    Recorder(log).write(*records.cli_mail(uuid.uuid4().hex, user, summary, written is not None))

@@ -8,10 +8,11 @@ import argparse
 import getpass
 import json
 import os
-import uuid
 from pathlib import Path
 
+from gateway.audit import records
 from gateway.audit.log import AuditLog
+from gateway.audit.records import Recorder
 from gateway.cli.audit import open_log
 from gateway.config import load_settings
 from gateway.intake.tokens import DEFAULT_VALID_DAYS, MAX_VALID_DAYS, ROLES, TokenStore
@@ -80,5 +81,4 @@ def run(args: argparse.Namespace) -> int:
 
 def _record(log: AuditLog, name: str, what: str) -> None:
     """An ``access`` record: what was done, for whom, by which account (the one behind sudo)."""
-    who = os.environ.get("SUDO_USER") or getpass.getuser()
-    log.append("access", f"access-{uuid.uuid4().hex[:16]}", channel="cli", user=who, subject=f"{name}: {what}")
+    Recorder(log).write(records.access(os.environ.get("SUDO_USER") or getpass.getuser(), f"{name}: {what}"))

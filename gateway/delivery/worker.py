@@ -1,7 +1,9 @@
 """The delivery worker of ``gateway serve``: drains the outbox (and the deferred queue, as
 retries fall due) to the LGWAN side through one transport, with per-recipient results,
 exponential backoff, a maximum age after which the postmaster is told, and a durable
-"delivered" marker so that nothing is delivered twice after a crash.
+"delivered" marker so that nothing is delivered twice after a crash. Each record goes with its
+state change (``gateway/audit/records.py``): ``deferred`` and ``failed`` inside the moved job, and
+``delivered`` inside the marker, which goes once the job is removed and the record written.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gateway.audit import records
+from gateway.audit.records import Recorder
 from gateway.config import ServeSettings
 from gateway.delivery.notices import undeliverable_notice
 from gateway.delivery.transports import DeliveryError, PermanentDeliveryError
@@ -28,20 +32,16 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-class Recorder(Protocol):
-    def __call__(self, event: str, job_id: str, **fields: Any) -> None: ...
-
-
 @dataclass
 class DeliveryWorker:
-    """``record`` writes (or keeps for later) an audit record; ``park`` keeps a job that cannot
-    go on in ``corrupt``."""
+    """``recorder`` writes (or keeps for later) the audit records; ``park`` keeps a job that
+    cannot go on in ``corrupt``."""
 
     spool: Spool
     transport: Transport
     options: ServeSettings
     stopping: StopSignal
-    record: Recorder
+    recorder: Recorder
     park: Callable[[SpoolJob, str], None]
     deferred_due: float = 0.0  # deferred envelopes are read again from then on
 
@@ -81,37 +81,51 @@ class DeliveryWorker:
         except (DeliveryError, PermanentDeliveryError) as exc:
             log.error("postmaster notice failed: %s", type(exc).__name__)
 
+    def _move(self, job: SpoolJob, queue: str, envelope: dict[str, Any], record: records.Record) -> None:
+        """Move the job with its record inside, then write the record (the job stays held until then)."""
+        moved = self.spool.move(job, queue, envelope, intents=[record.to_json()], hold=True)
+        try:
+            self.recorder.commit(moved, [record])
+        finally:
+            moved.release()
+
     def deliver(self, job: SpoolJob) -> None:
+        self.recorder.settle(job.path)  # records its last mover stopped before writing (they come first)
         if self.spool.was_delivered(job.id):  # a crash came between delivery and removal
-            self.spool.remove(job)
+            try:
+                self.recorder.finish_delivered(job.id)
+            finally:
+                job.release()
             return
         envelope = job.envelope()
         try:
             results = self.transport.deliver(job.id, str(envelope.get("sender", "")),
                                              list(envelope.get("recipients", [])), job.message.read_bytes())
         except PermanentDeliveryError as exc:
-            self.record("failed", job.id, delivery_status="failed", detail=str(exc)[:300])
-            self.spool.move(job, "corrupt", envelope)
+            self._move(job, "corrupt", envelope, records.failed(job.id, str(exc)[:300], "failed"))
             return
         except DeliveryError as exc:
             attempts = int(envelope.get("attempts", 0)) + 1
             age = time.time() - float(envelope.get("first_attempt", time.time()))
             if age > self.options.max_age_seconds:
-                self.record("failed", job.id, delivery_status="failed", detail=f"gave up: {exc}"[:300])
-                self.spool.move(job, "corrupt", {**envelope, "attempts": attempts})
+                self._move(job, "corrupt", {**envelope, "attempts": attempts},
+                           records.failed(job.id, f"gave up: {exc}"[:300], "failed"))
                 self._tell_postmaster(job.id, envelope, str(exc))
                 return
             delay = self.options.retry_base_seconds * 2 ** min(attempts - 1, 10)
-            self.record("deferred", job.id, delivery_status="deferred", detail=f"{exc}; retry in {delay:.0f} s")
             retry = time.time() + delay
-            self.spool.move(job, "deferred", {**envelope, "attempts": attempts, "next_attempt": retry})
+            self._move(job, "deferred", {**envelope, "attempts": attempts, "next_attempt": retry},
+                       records.deferred(job.id, attempts, f"{exc}; retry in {delay:.0f} s"))
             self.deferred_due = min(self.deferred_due, retry)
             return
-        self.spool.mark_delivered(job.id)
-        refused = [r for r, state in results.items() if state != "delivered"]
-        self.record("delivered", job.id, delivery_status="delivered" if not refused else "partly delivered",
-                    recipients=[r for r, state in results.items() if state == "delivered"],
-                    detail=f"refused by the LGWAN server: {', '.join(refused)}" if refused else "")
-        if refused:
-            self._tell_postmaster(job.id, {**envelope, "recipients": refused}, "recipients refused by the LGWAN server")
-        self.spool.remove(job)
+        record = records.delivered(job.id, results)
+        self.spool.mark_delivered(job.id, [record.to_json()])  # durable before anything else: never sent twice
+        try:
+            self.recorder.write(record)
+            refused = [r for r, state in results.items() if state != "delivered"]
+            if refused:
+                self._tell_postmaster(job.id, {**envelope, "recipients": refused},
+                                      "recipients refused by the LGWAN server")
+            self.spool.forget_delivered(job.id)  # the job, then the marker
+        finally:
+            job.release()

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from converters.names import safe_component
+from gateway.audit import records
 from gateway.audit.log import AuditLog
 from gateway.intake import access_log
 from gateway.intake.throttle import AuthThrottle
@@ -100,8 +101,10 @@ def content_disposition(name: str) -> str:
 
 
 def spool_upload(context: ApiContext, files: list[BinaryIO], meta: dict[str, Any]) -> str:
-    """Spool an upload durably (files, envelope, fsync, rename), then record it; its transfer id.
-    An audit failure after the rename postpones the record: the upload is accepted already."""
+    """Stage an upload durably (files, envelope, fsync), record it, then commit it into
+    ``uploads`` (the rename, the last step before 202); its transfer id. As for mail
+    (``IntakeHandler._store``): a crash before the commit discards it, and a record that cannot
+    be written is postponed."""
     transfer_id = new_job_id()
     staging = context.spool.queue("tmp") / transfer_id
     (staging / "files").mkdir(parents=True)
@@ -119,18 +122,17 @@ def spool_upload(context: ApiContext, files: list[BinaryIO], meta: dict[str, Any
         write_durably(staging / "envelope.json", json.dumps(meta, ensure_ascii=False).encode())
         fsync_dir(staging / "files")
         fsync_dir(staging)
-        os.rename(staging, context.spool.queue("uploads") / transfer_id)
-        fsync_dir(context.spool.queue("uploads"))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    record = {"channel": "http", "client_ip": meta["client_ip"], "user": meta["user"],
-              "subject": ", ".join(meta["names"])[:500], "input_size": total}
+    recorder = records.Recorder(context.audit, context.spool)
+    recorder.write(records.received_upload(transfer_id, meta, total))
     try:
-        context.audit.append("received", transfer_id, **record)
-    except Exception as exc:  # the upload is safely spooled: an error now would only make the user send it twice
-        log.error("audit record for %s postponed: %s", transfer_id, type(exc).__name__)
-        context.spool.keep_audit(transfer_id, record)  # the upload is accepted all the same
+        context.spool.commit(transfer_id, "uploads")
+    except BaseException:
+        recorder.write(records.not_accepted(transfer_id))
+        context.spool.discard(transfer_id)
+        raise
     return transfer_id
 
 

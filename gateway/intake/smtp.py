@@ -21,6 +21,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from gateway.audit import records
 from gateway.audit.log import AuditLog
 from gateway.config import ServeSettings
 from gateway.spool import Spool
@@ -88,7 +89,8 @@ def _log_once(session: Session, kind: str, message: str, *args: object) -> None:
 
 class IntakeHandler:
     def __init__(self, spool: Spool, audit: AuditLog, policy: IntakePolicy) -> None:
-        self.spool, self.audit, self.policy = spool, audit, policy
+        self.spool, self.policy = spool, policy
+        self.recorder = records.Recorder(audit, spool)
         self.depth, self.depth_counted = 0, 0.0
 
     async def handle_exception(self, error: Exception) -> str:
@@ -150,17 +152,19 @@ class IntakeHandler:
         return f"250 2.0.0 OK queued as {job_id}"
 
     def _store(self, meta: dict[str, Any], data: bytes) -> str:
-        """Spool durably, then record; in one trip to a worker thread. An error before the spool
-        has the message is raised (the sender gets 4xx); after it, the audit record is postponed
-        (a 4xx now would only make the sender send it twice)."""
-        job_id = self.spool.accept(meta, data)
-        record = {"channel": "smtp", "client_ip": meta["client_ip"], "sender": meta["sender"],
-                  "recipients": meta["recipients"], "input_size": len(data)}
+        """Stage durably, record, then commit into ``incoming``; in one trip to a worker thread.
+        The commit is the last step before 250 (as Postfix's): a crash before it discards the
+        staged mail at the next start (the sender, never told 250, sends it again) and closes its
+        ``received`` record with ``not_accepted``; a crash after it delivers the mail. An audit
+        log that cannot be written postpones the record (a 4xx would only bring the mail twice)."""
+        job_id = self.spool.stage({**meta, "attempts": 0}, data)
+        self.recorder.write(records.received_mail(job_id, meta, len(data)))
         try:
-            self.audit.append("received", job_id, **record)
-        except Exception as exc:
-            log.error("audit record for %s postponed: %s", job_id, type(exc).__name__)
-            self.spool.keep_audit(job_id, record)  # the mail is accepted all the same
+            self.spool.commit(job_id, "incoming")
+        except BaseException:
+            self.recorder.write(records.not_accepted(job_id))
+            self.spool.discard(job_id)
+            raise
         return job_id
 
 

@@ -212,6 +212,7 @@ class MailSanitizer:
                 raise ReportInvalid("a mail attachment is larger than the input limit")
             staged = job.dir("final") / "attachments" / str(index) / "original"
             staged.parent.mkdir(parents=True)
+            staged.touch(mode=0o600)  # an original: this process's alone, whatever the umask
             staged.write_bytes(data)
             result = self.sanitizer.sanitize(staged, job.dir("final") / "delivered" / str(index), display_name=name)
             size = sum(Path(output["path"]).stat().st_size for output in result["outputs"])

@@ -88,7 +88,6 @@ def _copy_hashing(src: Path, target: Path, limit: int) -> tuple[str, int]:
                 raise ConverterError("the file is larger than the size limit", code="too_large")
             digest.update(chunk)
             sink.write(chunk)
-    target.chmod(0o644)
     return digest.hexdigest(), size
 
 
@@ -167,6 +166,7 @@ class Sanitizer:
             if not forked:
                 inspector = self._start_inspector(job)
             report.sha256, report.size = _copy_hashing(src, job.input, self.settings.limits.max_input_bytes)
+            job.hand_in(job.input)  # 0600, the sandbox user's
             check = self.malware.check(job.input)  # the original, before anything parses it
             if check.blocked:
                 report.findings.extend(Finding(f["code"], f["detail"]) for f in check.findings)

@@ -487,37 +487,3 @@ def test_a_busy_outbox_does_not_starve_due_retries(tmp_path: Path) -> None:
         assert second is not None and second.id == "fresh0"
     finally:
         service.audit.close()
-
-
-def test_audit_records_that_cannot_be_written_are_kept_and_written_later(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sqlite3
-
-    service = Service(Settings(serve=ServeSettings(data_dir=str(tmp_path / "data"), recipient_domains=DOMAIN)))
-
-    def unavailable(*args: Any, **kwargs: Any) -> int:
-        raise sqlite3.OperationalError("disk I/O error")
-
-    try:
-        with monkeypatch.context() as patch:
-            patch.setattr(service.audit, "append", unavailable)
-            service._record("delivered", "job-1", delivery_status="delivered", detail="to the LGWAN server")
-            service._record("failed", "job-2", detail="gave up")
-            with pytest.raises(sqlite3.OperationalError):
-                service._write_postponed_audits()  # still unavailable: kept, tried again next time
-        assert len(list(service.spool.queue("unaudited").iterdir())) == 2
-        (service.spool.queue("unaudited") / "0000-broken").write_text("{not json")  # a damaged one
-        service._write_postponed_audits()
-        late = [(r["event"], r["transfer_id"], r["detail"]) for r in service.audit.records()]
-        assert [(event, job) for event, job, _ in late] == [("delivered", "job-1"), ("failed", "job-2")]
-        assert late[0][2] == "to the LGWAN server; recorded late: the audit log was unavailable when this arrived"
-        assert all(r["happened"].startswith("20") and r["happened"] < r["time"] for r in service.audit.records())
-        assert late[1][2].startswith("gave up; recorded late")
-        assert not list(service.spool.queue("unaudited").iterdir()) and service.audit.verify().ok
-        assert (service.spool.queue("corrupt") / "unaudited-0000-broken").exists()  # set aside, not skipped
-        with monkeypatch.context() as patch:  # the audit log and the spool's disk both failing
-            patch.setattr(service.audit, "append", unavailable)
-            patch.setattr(service.spool, "postpone_audit", unavailable)
-            service._record("delivered", "job-3", delivery_status="delivered")  # logged; the job goes on
-    finally:
-        service.audit.close()
