@@ -44,6 +44,7 @@ from gateway.logs import configure as configure_logging
 from gateway.pipeline import jobs
 from gateway.pipeline.mail import MailSanitizer
 from gateway.pipeline.sanitize import Sanitizer
+from gateway.pipeline.scan import STATUS_TIMEOUT, MalwareStage, ScanDeferred
 from gateway.sandbox.crash_report import transfer
 from gateway.spool import Spool, SpoolJob, fsync_dir, write_durably
 from gateway.startup import ListenFailed, listen
@@ -177,7 +178,8 @@ class Service:
 
         tokens = TokenStore(self.serve.data_path / "tokens.sqlite3", self.serve.audit_database)
         context = ApiContext(self.spool, self.audit, tokens, self.results, self.serve.max_upload_bytes,
-                             self.serve.min_free_bytes, self.serve.max_queue, self.auth_throttle)
+                             self.serve.min_free_bytes, self.serve.max_queue, self.auth_throttle,
+                             antivirus=MalwareStage(self.settings.antivirus, timeout=STATUS_TIMEOUT))
         host, port = listener.getsockname()[:2]
         config = uvicorn.Config(create_app(context, accepts_uploads=uploads), host=host, port=port,
                                 log_level="warning", access_log=False, timeout_keep_alive=5, limit_concurrency=100)
@@ -229,7 +231,7 @@ class Service:
 
     # pipeline -----------------------------------------------------------------------------
     def _pipeline_loop(self) -> None:
-        sanitizer = MailSanitizer(self.settings)
+        sanitizer = MailSanitizer(self.settings, Sanitizer(self.settings, defer_scans=True))
         try:
             try:
                 sanitizer.zygote.start()  # ready before the first mail (otherwise that mail starts it)
@@ -263,6 +265,9 @@ class Service:
             with transfer(job.id, self.spool.root):  # a sandboxed crash is logged with the id, and counted
                 result = sanitizer.process(job.original)
             data = result.data
+        except ScanDeferred as exc:  # the antivirus engines cannot scan now: the mail waits, untouched
+            self._scan_deferred(job, "incoming", sanitizer.sanitizer.malware, exc.reason)
+            return
         except Exception as exc:  # a worker boundary: retry, then park in corrupt, never drop
             log.error("pipeline failed on %s: %s", job.id, type(exc).__name__)
             self._pipeline_attempt_failed(job)
@@ -288,6 +293,26 @@ class Service:
             self.recorder.commit(sent, intents)
         finally:
             sent.release()
+
+    def _scan_deferred(self, job: SpoolJob, queue: str, stage: MalwareStage, reason: str) -> None:
+        """The engines could not scan: the job goes back to ``queue`` as it came (no attempt
+        counted, recorded as deferred once) and this worker waits ``retry_seconds`` before its
+        next job. If the engines do answer, only this file's scan failed: that counts as a failed
+        attempt, so a file that always fails cannot hold the queue forever."""
+        if stage.engines_answer():
+            log.error("the malware scan of %s failed while the engines answer; counted as a failed attempt", job.id)
+            if queue == "incoming":
+                self._pipeline_attempt_failed(job)
+            else:
+                self._park(job, "the malware scan failed")
+            return
+        envelope = job.envelope()
+        self.spool.move(job, queue, {**envelope, "waiting_for_scan": reason})
+        if not envelope.get("waiting_for_scan"):
+            self.recorder.write(records.scan_deferred(job.id, reason))
+        log.warning("%s waits for the malware scan (tried again in %g s): %s", job.id,
+                    self.settings.antivirus.retry_seconds, reason)
+        self.stopping.wait(self.settings.antivirus.retry_seconds)
 
     def _park(self, job: SpoolJob, detail: str) -> None:
         """Keep a job that cannot go on in ``corrupt`` (audited); if even that fails, unlock it
@@ -370,7 +395,7 @@ class Service:
 
     # uploads ------------------------------------------------------------------------------
     def _upload_loop(self) -> None:
-        with Sanitizer(self.settings) as sanitizer:
+        with Sanitizer(self.settings, defer_scans=True) as sanitizer:
             while not self.stopping.is_set():
                 job = self.spool.claim("uploads", "working")
                 if job is None:
@@ -379,6 +404,9 @@ class Service:
                 try:
                     with transfer(job.id, self.spool.root):
                         self._process_upload(sanitizer, job)
+                except ScanDeferred as exc:  # its status says "waiting_for_scan" until the engines answer
+                    shutil.rmtree(self.results / job.id / "outputs", ignore_errors=True)  # the files done so far
+                    self._scan_deferred(job, "uploads", sanitizer.malware, exc.reason)
                 except Exception as exc:  # a worker boundary: park the upload, never drop it
                     log.error("upload processing failed on %s: %s", job.id, type(exc).__name__)
                     self._park(job, "processing failed")

@@ -1,0 +1,156 @@
+"""`gateway serve` with a real clamd: infected attachments never reach the LGWAN side and are named
+in the notice, the audit log and /metrics; a mail whose body is infected is stopped; while clamd is
+away nothing is processed, mail and uploads wait, /readyz says why, and everything goes through once
+it is back."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from gateway.antivirus.canary import eicar
+from gateway.audit.log import AuditLog
+from gateway.config import AntivirusSettings, ServeSettings, Settings
+from gateway.intake.tokens import TokenStore
+from gateway.service import Service
+from tests.gateway.antivirus.daemons import EICAR_SIGNATURE, Clamd, start_clamd, stop
+from tests.gateway.test_service import DOMAIN, Sink, free_port, relay, wait_for
+
+EICAR_FOUND = f"{EICAR_SIGNATURE}.UNOFFICIAL"  # clamd marks signatures of unsigned databases
+
+
+@pytest.fixture
+def lgwan() -> Iterator[tuple[Sink, int]]:
+    sink, port = Sink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield sink, port
+    controller.stop()
+
+
+def start(tmp_path: Path, lgwan_port: int, clamd_socket: Path, **antivirus: Any) -> Service:
+    serve = ServeSettings(data_dir=str(tmp_path / "data"), smtp_listen=f"127.0.0.1:{free_port()}",
+                          lgwan_smtp=f"127.0.0.1:{lgwan_port}", recipient_domains=DOMAIN, workers=1,
+                          retry_base_seconds=0.3, min_free_mb=1, http_listen=f"127.0.0.1:{free_port()}",
+                          postmaster=f"postmaster@{DOMAIN}")
+    settings = AntivirusSettings(engines="clamd", clamd=f"unix:{clamd_socket}", max_signature_age_hours=0,
+                                 timeout_seconds=5, retry_seconds=0.5, **antivirus)
+    service = Service(Settings(serve=serve, antivirus=settings))
+    service.start()
+    return service
+
+
+def http(service: Service, path: str) -> str:
+    assert service.serve.http_address is not None
+    return f"http://127.0.0.1:{service.serve.http_address[1]}{path}"
+
+
+def mail(body: str | bytes, attachments: list[tuple[str, bytes]], message_id: str) -> bytes:
+    message = EmailMessage()
+    message["From"] = "sender@example.co.jp"
+    message["To"] = f"soumu@{DOMAIN}"
+    message["Subject"] = "資料の送付"
+    message["Message-ID"] = message_id
+    if isinstance(body, bytes):
+        message.set_content(body, maintype="text", subtype="plain", cte="7bit")
+    else:
+        message.set_content(body)
+    for name, data in attachments:
+        message.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+    return message.as_bytes()
+
+
+def text_of(raw: bytes) -> str:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    body = message.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def test_infected_parts_are_removed_or_stop_the_mail_and_are_named_everywhere(
+        clamd: Clamd, tmp_path: Path, lgwan: tuple[Sink, int]) -> None:
+    sink, port = lgwan
+    service = start(tmp_path, port, clamd.socket_path)
+    try:
+        relay(service, mail("資料を送ります。\n", [("見積書.txt", "見積金額 ①\n".encode()),
+                                                          ("setup.txt", eicar())], "<attached@example.co.jp>"))
+        wait_for(lambda: len(sink.messages) == 1, 30)
+        relay(service, mail(eicar() + b"\n", [], "<body@example.co.jp>"))
+        wait_for(lambda: len(sink.messages) == 2, 30)
+        metrics = httpx.get(http(service, "/metrics"), timeout=10).text
+        ready = httpx.get(http(service, "/readyz"), timeout=10)
+    finally:
+        service.stop()
+    delivered = email.message_from_bytes(sink.messages[0], policy=email.policy.default)
+    assert isinstance(delivered, EmailMessage)
+    assert [part.get_filename() for part in delivered.iter_attachments()] == ["見積書.txt"]
+    assert f"ウイルス(マルウェア)を検出したため (検出名: {EICAR_FOUND})" in text_of(sink.messages[0])
+    notice = email.message_from_bytes(sink.messages[1], policy=email.policy.default)
+    assert "無害化できないメールを止めました" in str(notice["Subject"])  # the infected body never arrives
+    assert f"malware found by clamd: {EICAR_FOUND}" in text_of(sink.messages[1])
+    assert eicar() not in b"".join(sink.messages)
+    details = [str(r.get("detail", "")) for r in AuditLog(tmp_path / "data" / "audit.sqlite3").records()]
+    assert f"attachment setup.txt; malware: {EICAR_FOUND}" in details
+    assert any(detail.startswith("ウイルス(マルウェア)を検出したため / malware found") for detail in details)
+    assert "gateway_malware_found_total 2" in metrics and 'gateway_antivirus_up{engine="clamd"} 1' in metrics
+    assert ready.status_code == 200 and ready.json()["antivirus"][0]["version"].startswith("ClamAV")
+
+
+def test_while_clamd_is_away_mail_and_uploads_wait_then_all_go_through(
+        tmp_path: Path, lgwan: tuple[Sink, int]) -> None:
+    sink, port = lgwan
+    daemon = start_clamd(tmp_path / "clamd")
+    service = start(tmp_path, port, daemon.socket_path)
+    token = TokenStore(service.serve.data_path / "tokens.sqlite3").create("uploader", "総務課")
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        stop(daemon.proc)
+        ids = [f"<wait-{n}@example.co.jp>" for n in range(3)]
+        for message_id in ids:
+            relay(service, mail("至急ご確認ください。\n", [("表.csv", "番号,金額\n1,100\n".encode())],
+                                message_id))
+        upload = httpx.post(http(service, "/api/v1/transfers"), headers=headers, timeout=30,
+                            files=[("file", ("eicar.txt", eicar())), ("file", ("メモ.txt", "連絡\n".encode()))])
+        transfer = upload.json()["id"]
+        log = AuditLog(tmp_path / "data" / "audit.sqlite3")
+        wait_for(lambda: sum(r["event"] == "deferred" for r in log.records()) >= 2, 30)
+        status = httpx.get(http(service, f"/api/v1/transfers/{transfer}"), headers=headers, timeout=10).json()
+        ready = httpx.get(http(service, "/readyz"), timeout=10)
+        metrics = httpx.get(http(service, "/metrics"), timeout=10).text
+        time.sleep(1.5)  # three retry intervals: still nothing passes unscanned, nothing is counted as failed
+        assert sink.messages == [] and service.spool.queue_sizes()["corrupt"] == 0
+        assert len(list(service.spool.queue("incoming").iterdir())) + len(list(
+            service.spool.queue("active").iterdir())) == 3
+        daemon = start_clamd(tmp_path / "clamd")  # the same socket again
+        wait_for(lambda: len(sink.messages) == 3, 30)
+        done = httpx.get(http(service, f"/api/v1/transfers/{transfer}"), headers=headers, timeout=10).json()
+        wait_for(lambda: httpx.get(http(service, f"/api/v1/transfers/{transfer}"), headers=headers,
+                                   timeout=10).json()["status"] == "done", 30)
+        done = httpx.get(http(service, f"/api/v1/transfers/{transfer}"), headers=headers, timeout=10).json()
+        ready_again = httpx.get(http(service, "/readyz"), timeout=10)
+    finally:
+        service.stop()
+        stop(daemon.proc)
+    assert status["status"] == "waiting_for_scan" and "malware scan" in status["detail"]
+    assert ready.status_code == 503 and ready.json()["status"] == "not ready"
+    assert "no such socket" in ready.json()["reasons"][0] and 'gateway_antivirus_up{engine="clamd"} 0' in metrics
+    assert ready_again.status_code == 200
+    arrived = sorted(str(email.message_from_bytes(m)["Message-ID"]) for m in sink.messages)
+    assert arrived == sorted(ids)  # every one, once
+    outcomes = [(f["input"], f["outcome"], f.get("reason_code"), f["scanned"]) for f in done["files"]]
+    assert outcomes == [("eicar.txt", "blocked", "malware", True), ("メモ.txt", "passed", None, True)]
+    assert done["files"][0]["signatures"] == [EICAR_FOUND]
+    waits = [(r["transfer_id"], r["detail"]) for r in log.records() if r["event"] == "deferred"]
+    assert len(waits) == len(set(waits)) == 2  # the oldest mail (the others are not taken meanwhile) and the upload
+    assert all(detail.startswith("waiting for the malware scan: clamd") and "no such socket" in detail
+               for _, detail in waits)
