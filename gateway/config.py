@@ -95,6 +95,10 @@ class ServeSettings:
                                    "share one log", "URL")
     log_format: str = _setting("text", "log lines as text (a UTC time, the process, the level) or json (one "
                                "object per line, for a collector)", "text|json")
+    session_idle_minutes: int = _setting(30, "a web console session ends after this long without a request",
+                                         "MINUTES")
+    session_max_hours: int = _setting(8, "a web console session ends this long after its login, however busy",
+                                      "HOURS")
 
     # The values components receive, derived from the declaration above (checked by validate()).
     @property

@@ -16,6 +16,7 @@ from gateway.cli import audit as audit_cli
 from gateway.cli import auth as auth_cli
 from gateway.cli import serve as serve_cli
 from gateway.cli import token as token_cli
+from gateway.cli import user as user_cli
 from gateway.config import load_settings
 from gateway.errors import GatewayError
 from gateway.logs import configure as configure_logging
@@ -57,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     token_cli.add_arguments(commands.add_parser(
         "token", help="create (printed once), list or revoke API tokens",
         description="API tokens for the HTTP service. 'gateway token ACTION --help' describes each action."))
+    user_cli.add_arguments(commands.add_parser(
+        "user", help="add, list, disable web console accounts or set their passwords",
+        description="Accounts of the web console (uploader, auditor, admin); passwords are kept as Argon2id "
+        "hashes. 'gateway user ACTION --help' describes each action."))
     auth_cli.add_arguments(commands.add_parser(
         "auth", help="lift the failed-login limit on an address or a user",
         description="Failed-login limits of the HTTP service. 'gateway auth ACTION --help' describes each action."))
@@ -138,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             return _privately(token_cli.run, args)
         if args.command == "auth":
             return _privately(auth_cli.run, args)
+        if args.command == "user":  # the account database, made by the first `user add`
+            return _privately(user_cli.run, args)
     except GatewayError as exc:
         print(f"gateway: {exc.reason} [{exc.code}]", file=sys.stderr)
         return EXIT_USAGE if exc.code in ("config_invalid", "sandbox_unavailable") else EXIT_INTERNAL
