@@ -181,7 +181,7 @@ class Service:
                              self.serve.min_free_bytes, self.serve.max_queue, self.auth_throttle,
                              antivirus=MalwareStage(self.settings.antivirus, timeout=STATUS_TIMEOUT))
         host, port = listener.getsockname()[:2]
-        config = uvicorn.Config(create_app(context, accepts_uploads=uploads), host=host, port=port,
+        config = uvicorn.Config(create_app(context, accepts_uploads=uploads, serve=self.serve), host=host, port=port,
                                 log_level="warning", access_log=False, timeout_keep_alive=5, limit_concurrency=100)
         server = uvicorn.Server(config)
         self.http_servers.append(server)

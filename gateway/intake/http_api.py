@@ -31,6 +31,8 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from converters.names import safe_component
 from gateway.audit import records
 from gateway.audit.log import AuditLog
+from gateway.config import ServeSettings
+from gateway.console import apidocs
 from gateway.intake import access_log
 from gateway.intake.throttle import AuthThrottle
 from gateway.intake.tokens import Identity, TokenStore
@@ -136,10 +138,48 @@ def spool_upload(context: ApiContext, files: list[BinaryIO], meta: dict[str, Any
     return transfer_id
 
 
-def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
-    """The API; ``accepts_uploads=False`` gives the LGWAN-side listener (status and downloads only)."""
-    app = FastAPI(title="LGWAN sanitisation gateway", version="0.1.0")
+async def receive_upload(context: ApiContext, request: Request, who: Identity) -> str:
+    """The upload of ``who`` (already allowed to upload) spooled; its transfer id. Size, disk and
+    queue are settled from the headers before a byte of the body is read. Used by the API and by
+    the web console's upload page (gateway/console/pages.py)."""
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        raise HTTPException(411, "uploads need a Content-Length")
+    if int(length) > context.max_upload_bytes:
+        raise HTTPException(413, f"uploads are limited to {context.max_upload_bytes} bytes")
+    if context.spool.free_bytes() < context.min_free_bytes:
+        raise HTTPException(503, "the gateway is short of disk space; try again later",
+                            headers={"Retry-After": "300"})
+    if context.spool.depth() >= context.max_queue:
+        raise HTTPException(503, "the gateway is busy; try again later", headers={"Retry-After": "60"})
+    form = await request.form(max_files=100, max_fields=20, max_part_size=1024 * 1024)
+    try:
+        file = [item for item in form.getlist("file") if isinstance(item, StarletteUploadFile)]
+        if not file:
+            raise HTTPException(422, "send the files as multipart fields named 'file'")
+        destination = form.get("destination")
+        meta = {"user": who.name, "client_ip": request.client.host if request.client else "",
+                "names": [safe_component(item.filename or f"file-{n + 1}") for n, item in enumerate(file)],
+                "destination": safe_component(destination[:100]) if isinstance(destination, str) and destination
+                else ""}
+        # the disk work (copies, fsyncs, the audit record) in a thread: the event loop keeps serving
+        transfer_id = await run_in_threadpool(spool_upload, context, [item.file for item in file], meta)
+    finally:
+        await form.close()  # the temporary files starlette kept the parts in
+    context.accepted += 1
+    return transfer_id
+
+
+def create_app(context: ApiContext, *, accepts_uploads: bool = True, serve: ServeSettings | None = None) -> FastAPI:
+    """The API; ``accepts_uploads=False`` gives the LGWAN-side listener (status and downloads only).
+    With ``serve``, the web console's pages are served too (gateway/console/)."""
+    app = FastAPI(title="LGWAN sanitisation gateway", version="0.1.0", docs_url=None, redoc_url=None)
+    apidocs.install(app)  # /docs from the package's own files: the networks reach no CDN
     access_log.install(app)  # one line per request, no headers
+    if serve is not None:
+        from gateway.console.pages import mount  # the console imports this module
+
+        mount(app, context, serve, uploads=accepts_uploads)
 
     def identity(request: Request,
                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Identity:
@@ -161,35 +201,10 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True) -> FastAPI:
                                       token.strip() if scheme.lower() == "bearer" else None)
         if who.role not in ("uploader", "admin"):
             raise HTTPException(403, "this token may not upload")
-        length = request.headers.get("content-length")
-        if length is None or not length.isdigit():
-            raise HTTPException(411, "uploads need a Content-Length")
-        if int(length) > context.max_upload_bytes:
-            raise HTTPException(413, f"uploads are limited to {context.max_upload_bytes} bytes")
-        if context.spool.free_bytes() < context.min_free_bytes:
-            raise HTTPException(503, "the gateway is short of disk space; try again later",
-                                headers={"Retry-After": "300"})
-        if context.spool.depth() >= context.max_queue:
-            raise HTTPException(503, "the gateway is busy; try again later", headers={"Retry-After": "60"})
-        form = await request.form(max_files=100, max_fields=20, max_part_size=1024 * 1024)
-        try:
-            file = [item for item in form.getlist("file") if isinstance(item, StarletteUploadFile)]
-            if not file:
-                raise HTTPException(422, "send the files as multipart fields named 'file'")
-            destination = form.get("destination")
-            meta = {"user": who.name, "client_ip": request.client.host if request.client else "",
-                    "names": [safe_component(item.filename or f"file-{n + 1}") for n, item in enumerate(file)],
-                    "destination": safe_component(destination[:100]) if isinstance(destination, str) and destination
-                    else ""}
-            # the disk work (copies, fsyncs, the audit record) in a thread: the event loop keeps serving
-            transfer_id = await run_in_threadpool(spool_upload, context, [item.file for item in file], meta)
-        finally:
-            await form.close()  # the temporary files starlette kept the parts in
-        context.accepted += 1
-        return {"id": transfer_id}
+        return {"id": await receive_upload(context, request, who)}
 
     if accepts_uploads:
-        app.post("/api/v1/transfers", status_code=202)(upload)
+        app.post("/api/v1/transfers", status_code=202, openapi_extra=apidocs.UPLOAD_BODY)(upload)
 
     @app.get("/api/v1/transfers/{transfer_id}")
     def status(transfer_id: str, who: Annotated[Identity, Depends(identity)]) -> dict[str, Any]:
