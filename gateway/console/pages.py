@@ -84,16 +84,23 @@ def mount(app: FastAPI, context: ApiContext, serve: ServeSettings, *, uploads: b
         name, password = str(form.get("name") or "")[:MAX_NAME * 4], str(form.get("password") or "")
         if not same(str(form.get("csrf") or ""), request.cookies.get(console.login_cookie(request))):
             return _login_form(request, console, "login_expired", status=400)
+        # the failed-login limits (gateway/intake/throttle.py): a name with too many recent failures is
+        # refused, right password or not; an address only ever has its failures refused, never a login
         client = client_ip(request)
-        wait = context.throttle.retry_after(client)
-        if wait:
-            return _login_form(request, console, "login_throttled", status=429, seconds=wait,
-                               headers={"Retry-After": str(wait)})
-        who: Identity | None = await run_in_threadpool(console.users.authenticate, name, password)
+        wait = context.throttle.identity_retry_after(name)
+        who: Identity | None = None
+        if not wait:
+            who = await run_in_threadpool(console.users.authenticate, name, password)
         if who is None:
+            wait = wait or context.throttle.retry_after(client)
             context.throttle.failed(client)
+            context.throttle.identity_failed(name)
+            refused = ", refused by the failed-login limit" if wait else ""
             await run_in_threadpool(console.audit, name[:MAX_NAME], request, "web login failed",
-                                    detail=f"{console.side} side")
+                                    detail=f"{console.side} side{refused}")
+            if wait:
+                return _login_form(request, console, "login_throttled", status=429, seconds=wait,
+                                   headers={"Retry-After": str(wait)})
             return _login_form(request, console, "login_failed", status=401)
         previous = request.cookies.get(console.cookie(request))
         session_id, _ = await run_in_threadpool(console.sessions.create, who.name, previous)

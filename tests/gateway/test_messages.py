@@ -23,12 +23,16 @@ def contract_reason_codes() -> set[str]:
 
 
 def contract_finding_codes() -> set[str]:
-    """Every code in the "codes" column of the table under "Finding codes"."""
+    """Every code in the "codes" column of the table under "Finding codes" (not the codes a
+    parenthesised note names, such as the reason code a finding can turn into)."""
     codes: set[str] = set()
     for line in _section("Finding codes").splitlines():
         cells = line.split("|")
         if len(cells) > 3 and not set(cells[1].strip()) <= {"-"} and cells[1].strip() != "family":
-            codes.update(re.findall(r"`([a-z0-9_]+)`", cells[2]))
+            listed = cells[2]
+            while re.search(r"\([^()]*\)", listed):
+                listed = re.sub(r"\([^()]*\)", "", listed)
+            codes.update(re.findall(r"`([a-z0-9_]+)`", listed))
     return codes
 
 

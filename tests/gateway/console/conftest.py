@@ -18,7 +18,7 @@ from gateway.service import Service
 from tests.gateway.test_service import free_port
 
 PASSWORD = "correct horse battery"  # noqa: S105 (the test accounts')
-ACCOUNTS = {"staff-a": "uploader", "staff-b": "uploader", "auditor": "auditor"}
+ACCOUNTS = {"staff-a": "uploader", "staff-b": "uploader", "auditor": "auditor", "guessed": "uploader"}
 
 
 @dataclass
