@@ -1,23 +1,19 @@
-"""``gateway serve``: SMTP intake → spool → pipeline workers → outbox → delivery, every state
-change in the audit log. Jobs left half-done by a crash are recovered at start; a job that
-fails repeatedly goes to ``corrupt`` and is audited, never dropped; a delivery that keeps
-failing is retried with exponential backoff until its maximum age, then marked failed.
+"""``gateway serve``'s supervisor: SMTP intake → spool → pipeline workers → outbox → delivery,
+every state change in the audit log. Jobs left half-done by a crash are recovered at start.
 
-The main process takes mail (SMTP) and uploads (HTTP) and supervises; the work is done by
-worker processes that meet only in the spool, as Postfix's do: ``pipeline`` (one per core;
-each keeps a sandboxed zygote), ``delivery`` and ``uploads``. A worker that dies is started
+The main process takes mail (SMTP) and uploads (HTTP), starts the workers and watches them,
+and purges what is past retention; the work is done by worker processes that meet only in the
+spool, as Postfix's do, each running gateway/runner.py's loop: ``pipeline`` (gateway/pipeline/
+worker.py, one per core; each keeps a sandboxed zygote), ``uploads`` (gateway/pipeline/
+uploads.py) and ``delivery`` (gateway/delivery/worker.py). A worker that dies is started
 again, and the job it held (its flock is gone with it) is queued again.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import json
 import logging
 import multiprocessing
-import os
-import shutil
 import signal
 import socket
 import ssl
@@ -25,7 +21,6 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -34,30 +29,30 @@ from gateway.audit import records
 from gateway.audit.log import AuditLog
 from gateway.audit.records import Recorder
 from gateway.config import ServeSettings, Settings
-from gateway.delivery.notices import rejected_notice
-from gateway.delivery.transports import DirectoryTransport, SmtpTransport
-from gateway.delivery.worker import IDLE_POLL_SECONDS, DeliveryWorker, Transport
-from gateway.errors import ConfigError, GatewayError
+from gateway.delivery.worker import DeliveryWorker
+from gateway.errors import ConfigError
 from gateway.intake.smtp import IntakeHandler, IntakePolicy, start_smtp, tls_context
 from gateway.intake.throttle import UNLOCK_DIR, AuthThrottle
 from gateway.logs import configure as configure_logging
 from gateway.pipeline import jobs
-from gateway.pipeline.mail import MailSanitizer
-from gateway.pipeline.sanitize import Sanitizer
-from gateway.pipeline.scan import STATUS_TIMEOUT, MalwareStage, ScanDeferred
-from gateway.sandbox.crash_report import transfer
-from gateway.spool import Spool, SpoolJob, fsync_dir, write_durably
+from gateway.pipeline.scan import STATUS_TIMEOUT, MalwareStage
+from gateway.pipeline.uploads import UploadWorker
+from gateway.pipeline.worker import MailWorker
+from gateway.runner import Runner
+from gateway.spool import Spool
 from gateway.startup import ListenFailed, listen
 from gateway.stop_signal import SPAWN, StopSignal
 
 log = logging.getLogger(__name__)
-MAX_PIPELINE_ATTEMPTS = 3
 PR_SET_NAME = 15
 PR_SET_PDEATHSIG = 1
 SUPERVISE_SECONDS = 1.0
 STOP_GRACE_SECONDS = 30.0  # on stop, workers get the sandbox's timeout plus this to finish their jobs
 PURGE_SECONDS = 3600.0
 HTTP_START_SECONDS = 30.0
+
+
+WORKERS: dict[str, type[Runner]] = {"pipeline": MailWorker, "uploads": UploadWorker, "delivery": DeliveryWorker}
 
 
 def run_worker(settings: Settings, role: str, stopping: StopSignal) -> None:
@@ -68,13 +63,7 @@ def run_worker(settings: Settings, role: str, stopping: StopSignal) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when workers stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     configure_logging(multiprocessing.current_process().name, settings.serve.log_format)
-    service = Service(settings, stopping)
-    try:
-        {"pipeline": service._pipeline_loop, "delivery": service.delivery.loop,
-         "uploads": service._upload_loop}[role]()
-    finally:
-        service.transport.close()
-        service.audit.close()
+    WORKERS[role](settings, stopping).run()
 
 
 @dataclass
@@ -96,9 +85,6 @@ class Service:
         self.recorder = Recorder(self.audit, self.spool)
         self.quarantine = data / "quarantine"
         self.quarantine.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lgwan = self.serve.lgwan_smtp_address
-        self.transport: Transport = (SmtpTransport(*lgwan) if lgwan
-                                     else DirectoryTransport(data / "lgwan"))
         self.policy = IntakePolicy.from_settings(self.serve)
         self.threads: list[threading.Thread] = []
         self.workers: dict[str, Any] = {}  # name -> multiprocessing process
@@ -110,8 +96,6 @@ class Service:
         self.controller: Controller | None = None
         # failed logins counted across both listeners; `gateway auth unlock` drops requests into auth-unlock/
         self.auth_throttle = AuthThrottle(unlock_dir=data / UNLOCK_DIR)
-        self.delivery = DeliveryWorker(self.spool, self.transport, self.serve, self.stopping, self.recorder,
-                                       self._park)
 
     def start(self) -> None:
         """Bind every listener first (a failure ends start-up before any worker runs), then start
@@ -229,137 +213,6 @@ class Service:
             thread.join(timeout=120)
         self.audit.close()
 
-    # pipeline -----------------------------------------------------------------------------
-    def _pipeline_loop(self) -> None:
-        sanitizer = MailSanitizer(self.settings, Sanitizer(self.settings, defer_scans=True))
-        try:
-            try:
-                sanitizer.zygote.start()  # ready before the first mail (otherwise that mail starts it)
-                sanitizer.sanitizer.zygote.start()  # and before the first attachment
-            except GatewayError as exc:
-                log.error("the sandboxed splitter did not start: %s", exc.code)
-            while not self.stopping.is_set():
-                job = None
-                try:
-                    job = self.spool.claim("incoming", "active")
-                    if job is None:
-                        self.stopping.wait(IDLE_POLL_SECONDS)
-                        continue
-                    self._process(sanitizer, job)
-                except Exception as exc:  # the loop must never die: count the attempt, go on
-                    log.error("pipeline loop error: %s", type(exc).__name__, exc_info=True)
-                    if job is not None:
-                        self._pipeline_attempt_failed(job)
-                    self.stopping.wait(1)
-        finally:
-            sanitizer.close()
-
-    def _process(self, sanitizer: MailSanitizer, job: SpoolJob) -> None:
-        self.spool.discard_outgoing(job)  # what an attempt cut short before its commit left
-        envelope = job.envelope()
-        if self.spool.already_queued_or_delivered(job.id):  # a spool left by an older version after a crash
-            self.spool.remove(job)
-            return
-        try:
-            self._keep_original(job.original)
-            with transfer(job.id, self.spool.root):  # a sandboxed crash is logged with the id, and counted
-                result = sanitizer.process(job.original)
-            data = result.data
-        except ScanDeferred as exc:  # the antivirus engines cannot scan now: the mail waits, untouched
-            self._scan_deferred(job, "incoming", sanitizer.sanitizer.malware, exc.reason)
-            return
-        except Exception as exc:  # a worker boundary: retry, then park in corrupt, never drop
-            log.error("pipeline failed on %s: %s", job.id, type(exc).__name__)
-            self._pipeline_attempt_failed(job)
-            return
-        summary = result.summary
-        # the records go with the commit (one rename into outbox, or done), and are written after it
-        if result.message is None:
-            intents = [*records.attachments(job.id, summary), records.mail_rejected(job.id, summary)]
-            notice = rejected_notice(job.id, envelope, str(summary.get("reason") or ""),
-                                     str(summary.get("sha256", "")), self.serve.postmaster, self.serve.quarantine_days)
-            if notice is None:
-                done = self.spool.move(job, "done", intents=[r.to_json() for r in intents], hold=True)
-                self.recorder.commit(done, intents)
-                self.spool.remove(done)
-                return
-            sender, recipients, data = notice  # its recipients (and the postmaster) get a notice instead
-        else:
-            intents = [*records.attachments(job.id, summary), records.mail_sanitized(job.id, summary, data)]
-            sender, recipients = envelope.get("sender", ""), envelope.get("recipients", [])
-        sent = self.spool.send_on(job, {"sender": sender, "recipients": recipients}, data,
-                                  [r.to_json() for r in intents])
-        try:
-            self.recorder.commit(sent, intents)
-        finally:
-            sent.release()
-
-    def _scan_deferred(self, job: SpoolJob, queue: str, stage: MalwareStage, reason: str) -> None:
-        """The engines could not scan: the job goes back to ``queue`` as it came (no attempt
-        counted, recorded as deferred once) and this worker waits ``retry_seconds`` before its
-        next job. If the engines do answer, only this file's scan failed: that counts as a failed
-        attempt, so a file that always fails cannot hold the queue forever."""
-        if stage.engines_answer():
-            log.error("the malware scan of %s failed while the engines answer; counted as a failed attempt", job.id)
-            if queue == "incoming":
-                self._pipeline_attempt_failed(job)
-            else:
-                self._park(job, "the malware scan failed")
-            return
-        envelope = job.envelope()
-        self.spool.move(job, queue, {**envelope, "waiting_for_scan": reason})
-        if not envelope.get("waiting_for_scan"):
-            self.recorder.write(records.scan_deferred(job.id, reason))
-        log.warning("%s waits for the malware scan (tried again in %g s): %s", job.id,
-                    self.settings.antivirus.retry_seconds, reason)
-        self.stopping.wait(self.settings.antivirus.retry_seconds)
-
-    def _park(self, job: SpoolJob, detail: str) -> None:
-        """Keep a job that cannot go on in ``corrupt`` (audited); if even that fails, unlock it
-        for the orphan sweep."""
-        try:
-            failed = records.failed(job.id, f"{detail}; kept in corrupt")
-            job = self.spool.move(job, "corrupt", intents=[failed.to_json()], hold=True)  # released below
-            self.recorder.commit(job, [failed])
-        except Exception as exc:  # the disk or the audit log is in trouble: leave it to the sweep
-            log.error("could not park %s: %s", job.id, type(exc).__name__)
-        finally:
-            job.release()
-
-    def _pipeline_attempt_failed(self, job: SpoolJob) -> None:
-        """Count a failed attempt on a mail: back to ``incoming``, or ``corrupt`` (audited) after
-        MAX_PIPELINE_ATTEMPTS. If even that fails, the job is unlocked for the orphan sweep."""
-        try:
-            envelope = job.envelope()
-            attempts = int(envelope.get("attempts", 0)) + 1
-            if attempts >= MAX_PIPELINE_ATTEMPTS:
-                failed = records.failed(job.id, f"pipeline failed {attempts} times; kept in corrupt")
-                job = self.spool.move(job, "corrupt", {**envelope, "attempts": attempts},
-                                      intents=[failed.to_json()], hold=True)  # released below
-                self.recorder.commit(job, [failed])
-            else:
-                self.spool.move(job, "incoming", {**envelope, "attempts": attempts})
-        except Exception as exc:  # the disk or the audit log is in trouble: leave it to the sweep
-            log.error("could not count a failed attempt on %s: %s", job.id, type(exc).__name__)
-        finally:
-            job.release()
-
-    def _keep_original(self, source: Path) -> None:
-        """Originals stay in the quarantine (0600, by content hash), never forwarded: a hard
-        link to the spooled file where possible (no copy), a copy otherwise."""
-        with source.open("rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
-        target = self.quarantine / digest
-        if target.exists():
-            return
-        try:
-            os.link(source, target)
-        except FileExistsError:
-            return
-        except OSError:
-            shutil.copyfile(source, target)
-        target.chmod(0o600)
-
     # retention ----------------------------------------------------------------------------
     def _maintenance_loop(self) -> None:
         next_purge = 0.0
@@ -392,64 +245,3 @@ class Service:
         if removed or purged:
             self.recorder.write(records.purged(f"{removed} originals, {purged} audit records"))
         return removed, purged
-
-    # uploads ------------------------------------------------------------------------------
-    def _upload_loop(self) -> None:
-        with Sanitizer(self.settings, defer_scans=True) as sanitizer:
-            while not self.stopping.is_set():
-                job = self.spool.claim("uploads", "working")
-                if job is None:
-                    self.stopping.wait(IDLE_POLL_SECONDS)
-                    continue
-                try:
-                    with transfer(job.id, self.spool.root):
-                        self._process_upload(sanitizer, job)
-                except ScanDeferred as exc:  # its status says "waiting_for_scan" until the engines answer
-                    shutil.rmtree(self.results / job.id / "outputs", ignore_errors=True)  # the files done so far
-                    self._scan_deferred(job, "uploads", sanitizer.malware, exc.reason)
-                except Exception as exc:  # a worker boundary: park the upload, never drop it
-                    log.error("upload processing failed on %s: %s", job.id, type(exc).__name__)
-                    self._park(job, "processing failed")
-
-    def _process_upload(self, sanitizer: Sanitizer, job: SpoolJob) -> None:
-        self.spool.discard_outgoing(job)  # records of an attempt cut short before its commit
-        meta = job.envelope()
-        target = self.results / job.id
-        files = []
-        for index, name in enumerate(meta.get("names", [])):
-            source = job.path / "files" / str(index)
-            self._keep_original(source)
-            result = sanitizer.sanitize(source, target / "outputs" / str(index), display_name=str(name))
-            for output in result["outputs"]:
-                output["stored"] = f"{index}/{Path(output['path']).name}"
-                output["path"] = Path(output["path"]).name
-            files.append(result)
-        target.mkdir(parents=True, exist_ok=True)
-        self._deliver_files(job.id, str(meta.get("destination") or ""), target / "outputs", files)
-        (target / "meta.json").write_text(json.dumps({"user": meta.get("user", "")}), encoding="utf-8")
-        temporary = target / "result.json.tmp"
-        temporary.write_text(json.dumps({"files": files}, ensure_ascii=False), encoding="utf-8")
-        os.replace(temporary, target / "result.json")
-        intents = [*(records.part(job.id, index, "file", result) for index, result in enumerate(files)),
-                   records.files_delivered(job.id)]
-        done = self.spool.move(job, "done", intents=[r.to_json() for r in intents], hold=True)  # the commit
-        self.recorder.commit(done, intents)
-        self.spool.remove(done)
-
-    def _deliver_files(self, transfer_id: str, destination: str, outputs: Path, files: list[dict[str, Any]]) -> None:
-        """All of a transfer's outputs reach the LGWAN side together or not at all: written
-        under a hidden name, fsynced, then renamed into place (a transfer already in place, from
-        a run interrupted after this point, is left as it is)."""
-        folder = self.lgwan_files / destination
-        final, partial = folder / transfer_id, folder / f".{transfer_id}.partial"
-        if final.exists():
-            return
-        shutil.rmtree(partial, ignore_errors=True)
-        for result in files:
-            for output in result["outputs"]:
-                index, _, name = output["stored"].partition("/")
-                (partial / index).mkdir(parents=True, exist_ok=True)
-                write_durably(partial / index / name, (outputs / output["stored"]).read_bytes())
-        partial.mkdir(parents=True, exist_ok=True)
-        os.rename(partial, final)
-        fsync_dir(folder)

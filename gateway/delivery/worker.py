@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.audit import records
-from gateway.audit.records import Recorder
-from gateway.config import ServeSettings
+from gateway.config import Settings
 from gateway.delivery.notices import undeliverable_notice
-from gateway.delivery.transports import DeliveryError, PermanentDeliveryError
-from gateway.spool import Spool, SpoolJob
+from gateway.delivery.transports import DeliveryError, DirectoryTransport, PermanentDeliveryError, SmtpTransport
+from gateway.runner import Runner
+from gateway.spool import SpoolJob
 from gateway.stop_signal import StopSignal
 
 log = logging.getLogger(__name__)
-IDLE_POLL_SECONDS = 0.02  # an idle worker looks at its queue this often (an empty directory: cheap)
 DEFERRED_RESCAN_SECONDS = 60.0  # deferred envelopes are read again at least this often
 
 
@@ -32,33 +29,35 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass
-class DeliveryWorker:
-    """``recorder`` writes (or keeps for later) the audit records; ``park`` keeps a job that
-    cannot go on in ``corrupt``."""
+def transport_for(settings: Settings) -> Transport:
+    """The LGWAN mail server when one is set, else the directory DATA_DIR/lgwan."""
+    lgwan = settings.serve.lgwan_smtp_address
+    return SmtpTransport(*lgwan) if lgwan else DirectoryTransport(settings.serve.data_path / "lgwan")
 
-    spool: Spool
-    transport: Transport
-    options: ServeSettings
-    stopping: StopSignal
-    recorder: Recorder
-    park: Callable[[SpoolJob, str], None]
-    deferred_due: float = 0.0  # deferred envelopes are read again from then on
 
-    def loop(self) -> None:
-        while not self.stopping.is_set():
-            job = None
-            try:
-                job = self.next_job()
-                if job is None:
-                    self.stopping.wait(IDLE_POLL_SECONDS)
-                    continue
-                self.deliver(job)
-            except Exception as exc:  # the loop must never die: park the job where a person looks, go on
-                log.error("delivery loop error: %s", type(exc).__name__, exc_info=True)
-                if job is not None:
-                    self.park(job, f"delivery failed unexpectedly ({type(exc).__name__})")
-                self.stopping.wait(1)
+class DeliveryWorker(Runner):
+    """Claims due retries and the outbox (``claim``), delivers (``process``); an unexpected
+    failure keeps the job in ``corrupt`` at once (a transport's own failures are retries)."""
+
+    role, source, working, max_attempts = "delivery", "outbox", "sending", 1
+
+    def __init__(self, settings: Settings, stopping: StopSignal, transport: Transport | None = None) -> None:
+        super().__init__(settings, stopping)
+        self.options = settings.serve
+        self.transport = transport if transport is not None else transport_for(settings)
+        self.deferred_due = 0.0  # deferred envelopes are read again from then on
+
+    def claim(self) -> SpoolJob | None:
+        return self.next_job()
+
+    def process(self, job: SpoolJob) -> None:
+        self.deliver(job)
+
+    def close(self) -> None:
+        try:
+            self.transport.close()
+        finally:
+            super().close()
 
     def next_job(self) -> SpoolJob | None:
         """A deferred job whose retry is due (so a busy outbox cannot starve retries), else the
@@ -102,19 +101,21 @@ class DeliveryWorker:
             results = self.transport.deliver(job.id, str(envelope.get("sender", "")),
                                              list(envelope.get("recipients", [])), job.message.read_bytes())
         except PermanentDeliveryError as exc:
-            self._move(job, "corrupt", envelope, records.failed(job.id, str(exc)[:300], "failed"))
+            self._move(job, "corrupt", {**envelope, "last_error": str(exc)[:300]},  # last_error: `gateway queue`
+                       records.failed(job.id, str(exc)[:300], "failed"))
             return
         except DeliveryError as exc:
             attempts = int(envelope.get("attempts", 0)) + 1
             age = time.time() - float(envelope.get("first_attempt", time.time()))
             if age > self.options.max_age_seconds:
-                self._move(job, "corrupt", {**envelope, "attempts": attempts},
+                self._move(job, "corrupt", {**envelope, "attempts": attempts, "last_error": f"gave up: {exc}"[:300]},
                            records.failed(job.id, f"gave up: {exc}"[:300], "failed"))
                 self._tell_postmaster(job.id, envelope, str(exc))
                 return
             delay = self.options.retry_base_seconds * 2 ** min(attempts - 1, 10)
             retry = time.time() + delay
-            self._move(job, "deferred", {**envelope, "attempts": attempts, "next_attempt": retry},
+            self._move(job, "deferred", {**envelope, "attempts": attempts, "next_attempt": retry,
+                                         "last_error": str(exc)[:300]},
                        records.deferred(job.id, attempts, f"{exc}; retry in {delay:.0f} s"))
             self.deferred_due = min(self.deferred_due, retry)
             return

@@ -23,6 +23,9 @@ from aiosmtpd.controller import Controller
 
 from gateway.audit.log import AuditLog
 from gateway.config import ServeSettings, Settings
+from gateway.delivery.worker import DeliveryWorker
+from gateway.pipeline.uploads import UploadWorker
+from gateway.pipeline.worker import MailWorker
 from gateway.service import Service
 
 DOMAIN = "city.example.lg.jp"
@@ -298,11 +301,11 @@ def test_a_mail_whose_processing_keeps_failing_ends_in_corrupt_not_limbo(tmp_pat
     job_id = service.spool.accept({"sender": "a@example.jp", "recipients": [f"soumu@{DOMAIN}"]},
                                   b"Subject: x\r\n\r\nbody\r\n")
 
-    def broken(sanitizer: Any, job: Any) -> None:
+    def broken(self: Any, job: Any) -> None:
         raise AttributeError("a bug outside the worker boundary")
 
-    monkeypatch.setattr(service, "_process", broken)
-    loop = threading.Thread(target=service._pipeline_loop)
+    monkeypatch.setattr(MailWorker, "process", broken)
+    loop = threading.Thread(target=MailWorker(service.settings, service.stopping).run)
     loop.start()
     try:
         wait_for(lambda: (service.spool.queue("corrupt") / job_id).exists(), 30)
@@ -316,7 +319,6 @@ def test_a_mail_whose_processing_keeps_failing_ends_in_corrupt_not_limbo(tmp_pat
 
 
 def test_an_upload_that_fails_half_way_delivers_none_of_its_files(tmp_path: Path) -> None:
-    from gateway.pipeline.sanitize import Sanitizer
     from gateway.spool import fsync_dir, new_job_id
 
     service = Service(Settings(serve=ServeSettings(data_dir=str(tmp_path / "data"), recipient_domains=DOMAIN)))
@@ -329,9 +331,11 @@ def test_an_upload_that_fails_half_way_delivers_none_of_its_files(tmp_path: Path
     fsync_dir(service.spool.queue("uploads"))
     job = service.spool.claim("uploads", "working")
     assert job is not None
-    with Sanitizer(service.settings) as sanitizer, pytest.raises(OSError):
-        service._process_upload(sanitizer, job)
-    delivered = service.lgwan_files / "総務"
+    worker = UploadWorker(service.settings, service.stopping)
+    with pytest.raises(OSError):
+        worker.process_upload(job)
+    worker.close()
+    delivered = service.serve.data_path / "lgwan-files" / "総務"
     assert not delivered.exists() or list(delivered.iterdir()) == []
     service.audit.close()
 
@@ -454,15 +458,16 @@ def test_the_deferred_queue_is_not_read_again_on_every_poll(tmp_path: Path, monk
         job = service.spool.claim("incoming", "active")
         assert job is not None
         service.spool.move(job, "deferred", {"attempts": 3, "next_attempt": time.time() + 600})
+    delivery = DeliveryWorker(service.settings, service.stopping)  # a worker has its own spool
     scans: list[float] = []
-    real_claim_due = service.spool.claim_due
+    real_claim_due = delivery.spool.claim_due
 
     def counted(target: str) -> Any:
         scans.append(time.monotonic())
         return real_claim_due(target)
 
-    monkeypatch.setattr(service.spool, "claim_due", counted)
-    worker = threading.Thread(target=service.delivery.loop)
+    monkeypatch.setattr(delivery.spool, "claim_due", counted)
+    worker = threading.Thread(target=delivery.run)
     worker.start()
     time.sleep(1.0)  # some 50 polls of the outbox
     service.stopping.set()
@@ -481,9 +486,11 @@ def test_a_busy_outbox_does_not_starve_due_retries(tmp_path: Path) -> None:
         service.spool.move(job, "deferred", {"attempts": 1, "next_attempt": time.time() - 1})
         for index in range(3):
             service.spool.to_outbox(f"fresh{index}", {"sender": "", "recipients": []}, b"fresh")
-        first = service.delivery.next_job()
+        delivery = DeliveryWorker(service.settings, service.stopping)
+        first = delivery.next_job()
         assert first is not None and first.id == job.id  # the due retry first, then the outbox
-        second = service.delivery.next_job()
+        second = delivery.next_job()
         assert second is not None and second.id == "fresh0"
+        delivery.close()
     finally:
         service.audit.close()
