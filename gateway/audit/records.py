@@ -224,6 +224,21 @@ def _earliest(records: Sequence[Record]) -> str:
     return (oldest - CLOCK_MARGIN).isoformat(timespec="milliseconds")
 
 
+LOGGED_FIELDS = ("channel", "outcome", "reason_code", "delivery_status")  # codes and states: no content
+
+
+def state_line(record: Record) -> str:
+    """The operator's log line for one state change: the event, the transfer and its codes -
+    never a subject, an address, a file name or a detail written from the content."""
+    fields = record.fields
+    parts = [f"{record.event} {record.transfer_id} {record.key}"]
+    parts += [f"{name}={fields[name]}" for name in LOGGED_FIELDS if fields.get(name)]
+    findings = [str(code) for code in fields.get("findings") or [] if str(code).replace("_", "").isalnum()]
+    if findings:
+        parts.append(f"findings={','.join(sorted(set(findings)))}")
+    return " ".join(parts)
+
+
 class Recorder:
     """Appends records to the log; with a spool, keeps them in its ``unaudited`` queue when the
     log cannot be written (and never raises then); without one (the command line), raises."""
@@ -234,6 +249,8 @@ class Recorder:
     def write(self, *records: Record) -> None:
         if not records:
             return
+        for record in records:
+            log.info("%s", state_line(record))
         try:
             if len(records) == 1:
                 self.audit.append(records[0].event, records[0].transfer_id, **records[0].stored())
