@@ -36,7 +36,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 WORKING_QUEUES = (("active", "incoming"), ("sending", "outbox"), ("working", "uploads"))
 QUEUES = ("tmp", "incoming", "active", "outbox", "sending", "deferred", "corrupt", "uploads", "working", "delivered",
-          "unaudited", "done")
+          "unaudited", "done", "hold")
+LISTED_QUEUES = ("incoming", "active", "outbox", "sending", "deferred", "corrupt", "hold", "uploads", "working")
+BUSY_QUEUES = frozenset(queue for queue, _ in WORKING_QUEUES)  # a job there is in a worker's hands
+HELD_FROM = "held.json"  # in a job in ``hold``: the queue it was taken from, by whom and when
 INTENTS = "audit.json"  # the audit records the job's last state change intended, until they are in the log
 OUTGOING, OUTGOING_ENVELOPE = "outgoing.eml", "outgoing.json"  # the message to deliver, once sanitised
 
@@ -120,6 +123,13 @@ class Spool:
         for queue in QUEUES:
             (root / queue).mkdir(parents=True, exist_ok=True)
 
+    @classmethod
+    def reading(cls, root: Path) -> Spool:
+        """The spool at ``root`` for looking only (``gateway status``): no queue directory is made."""
+        spool = cls.__new__(cls)
+        spool.root = root
+        return spool
+
     def queue(self, name: str) -> Path:
         return self.root / name
 
@@ -202,7 +212,7 @@ class Spool:
     def with_intents(self) -> list[Path]:
         """Jobs holding records that a crash kept from the log, in the queues where a commit put
         them (``incoming``/``active``/``uploads``/``working`` only ever hold uncommitted ones)."""
-        return [entry for queue in ("outbox", "sending", "deferred", "corrupt", "done")
+        return [entry for queue in ("outbox", "sending", "deferred", "corrupt", "done", "hold")
                 for entry in sorted(self.queue(queue).iterdir()) if (entry / INTENTS).exists()]
 
     def postpone_audit(self, job_id: str, record: dict[str, Any], event: str = "received",
@@ -410,3 +420,153 @@ class Spool:
 
     def free_bytes(self) -> int:
         return shutil.disk_usage(self.root).free
+
+    # operator actions (``gateway queue``) ------------------------------------------------------
+    def jobs(self, queues: tuple[str, ...] = LISTED_QUEUES) -> list[QueuedJob]:
+        """Every job in ``queues`` as it is now, oldest first (read without locking: a listing)."""
+        found = []
+        for queue in queues:
+            if not self.queue(queue).is_dir():  # (a spool of an older version has no ``hold``)
+                continue
+            for entry in self.queue(queue).iterdir():
+                if entry.is_dir():  # a file in ``corrupt`` is a kept audit record that could not be read
+                    found.append(_queued(queue, entry))
+        return sorted(found, key=lambda job: (job.arrived, job.id))
+
+    def find(self, job_id: str) -> QueuedJob:
+        """The job ``job_id`` wherever it is; NoSuchJob if in no queue (delivered, deleted or never there)."""
+        if not job_id or "/" in job_id or job_id.startswith("."):
+            raise NoSuchJob(job_id)
+        for queue in LISTED_QUEUES:
+            entry = self.queue(queue) / job_id
+            if entry.is_dir():
+                return _queued(queue, entry)
+        raise NoSuchJob(job_id)
+
+    def take(self, job_id: str) -> tuple[SpoolJob, str]:
+        """Lock ``job_id`` for an operator's change: the locked job and its queue. A job a worker
+        holds (in a working queue, or flocked) raises JobBusy: it is never touched."""
+        for _ in range(5):  # it may move between the look and the lock: look again
+            queue = self.find(job_id).queue
+            if queue in BUSY_QUEUES:
+                raise JobBusy(job_id, queue)
+            path = self.queue(queue) / job_id
+            try:
+                descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(descriptor)
+                raise JobBusy(job_id, queue) from None
+            try:
+                same = os.stat(path).st_ino == os.fstat(descriptor).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                return SpoolJob(job_id, path, descriptor), queue
+            os.close(descriptor)  # a worker moved it meanwhile (and let it go): look again
+        raise JobBusy(job_id, "moving")
+
+    @staticmethod
+    def origin(job: SpoolJob) -> str:
+        """Where a ``corrupt`` job can be processed again: a sanitised mail (or notice) goes back
+        to delivery (``outbox``), an upload to ``uploads``, a mail not yet sanitised to ``incoming``."""
+        if (job.path / OUTGOING).exists():
+            return "outbox"
+        return "uploads" if (job.path / "files").is_dir() else "incoming"
+
+    def retry_envelope(self, job: SpoolJob, queue: str) -> dict[str, Any]:
+        """The envelope a job gets when an operator makes it due now (``retry``): no retry time; a
+        job taken out of ``corrupt`` starts afresh (attempts 0, its age from now, so it is not
+        given up at once) and is no longer marked as waiting for the malware scan."""
+        envelope = job.envelope()
+        envelope.pop("next_attempt", None)
+        if queue == "corrupt":
+            envelope.pop("waiting_for_scan", None)
+            envelope["attempts"] = 0
+            if (job.path / OUTGOING).exists():
+                envelope["first_attempt"] = time.time()
+        return envelope
+
+    def hold(self, job: SpoolJob, source: str, by: str, intents: list[dict[str, Any]]) -> SpoolJob:
+        """Take a locked job out of every worker's reach into ``hold``, noting where it came from."""
+        note = {"from": source, "by": by, "at": datetime.now(UTC).isoformat(timespec="seconds")}
+        write_durably(job.path / HELD_FROM, json.dumps(note, ensure_ascii=False).encode("utf-8"))
+        return self.move(job, "hold", intents=intents, hold=True)
+
+    @staticmethod
+    def held_from(path: Path) -> str:
+        """The queue a held job came from (``incoming`` when the note is missing or unreadable)."""
+        try:
+            source = json.loads((path / HELD_FROM).read_text(encoding="utf-8")).get("from")
+        except (OSError, ValueError, AttributeError):
+            return "incoming"
+        return source if source in ("incoming", "outbox", "deferred", "corrupt", "uploads") else "incoming"
+
+    def unhold(self, job: SpoolJob, intents: list[dict[str, Any]]) -> tuple[SpoolJob, str]:
+        """A locked held job back into the queue it came from (still locked); its note goes."""
+        source = self.held_from(job.path)
+        (job.path / HELD_FROM).unlink(missing_ok=True)
+        return self.move(job, source, intents=intents, hold=True), source
+
+
+class NoSuchJob(LookupError):
+    """No queue holds this job id."""
+
+
+class JobBusy(Exception):
+    """A worker holds the job (or it moved while being taken): the operator tries again."""
+
+    def __init__(self, job_id: str, queue: str) -> None:
+        super().__init__(f"{job_id} is busy ({queue}): a worker holds it, try again")
+        self.job_id, self.queue = job_id, queue
+
+
+def job_time(job_id: str) -> float | None:
+    """When a job id was made (``new_job_id`` begins with nanoseconds), or None for another id."""
+    try:
+        stamp = int(job_id[:16], 16) / 1e9
+    except ValueError:
+        return None
+    return stamp if len(job_id) >= 16 and 1e9 < stamp < 1e10 else None
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """A job as an operator sees it: where it is, its envelope (``{}`` if unreadable) and when
+    it arrived."""
+
+    id: str
+    queue: str
+    path: Path
+    envelope: dict[str, Any]
+    arrived: float
+
+    @property
+    def why(self) -> str:
+        """Why it waits: the last delivery error, the malware scan it waits for, or where it is held from."""
+        if self.queue == "hold":
+            return f"held by an operator (from {Spool.held_from(self.path)})"
+        if self.envelope.get("waiting_for_scan"):
+            return f"waiting for the malware scan: {self.envelope['waiting_for_scan']}"
+        return str(self.envelope.get("last_error") or "")
+
+    @property
+    def kind(self) -> str:
+        return "upload" if "names" in self.envelope or (self.path / "files").is_dir() else "mail"
+
+
+def _queued(queue: str, entry: Path) -> QueuedJob:
+    try:
+        envelope = json.loads(_envelope_file(entry).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        envelope = {}
+    arrived = job_time(entry.name)
+    if arrived is None:
+        try:
+            arrived = entry.stat().st_mtime
+        except OSError:
+            arrived = time.time()
+    return QueuedJob(entry.name, queue, entry, envelope if isinstance(envelope, dict) else {}, arrived)

@@ -17,6 +17,7 @@ import hmac
 import io
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,11 +30,12 @@ from gateway.errors import AuditKeyMismatch
 
 GENESIS = "0" * 64
 EVENTS = frozenset({"received", "sanitized", "blocked", "delivered", "deferred", "failed", "released", "purged",
-                    "access"})  # access: an API token created or revoked
+                    "access", "operator"})  # access: an API token created or revoked; operator: `gateway queue`
 FIELDS = ("seq", "transfer_id", "time", "event", "channel", "client_ip", "user", "sender", "recipients", "subject",
           "message_id", "input_sha256", "input_size", "outcome", "findings", "outputs", "delivery_status", "detail",
-          "happened", "key")  # happened: when a record written late happened; key: the record's name within its
-# transfer (gateway/audit/records.py), by which a record intended before a crash is found again, never written twice
+          "happened", "key", "part", "operator")  # happened: when a record written late happened; key: the record's
+# name within its transfer (gateway/audit/records.py), by which a record intended before a crash is found again,
+# never written twice; part: one attachment's or uploaded file's judgement; operator: who changed a queued transfer
 
 
 def utc_now() -> str:
@@ -199,6 +201,15 @@ class AuditLog:
             prev, expected_seq = stored, seq + 1
         return Verification(True, count)
 
+    def head(self) -> tuple[int, str, int]:
+        """The chain's newest record: its number and hash, and how many records the log holds
+        (0, the anchor's hash and 0 when it holds none)."""
+        with self.db.reading():
+            last = self.db.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1") or \
+                self.db.query("SELECT seq, hash FROM anchor WHERE id = 1") or [(0, GENESIS)]
+            count = int(self.db.query("SELECT COUNT(*) FROM audit")[0][0])
+        return int(last[0][0]), str(last[0][1]), count
+
     def records(self, since: str | None = None, until: str | None = None) -> Iterator[dict[str, Any]]:
         for record, prev_hash, stored in self.db.query("SELECT record, prev_hash, hash FROM audit ORDER BY seq"):
             body: dict[str, Any] = json.loads(record)
@@ -208,42 +219,54 @@ class AuditLog:
 
     def transfers(self, since: str | None = None, until: str | None = None) -> list[dict[str, Any]]:
         """One row per transfer that arrived between ``since`` and ``until`` (UTC times as
-        ``utc_now`` writes them): its records merged in the order things happened (a record
-        written late counts at its ``happened`` time), the latest state winning. A part's record
-        (an attachment, an uploaded file) adds its findings, outputs and detail, not its own
-        hash, size or outcome; a transfer without an outcome of its own gets its parts' (blocked
-        only when every part was)."""
+        ``utc_now`` writes them): its records merged by ``merge``."""
         grouped: dict[str, list[dict[str, Any]]] = {}
         for record in self.records():
             grouped.setdefault(record["transfer_id"], []).append(record)
-        rows = []
-        for transfer_id, records in grouped.items():
-            records.sort(key=lambda r: (str(r.get("happened") or r["time"]), r["seq"]))
-            row: dict[str, Any] = {"id": transfer_id, "received_time": str(records[0].get("happened")
-                                                                           or records[0]["time"])}
-            parts: list[str] = []
-            for record in records:
-                part = str(record.get("detail", "")).startswith(("attachment ", "file "))
-                for key, value in record.items():
-                    if value in (None, "", []) or key in ("transfer_id", "seq", "happened", "key"):
-                        continue
-                    if part and key in ("outcome", "input_sha256", "input_size"):
-                        if key == "outcome":
-                            parts.append(str(value))
-                    elif key in ("findings", "outputs"):
-                        row[key] = list(dict.fromkeys([*row.get(key, []), *value]))
-                    elif key == "detail" and row.get("detail") and value not in row["detail"].split("; "):
-                        row["detail"] = f"{row['detail']}; {value}"
-                    else:
-                        row[key] = value
-                if record["event"] in ("delivered", "deferred", "failed"):
-                    row["delivery_status"] = record.get("delivery_status") or record["event"]
-            if parts and "outcome" not in row:
-                row["outcome"] = "blocked" if set(parts) == {"blocked"} else "sanitized" if "sanitized" in parts \
-                    else parts[-1]
-            rows.append(row)
+        rows = [merge(transfer_id, records) for transfer_id, records in grouped.items()]
         return [row for row in rows
                 if not (since and row["received_time"] < since) and not (until and row["received_time"] > until)]
+
+    def timeline(self, transfer_id: str) -> list[dict[str, Any]]:
+        """Every record of one transfer, in the order they were written."""
+        wanted = json.dumps(transfer_id, ensure_ascii=False)
+        rows = self.db.query("SELECT record, prev_hash, hash FROM audit WHERE record LIKE ? ORDER BY seq",
+                             (f'%"transfer_id":{wanted}%',))
+        found = []
+        for record, prev_hash, stored in rows:
+            body: dict[str, Any] = json.loads(record)
+            if body.get("transfer_id") == transfer_id:
+                found.append({**body, "prev_hash": prev_hash, "hash": stored})
+        return found
+
+    def find(self, reference: str) -> list[str]:
+        """The transfers ``reference`` names, oldest first: a ``GW-`` reference (the first 12 hex
+        digits of the mail's SHA-256, as the notice gives it), a SHA-256 (of what arrived, of an
+        attachment, uploaded file or archive member, or of an output), a Message-ID (with or
+        without its angle brackets) or a transfer id."""
+        wanted = reference.strip()
+        gw = re.fullmatch(r"(?i)GW-([0-9a-f]{12})", wanted)
+        digest = wanted.lower() if re.fullmatch(r"(?i)[0-9a-f]{64}", wanted) else ""
+        message_id = wanted.strip("<>") if "@" in wanted else ""
+        needle = gw.group(1).lower() if gw else digest or message_id or wanted
+        if not needle:
+            return []
+
+        def names(body: dict[str, Any]) -> bool:
+            if gw or digest:
+                return any(h.startswith(needle) if gw else h == needle for h in _hashes_of(body))
+            if message_id:
+                return str(body.get("message_id", "")).strip("<>") == message_id
+            return body.get("transfer_id") == wanted
+
+        pattern = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        found: dict[str, None] = {}
+        for (record,) in self.db.query("SELECT record FROM audit WHERE record LIKE ? ESCAPE '\\' ORDER BY seq",
+                                       (f"%{pattern}%",)):
+            body = json.loads(record)
+            if names(body):
+                found[str(body["transfer_id"])] = None
+        return list(found)
 
     def purge_before(self, cutoff: str) -> int:
         """Delete records older than ``cutoff``; the last deleted record's hash becomes the anchor."""
@@ -260,8 +283,105 @@ class AuditLog:
 
 EXPORT_COLUMNS = ("id", "time", "received_time", "event", "channel", "client_ip", "user", "sender", "recipients",
                   "subject", "message_id", "input_sha256", "input_size", "outcome", "findings", "outputs",
-                  "delivery_status", "prev_hash", "hash")
-LIST_COLUMNS = frozenset({"recipients", "findings", "outputs"})
+                  "delivery_status", "prev_hash", "hash",
+                  # added with issue 12 (after the first ones, which keep their places)
+                  "reference", "outcome_detail", "blocked", "parts", "detail")
+LIST_COLUMNS = frozenset({"recipients", "findings", "outputs", "blocked", "parts"})
+DELIVERY_EVENTS = ("delivered", "deferred", "failed")
+LET_THROUGH = ("delivered", "partly delivered", "written")  # delivery states in which a mail was handed over
+PART_KINDS = {"attachment": "attachments", "file": "files"}
+
+
+def _hashes_of(body: dict[str, Any]) -> list[str]:
+    """Every SHA-256 a record names: what arrived, its outputs, and a part's and its members'."""
+    found = [str(body.get("input_sha256") or ""), *(str(h) for h in body.get("outputs") or [])]
+    part = body.get("part")
+    if isinstance(part, dict):
+        for item in [part, *(m for m in part.get("members") or [] if isinstance(m, dict))]:
+            found += [str(item.get("sha256") or ""), *(str(h) for h in item.get("outputs") or [])]
+    return [h for h in found if h]
+
+
+def _old_part(record: dict[str, Any]) -> dict[str, Any]:
+    """A part recorded before parts were described (``part``): what its detail and fields say."""
+    kind, _, name = str(record.get("detail", "")).partition(" ")
+    return {"kind": kind, "name": name.split("; malware: ")[0], "type": "", "size": record.get("input_size", 0),
+            "sha256": record.get("input_sha256", ""), "outcome": record.get("outcome", ""), "reason_code": "",
+            "reason": "", "findings": record.get("findings", []), "outputs": record.get("outputs", []),
+            "signatures": []}
+
+
+def _blocked_summary(parts: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """"1 of 2 attachments blocked (executable)", "1 archive member blocked (executable)", and
+    the reason codes of every blocked part and member, once each."""
+    sentences, codes = [], []
+    for kind, word in PART_KINDS.items():
+        mine = [p for p in parts if p.get("kind") == kind]
+        blocked = [p for p in mine if p.get("outcome") == "blocked"]
+        if blocked:
+            why = list(dict.fromkeys(str(p.get("reason_code") or "?") for p in blocked))
+            sentences.append(f"{len(blocked)} of {len(mine)} {word} blocked ({', '.join(why)})")
+        codes += [str(p["reason_code"]) for p in blocked if p.get("reason_code")]
+    members = [m for p in parts for m in p.get("members") or [] if m.get("outcome") == "blocked"]
+    if members:
+        why = list(dict.fromkeys(str(m.get("reason_code") or "?") for m in members))
+        sentences.append(f"{len(members)} archive member{'s' if len(members) > 1 else ''} blocked ({', '.join(why)})")
+        codes += [str(m["reason_code"]) for m in members if m.get("reason_code")]
+    return "; ".join(sentences), list(dict.fromkeys(codes))
+
+
+def merge(transfer_id: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """A transfer's records merged into one row, in the order things happened (a record written
+    late counts at its ``happened`` time), the latest state winning. A part's record (an
+    attachment, an uploaded file) adds its findings, outputs and detail to the row and its own
+    description to ``parts``, not its hash, size or outcome. A transfer without an outcome of its
+    own gets its parts': ``blocked`` when every part was, ``passed`` when every part passed,
+    ``sanitized`` otherwise. The delivery state is ``queued`` from arrival until a delivery
+    event or an operator says otherwise; a rejected mail (or a blocked transfer) is ``not
+    delivered`` (its notice's delivery goes into ``detail``); a mail is ``accepted``, not
+    ``delivered``, until it was handed over."""
+    records = sorted(records, key=lambda r: (str(r.get("happened") or r["time"]), r["seq"]))
+    row: dict[str, Any] = {"id": transfer_id, "received_time": str(records[0].get("happened") or records[0]["time"])}
+    parts: list[dict[str, Any]] = []
+    for record in records:
+        part = str(record.get("detail", "")).startswith(("attachment ", "file "))
+        if part:
+            described = record.get("part")
+            parts.append(dict(described) if isinstance(described, dict) else _old_part(record))
+        notice = row.get("outcome") == "rejected" and record["event"] in DELIVERY_EVENTS
+        for key, value in record.items():
+            if value in (None, "", []) or key in ("transfer_id", "seq", "happened", "key", "part"):
+                continue
+            if (part and key in ("outcome", "input_sha256", "input_size")) or (notice and key == "recipients"):
+                continue
+            if key in ("findings", "outputs"):
+                row[key] = list(dict.fromkeys([*row.get(key, []), *value]))
+            elif key == "detail" and row.get("detail"):
+                if value not in row["detail"].split("; "):
+                    row["detail"] = f"{row['detail']}; {value}"
+            else:
+                row[key] = value
+        if notice:
+            state = record.get("delivery_status") or record["event"]
+            row["detail"] = "; ".join(filter(None, [row.get("detail"), f"notice of the stopped mail: {state}"]))
+        elif record["event"] in DELIVERY_EVENTS:
+            row["delivery_status"] = record.get("delivery_status") or record["event"]
+        elif record.get("key") in ("received", "outcome") and record["event"] != "failed":
+            row["delivery_status"] = "queued"
+    if parts:
+        row["parts"] = parts
+        if "outcome" not in row:
+            outcomes = {str(p.get("outcome")) for p in parts}
+            row["outcome"] = "blocked" if outcomes == {"blocked"} else "passed" if outcomes == {"passed"} \
+                else "sanitized"
+        row["outcome_detail"], row["blocked"] = _blocked_summary(parts)
+    if row.get("outcome") in ("blocked", "rejected"):
+        row["delivery_status"] = "not delivered"
+    elif row.get("outcome") in ("delivered", "accepted"):  # a mail made safe ("delivered" in older records)
+        row["outcome"] = "delivered" if row.get("delivery_status") in LET_THROUGH else "accepted"
+    if row.get("input_sha256"):
+        row["reference"] = f"GW-{str(row['input_sha256'])[:12].upper()}"
+    return row
 
 
 def export(log: AuditLog, fmt: str, since: str | None = None, until: str | None = None) -> str:

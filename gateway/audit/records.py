@@ -109,8 +109,48 @@ def part(transfer_id: str, index: int, kind: str, result: dict[str, Any]) -> Rec
         fields["detail"] += f"; malware: {', '.join(str(s) for s in result['signatures'])}"[:300]
     if kind == "file":
         fields["input_size"] = result.get("size", 0)
+    fields["part"] = describe_part(kind, index, result)
     event = "blocked" if result.get("outcome") == "blocked" else "sanitized"
     return Record(event, transfer_id, f"{kind}-{index}", fields)
+
+
+MAX_MEMBERS_KEPT = 1000  # archive members described in one part's record (blocked and changed ones first)
+
+
+def describe_part(kind: str, index: int, result: dict[str, Any]) -> dict[str, Any]:
+    """What ``audit export`` shows of one attachment or uploaded file (its ``parts`` column): its
+    name, type, hash, outcome, reason code, findings, signatures and outputs, and each archive
+    member's the same way (``members``, flattened, ``name`` the path inside the archive)."""
+    described = {"kind": kind, "index": index, **_judged(result), "signatures": [str(s) for s in
+                                                                                result.get("signatures") or []]}
+    members: list[dict[str, Any]] = []
+    _members(result.get("members"), "", members)
+    if members:
+        ranked = sorted(range(len(members)), key=lambda n: (members[n]["outcome"] == "passed", n))
+        kept = sorted(ranked[:MAX_MEMBERS_KEPT])
+        described["members"] = [members[n] for n in kept]
+        if len(members) > len(kept):
+            described["members_omitted"] = len(members) - len(kept)
+    return described
+
+
+def _judged(result: dict[str, Any]) -> dict[str, Any]:
+    return {"name": str(result.get("input", ""))[:300], "type": str(result.get("type", "") or ""),
+            "size": result.get("size", 0) if isinstance(result.get("size"), int) else 0,
+            "sha256": str(result.get("sha256", "") or ""), "outcome": str(result.get("outcome", "")),
+            "reason_code": str(result.get("reason_code") or ""), "reason": str(result.get("reason") or "")[:300],
+            "findings": _codes(result.get("findings")), "outputs": _hashes(result.get("outputs"))}
+
+
+def _members(items: Any, prefix: str, into: list[dict[str, Any]]) -> None:
+    for item in items or []:
+        if not isinstance(item, dict):
+            continue
+        judged = _judged(item)
+        judged["name"] = f"{prefix}{judged['name']}"[:300]
+        judged.pop("size")
+        into.append(judged)
+        _members(item.get("members"), f"{judged['name']}/", into)
 
 
 def attachments(transfer_id: str, summary: dict[str, Any]) -> list[Record]:
@@ -119,9 +159,10 @@ def attachments(transfer_id: str, summary: dict[str, Any]) -> list[Record]:
 
 
 def mail_sanitized(job_id: str, summary: dict[str, Any], message: bytes) -> Record:
-    """The mail made safe: the new message's hash is its output."""
+    """The mail made safe and queued for delivery (``accepted``; ``audit export`` says
+    ``delivered`` once the LGWAN side took it): the new message's hash is its output."""
     return Record("sanitized", job_id, "outcome", {
-        "outcome": "delivered", "subject": summary.get("subject", ""), "message_id": summary.get("message_id", ""),
+        "outcome": "accepted", "subject": summary.get("subject", ""), "message_id": summary.get("message_id", ""),
         "sender": summary.get("from", ""), "input_sha256": summary.get("sha256", ""),
         "findings": _codes(summary.get("findings")), "outputs": [hashlib.sha256(message).hexdigest()]})
 
@@ -211,6 +252,14 @@ def web_access(user: str, client_ip: str, subject: str, detail: str = "", output
     if outputs:
         fields["outputs"] = list(outputs)
     return Record("access", f"access-{secrets.token_hex(8)}", "access", fields)
+
+
+def operator(transfer_id: str, who: str, action: str, detail: str, delivery_status: str) -> Record:
+    """An operator's change to a queued transfer (``gateway queue retry|hold|release|delete``), by
+    the account ``who`` (the one behind sudo): in the transfer's own timeline, with the delivery
+    state it leaves (``queued``, ``deferred``, ``held``, ``deleted``)."""
+    return Record("operator", transfer_id, _unique("operator"), {
+        "operator": who, "delivery_status": delivery_status, "detail": f"{action} by {who}: {detail}"[:300]})
 
 
 def purged(detail: str) -> Record:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from gateway.audit import records
-from gateway.audit.log import AuditLog, export
+from gateway.audit.log import EXPORT_COLUMNS, LIST_COLUMNS, AuditLog, export, merge
 from gateway.audit.records import Recorder
 from gateway.config import load_settings
 
@@ -43,6 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 description="Every record of the period, in the format of docs/CONTRACT.md, "
                                 "for archiving or for a spreadsheet.")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default: jsonl")
+    show = actions.add_parser("show", parents=[common], help="one transfer's parts and timeline, by any reference",
+                              description="Find a transfer by the GW- reference of a notice, its id, its Message-ID, "
+                              "or a SHA-256 (of what arrived, of an attachment, uploaded file or archive member, or "
+                              "of an output) and print what happened to it and to each of its parts. Exit 3 when "
+                              "nothing matches.")
+    show.add_argument("reference", metavar="REF", help="GW-XXXXXXXXXXXX, a transfer id, a Message-ID or a SHA-256")
+    show.add_argument("--json", action="store_true", help="one JSON object per transfer: its row and its records")
     purge = actions.add_parser("purge", parents=[common], help="delete records older than a time",
                                description="Delete the records older than --before; the rest of the chain stays "
                                "verifiable.")
@@ -66,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
             purged = log.purge_before(cutoff)
             print(f"purged {purged} audit records older than {args.before}; {log.verify().summary()}", flush=True)
             return 0
+        if args.action == "show":
+            return show(log, args.reference, args.json)
         since = utc_time(args.since, "--since") if args.since else None
         until = utc_time(args.until, "--until") if args.until else None
         if args.action == "export":
@@ -78,13 +88,69 @@ def run(args: argparse.Namespace) -> int:
             parties = f"{row.get('sender') or row.get('user') or '-'} -> {recipients}"
             print(f"{row.get('received_time', ''):29}  {row['id']:32}  {row.get('channel', '-'):7}  "
                   f"{row.get('outcome', '-'):9}  {row.get('delivery_status', '-'):9}  {parties} | "
-                  f"{row.get('subject') or '-'} | {', '.join(row.get('findings') or []) or '-'}", flush=True)
+                  f"{row.get('subject') or '-'} | {', '.join(row.get('findings') or []) or '-'}"
+                  f"{' | ' + row['outcome_detail'] if row.get('outcome_detail') else ''}", flush=True)
+            for line in part_lines(row.get("parts") or []):
+                print(f"{'':31}{line}", flush=True)
         return 0
     except UsageError as exc:
         print(f"gateway: {exc}", flush=True)
         return 2
     finally:
         log.close()
+
+
+def part_lines(parts: list[dict[str, Any]]) -> list[str]:
+    """One line per attachment or uploaded file, and one per archive member not passed as it was."""
+    lines = []
+    for part in parts:
+        why = f" {part['reason_code']}" if part.get("reason_code") else ""
+        findings = f" [{', '.join(part['findings'])}]" if part.get("findings") else ""
+        malware = f" malware: {', '.join(part['signatures'])}" if part.get("signatures") else ""
+        lines.append(f"{part.get('kind', 'part')} {part.get('name', '')}: {part.get('outcome', '?')}{why}{findings}"
+                     f"{malware}")
+        for member in part.get("members") or []:
+            if member.get("outcome") != "passed" or member.get("findings"):
+                why = f" {member['reason_code']}" if member.get("reason_code") else ""
+                findings = f" [{', '.join(member['findings'])}]" if member.get("findings") else ""
+                lines.append(f"  member {member.get('name', '')}: {member.get('outcome', '?')}{why}{findings}")
+        if part.get("members_omitted"):
+            lines.append(f"  ... and {part['members_omitted']} more members that passed")
+    return lines
+
+
+def show(log: AuditLog, reference: str, as_json: bool) -> int:
+    """``audit show REF``: each transfer REF names, with its parts and its records in order."""
+    found = log.find(reference)
+    if not found:
+        print(f"gateway: no transfer matches {reference} (a GW- reference, a transfer id, a Message-ID or a SHA-256)",
+              flush=True)
+        return 3
+    for transfer_id in found:
+        timeline = log.timeline(transfer_id)
+        row = {**{c: [] if c in LIST_COLUMNS else "" for c in EXPORT_COLUMNS}, **merge(transfer_id, timeline)}
+        if as_json:
+            print(json.dumps({"transfer": row, "records": timeline}, ensure_ascii=False), flush=True)
+            continue
+        size = f" ({row['input_size']} bytes)" if row.get("input_size") else ""
+        detail = f", {row['outcome_detail']}" if row.get("outcome_detail") else ""
+        print(f"transfer    {transfer_id}{'  reference ' + row['reference'] if row['reference'] else ''}\n"
+              f"channel     {row['channel'] or '-'}  client {row['client_ip'] or '-'}  user {row['user'] or '-'}\n"
+              f"sender      {row['sender'] or '-'}\nrecipients  {', '.join(row['recipients']) or '-'}\n"
+              f"subject     {row['subject'] or '-'}\nmessage-id  {row['message_id'] or '-'}\n"
+              f"input       {row['input_sha256'] or '-'}{size}\n"
+              f"outcome     {row['outcome'] or '-'}{detail}\ndelivery    {row['delivery_status'] or '-'}\n"
+              f"findings    {', '.join(row['findings']) or '-'}\nparts:{'' if row['parts'] else ' none'}", flush=True)
+        for line in part_lines(row["parts"]):
+            print(f"  {line}", flush=True)
+        print("records:", flush=True)
+        for record in timeline:
+            part = f" {record['key']}" if str(record.get("key", "")).startswith(("attachment-", "file-")) else ""
+            print(f"  {record['seq']:>6}  {record.get('happened') or record['time']}  {record['event']:9}{part}  "
+                  f"{record.get('outcome') or ''} {record.get('delivery_status') or ''} "
+                  f"{record.get('detail') or ''}".rstrip(), flush=True)
+        print(flush=True)
+    return 0
 
 
 class UsageError(ValueError):

@@ -14,7 +14,9 @@ from pathlib import Path
 from gateway import __version__
 from gateway.cli import audit as audit_cli
 from gateway.cli import auth as auth_cli
+from gateway.cli import queue as queue_cli
 from gateway.cli import serve as serve_cli
+from gateway.cli import status as status_cli
 from gateway.cli import token as token_cli
 from gateway.cli import user as user_cli
 from gateway.config import load_settings
@@ -55,6 +57,15 @@ def _parser() -> argparse.ArgumentParser:
         "serve", help="run the SMTP intake, pipeline and delivery",
         description="Run the service: SMTP intake (and the HTTP API when set), pipeline workers and delivery. "
         "Flags override the [serve] keys of --config; every value is checked before anything starts."))
+    queue_cli.add_arguments(commands.add_parser(
+        "queue", help="list, show, retry, hold, release or delete queued mail and uploads",
+        description="The spool of gateway serve, safe while it runs: a job a worker holds is never touched. "
+        "Every change is recorded in the audit log. 'gateway queue ACTION --help' describes each action."))
+    status_cli.add_arguments(commands.add_parser(
+        "status", help="one screen: service, listeners, queues, disk, audit chain, antivirus",
+        description="Whether gateway serve runs on the data directory, its workers and listeners, each queue's "
+        "size and oldest job, the oldest deferred mail and why, free disk, the audit chain's head and the "
+        "antivirus engines. Exit 3 when --verify finds the chain broken."))
     token_cli.add_arguments(commands.add_parser(
         "token", help="create (printed once), list or revoke API tokens",
         description="API tokens for the HTTP service. 'gateway token ACTION --help' describes each action."))
@@ -143,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
             return _privately(token_cli.run, args)
         if args.command == "auth":
             return _privately(auth_cli.run, args)
+        if args.command == "queue":  # the spool's files stay the service's user's
+            return _privately(queue_cli.run, args)
+        if args.command == "status":
+            return status_cli.run(args)
         if args.command == "user":  # the account database, made by the first `user add`
             return _privately(user_cli.run, args)
     except GatewayError as exc:

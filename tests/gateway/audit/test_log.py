@@ -177,9 +177,12 @@ def test_since_and_until_honour_the_offset_and_refuse_nonsense(tmp_path: Path) -
     [t0] = [json.loads(line) for line in gateway("export").stdout.splitlines() if '"t0"' in line]
     assert t0["detail"] == "attachment 見積書.xlsm; attachment 報告書.docm"  # every attachment kept
     assert t0["findings"] == ["vba_macro_removed"]
-    listing = gateway("list").stdout.splitlines()
+    lines = gateway("list").stdout.splitlines()
+    listing = [line for line in lines if not line.startswith(" ")]  # under each transfer: a line per part
     assert listing[0].startswith("received (UTC)") and len(listing) == 4
     assert "a@example.jp -> b@x.lg.jp" in listing[1] and "vba_macro_removed" in listing[1]
+    assert [line.strip() for line in lines[2:4]] == ["attachment 見積書.xlsm: sanitized [vba_macro_removed]",
+                                                     "attachment 報告書.docm: sanitized [vba_macro_removed]"]
 
 
 def test_a_log_from_before_the_key_fingerprint_refuses_a_wrong_key(tmp_path: Path) -> None:
