@@ -13,6 +13,7 @@ Logins, failed logins, logouts and downloads are audit records (event ``access``
 # FastAPI resolves these annotations at run time: no postponed evaluation.
 
 import secrets
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from gateway.config import ServeSettings
 from gateway.console import transfers
 from gateway.console.sessions import Session, SessionStore
 from gateway.console.users import MAX_NAME, UserStore, open_users_database
-from gateway.console.web import client_ip, https, language, render, same, set_cookie, static_files
+from gateway.console.web import client_ip, forget_cookie, https, language, render, same, set_cookie, static_files
 from gateway.intake.http_api import ApiContext, content_disposition, receive_upload
 from gateway.intake.tokens import Identity
 
@@ -81,7 +82,9 @@ def mount(app: FastAPI, context: ApiContext, serve: ServeSettings, *, uploads: b
     @app.post("/console/login", include_in_schema=False)
     async def login(request: Request) -> Response:
         form = await request.form(max_files=0, max_fields=10, max_part_size=4096)
-        name, password = str(form.get("name") or "")[:MAX_NAME * 4], str(form.get("password") or "")
+        # as the account store reads it (NFC): the per-name limit cannot be dodged by another spelling
+        name = unicodedata.normalize("NFC", str(form.get("name") or "")[:MAX_NAME * 4])
+        password = str(form.get("password") or "")
         if not same(str(form.get("csrf") or ""), request.cookies.get(console.login_cookie(request))):
             return _login_form(request, console, "login_expired", status=400)
         # the failed-login limits (gateway/intake/throttle.py): a name with too many recent failures is
@@ -107,7 +110,7 @@ def mount(app: FastAPI, context: ApiContext, serve: ServeSettings, *, uploads: b
         await run_in_threadpool(console.audit, who.name, request, "web login", detail=f"{console.side} side")
         response = RedirectResponse(console.home(), status_code=303)
         set_cookie(request, response, console.cookie(request), session_id)
-        response.delete_cookie(console.login_cookie(request), path="/")
+        forget_cookie(request, response, console.login_cookie(request))
         return response
 
     @app.post("/console/logout", include_in_schema=False)
@@ -120,7 +123,7 @@ def mount(app: FastAPI, context: ApiContext, serve: ServeSettings, *, uploads: b
             await run_in_threadpool(console.sessions.end, request.cookies.get(console.cookie(request), ""))
             await run_in_threadpool(console.audit, session.name, request, "web logout", detail=f"{console.side} side")
         response = _to_login()
-        response.delete_cookie(console.cookie(request), path="/")
+        forget_cookie(request, response, console.cookie(request))
         return response
 
     def page_session(request: Request) -> Session:

@@ -17,6 +17,7 @@ JST = timezone(timedelta(hours=9), "JST")
 SPOOLED = ("uploads", "working", "corrupt")
 REVIEWERS = ("auditor", "admin")
 LIST_LIMIT = 50
+LIST_SCAN = 5000  # the receive page looks at this many of the newest transfers at most (its cost stays bounded)
 
 
 def valid_id(transfer_id: str) -> bool:
@@ -56,13 +57,13 @@ def may_see(context: ApiContext, transfer_id: str, name: str, role: str) -> bool
 
 def newest(context: ApiContext, name: str, role: str, limit: int = LIST_LIMIT) -> list[str]:
     """The ids of the transfers this person may see, newest first (ids begin with their arrival
-    time), at most ``limit``."""
+    time), at most ``limit``, among the ``LIST_SCAN`` newest of all."""
     ids: set[str] = set()
     for folder in (context.results, *(context.spool.queue(q) for q in SPOOLED)):
         if folder.is_dir():
             ids.update(entry.name for entry in folder.iterdir() if valid_id(entry.name))
     found = []
-    for transfer_id in sorted(ids, reverse=True):
+    for transfer_id in sorted(ids, reverse=True)[:LIST_SCAN]:
         if may_see(context, transfer_id, name, role):
             found.append(transfer_id)
             if len(found) >= limit:
@@ -99,7 +100,8 @@ def view(context: ApiContext, transfer_id: str, language: Language) -> dict[str,
     try:
         state, result = transfer_status(context, transfer_id)
     except HTTPException:
-        return {"id": transfer_id, "state": "missing", "files": []}
+        return {"id": transfer_id, "state": "missing", "received": arrival(transfer_id),
+                "user": owner(context, transfer_id), "files": []}
     files: list[dict[str, Any]] = []
     if state == "done" and result is not None:
         number = 0

@@ -92,6 +92,11 @@ def set_cookie(request: Request, response: Response, name: str, value: str, *, m
                         samesite="strict")
 
 
+def forget_cookie(request: Request, response: Response, name: str) -> None:
+    """Remove a cookie with the attributes it was set with (a ``__Host-`` cookie is only replaced by a Secure one)."""
+    response.delete_cookie(name, path="/", secure=https(request), httponly=True, samesite="strict")
+
+
 def same(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and secrets.compare_digest(str(a), str(b))
 

@@ -137,6 +137,12 @@
   ["dragleave", "drop"].forEach(function (name) {
     drop.addEventListener(name, function () { drop.classList.remove("over"); });
   });
+  // a file dropped beside the drop zone must not make the browser open it in place of the page
+  ["dragover", "drop"].forEach(function (name) {
+    window.addEventListener(name, function (event) {
+      if (!drop.contains(event.target)) { event.preventDefault(); }
+    });
+  });
   drop.addEventListener("drop", function (event) {
     event.preventDefault();
     if (event.dataTransfer && event.dataTransfer.files) { sendAll(event.dataTransfer.files); }

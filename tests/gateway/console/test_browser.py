@@ -53,6 +53,15 @@ XMLHttpRequest.prototype.send = function (body) {
 };
 """
 
+DROP = """
+var file = new File([arguments[1]], arguments[0], {type: 'text/plain'});
+var carried = new DataTransfer();
+carried.items.add(file);
+var zone = document.getElementById('drop');
+zone.dispatchEvent(new DragEvent('dragenter', {bubbles: true, cancelable: true, dataTransfer: carried}));
+zone.dispatchEvent(new DragEvent('drop', {bubbles: true, cancelable: true, dataTransfer: carried}));
+"""
+
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
@@ -94,8 +103,9 @@ def policy_violations(driver: Any) -> list[str]:
 def log_in(driver: Any, base: str, name: str) -> None:
     """By keyboard only: the name field has the focus, Tab to the password, Enter sends."""
     driver.get(f"{base}/console/login")
-    focused = driver.switch_to.active_element
-    assert focused.get_attribute("id") == "name"
+    # autofocus is applied when the browser next draws the page, a moment after the load
+    focused = wait_for(lambda: driver.switch_to.active_element.get_attribute("id") == "name"
+                       and driver.switch_to.active_element, 5, "the focus in the name field")
     focused.send_keys(name, Keys.TAB)
     driver.switch_to.active_element.send_keys(PASSWORD, Keys.ENTER)
     wait_for(lambda: "/console/login" not in driver.current_url, what=f"{name} logged in")
@@ -154,10 +164,18 @@ def test_upload_watch_receive_and_stay_apart_in_a_real_browser(gateway: Gateway,
     assert "参照番号: GW-" in program.text and "管理者" in program.text
     assert pdf.get_attribute("data-state") == "sanitized" and "PDF の JavaScript を取り除きました。" in pdf.text
 
+    # dropped on the drop zone (a drop event carrying a file, as the browser makes one for a real drag)
+    browser.execute_script(DROP, "メモ（ドロップ）.txt", "ドラッグ＆ドロップで送ったテキスト\n")
+    dropped = wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#list > li")) == 4
+                       and browser.find_elements(By.CSS_SELECTOR, "#list > li")[3], what="the dropped file's row")
+    assert dropped.find_element(By.CLASS_NAME, "name").text == "メモ（ドロップ）.txt"
+    wait_for(lambda: dropped.get_attribute("data-state") in final, 30, "the dropped file's result")
+    assert dropped.get_attribute("data-state") == "passed" and "危険な要素は見つかりませんでした" in dropped.text
+
     # a hostile name: shown as the text it is (the page never parses names as HTML), nothing runs
     browser.find_element(By.ID, "files").send_keys(str(files / HOSTILE))
-    hostile = wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#list > li")) == 4
-                       and browser.find_elements(By.CSS_SELECTOR, "#list > li")[3], what="the fourth row")
+    hostile = wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#list > li")) == 5
+                       and browser.find_elements(By.CSS_SELECTOR, "#list > li")[4], what="the fifth row")
     assert hostile.find_element(By.CLASS_NAME, "name").text == HOSTILE
     assert not hostile.find_elements(By.TAG_NAME, "img") and not hostile.find_elements(By.TAG_NAME, "b")
     wait_for(lambda: hostile.get_attribute("data-state") in final, 30, "the hostile name's result")
@@ -170,7 +188,7 @@ def test_upload_watch_receive_and_stay_apart_in_a_real_browser(gateway: Gateway,
     assert browser.current_url.endswith("/console/receive")
     assert browser.find_element(By.TAG_NAME, "h1").text == "受け取り"
     shown = [item.get_attribute("data-id") for item in browser.find_elements(By.CSS_SELECTOR, "li.transfer")]
-    assert shown[:4] == ids[::-1][:1] + sorted(ids[:3], reverse=True)  # the last upload on top, then by arrival
+    assert shown[:5] == [ids[4], ids[3], *sorted(ids[:3], reverse=True)]  # newest first (the three: by arrival)
     page = browser.find_element(By.TAG_NAME, "main").text
     assert safe_component(HOSTILE) in page  # the name the gateway gave it, as text
     assert "プログラム（実行ファイル）のため" in page and "マクロ（VBA）を取り除きました。" in page
