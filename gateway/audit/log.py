@@ -319,13 +319,14 @@ def _blocked_summary(parts: list[dict[str, Any]]) -> tuple[str, list[str]]:
         mine = [p for p in parts if p.get("kind") == kind]
         blocked = [p for p in mine if p.get("outcome") == "blocked"]
         if blocked:
-            why = list(dict.fromkeys(str(p.get("reason_code") or "?") for p in blocked))
-            sentences.append(f"{len(blocked)} of {len(mine)} {word} blocked ({', '.join(why)})")
+            why = ", ".join(dict.fromkeys(str(p["reason_code"]) for p in blocked if p.get("reason_code")))
+            sentences.append(f"{len(blocked)} of {len(mine)} {word} blocked{f' ({why})' if why else ''}")
         codes += [str(p["reason_code"]) for p in blocked if p.get("reason_code")]
     members = [m for p in parts for m in p.get("members") or [] if m.get("outcome") == "blocked"]
     if members:
-        why = list(dict.fromkeys(str(m.get("reason_code") or "?") for m in members))
-        sentences.append(f"{len(members)} archive member{'s' if len(members) > 1 else ''} blocked ({', '.join(why)})")
+        why = ", ".join(dict.fromkeys(str(m["reason_code"]) for m in members if m.get("reason_code")))
+        sentences.append(f"{len(members)} archive member{'s' if len(members) > 1 else ''} blocked"
+                         f"{f' ({why})' if why else ''}")
         codes += [str(m["reason_code"]) for m in members if m.get("reason_code")]
     return "; ".join(sentences), list(dict.fromkeys(codes))
 
@@ -366,7 +367,7 @@ def merge(transfer_id: str, records: list[dict[str, Any]]) -> dict[str, Any]:
             row["detail"] = "; ".join(filter(None, [row.get("detail"), f"notice of the stopped mail: {state}"]))
         elif record["event"] in DELIVERY_EVENTS:
             row["delivery_status"] = record.get("delivery_status") or record["event"]
-        elif record.get("key") in ("received", "outcome") and record["event"] != "failed":
+        elif record["event"] == "received" or (record.get("outcome") and not part):  # (older records: no key)
             row["delivery_status"] = "queued"
     if parts:
         row["parts"] = parts

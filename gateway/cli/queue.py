@@ -84,9 +84,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"gateway: no spool in {args.data_dir} (the data directory of gateway serve)", file=sys.stderr)
         return EXIT_USAGE
     spool = Spool(root)
-    if args.action == "list":
-        return _list(spool, args.queue, args.json)
     database = load_settings(args.config).serve.audit_database if args.config else ""
+    if args.action == "list":
+        audit = open_log(args.data_dir, database) if database or (args.data_dir / AUDIT_FILE).exists() else None
+        try:
+            return _list(spool, audit, args.queue, args.json)
+        finally:
+            if audit is not None:
+                audit.close()
     if args.action == "show":
         audit = open_log(args.data_dir, database) if database or (args.data_dir / AUDIT_FILE).exists() else None
         try:
@@ -243,9 +248,19 @@ def describe(job: QueuedJob, now: float | None = None) -> dict[str, Any]:
             "why": job.why, "busy": job.queue in BUSY_QUEUES}
 
 
-def _list(spool: Spool, queue: str | None, as_json: bool) -> int:
+def why_failed(audit: AuditLog | None, job: dict[str, Any]) -> str:
+    """For a job in ``corrupt`` whose envelope does not say why: its last ``failed`` record's detail."""
+    if audit is None or job["queue"] != "corrupt" or job["why"]:
+        return str(job["why"])
+    failures = [r for r in audit.timeline(job["id"]) if r["event"] == "failed"]
+    return str(failures[-1].get("detail") or "") if failures else ""
+
+
+def _list(spool: Spool, audit: AuditLog | None, queue: str | None, as_json: bool) -> int:
     now = time.time()
     jobs = [describe(job, now) for job in spool.jobs((queue,) if queue else LISTED_QUEUES)]
+    for job in jobs:
+        job["why"] = why_failed(audit, job)
     if as_json:
         for job in jobs:
             print(json.dumps(job, ensure_ascii=False), flush=True)
@@ -278,7 +293,9 @@ def _show(spool: Spool, audit: AuditLog | None, job_id: str, as_json: bool) -> i
         except (OSError, ValueError):
             held = {"from": spool.held_from(job.path)}
     timeline = audit.timeline(job.id) if audit is not None else []
-    state = {**describe(job), "envelope": job.envelope, "job_files": files, "held": held,
+    described = describe(job)
+    described["why"] = why_failed(audit, described)
+    state = {**described, "envelope": job.envelope, "job_files": files, "held": held,
              "records": [{k: v for k, v in r.items() if k not in ("prev_hash", "transfer_id")} for r in timeline]}
     if as_json:
         print(json.dumps(state, ensure_ascii=False), flush=True)
@@ -286,7 +303,8 @@ def _show(spool: Spool, audit: AuditLog | None, job_id: str, as_json: bool) -> i
     print(f"job        {job.id} ({job.kind})\nqueue      {job.queue}"
           f"{' (a worker has it now)' if state['busy'] else ''}\n"
           f"arrived    {state['arrived']} ({age(state['age_seconds'])} ago)\n"
-          f"attempts   {state['attempts']}\nnext try   {state['next_attempt'] or '-'}\nwhy        {job.why or '-'}")
+          f"attempts   {state['attempts']}\nnext try   {state['next_attempt'] or '-'}\n"
+          f"why        {state['why'] or '-'}")
     if held:
         print(f"held       from {held.get('from')} by {held.get('by', '?')} at {held.get('at', '?')}")
     print("envelope   " + json.dumps(job.envelope, ensure_ascii=False, indent=2).replace("\n", "\n           "))
