@@ -78,7 +78,7 @@ def transfer_status(context: ApiContext, transfer_id: str) -> tuple[str, dict[st
     result_file = context.results / transfer_id / "result.json"
     if result_file.exists():
         return "done", json.loads(result_file.read_text(encoding="utf-8"))
-    for queue, status in (("uploads", "queued"), ("working", "processing"), ("corrupt", "failed")):
+    for queue, status in (("uploads", "queued"), ("working", "processing"), ("corrupt", "failed"), ("hold", "held")):
         if (context.spool.queue(queue) / transfer_id).exists():
             if queue in ("uploads", "working"):  # put back (and tried again) while the antivirus engines cannot scan
                 with contextlib.suppress(OSError, ValueError):
@@ -189,7 +189,8 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True, serve: Serv
         if who.role in ("auditor", "admin"):
             return
         meta = context.results / transfer_id / "meta.json"
-        spooled = [context.spool.queue(q) / transfer_id / "envelope.json" for q in ("uploads", "working", "corrupt")]
+        spooled = [context.spool.queue(q) / transfer_id / "envelope.json"
+                   for q in ("uploads", "working", "corrupt", "hold")]  # hold: `gateway queue hold`
         source = meta if meta.exists() else next((p for p in spooled if p.exists()), None)
         if source is None or json.loads(source.read_text(encoding="utf-8")).get("user") != who.name:
             raise HTTPException(404, "no such transfer")

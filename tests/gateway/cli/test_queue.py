@@ -214,3 +214,32 @@ def test_status_screen_of_a_running_service(running: Running) -> None:
     stopped = json.loads(running.gateway("status", "--config", str(running.config), "--json").stdout)
     assert not stopped["service"]["running"] and not stopped["listeners"][0]["answering"]
     assert stopped["queues"]["deferred"]["jobs"] == 1  # mail waits in the spool while the service is down
+
+
+def test_an_upload_held_and_put_back_keeps_its_status_honest(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from gateway.audit.records import Recorder
+    from gateway.cli.queue import Operator
+    from gateway.intake.http_api import transfer_status
+    from gateway.spool import Spool
+
+    spool, log = Spool(tmp_path / "spool"), AuditLog(tmp_path / "audit.sqlite3")
+    job_id = spool.stage({"user": "総務課", "names": ["a.txt"], "client_ip": "127.0.0.1"}, b"")
+    (spool.queue("tmp") / job_id / "files").mkdir()
+    (spool.queue("tmp") / job_id / "files" / "0").write_bytes(b"text\n")
+    spool.commit(job_id, "corrupt")  # as a parked upload is
+    context = SimpleNamespace(results=tmp_path / "results", spool=spool)
+    operator = Operator(spool, Recorder(log, spool), "sato", tmp_path)
+    assert transfer_status(context, job_id)[0] == "failed"  # type: ignore[arg-type]
+    assert operator.act("hold", job_id) == 0
+    assert transfer_status(context, job_id)[0] == "held"  # type: ignore[arg-type]
+    assert operator.act("retry", job_id) == 2  # held: release it first
+    assert operator.act("release", job_id) == 0 and (spool.queue("corrupt") / job_id).is_dir()
+    assert operator.act("retry", job_id) == 0 and (spool.queue("uploads") / job_id / "files" / "0").is_file()
+    assert transfer_status(context, job_id)[0] == "queued"  # type: ignore[arg-type]
+    assert operator.act("release", job_id) == 3 and operator.act("hold", "no-such-job") == 3
+    [row] = log.transfers()
+    assert row["delivery_status"] == "queued" and row["operator"] == "sato"
+    assert [r["detail"].split(":")[0] for r in log.records()] == ["hold by sato", "release by sato", "retry by sato"]
+    log.close()
