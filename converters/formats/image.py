@@ -128,7 +128,7 @@ class ImageConverter(Converter):
                 findings.append(Finding("image_trailing_data_removed", f"{extra} bytes after the image"))
             name = f"{request.stem}.{out_ext}"
             try:
-                self._write(image, out_dir / name, out_format)
+                self._write(image, out_dir / name, out_format, limits.max_image_pixels)
             except Image.DecompressionBombError as exc:  # a later frame, checked by Pillow when it is reached
                 raise DecompressionBomb("a frame of the image declares more pixels than allowed") from exc
             except PILLOW_DAMAGE as exc:
@@ -136,7 +136,7 @@ class ImageConverter(Converter):
         outcome: Outcome = "sanitized" if extra else "passed"
         return Conversion(outcome, [Output(name, out_mime)], findings)
 
-    def _write(self, image: Image.Image, target: Path, out_format: str) -> None:
+    def _write(self, image: Image.Image, target: Path, out_format: str, max_pixels: int) -> None:
         frames = getattr(image, "n_frames", 1)
         options: dict[str, Any] = {}
         if out_format == "JPEG":
@@ -151,8 +151,16 @@ class ImageConverter(Converter):
         if frames > 1 and out_format in ("GIF", "TIFF", "PNG"):
             pages = []
             durations = []
+            total = 0
             for index in range(frames):
                 image.seek(index)
+                # a later frame may declare a larger canvas than the first (GIF, APNG): each is
+                # checked before it is decoded - Pillow itself refuses only at twice its limit
+                pixels = image.size[0] * image.size[1]
+                total += pixels
+                if pixels > max_pixels or total > max_pixels * 4:
+                    raise DecompressionBomb(f"frame {index + 1} of the image makes it larger than allowed "
+                                            f"({image.size[0]}x{image.size[1]} pixels)")
                 pages.append(_without_metadata(image.copy()))
                 durations.append(int(image.info.get("duration", 100)))
             if out_format in ("GIF", "PNG"):

@@ -64,6 +64,15 @@ def test_decompression_bomb_is_blocked_before_decoding(samples: Path, tmp_path: 
     assert small.reason_code == "decompression_bomb"
 
 
+def test_a_later_frame_larger_than_allowed_is_blocked_before_it_is_decoded(tmp_path: Path) -> None:
+    """The first frame is small (it passes the check at open), the second declares a canvas
+    of 157 million pixels, under Pillow's own refusal at twice the limit (found by fuzzing)."""
+    source = Path(__file__).resolve().parents[2] / "fuzz" / "regressions" / "66897bf96f4f-image.bin"
+    report = run_engine(source, tmp_path, name="animated.gif")
+    assert (report.outcome, report.reason_code) == ("blocked", "decompression_bomb")
+    assert "frame 2" in (report.reason or "")
+
+
 def test_corrupt_image_is_blocked(samples: Path, tmp_path: Path) -> None:
     report = run_engine(samples / "png-corrupt.png", tmp_path)
     assert (report.outcome, report.reason_code, report.outputs) == ("blocked", "corrupt_file", [])
