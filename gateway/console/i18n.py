@@ -36,7 +36,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "or": ("または", "or"),
     "choose_files": ("ファイルを選ぶ", "Choose files"),
     "start_upload": ("アップロード開始", "Start upload"),
-    "max_size": ("1 回に送れるのは合計 {mb} MB までです。", "At most {mb} MB per upload."),
+    "max_size": ("1 ファイルあたり {mb} MB まで送れます。", "Up to {mb} MB per file."),
     "no_upload_role": ("この利用者はアップロードできません（アップロード担当または管理者のみ）。",
                        "This account may not upload (uploaders and administrators only)."),
     "receive_title": ("受け取り", "Receive"),
@@ -72,6 +72,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "state_blocked": ("遮断", "Blocked"),
     "state_failed": ("処理できませんでした（管理者が確認します）", "Could not be processed (the administrator "
                      "will look at it)"),
+    "state_error": ("送信できませんでした", "Not sent"),
     "upload_failed": ("アップロードできませんでした", "The upload failed"),
     "error_401": ("ログインの有効期限が切れました。"
                   "もう一度ログインしてください。", "Your session ended; log in again."),

@@ -7,11 +7,12 @@
   if (!root) { return; }
   var csrf = root.getAttribute("data-csrf");
   var words = JSON.parse(root.getAttribute("data-words"));
+  var maxBytes = Number(root.getAttribute("data-max-bytes"));
   var list = document.getElementById("list");
   var input = document.getElementById("files");
   var drop = document.getElementById("drop");
   var POLL_MS = 1000;
-  var FINAL = { passed: true, sanitized: true, blocked: true, failed: true, missing: true };
+  var FINAL = { passed: true, sanitized: true, blocked: true, failed: true, missing: true, error: true };
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -53,8 +54,9 @@
     request.open("GET", "/console/api/transfers/" + encodeURIComponent(id));
     request.responseType = "json";
     request.onload = function () {
-      if (request.status !== 200 || !request.response) {
-        fail(row, request.status);
+      if (request.status !== 200 || !request.response) {  // the file was taken; only its state is unknown
+        row.result.textContent = "";
+        row.result.appendChild(el("p", "error", words["error_" + request.status] || words.error_other));
         return;
       }
       var answer = request.response;
@@ -73,7 +75,7 @@
   }
 
   function fail(row, status) {
-    setState(row, "failed");
+    setState(row, "error");
     var key = "error_" + status;
     row.result.textContent = "";
     row.result.appendChild(el("p", "error", words.upload_failed + ": " + (words[key] || words.error_other)));
@@ -96,6 +98,10 @@
     list.appendChild(item);
     var row = { item: item, badge: badge, progress: progress, result: result };
     setState(row, "uploading");
+    if (file.size > maxBytes) {  // the server would refuse it (413): not sent at all
+      fail(row, 413);
+      return;
+    }
 
     var data = new FormData();
     data.append("file", file, file.name);

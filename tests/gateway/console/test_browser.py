@@ -183,6 +183,15 @@ def test_upload_watch_receive_and_stay_apart_in_a_real_browser(gateway: Gateway,
         browser.switch_to.alert.text  # noqa: B018 (asking is the check)
     ids = [row.get_attribute("data-id") for row in browser.find_elements(By.CSS_SELECTOR, "#list > li")]
 
+    # over the size limit: said at once, nothing sent
+    with (files / "大きすぎる.bin").open("wb") as big:
+        big.truncate(gateway.service.serve.max_upload_bytes + 1)
+    browser.find_element(By.ID, "files").send_keys(str(files / "大きすぎる.bin"))
+    too_big = wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#list > li")) == 6
+                       and browser.find_elements(By.CSS_SELECTOR, "#list > li")[5], what="the sixth row")
+    assert too_big.get_attribute("data-state") == "error" and "ファイルが大きすぎます" in too_big.text
+    assert not too_big.get_attribute("data-id")
+
     # LGWAN side: newest first, the same plain words, the disarmed workbook downloaded
     log_in(browser, gateway.lgwan, "staff-a")
     assert browser.current_url.endswith("/console/receive")
