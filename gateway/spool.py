@@ -8,6 +8,9 @@ Mail: ``incoming`` (accepted, not yet sanitised) → ``active`` (being
 sanitised) → ``outbox`` (sanitised, to deliver) → ``sending`` → gone once delivered;
 ``deferred`` (delivery failed, retried later) and ``corrupt`` (failed too often: kept, audited,
 never dropped). Jobs left in ``active`` or ``sending`` by a crash go back to their queue at start.
+``hold`` keeps jobs an operator took out of every worker's reach (``gateway queue hold``, with a
+note of the queue they came from); operators change queues only through the methods at the end of
+``Spool``, which take the job's flock as a worker does, so a job a worker holds is never touched.
 
 A job keeps one directory (one id, in one queue at a time) from intake to delivery: the pipeline
 writes the message to deliver (``outgoing.eml``, ``outgoing.json``) into it and renames it into
