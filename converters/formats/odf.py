@@ -15,6 +15,11 @@ package. Formulas in cells, validation conditions, conditional formats (``style:
 anything but http(s)/mailto, or refer to another document are removed; a cell keeps its cached
 value. Embedded ODF sub-documents (charts) stay and are cleaned the same way. Encrypted packages
 are blocked as password-protected.
+
+Parts are an allowlist of kinds (``converters.formats.odf_parts``): the XML streams, pictures
+re-encoded, the thumbnail, the RDF metadata and the manifest, both written afresh
+(``converters.formats.odf_manifest``); every other part goes, and a reference to a part that went
+goes with it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,16 @@ from lxml import etree
 from converters.base import Conversion, Converter, ConvertRequest, Finding, Output
 from converters.errors import CorruptFile, DecompressionBomb, PasswordProtected, TooManyMembers
 from converters.formats.odf_allowlist import keep_known
+from converters.formats.odf_manifest import check_manifest, listed, write_manifest, write_rdf
+from converters.formats.odf_parts import (
+    MANIFEST,
+    MIMETYPE,
+    folders,
+    part_kind,
+    reference_target,
+    removal,
+    rewrite_part_picture,
+)
 from converters.formats.odf_references import address_risk, allowed_link, formula_risk, inside_package
 from converters.formats.ooxml import MAX_XML_PART_BYTES, parse_xml, serialise
 from converters.formats.zip_damage import file_members, zip_damage
@@ -94,7 +109,6 @@ CANONICAL_PREFIXES: dict[str, str] = {
     "msoxl": "http://schemas.microsoft.com/office/excel/formula",
 }
 CANONICAL_NAMESPACES = {uri: prefix for prefix, uri in CANONICAL_PREFIXES.items()}
-SCRIPT_DIRS = re.compile(r"(^|/)(Basic|Scripts)/", re.IGNORECASE)
 SCRIPT_LINK = re.compile(r"^\s*(vnd\.sun\.star\.script:|macro:|javascript:|vbscript:|vnd\.sun\.star\.basic:)",
                          re.IGNORECASE)
 REMOVED_ELEMENTS: dict[str, str] = {  # "prefix:local" -> finding code
@@ -158,12 +172,9 @@ FORMULA_PLACES: dict[tuple[str, str], str] = {
 }
 FORMULA_ATTRIBUTES = {attribute for _, attribute in FORMULA_PLACES}
 RANGE_ADDRESS = _qname("table:cell-range-address")
-MANIFEST_ROOT = _qname("manifest:manifest")
-MANIFEST_ENTRY = _qname("manifest:file-entry")
-MANIFEST_VERSION = _qname("manifest:version")
-# what a manifest entry of an unencrypted package holds (ODF 1.3 part 2, 4.3): nothing else is written
-MANIFEST_ENTRY_ATTRIBUTES = frozenset(_qname(f"manifest:{name}") for name in (
-    "full-path", "media-type", "version", "preferred-view-mode"))
+# the media type each kept kind of part is listed with (pictures: the type of the bytes written)
+LISTED_AS = {"xml": "text/xml", "rdf": "application/rdf+xml"}
+SVM_LISTED_AS = 'application/x-openoffice-gdimetafile;windows_formatname="GDIMetaFile"'
 
 
 def _unwrap(element: etree._Element) -> None:
@@ -205,12 +216,20 @@ def _detach(element: etree._Element) -> None:
     parent.remove(element)
 
 
-def _scrub_reference(element: etree._Element, href: str, findings: dict[tuple[str, str], None], part: str) -> bool:
-    """Apply the link or package-reference allowlist to one ``xlink:href``; True when something changed."""
+def _scrub_reference(element: etree._Element, href: str, findings: dict[tuple[str, str], None], part: str,
+                     missing: frozenset[str]) -> bool:
+    """Apply the link or package-reference allowlist to one ``xlink:href``; True when something changed.
+    A reference to a part of the original that is not written (``missing``) goes as well."""
     tag = element.tag
     if tag in PACKAGE_REFERENCES:
         if inside_package(href):
-            return False
+            if reference_target(href, part) not in missing:
+                return False
+            if tag in REFERENCE_ONLY:
+                del element.attrib[HREF]
+            else:
+                _detach(element)
+            return True
         findings[("external_link_removed", f"{part}: {href[:80]}")] = None
         if tag in REFERENCE_ONLY:
             del element.attrib[HREF]
@@ -248,9 +267,11 @@ def _remove_formula(element: etree._Element, attribute: str) -> None:
             _detach(parent)
 
 
-def scrub_xml(root: etree._Element, findings: dict[tuple[str, str], None], part: str) -> bool:
+def scrub_xml(root: etree._Element, findings: dict[tuple[str, str], None], part: str,
+              missing: frozenset[str] = frozenset()) -> bool:
     """Remove active and external content from one ODF XML part; True when something changed.
-    Unknown elements and attributes go first (converters.formats.odf_allowlist)."""
+    Unknown elements and attributes go first (converters.formats.odf_allowlist); references to
+    the package paths in ``missing`` (parts of the original not written) go too."""
     changed = keep_known(root, findings, part)
     for element in list(root.iter()):
         if not isinstance(element.tag, str):
@@ -268,7 +289,7 @@ def scrub_xml(root: etree._Element, findings: dict[tuple[str, str], None], part:
             changed = True
             continue
         href = element.get(HREF)
-        if href is not None and _scrub_reference(element, href, findings, part):
+        if href is not None and _scrub_reference(element, href, findings, part, missing):
             changed = True
             if element.getparent() is None:
                 continue
@@ -345,7 +366,7 @@ class OdfConverter(Converter):
             with zip_damage("the OpenDocument package"), zipfile.ZipFile(src) as package:
                 self._check_limits(package, request, src.stat().st_size)
                 try:
-                    self._rebuild(package, out_dir / name, findings)
+                    self._rebuild(package, out_dir / name, findings, request, out_dir)
                 except BaseException:
                     (out_dir / name).unlink(missing_ok=True)
                     raise
@@ -365,74 +386,67 @@ class OdfConverter(Converter):
                 declared > limits.archive_ratio_grace_bytes and declared > limits.archive_max_ratio * compressed):
             raise DecompressionBomb("the document expands far more than documents do (zip bomb)")
 
-    def _rebuild(self, package: zipfile.ZipFile, target: Path, findings: dict[tuple[str, str], None]) -> None:
-        names = [i.filename for i in file_members(package, "the OpenDocument package")]
-        manifest_name = "META-INF/manifest.xml"
-        manifest = parse_xml(package.read(manifest_name), manifest_name) if manifest_name in names else None
-        if manifest is not None and manifest.find(f".//{_qname('manifest:encryption-data')}") is not None:
-            raise PasswordProtected("the document is password-protected and cannot be inspected")
-        dropped = {n for n in names if SCRIPT_DIRS.search(n)}
-        ole_objects = self._ole_objects(package, names, manifest)
-        for name in sorted(dropped):
-            findings[("macro_removed", name)] = None
-        for name in sorted(ole_objects):
-            findings[("embedded_object_removed", name)] = None
-        dropped |= ole_objects
+    def _rebuild(self, package: zipfile.ZipFile, target: Path, findings: dict[tuple[str, str], None],
+                 request: ConvertRequest, work: Path) -> None:
+        names = list(dict.fromkeys(i.filename for i in file_members(package, "the OpenDocument package")))
+        manifest = parse_xml(package.read(MANIFEST), MANIFEST) if MANIFEST in names else None
+        if manifest is not None:
+            if manifest.find(f".//{_qname('manifest:encryption-data')}") is not None:
+                raise PasswordProtected("the document is password-protected and cannot be inspected")
+            check_manifest(manifest)
+        plan = self._plan(names, None if manifest is None else listed(manifest), findings)
+        pictures: dict[str, tuple[bytes, str]] = {}
+        for name, kind in plan.items():
+            if kind in ("picture", "thumbnail"):
+                result = rewrite_part_picture(package.read(name), name, request, work)
+                if isinstance(result, str):
+                    findings[("media_removed", f"{name}: {result}")] = None
+                else:
+                    pictures[name] = result
+        kept = {name: pictures[name][1] if name in pictures else LISTED_AS[kind]
+                for name, kind in plan.items() if kind in LISTED_AS or name in pictures}
+        kept.update({name: SVM_LISTED_AS for name, (_data, media) in pictures.items() if media == "image/x-svm"})
+        original, written = set(names), set(kept)
+        missing = frozenset((original | folders(original)) - (written | folders(written)))
         with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as output:
-            if "mimetype" in names:
-                output.writestr(zipfile.ZipInfo("mimetype"), package.read("mimetype")[:200],
-                                compress_type=zipfile.ZIP_STORED)
-            for name in dict.fromkeys(names):  # a name twice: zipfile reads (and this writes) the last only
-                if name in dropped or name == "mimetype":
-                    continue
-                if not safe_member_name(name):
-                    findings[("part_removed", f"a part named outside the package: {name[:80]}")] = None
-                    continue
-                info = package.getinfo(name)
-                if info.file_size > MAX_XML_PART_BYTES and name.endswith(".xml"):
-                    raise DecompressionBomb(f"the document part {name} is too large")
-                data = package.read(name)
-                if name == manifest_name and manifest is not None:
-                    data = serialise(self._manifest(manifest, dropped))
-                elif name.endswith(".xml"):
-                    root = parse_xml(data, name)
-                    scrub_xml(root, findings, name)
-                    if _bindings_differ(root):
-                        root = canonical_copy(root)
-                    # always written again, in UTF-8: the bytes written are the tree checked, and a part
-                    # kept in its own encoding (Shift_JIS, ISO-2022-JP...) is one libxml2 reads but expat refuses
-                    data = serialise(root)
-                output.writestr(name, data)
+            output.writestr(zipfile.ZipInfo(MIMETYPE), request.detected_type, compress_type=zipfile.ZIP_STORED)
+            for name in names:
+                if name in pictures:
+                    output.writestr(name, pictures[name][0])
+                elif name in kept:
+                    output.writestr(name, self._xml_part(package, name, plan[name], findings, written, missing))
+            if manifest is not None:
+                output.writestr(MANIFEST, serialise(write_manifest(manifest, kept)))
 
     @staticmethod
-    def _ole_objects(package: zipfile.ZipFile, names: list[str], manifest: etree._Element | None) -> set[str]:
-        """Binary OLE objects (not ODF sub-documents such as charts)."""
-        objects = set()
+    def _plan(names: list[str], in_manifest: set[str] | None, findings: dict[tuple[str, str], None]) -> dict[str, str]:
+        """name -> kind for every part that may be written; a finding for each one that may not."""
+        plan: dict[str, str] = {}
         for name in names:
-            if not re.match(r"^(Object \d+|ObjectReplacements/)", name):
-                continue
-            if name.startswith("ObjectReplacements/"):
-                continue  # preview pictures stay as placeholders
-            head = package.open(name).read(8)
-            if head.startswith(b"\xd0\xcf\x11\xe0") or "/" not in name:
-                objects.add(name)
-        return objects
+            kind = part_kind(name)
+            if kind in ("mimetype", "manifest"):
+                continue  # written afresh
+            if kind is None:
+                code, detail = removal(name) if safe_member_name(name) else (
+                    "part_removed", f"a part named outside the package: {name[:80]}")
+                findings[(code, detail)] = None
+            elif in_manifest is not None and name not in in_manifest:
+                findings[("part_removed", f"{name[:120]}: not listed in the package's manifest")] = None
+            else:
+                plan[name] = kind
+        return plan
 
     @staticmethod
-    def _manifest(manifest: etree._Element, dropped: set[str]) -> etree._Element:
-        """A manifest written afresh: the root's version and one ``manifest:file-entry`` per entry of
-        the original (its direct children) that names a part kept, with only the attributes a
-        manifest entry has. Nothing else of the original's markup is copied (any other element,
-        attribute, text, comment or processing instruction)."""
-        if manifest.tag != MANIFEST_ROOT:
-            raise CorruptFile("the OpenDocument manifest (META-INF/manifest.xml) is not a manifest")
-        fresh = etree.Element(MANIFEST_ROOT, nsmap={"manifest": NS["manifest"]})
-        if manifest.get(MANIFEST_VERSION) is not None:
-            fresh.set(MANIFEST_VERSION, manifest.get(MANIFEST_VERSION, ""))
-        for entry in manifest.iterchildren(MANIFEST_ENTRY):
-            path = entry.get(_qname("manifest:full-path"))
-            if path is None or path in dropped or SCRIPT_DIRS.search(path if path.endswith("/") else path + "/"):
-                continue
-            etree.SubElement(fresh, MANIFEST_ENTRY, {key: value for key, value in entry.attrib.items()
-                                                     if key in MANIFEST_ENTRY_ATTRIBUTES})
-        return fresh
+    def _xml_part(package: zipfile.ZipFile, name: str, kind: str, findings: dict[tuple[str, str], None],
+                  written: set[str], missing: frozenset[str]) -> bytes:
+        if package.getinfo(name).file_size > MAX_XML_PART_BYTES:
+            raise DecompressionBomb(f"the document part {name} is too large")
+        root = parse_xml(package.read(name), name)
+        if kind == "rdf":
+            return serialise(write_rdf(root, written, findings))
+        scrub_xml(root, findings, name, missing)
+        if _bindings_differ(root):
+            root = canonical_copy(root)
+        # always written again, in UTF-8: the bytes written are the tree checked, and a part kept in its
+        # own encoding (Shift_JIS, ISO-2022-JP...) is one libxml2 reads but expat refuses
+        return serialise(root)

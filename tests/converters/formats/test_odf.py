@@ -4,12 +4,15 @@ images; plain hyperlinks and the text stay."""
 from __future__ import annotations
 
 import html
+import io
+import struct
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 from defusedxml.ElementTree import fromstring
+from PIL import Image
 
 from converters.inspect.odf import formula_problem as inspector_formula_problem
 from converters.inspect.odf_package import check_odf
@@ -75,7 +78,8 @@ def write_odf(path: Path, body: str, *, styles: str = "", meta: str = "", pictur
                f"<office:body><{BODY_TAG[kind]}>{body}</{BODY_TAG[kind]}></office:body></office:document-content>")
     meta_xml = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-meta {XMLNS} office:version="1.3">'
                 f"<office:meta><meta:generator>test</meta:generator>{meta}</office:meta></office:document-meta>")
-    entries = [("/", ODF_MIME[kind]), ("content.xml", "text/xml"), ("meta.xml", "text/xml")]
+    # styles.xml is listed for the tests that add one (an unlisted part goes, as LibreOffice refuses it)
+    entries = [("/", ODF_MIME[kind]), ("content.xml", "text/xml"), ("meta.xml", "text/xml"), ("styles.xml", "text/xml")]
     if pictures:
         entries.append(("Pictures/logo.png", "image/png"))
     manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
@@ -88,8 +92,14 @@ def write_odf(path: Path, body: str, *, styles: str = "", meta: str = "", pictur
         package.writestr("content.xml", content)
         package.writestr("meta.xml", meta_xml)
         if pictures:
-            package.writestr("Pictures/logo.png", b"\x89PNG\r\n\x1a\n" + bytes(64))
+            package.writestr("Pictures/logo.png", png_bytes())
     return path
+
+
+def png_bytes(colour: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (12, 8), colour).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def parts_of(path: Path) -> tuple[ElementTree.Element, ElementTree.Element]:
@@ -512,3 +522,162 @@ def test_elements_and_attributes_odf_does_not_define_are_dropped_and_reported(tm
 def test_a_document_libreoffice_wrote_loses_nothing(samples: Path, tmp_path: Path) -> None:
     report = run_engine(samples / "odt-clean.odt", tmp_path)
     assert report.outcome == "passed" and not report.findings
+
+
+# --- part kinds: only the parts an OpenDocument file is made of (converters/formats/odf_parts.py) -------------
+
+MZ = b"MZ\x90\x00" + bytes(60) + b"This program cannot be run in DOS mode.\r\r\n$" + bytes(64)
+RDF_PAYLOAD = (
+    '<?xml version="1.0" encoding="utf-8"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+    'xmlns:pkg="http://docs.oasis-open.org/ns/office/1.2/meta/pkg#" xmlns:x="urn:x-evil">'
+    '<rdf:Description rdf:about="content.xml"><rdf:type '
+    'rdf:resource="http://docs.oasis-open.org/ns/office/1.2/meta/odf#ContentFile"/></rdf:Description>'
+    '<rdf:Description rdf:about=""><pkg:hasPart rdf:resource="content.xml"/></rdf:Description>'
+    '<rdf:Description rdf:about=""><pkg:hasPart rdf:resource="payload.bin"/></rdf:Description>'
+    '<rdf:Description rdf:about=""><x:run>calc.exe</x:run></rdf:Description>'
+    '<rdf:Description rdf:about=""><rdf:type rdf:resource="http://docs.oasis-open.org/ns/office/1.2/meta/pkg#Document"/>'
+    "</rdf:Description></rdf:RDF>")
+
+
+def with_parts(source: Path, target: Path, parts: dict[str, bytes], listed: dict[str, str]) -> Path:
+    """``source`` with ``parts`` added and ``listed`` (path -> media type) added to its manifest."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in original.infolist():
+            data = original.read(info)
+            if info.filename == "META-INF/manifest.xml":
+                entries = "".join(f'<manifest:file-entry manifest:full-path="{html.escape(p)}" '
+                                  f'manifest:media-type="{t}"/>' for p, t in listed.items())
+                data = data.replace(b"</manifest:manifest>", entries.encode() + b"</manifest:manifest>")
+            out.writestr(info, data)
+        for name, data in parts.items():
+            out.writestr(name, data)
+    return target
+
+
+def manifest_paths(package: zipfile.ZipFile) -> set[str]:
+    root = fromstring(package.read("META-INF/manifest.xml"))
+    ns = "{urn:oasis:names:tc:opendocument:xmlns:manifest:1.0}"
+    return {e.get(f"{ns}full-path", "") for e in root.iter(f"{ns}file-entry")}
+
+
+def assert_manifest_lists_exactly_the_parts(package: zipfile.ZipFile) -> None:
+    files = {e for e in manifest_paths(package) if not e.endswith("/")}
+    assert files == set(package.namelist()) - {"mimetype", "META-INF/manifest.xml"}
+
+
+def test_parts_of_no_kept_kind_are_dropped_and_reported(tmp_path: Path) -> None:
+    """``content.XML`` is not content.xml to LibreOffice (it finds parts by exact name), an unknown
+    part, a manifest.rdf under META-INF, a layout cache, a toolbar configuration and a Basic dialog:
+    none is a part the rebuild keeps, listed in the manifest or not."""
+    source = write_odf(tmp_path / "plain.odt", "<text:p>本文</text:p>")
+    payload = f'<office:document-content {XMLNS}><office:body><office:text><text:p>calc.exe</text:p>' \
+              '</office:text></office:body></office:document-content>'
+    parts = {"content.XML": payload.encode(), "payload.bin": MZ, "META-INF/manifest.rdf": RDF_PAYLOAD.encode(),
+             "layout-cache": MZ, "Configurations2/menubar/menubar.xml": b"<menubar/>",
+             "Dialogs/Standard/Dialog1.xml": b"<dialog/>", "Object 1": MZ}
+    src = with_parts(source, tmp_path / "parts.odt", parts, {name: "text/xml" for name in parts})
+    report = run_engine(src, tmp_path / "out")
+    assert report.outcome == "sanitized", report.reason
+    removed = {(f.code, f.detail.split(":")[0]) for f in report.findings}
+    assert {("part_removed", name) for name in ("content.XML", "payload.bin", "META-INF/manifest.rdf", "layout-cache",
+                                                "Configurations2/menubar/menubar.xml")} <= removed
+    assert ("macro_removed", "Dialogs/Standard/Dialog1.xml") in removed
+    assert ("embedded_object_removed", "Object 1") in removed
+    output = tmp_path / "out" / report.outputs[0].path
+    assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
+    with zipfile.ZipFile(output) as package:
+        assert sorted(package.namelist()) == ["META-INF/manifest.xml", "content.xml", "meta.xml", "mimetype"]
+        assert_manifest_lists_exactly_the_parts(package)
+        assert b"calc.exe" not in package.read("content.xml")
+
+
+def test_a_part_the_manifest_does_not_list_is_dropped(tmp_path: Path) -> None:
+    """LibreOffice refuses a package holding a part its manifest does not list: the rebuild writes
+    only listed parts, even of a kind it keeps."""
+    source = write_odf(tmp_path / "plain.odt", "<text:p>本文</text:p>")
+    src = with_parts(source, tmp_path / "unlisted.odt", {"settings.xml": b"<x/>", "Pictures/a.png": png_bytes()}, {})
+    report = run_engine(src, tmp_path / "out")
+    assert {("part_removed", "settings.xml: not listed in the package's manifest"),
+            ("part_removed", "Pictures/a.png: not listed in the package's manifest")} <= \
+        {(f.code, f.detail) for f in report.findings}
+    with zipfile.ZipFile(tmp_path / "out" / report.outputs[0].path) as package:
+        assert "settings.xml" not in package.namelist() and "Pictures/a.png" not in package.namelist()
+
+
+def test_a_picture_holding_an_executable_is_dropped_with_its_reference(tmp_path: Path) -> None:
+    body = ('<text:p><draw:frame draw:name="x" svg:width="1cm" svg:height="1cm"><draw:image '
+            'xlink:href="Pictures/evil.png" xlink:type="simple"/></draw:frame>画像の段落</text:p>'
+            '<text:p><draw:frame draw:name="y" svg:width="1cm" svg:height="1cm"><draw:image '
+            'xlink:href="./Pictures/logo.png" xlink:type="simple"/></draw:frame></text:p>')
+    source = write_odf(tmp_path / "pictures.odt", body, pictures=True)
+    trailing = png_bytes((0, 0, 255)) + b"PK\x03\x04" + MZ  # a ZIP hidden after a real picture
+    src = with_parts(source, tmp_path / "evil.odt", {"Pictures/evil.png": MZ, "Thumbnails/thumbnail.png": trailing},
+                     {"Pictures/evil.png": "image/png", "Thumbnails/thumbnail.png": "image/png"})
+    report = run_engine(src, tmp_path / "out")
+    findings = {(f.code, f.detail) for f in report.findings}
+    assert ("media_removed", "Pictures/evil.png: the bytes are not a picture (PNG, JPEG, GIF, BMP, TIFF, EMF, WMF)") \
+        in findings
+    output = tmp_path / "out" / report.outputs[0].path
+    assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
+    with zipfile.ZipFile(output) as package:
+        assert "Pictures/evil.png" not in package.namelist()
+        assert_manifest_lists_exactly_the_parts(package)
+        content = package.read("content.xml")
+        thumbnail = package.read("Thumbnails/thumbnail.png")
+        with Image.open(io.BytesIO(package.read("Pictures/logo.png"))) as logo:
+            assert logo.size == (12, 8)
+    assert b"evil.png" not in content and b"./Pictures/logo.png" in content
+    assert "画像の段落" in all_text(fromstring(content))
+    assert b"PK\x03\x04" not in thumbnail and b"This program" not in thumbnail
+    with Image.open(io.BytesIO(thumbnail)) as image:
+        assert image.format == "PNG" and image.getpixel((0, 0)) == (0, 0, 255)
+
+
+def svm(actions: list[tuple[int, bytes]]) -> bytes:
+    """A StarView metafile as LibreOffice writes one: header, then (type, version, length, data) actions."""
+    header = struct.pack("<I", 0) + struct.pack("<HI", 1, 27) + bytes(27) + struct.pack("<ii", 100, 100)
+    header += struct.pack("<I", len(actions))
+    body = b"".join(struct.pack("<HHI", kind, 1, len(data)) + data for kind, data in actions)
+    return b"VCLMTF" + struct.pack("<HI", 1, len(header)) + header + body
+
+
+def test_object_previews_stay_only_as_well_formed_metafiles(tmp_path: Path) -> None:
+    good, bad = svm([(111, bytes(8)), (512, b"XGRAD_SEQ_BEGIN")]), svm([(111, bytes(8))]) + MZ
+    body = "".join(f'<text:p><draw:frame draw:name="o{n}" svg:width="1cm" svg:height="1cm"><draw:image '
+                   f'xlink:href="./ObjectReplacements/Object {n}" xlink:type="simple"/></draw:frame></text:p>'
+                   for n in (1, 2))
+    source = write_odf(tmp_path / "svm.odt", body)
+    src = with_parts(source, tmp_path / "previews.odt",
+                     {"ObjectReplacements/Object 1": good, "ObjectReplacements/Object 2": bad},
+                     {"ObjectReplacements/Object 1": "", "ObjectReplacements/Object 2": ""})
+    report = run_engine(src, tmp_path / "out")
+    assert ("media_removed", "ObjectReplacements/Object 2: a damaged or disguised SVM metafile") in \
+        {(f.code, f.detail) for f in report.findings}
+    output = tmp_path / "out" / report.outputs[0].path
+    assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
+    with zipfile.ZipFile(output) as package:
+        assert package.read("ObjectReplacements/Object 1") == good
+        assert "ObjectReplacements/Object 2" not in package.namelist()
+        assert_manifest_lists_exactly_the_parts(package)
+        assert b"Object 2" not in package.read("content.xml")
+
+
+def test_rdf_metadata_keeps_only_the_package_statements(tmp_path: Path) -> None:
+    source = write_odf(tmp_path / "plain.odt", "<text:p>本文</text:p>")
+    src = with_parts(source, tmp_path / "rdf.odt", {"manifest.rdf": RDF_PAYLOAD.encode()},
+                     {"manifest.rdf": "application/rdf+xml"})
+    report = run_engine(src, tmp_path / "out")
+    assert report.outcome == "sanitized"
+    assert {f.detail for f in report.findings if f.code == "unknown_markup_removed"} == {
+        "manifest.rdf: statement hasPart of http://docs.oasis-open.org/ns/office/1.2/meta/pkg#",
+        "manifest.rdf: statement run of urn:x-evil"}
+    output = tmp_path / "out" / report.outputs[0].path
+    assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
+    with zipfile.ZipFile(output) as package:
+        rdf = package.read("manifest.rdf")
+        assert_manifest_lists_exactly_the_parts(package)
+    assert b"calc.exe" not in rdf and b"payload.bin" not in rdf and b"urn:x-evil" not in rdf
+    resources = sorted(e.get("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}resource", "")
+                       for e in fromstring(rdf).iter() if len(e) == 0)
+    assert resources == ["content.xml", "http://docs.oasis-open.org/ns/office/1.2/meta/odf#ContentFile",
+                         "http://docs.oasis-open.org/ns/office/1.2/meta/pkg#Document"]
