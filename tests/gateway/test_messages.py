@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gateway.messages import FINDINGS, REASONS, finding_text, reason_text
 
-CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "CONTRACT.md"
+CONTRACT = Path(__file__).resolve().parents[2] / "docs/CONTRACT.md"
 
 
 def _section(title: str) -> str:
