@@ -33,9 +33,11 @@ EVENTS = frozenset({"received", "sanitized", "blocked", "delivered", "deferred",
                     "access", "operator"})  # access: an API token created or revoked; operator: `gateway queue`
 FIELDS = ("seq", "transfer_id", "time", "event", "channel", "client_ip", "user", "sender", "recipients", "subject",
           "message_id", "input_sha256", "input_size", "outcome", "findings", "outputs", "delivery_status", "detail",
-          "happened", "key", "part", "operator")  # happened: when a record written late happened; key: the record's
-# name within its transfer (gateway/audit/records.py), by which a record intended before a crash is found again,
-# never written twice; part: one attachment's or uploaded file's judgement; operator: who changed a queued transfer
+          "happened", "key", "part", "operator", "reason_code")
+# happened: when a record written late happened; key: the record's name within its transfer
+# (gateway/audit/records.py), by which a record intended before a crash is found again, never written twice;
+# part: one attachment's or uploaded file's judgement; operator: who changed a queued transfer;
+# reason_code: why a part was blocked or a mail rejected
 
 
 def utc_now() -> str:
@@ -353,7 +355,8 @@ def merge(transfer_id: str, records: list[dict[str, Any]]) -> dict[str, Any]:
         for key, value in record.items():
             if value in (None, "", []) or key in ("transfer_id", "seq", "happened", "key", "part"):
                 continue
-            if (part and key in ("outcome", "input_sha256", "input_size")) or (notice and key == "recipients"):
+            if (part and key in ("outcome", "input_sha256", "input_size", "reason_code")) or \
+                    (notice and key == "recipients"):
                 continue
             if key in ("findings", "outputs"):
                 row[key] = list(dict.fromkeys([*row.get(key, []), *value]))

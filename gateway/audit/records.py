@@ -109,6 +109,8 @@ def part(transfer_id: str, index: int, kind: str, result: dict[str, Any]) -> Rec
         fields["detail"] += f"; malware: {', '.join(str(s) for s in result['signatures'])}"[:300]
     if kind == "file":
         fields["input_size"] = result.get("size", 0)
+    if result.get("reason_code"):
+        fields["reason_code"] = str(result["reason_code"])  # also in the state's log line
     fields["part"] = describe_part(kind, index, result)
     event = "blocked" if result.get("outcome") == "blocked" else "sanitized"
     return Record(event, transfer_id, f"{kind}-{index}", fields)
@@ -169,7 +171,10 @@ def mail_sanitized(job_id: str, summary: dict[str, Any], message: bytes) -> Reco
 
 def mail_rejected(job_id: str, summary: dict[str, Any]) -> Record:
     """A mail that could not be made safe (its recipients get a notice instead)."""
-    return Record("blocked", job_id, "outcome", {"outcome": "rejected", "detail": str(summary.get("reason") or "")})
+    fields = {"outcome": "rejected", "detail": str(summary.get("reason") or "")}
+    if summary.get("reason_code"):
+        fields["reason_code"] = str(summary["reason_code"])
+    return Record("blocked", job_id, "outcome", fields)
 
 
 def failed(transfer_id: str, detail: str, delivery_status: str = "") -> Record:

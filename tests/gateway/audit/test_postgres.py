@@ -213,3 +213,20 @@ def test_a_token_is_not_made_when_its_creation_cannot_be_audited(database: str, 
 def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(AuditUnavailable, match=r"the audit database 127\.0\.0\.1:\d+/audit cannot be used"):
         AuditLog(tmp_path / "audit.sqlite3", database=f"postgresql://gateway@127.0.0.1:{free_port()}/audit")
+
+
+def test_audit_show_finds_transfers_on_postgresql(log: AuditLog) -> None:
+    from gateway.audit import records
+
+    exe = {"input": "請求書.pdf.exe", "sha256": "ab" * 32, "size": 268, "type": "application/x-dosexec",
+           "outcome": "blocked", "outputs": [], "findings": [], "reason_code": "executable"}
+    log.append("received", "m_1", channel="smtp", sender="a@example.jp", recipients=["b@x.lg.jp"])
+    part = records.part("m_1", 1, "attachment", exe)
+    log.append(part.event, part.transfer_id, **part.stored())
+    log.append("sanitized", "m_1", key="outcome", outcome="accepted", input_sha256="c0ffee" + "0" * 58,
+               message_id="<50%_off@example.jp>")
+    for reference in ("GW-C0FFEE000000", "ab" * 32, "50%_off@example.jp", "<50%_off@example.jp>", "m_1"):
+        assert log.find(reference) == ["m_1"], reference
+    assert log.find("m_") == [] and log.find("50%@example.jp") == []  # LIKE's wildcards are taken literally
+    assert [r["event"] for r in log.timeline("m_1")] == ["received", "blocked", "sanitized"]
+    assert log.head()[0] == 13 and log.head()[2] == 13

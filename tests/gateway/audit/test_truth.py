@@ -171,6 +171,7 @@ def test_an_upload_with_blocked_files_is_not_listed_as_passed(recorder: Recorder
     assert [(p["name"], p["outcome"], p["reason_code"]) for p in rows["u1"]["parts"]] == [
         ("a.txt", "passed", ""), ("b.js", "blocked", "script"), ("c.exe", "blocked", "executable")]
     assert rows["u2"]["outcome"] == "blocked" and rows["u2"]["delivery_status"] == "not delivered"
+    assert "reason_code" not in rows["u1"]  # a part's code is in its part, not the transfer's
     assert rows["u3"]["delivery_status"] == "queued" and "outcome" not in rows["u3"]
     exported = [json.loads(line) for line in export(recorder.audit, "jsonl").splitlines()]
     assert exported[2]["outcome"] == "" and exported[2]["parts"] == [] and exported[2]["outcome_detail"] == ""
@@ -179,11 +180,12 @@ def test_an_upload_with_blocked_files_is_not_listed_as_passed(recorder: Recorder
 def test_a_rejected_mail_is_not_delivered_though_its_notice_is(recorder: Recorder) -> None:
     meta = {"client_ip": "127.0.0.1", "sender": "a@example.jp", "recipients": [f"soumu@{DOMAIN}"]}
     recorder.write(records.received_mail("m1", meta, 100))
-    recorder.write(records.mail_rejected("m1", {"reason": "not an internet mail"}))
+    recorder.write(records.mail_rejected("m1", {"reason": "not an internet mail", "reason_code": "not_a_mail"}))
     recorder.write(records.deferred("m1", 1, "ConnectionRefusedError; retry in 60 s"))
     recorder.write(records.delivered("m1", {f"soumu@{DOMAIN}": "delivered", "postmaster@example.jp": "delivered"}))
     [row] = recorder.audit.transfers()
     assert row["outcome"] == "rejected" and row["delivery_status"] == "not delivered"
+    assert row["reason_code"] == "not_a_mail"
     assert row["recipients"] == [f"soumu@{DOMAIN}"]  # the mail's, not the notice's
     assert "notice of the stopped mail: delivered" in row["detail"]
 
