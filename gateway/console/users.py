@@ -7,6 +7,7 @@ nodes share (``[serve] audit_database``), so that one account works on every nod
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,8 +30,13 @@ _SESSIONS = ("CREATE TABLE IF NOT EXISTS console_sessions (digest TEXT PRIMARY K
              "seen DOUBLE PRECISION NOT NULL);")
 SCHEMAS = (_USERS + "\n" + _SESSIONS, _USERS + "\n" + _SESSIONS)
 HASHER = PasswordHasher()  # Argon2id, the library's RFC 9106 "low memory" profile (64 MiB, 3 passes)
-# verified when a name is unknown, so a wrong name takes as long as a wrong password
-_DUMMY_HASH = HASHER.hash("not a password of anyone")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so an unknown name costs what a known one does.
+    Made on first use: hashing at import cost every command and worker 64 MiB and 0.15 s."""
+    return HASHER.hash("not a password of anyone")
 
 
 class AccountError(ValueError):
@@ -106,7 +112,7 @@ class UserStore:
             name = ""
         rows = self.db.query("SELECT role, password, disabled FROM console_users WHERE name = ?", (name,)) \
             if name and len(password) <= MAX_PASSWORD else []
-        stored = str(rows[0][1]) if rows else _DUMMY_HASH
+        stored = str(rows[0][1]) if rows else _dummy_hash()
         try:
             HASHER.verify(stored, password[:MAX_PASSWORD])
         except (VerifyMismatchError, VerificationError, InvalidHashError):
