@@ -413,9 +413,10 @@ class Spool:
         return moved
 
     def queue_sizes(self) -> dict[str, int]:
-        """Jobs per queue, for monitoring."""
+        """Jobs per queue, for monitoring (``hold``: what operators hold; not in ``depth``, no worker waits on it)."""
         return {queue: sum(1 for _ in self.queue(queue).iterdir())
-                for queue in ("incoming", "active", "outbox", "sending", "deferred", "corrupt", "uploads", "working")}
+                for queue in ("incoming", "active", "outbox", "sending", "deferred", "corrupt", "uploads", "working",
+                              "hold")}
 
     def depth(self) -> int:
         return sum(1 for queue in ("incoming", "active", "outbox", "sending", "deferred", "uploads", "working")
