@@ -33,7 +33,7 @@ from lxml import etree
 from converters.base import Conversion, Converter, ConvertRequest, Finding, Output
 from converters.errors import CorruptFile, DecompressionBomb, PasswordProtected, TooManyMembers
 from converters.formats.odf_allowlist import keep_known
-from converters.formats.odf_manifest import check_manifest, listed, write_manifest, write_rdf
+from converters.formats.odf_manifest import check_manifest, empty_manifest, listed, write_manifest, write_rdf
 from converters.formats.odf_parts import (
     MANIFEST,
     MIMETYPE,
@@ -415,8 +415,8 @@ class OdfConverter(Converter):
                     output.writestr(name, pictures[name][0])
                 elif name in kept:
                     output.writestr(name, self._xml_part(package, name, plan[name], findings, written, missing))
-            if manifest is not None:
-                output.writestr(MANIFEST, serialise(write_manifest(manifest, kept)))
+            fresh = write_manifest(manifest if manifest is not None else empty_manifest(request.detected_type), kept)
+            output.writestr(MANIFEST, serialise(fresh))
 
     @staticmethod
     def _plan(names: list[str], in_manifest: set[str] | None, findings: dict[tuple[str, str], None]) -> dict[str, str]:

@@ -74,7 +74,16 @@ def write_manifest(manifest: etree._Element, kept: dict[str, str]) -> etree._Ele
         if path in kept:
             attributes[MEDIA_TYPE] = kept[path]
         etree.SubElement(fresh, MANIFEST_ENTRY, attributes)
+    for path in kept.keys() - written:  # a package that came without a manifest
+        etree.SubElement(fresh, MANIFEST_ENTRY, {FULL_PATH: path, MEDIA_TYPE: kept[path]})
     return fresh
+
+
+def empty_manifest(media_type: str) -> etree._Element:
+    """The manifest of a package that came without one: its root entry only."""
+    manifest = etree.Element(MANIFEST_ROOT, nsmap={"manifest": MANIFEST_NS})
+    etree.SubElement(manifest, MANIFEST_ENTRY, {FULL_PATH: "/", MEDIA_TYPE: media_type})
+    return manifest
 
 
 def write_rdf(rdf: etree._Element, kept: set[str], findings: dict[tuple[str, str], None]) -> etree._Element:

@@ -8,6 +8,9 @@ application reads them:
   package; every other ``xlink:href`` (links, buttons, metadata) goes to http, https, mailto or a
   place in the document, written without surrounding spaces or control characters;
 - no script, macro-on-error, external database source, auto-reload or concordance file element;
+- every element of an OASIS ODF namespace is one the ODF 1.3/1.4 schemas define (``odf_names``,
+  the inspector's own list); other elements only in LibreOffice's extension namespaces and the
+  vocabularies ODF embeds (MathML, XForms, XHTML);
 - formulas wherever ODF keeps them (cells, validation conditions, conditional formats, named
   expressions and ranges) are in OpenFormula (``of:``) or ``oooc:`` and do not call DDE,
   WEBSERVICE or FILTERXML, HYPERLINK anything but a literal safe link, refer to another document
@@ -23,6 +26,8 @@ from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
+
+from converters.inspect.odf_names import DEFINED
 
 XLINK = "{http://www.w3.org/1999/xlink}href"
 _NS = {
@@ -54,6 +59,22 @@ FORBIDDEN = _names("text:script", "table:error-macro", "table:database-source-sq
                    "text:alphabetical-index-auto-mark-file")
 FORMULA_ATTRIBUTES = _names("table:formula", "table:condition", "style:condition", "calcext:value",
                             "table:expression", "table:cell-range-address")
+ODF_FAMILY = "urn:oasis:names:tc:opendocument:xmlns:"
+# where an element outside the ODF schemas may come from: LibreOffice's and OpenOffice's extensions
+# (loext, calcext, officeooo, tableooo, drawooo, chartooo, field, formx, css3t, ooo*, report design)
+# and the vocabularies ODF embeds or points to
+EXTENSION_NAMESPACES = frozenset("""
+urn:org:documentfoundation:names:experimental:office:xmlns:loext:1.0
+urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0
+http://openoffice.org/2009/office http://openoffice.org/2009/table http://openoffice.org/2010/draw
+http://openoffice.org/2010/chart http://openoffice.org/2004/office http://openoffice.org/2004/writer
+http://openoffice.org/2004/calc http://openoffice.org/2005/report
+urn:openoffice:names:experimental:ooo-ms-interop:xmlns:field:1.0
+urn:openoffice:names:experimental:ooxml-odf-interop:xmlns:form:1.0 http://www.w3.org/TR/css3-text/
+http://www.w3.org/1998/Math/MathML http://www.w3.org/2002/xforms http://www.w3.org/1999/xhtml
+http://www.w3.org/2001/xml-events http://www.w3.org/2001/XMLSchema http://www.w3.org/2001/XMLSchema-instance
+http://www.w3.org/2003/g/data-view#
+""".split())
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 HAS_SCHEME = re.compile(r"[a-z][a-z0-9+.\-]*:", re.IGNORECASE)
 RANGE_ADDRESS = f"{{{_NS['table']}}}cell-range-address"
@@ -116,12 +137,28 @@ def address_problem(value: str) -> str | None:
     return None
 
 
+def element_problem(tag: str) -> str | None:
+    """Why an element may not stand in an OpenDocument output, or None."""
+    uri, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
+    if uri in DEFINED or uri.startswith(ODF_FAMILY):
+        return None if local in DEFINED.get(uri, ()) else f"element {local[:40]!r} that {uri[:80]!r} does not define"
+    if uri in EXTENSION_NAMESPACES:
+        return None
+    return f"element {local[:40]!r} of namespace {uri[:80]!r}" if uri else f"element {local[:40]!r} without namespace"
+
+
 def odf_xml_problems(name: str, source: IO[bytes]) -> list[str]:
     """Problems in one XML part of an OpenDocument package."""
     problems: list[str] = []
+    seen: set[str] = set()
     try:
         for _event, element in iterparse(source, events=("start",), forbid_dtd=True):
             tag = element.tag
+            if tag not in seen:
+                seen.add(tag)
+                unknown = element_problem(tag)
+                if unknown is not None:
+                    problems.append(f"{unknown} in {name}")
             if tag in FORBIDDEN:
                 problems.append(f"forbidden element {tag.rsplit('}', 1)[-1]} in {name}")
             href = element.get(XLINK)

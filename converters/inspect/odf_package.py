@@ -10,6 +10,7 @@ from pathlib import Path
 
 from converters.inspect.damaged_zip import ZipUnreadable, zip_reading
 from converters.inspect.odf import odf_xml_problems
+from converters.inspect.odf_parts import part_problems
 
 MAX_PART = 256 * 1024 * 1024
 
@@ -28,6 +29,9 @@ def check_odf(path: Path) -> list[str]:
     problems: list[str] = []
     try:
         with zip_reading(), zipfile.ZipFile(path) as package:
+            if "META-INF/manifest.xml" not in package.namelist():
+                problems.append("no manifest (META-INF/manifest.xml)")
+            problems.extend(part_problems(package, MAX_PART))
             for info in package.infolist():
                 if ODF_SCRIPT_PARTS.search(info.filename):
                     problems.append(f"script library {info.filename}")

@@ -681,3 +681,18 @@ def test_rdf_metadata_keeps_only_the_package_statements(tmp_path: Path) -> None:
                        for e in fromstring(rdf).iter() if len(e) == 0)
     assert resources == ["content.xml", "http://docs.oasis-open.org/ns/office/1.2/meta/odf#ContentFile",
                          "http://docs.oasis-open.org/ns/office/1.2/meta/pkg#Document"]
+
+
+def test_a_package_without_a_manifest_gets_one_listing_its_parts(tmp_path: Path) -> None:
+    source = write_odf(tmp_path / "plain.odt", "<text:p>本文</text:p>")
+    target = tmp_path / "bare.odt"
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w") as out:
+        for info in original.infolist():
+            if info.filename != "META-INF/manifest.xml":
+                out.writestr(info, original.read(info))
+    report = run_engine(target, tmp_path / "out")
+    output = tmp_path / "out" / report.outputs[0].path
+    assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
+    with zipfile.ZipFile(output) as package:
+        assert_manifest_lists_exactly_the_parts(package)
+        assert "/" in manifest_paths(package)
