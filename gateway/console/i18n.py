@@ -72,6 +72,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "state_blocked": ("遮断", "Blocked"),
     "state_failed": ("処理できませんでした（管理者が確認します）", "Could not be processed (the administrator "
                      "will look at it)"),
+    "state_held": ("保留（管理者が確認しています）", "Held (an administrator is looking at it)"),
     "state_error": ("送信できませんでした", "Not sent"),
     "upload_failed": ("アップロードできませんでした", "The upload failed"),
     "error_401": ("ログインの有効期限が切れました。"
@@ -91,6 +92,11 @@ def word(key: str, language: Language) -> str:
     return entry[0] if language == "ja" else entry[1]
 
 
+def state_word(state: str, language: Language) -> str:
+    """A transfer's or file's state in words; a state this list does not know yet stays as it is."""
+    return word(f"state_{state}", language) if f"state_{state}" in WORDS else state
+
+
 def language_of(value: str | None) -> Language:
     return "en" if value == "en" else "ja"
 
@@ -100,4 +106,4 @@ def catalogue(language: Language) -> dict[str, str]:
     return {key: word(key, language) for key in WORDS}
 
 
-__all__ = ["LANGUAGES", "WORDS", "Language", "catalogue", "language_of", "word"]
+__all__ = ["LANGUAGES", "WORDS", "Language", "catalogue", "language_of", "state_word", "word"]

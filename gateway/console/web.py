@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.console.i18n import catalogue, language_of, word
+from gateway.console.i18n import catalogue, language_of, state_word, word
 from gateway.messages import Language
 
 HERE = Path(__file__).parent
@@ -106,6 +106,7 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
     chosen = language(request)
     html = templates.get_template(template).render(
         lang=chosen, other=("en" if chosen == "ja" else "ja"), t=lambda key, **kw: word(key, chosen).format(**kw),
+        state=lambda name: state_word(name, chosen),
         static=STATIC, words=json.dumps(catalogue(chosen), ensure_ascii=False), **values)
     response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
     if request.query_params.get("lang") in ("ja", "en"):

@@ -2,7 +2,7 @@
 // every two seconds, and the page is read again once it has changed (so downloads appear).
 "use strict";
 (function () {
-  var FINAL = { done: true, failed: true, missing: true };
+  var FINAL = { done: true, failed: true, missing: true, held: true };  // held: until an operator acts
   var waiting = Array.prototype.filter.call(document.querySelectorAll("li.transfer"), function (item) {
     return !FINAL[item.getAttribute("data-state")];
   });

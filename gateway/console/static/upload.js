@@ -66,8 +66,8 @@
       if (answer.state === "done" && file) {
         showResult(row, file);
       }
-      if (!FINAL[state]) {
-        window.setTimeout(function () { poll(row, id); }, POLL_MS);
+      if (!FINAL[state]) {  // held by an operator: that takes a while, ask less often
+        window.setTimeout(function () { poll(row, id); }, state === "held" ? POLL_MS * 10 : POLL_MS);
       }
     };
     request.onerror = function () { window.setTimeout(function () { poll(row, id); }, POLL_MS * 3); };

@@ -204,3 +204,17 @@ def test_api_docs_load_nothing_from_outside_and_can_send_files(gateway: Gateway)
     body = httpx.get(f"{gateway.internet}/openapi.json").json()["paths"]["/api/v1/transfers"]["post"]["requestBody"]
     schema = body["content"]["multipart/form-data"]["schema"]
     assert schema["properties"]["file"]["items"]["format"] == "binary" and schema["required"] == ["file"]
+
+
+def test_a_held_upload_shows_as_held_to_its_uploader(gateway: Gateway) -> None:
+    # an upload an operator holds (gateway queue hold) waits in the spool's hold queue with its envelope
+    transfer = "18ed00000000000000000000000000ef"
+    job = gateway.service.spool.queue("hold") / transfer
+    job.mkdir(parents=True)
+    (job / "envelope.json").write_text(json.dumps({"user": "staff-a", "names": ["稟議書.docx"]}), encoding="utf-8")
+    staff = login(gateway.lgwan, "staff-a")
+    view = staff.get(f"/console/api/transfers/{transfer}").json()
+    assert view["state"] == "held" and [(f["name"], f["state"]) for f in view["files"]] == [("稟議書.docx", "held")]
+    page = staff.get("/console/receive").text
+    assert "稟議書.docx" in page and "保留（管理者が確認しています）" in page
+    assert login(gateway.lgwan, "staff-b").get(f"/console/api/transfers/{transfer}").status_code == 404
