@@ -22,6 +22,26 @@ from converters.errors import CorruptFile, DecompressionBomb, TooManyPages
 MAX_REQUEST_LINE = 64 * 1024  # a zygote request's JSON line; anything long travels in its data
 MAX_ANSWER_BYTES = 160 * 1024 * 1024  # a zygote's answer (files of a forked job) at most
 
+# The Office types a converter may write, each with its extension: the trusted side lets exactly
+# these out (gateway/pipeline/report.py) and names outputs by them (gateway/pipeline/outputs.py);
+# the rebuilds write nothing else (tests/converters/test_protocol.py holds them to it).
+_OOXML = "application/vnd.openxmlformats-officedocument"
+OOXML_OUTPUT_TYPES: dict[str, str] = {
+    f"{_OOXML}.wordprocessingml.document": "docx", f"{_OOXML}.wordprocessingml.template": "dotx",
+    f"{_OOXML}.spreadsheetml.sheet": "xlsx", f"{_OOXML}.spreadsheetml.template": "xltx",
+    f"{_OOXML}.presentationml.presentation": "pptx", f"{_OOXML}.presentationml.slideshow": "ppsx",
+    f"{_OOXML}.presentationml.template": "potx",
+}
+ODF_TYPES: dict[str, str] = {
+    "application/vnd.oasis.opendocument.text": "odt",
+    "application/vnd.oasis.opendocument.spreadsheet": "ods",
+    "application/vnd.oasis.opendocument.presentation": "odp",
+    "application/vnd.oasis.opendocument.graphics": "odg",
+    "application/vnd.oasis.opendocument.text-template": "ott",
+    "application/vnd.oasis.opendocument.spreadsheet-template": "ots",
+    "application/vnd.oasis.opendocument.presentation-template": "otp",
+}
+
 STREAM_MAGIC = b"GWFRAMES2\n"
 _RECORD = struct.Struct(">4sI")
 _PAGE = struct.Struct(">IIBII")

@@ -8,6 +8,7 @@ import importlib
 
 from converters.base import Converter, Method
 from converters.detect import OOXML_PACKAGE_TYPES
+from converters.protocol import ODF_TYPES
 
 _IMAGE = "converters.formats.image:ImageConverter"
 _TEXT = "converters.formats.text:TextConverter"
@@ -30,9 +31,6 @@ _OFFICE_RASTER = "converters.formats.office:OfficeRasterConverter"
 LEGACY_TYPES = ("application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
                 "application/vnd.ms-excel.sheet.binary.macroEnabled.12", "text/rtf", "application/x-ooxml-encrypted")
 REBUILD.update({mime: _LEGACY for mime in LEGACY_TYPES})
-ODF_TYPES = tuple(f"application/vnd.oasis.opendocument.{kind}" for kind in (
-    "text", "spreadsheet", "presentation", "graphics", "text-template", "spreadsheet-template",
-    "presentation-template"))
 REBUILD.update({mime: "converters.formats.odf:OdfConverter" for mime in ODF_TYPES})
 RASTERIZE: dict[str, str] = {
     **REBUILD, "application/pdf": "converters.formats.pdf_raster:PdfRasterConverter",

@@ -46,6 +46,7 @@ from converters.formats.odf_parts import (
 from converters.formats.odf_references import address_risk, allowed_link, formula_risk, inside_package
 from converters.formats.ooxml import MAX_XML_PART_BYTES, parse_xml, serialise
 from converters.formats.zip_damage import file_members, zip_damage
+from converters.protocol import ODF_TYPES
 
 NS = {
     "office": "urn:oasis:names:tc:opendocument:xmlns:office:1.0",
@@ -61,15 +62,6 @@ NS = {
     "meta": "urn:oasis:names:tc:opendocument:xmlns:meta:1.0",
     "svg": "urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0",
     "calcext": "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0",
-}
-ODF_TYPES: dict[str, str] = {
-    "application/vnd.oasis.opendocument.text": "odt",
-    "application/vnd.oasis.opendocument.spreadsheet": "ods",
-    "application/vnd.oasis.opendocument.presentation": "odp",
-    "application/vnd.oasis.opendocument.graphics": "odg",
-    "application/vnd.oasis.opendocument.text-template": "ott",
-    "application/vnd.oasis.opendocument.spreadsheet-template": "ots",
-    "application/vnd.oasis.opendocument.presentation-template": "otp",
 }
 # The prefix each namespace is written with (ODF 1.3 and what LibreOffice and Office add). A part that
 # binds one of these prefixes to another namespace, or one of these namespaces to another prefix, is

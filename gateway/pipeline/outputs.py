@@ -17,8 +17,8 @@ import zipfile
 from pathlib import Path
 
 from converters.detect import MACRO_FREE_PACKAGE, output_extension
-from converters.formats.odf import ODF_TYPES
 from converters.names import safe_component, stem_of
+from converters.protocol import ODF_TYPES
 
 # the only types that are delivered, and their extension; Office packages only as the macro-free
 # kinds (a template stays a template: .dotm arrives as .dotx, .ppsm as .ppsx)

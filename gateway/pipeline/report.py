@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from converters.base import METHODS, OUTCOMES, RASTER_FRAMES_TYPE, Finding, Output, Report
-from converters.formats.odf import ODF_TYPES
-from converters.formats.ooxml import OUTPUT_MIMES as OOXML_OUTPUT_MIMES
 from converters.names import is_safe_relative_path
+from converters.protocol import ODF_TYPES, OOXML_OUTPUT_TYPES
 from gateway.errors import ReportInvalid
 
 CODE = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -22,7 +21,7 @@ MIME = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,60}/[A-Za-z0-9][A-Za-z0-9.+-]{0,100}$
 SHA256 = re.compile(r"^([0-9a-f]{64})?$")
 OUTPUT_TYPES = frozenset({
     "application/pdf", "image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff",
-    "text/plain", "text/csv", RASTER_FRAMES_TYPE, *OOXML_OUTPUT_MIMES, *ODF_TYPES,
+    "text/plain", "text/csv", RASTER_FRAMES_TYPE, *OOXML_OUTPUT_TYPES, *ODF_TYPES,
 })
 MAX_TEXT = 2000
 MAX_DEPTH = 16

@@ -87,3 +87,14 @@ def test_garbage_is_refused(tmp_path: Path) -> None:
     for garbage in garbage_streams:
         with pytest.raises(ConverterError):
             build(io.BytesIO(garbage), tmp_path)
+
+
+def test_the_office_output_types_are_what_the_rebuilds_write() -> None:
+    """The trusted side lets out the types converters/protocol.py lists; the rebuilds decide what
+    they write from their own tables, which must not drift from it."""
+    from converters.formats.ooxml.rebuild import MAIN_TYPES
+    from converters.protocol import ODF_TYPES, OOXML_OUTPUT_TYPES
+    from converters.registry import REBUILD
+
+    assert {mime: extension for _, extension, mime in MAIN_TYPES.values()} == OOXML_OUTPUT_TYPES
+    assert {mime for mime, target in REBUILD.items() if target.endswith(":OdfConverter")} == set(ODF_TYPES)
