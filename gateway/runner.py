@@ -83,24 +83,12 @@ class Runner(ABC):
             if attempts >= self.max_attempts:
                 detail = (f"{self.role} failed {attempts} times" if attempts > 1 else f"{self.role} failed ({why})")
                 failed = records.failed(job.id, f"{detail}; kept in corrupt")
-                job = self.spool.move(job, "corrupt", {**envelope, "attempts": attempts},
+                job = self.spool.move(job, "corrupt", {**envelope, "attempts": attempts, "last_error": detail},
                                       intents=[failed.to_json()], hold=True)  # released below
                 self.recorder.commit(job, [failed])
             else:
                 self.spool.move(job, self.source, {**envelope, "attempts": attempts})
         except Exception as exc:  # the disk or the audit log is in trouble: leave it to the sweep
             log.error("could not count a failed attempt on %s: %s", job.id, type(exc).__name__)
-        finally:
-            job.release()
-
-    def park(self, job: SpoolJob, detail: str) -> None:
-        """Keep a job that cannot go on in ``corrupt`` now (audited); if even that fails, unlock
-        it for the orphan sweep."""
-        try:
-            failed = records.failed(job.id, f"{detail}; kept in corrupt")
-            job = self.spool.move(job, "corrupt", intents=[failed.to_json()], hold=True)  # released below
-            self.recorder.commit(job, [failed])
-        except Exception as exc:  # the disk or the audit log is in trouble: leave it to the sweep
-            log.error("could not park %s: %s", job.id, type(exc).__name__)
         finally:
             job.release()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
 import signal
 import smtplib
@@ -315,6 +316,8 @@ def test_a_mail_whose_processing_keeps_failing_ends_in_corrupt_not_limbo(tmp_pat
     assert [p.name for q in ("incoming", "active") for p in service.spool.queue(q).iterdir()] == []
     failed = [r for r in service.audit.records() if r["event"] == "failed"]
     assert failed[0]["transfer_id"] == job_id and "3 times" in failed[0]["detail"]
+    kept = json.loads((service.spool.queue("corrupt") / job_id / "envelope.json").read_text(encoding="utf-8"))
+    assert kept["last_error"] == "pipeline failed 3 times" and kept["attempts"] == 3  # for `gateway queue list`
     service.audit.close()
 
 
