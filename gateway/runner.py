@@ -19,7 +19,7 @@ from gateway.audit import records
 from gateway.audit.log import AuditLog
 from gateway.audit.records import Recorder
 from gateway.config import Settings
-from gateway.spool import Spool, SpoolJob
+from gateway.spool import Queue, Spool, SpoolJob
 from gateway.stop_signal import StopSignal
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class Runner(ABC):
             if attempts >= self.max_attempts:
                 detail = (f"{self.role} failed {attempts} times" if attempts > 1 else f"{self.role} failed ({why})")
                 failed = records.failed(job.id, f"{detail}; kept in corrupt")
-                job = self.spool.move(job, "corrupt", {**envelope, "attempts": attempts, "last_error": detail},
+                job = self.spool.move(job, Queue.CORRUPT, {**envelope, "attempts": attempts, "last_error": detail},
                                       intents=[failed.to_json()], hold=True)  # released below
                 self.recorder.commit(job, [failed])
             else:

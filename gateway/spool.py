@@ -33,13 +33,33 @@ import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
-WORKING_QUEUES = (("active", "incoming"), ("sending", "outbox"), ("working", "uploads"))
-QUEUES = ("tmp", "incoming", "active", "outbox", "sending", "deferred", "corrupt", "uploads", "working", "delivered",
-          "unaudited", "done", "hold")
+
+
+class Queue(StrEnum):
+    """Every queue of the spool, declared once (each a directory under the spool's root)."""
+
+    TMP = "tmp"  # jobs being written, not in any queue yet
+    INCOMING = "incoming"  # accepted mail, not yet sanitised
+    ACTIVE = "active"  # mail a pipeline worker is sanitising
+    OUTBOX = "outbox"  # sanitised mail to deliver
+    SENDING = "sending"  # mail the delivery worker is handing over
+    DEFERRED = "deferred"  # mail whose delivery is retried later
+    CORRUPT = "corrupt"  # jobs that failed too often: kept, audited, never dropped
+    UPLOADS = "uploads"  # uploaded files waiting to be disarmed
+    WORKING = "working"  # uploads being disarmed
+    DELIVERED = "delivered"  # markers of delivered mail, until its record is written
+    UNAUDITED = "unaudited"  # audit records kept while the log could not be written
+    DONE = "done"  # finished jobs whose records are not yet written
+    HOLD = "hold"  # jobs an operator took out of the workers' reach
+
+
+WORKING_QUEUES = ((Queue.ACTIVE, Queue.INCOMING), (Queue.SENDING, Queue.OUTBOX), (Queue.WORKING, Queue.UPLOADS))
+QUEUES = tuple(Queue)
 LISTED_QUEUES = ("incoming", "active", "outbox", "sending", "deferred", "corrupt", "hold", "uploads", "working")
 BUSY_QUEUES = frozenset(queue for queue, _ in WORKING_QUEUES)  # a job there is in a worker's hands
 HELD_FROM = "held.json"  # in a job in ``hold``: the queue it was taken from, by whom and when

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.audit.log import FIELDS, AuditLog, utc_now
-from gateway.spool import Spool, SpoolJob
+from gateway.spool import Queue, Spool, SpoolJob
 
 log = logging.getLogger(__name__)
 LATE_LOG_DOWN = "recorded late: the audit log was unavailable when this arrived"
@@ -340,7 +340,7 @@ class Recorder:
         """A job whose delivery a crash interrupted after the LGWAN server took it: the
         ``delivered`` record its marker holds, unless written; then the job and the marker go."""
         spool = self._spool()
-        self._write_missing([Record.from_json(item) for item in spool.intents(spool.queue("delivered") / job_id)])
+        self._write_missing([Record.from_json(item) for item in spool.intents(spool.queue(Queue.DELIVERED) / job_id)])
         spool.forget_delivered(job_id)
 
     def _write_missing(self, records: Sequence[Record], why: str = LATE_CRASH) -> None:
@@ -424,10 +424,10 @@ class Recorder:
         """While running: records left in ``corrupt`` and ``done`` by a worker that died between
         its commit and writing them (a job still locked is someone's, and left alone)."""
         spool = self._spool()
-        for job in spool.unheld("corrupt", "done"):
+        for job in spool.unheld(Queue.CORRUPT, Queue.DONE):
             try:
                 self.settle(job.path)
-                if job.path.parent.name == "done":
+                if job.path.parent.name == Queue.DONE:
                     spool.remove(job)
             finally:
                 job.release()

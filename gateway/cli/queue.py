@@ -33,11 +33,12 @@ from gateway.audit.records import Recorder
 from gateway.cli.audit import AUDIT_FILE, open_log
 from gateway.config import load_settings
 from gateway.logs import configure as configure_logging
-from gateway.spool import BUSY_QUEUES, HELD_FROM, LISTED_QUEUES, JobBusy, NoSuchJob, QueuedJob, Spool, SpoolJob
+from gateway.spool import BUSY_QUEUES, HELD_FROM, LISTED_QUEUES, JobBusy, NoSuchJob, Queue, QueuedJob, Spool, SpoolJob
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_BUSY = 0, 2, 3, 4
-CRASH_SAFE = ("outbox", "deferred", "corrupt", "hold")  # queues whose jobs' records are written at start if need be
+# queues whose jobs' records are written at start if need be
+CRASH_SAFE = (Queue.OUTBOX, Queue.DEFERRED, Queue.CORRUPT, Queue.HOLD)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         operator = Operator(spool, Recorder(audit, spool), os.environ.get("SUDO_USER") or getpass.getuser(),
                             args.data_dir)
         if args.action == "retry" and args.all:
-            due = [job.id for job in spool.jobs(("deferred",))]
+            due = [job.id for job in spool.jobs((Queue.DEFERRED,))]
             status = max([operator.act("retry", job_id) for job_id in due], default=EXIT_OK)
             print(f"{len(due)} deferred job(s) handled", flush=True)
             return status
@@ -162,22 +163,22 @@ class Operator:
             moved.release()
 
     def _retry(self, job: SpoolJob, queue: str) -> int:
-        if queue == "hold":
+        if queue == Queue.HOLD:
             print(f"gateway: {job.id} is held; 'gateway queue release {job.id}' first", file=sys.stderr)
             return EXIT_USAGE
-        if queue not in ("deferred", "corrupt"):
+        if queue not in (Queue.DEFERRED, Queue.CORRUPT):
             print(f"{job.id} is in {queue}: a worker takes it as soon as one is free", flush=True)
             return EXIT_OK
-        target = "outbox" if queue == "deferred" else self.spool.origin(job)
+        target = Queue.OUTBOX if queue == Queue.DEFERRED else self.spool.origin(job)
         envelope = self.spool.retry_envelope(job, queue)
-        if target == "uploads" and not (self.data_dir / "results" / job.id / "result.json").exists():
+        if target == Queue.UPLOADS and not (self.data_dir / "results" / job.id / "result.json").exists():
             shutil.rmtree(self.data_dir / "results" / job.id / "outputs", ignore_errors=True)  # a failed try's files
         record = records.operator(job.id, self.who, "retry", f"from {queue} to {target}", "queued")
         self._move(job, target, record, envelope)
         return self._done(job, record, f"{job.id}: {queue} -> {target}, due now")
 
     def _hold(self, job: SpoolJob, queue: str) -> int:
-        if queue == "hold":
+        if queue == Queue.HOLD:
             print(f"{job.id} is already held", flush=True)
             return EXIT_OK
         record = records.operator(job.id, self.who, "hold", f"taken out of {queue}", "held")
@@ -189,11 +190,11 @@ class Operator:
         return self._done(job, record, f"{job.id}: {queue} -> hold")
 
     def _release(self, job: SpoolJob, queue: str) -> int:
-        if queue != "hold":
+        if queue != Queue.HOLD:
             print(f"gateway: {job.id} is not held (it is in {queue})", file=sys.stderr)
             return EXIT_NOT_FOUND
         source = self.spool.held_from(job.path)
-        state = {"deferred": "deferred", "corrupt": "failed"}.get(source, "queued")
+        state: str = {str(Queue.DEFERRED): "deferred", str(Queue.CORRUPT): "failed"}.get(source, "queued")
         record = records.operator(job.id, self.who, "release", f"back to {source}", state)
         if source in CRASH_SAFE:
             moved, _ = self.spool.unhold(job, [record.to_json()])
@@ -211,7 +212,7 @@ class Operator:
 
     def _delete(self, job: SpoolJob, queue: str) -> int:
         record = records.operator(job.id, self.who, "delete", f"removed from {queue}; never delivered", "deleted")
-        done = self.spool.move(job, "done", intents=[record.to_json()], hold=True)  # the commit
+        done = self.spool.move(job, Queue.DONE, intents=[record.to_json()], hold=True)  # the commit
         self.recorder.commit(done, [record])
         self.spool.remove(done)
         return self._done(job, record, f"{job.id}: deleted from {queue}")
@@ -244,13 +245,13 @@ def describe(job: QueuedJob, now: float | None = None) -> dict[str, Any]:
             "recipients": [] if upload else [str(r) for r in envelope.get("recipients", [])],
             "files": len(envelope.get("names", [])) if upload else 0,
             "attempts": int(envelope.get("attempts", 0) or 0),
-            "next_attempt": iso(float(due)) if isinstance(due, int | float) and job.queue == "deferred" else None,
+            "next_attempt": iso(float(due)) if isinstance(due, int | float) and job.queue == Queue.DEFERRED else None,
             "why": job.why, "busy": job.queue in BUSY_QUEUES}
 
 
 def why_failed(audit: AuditLog | None, job: dict[str, Any]) -> str:
     """For a job in ``corrupt`` whose envelope does not say why: its last ``failed`` record's detail."""
-    if audit is None or job["queue"] != "corrupt" or job["why"]:
+    if audit is None or job["queue"] != Queue.CORRUPT or job["why"]:
         return str(job["why"])
     failures = [r for r in audit.timeline(job["id"]) if r["event"] == "failed"]
     return str(failures[-1].get("detail") or "") if failures else ""
@@ -287,7 +288,7 @@ def _show(spool: Spool, audit: AuditLog | None, job_id: str, as_json: bool) -> i
         return EXIT_NOT_FOUND
     files = sorted(str(p.relative_to(job.path)) for p in job.path.rglob("*") if p.is_file())
     held = None
-    if job.queue == "hold":
+    if job.queue == Queue.HOLD:
         try:
             held = json.loads((job.path / HELD_FROM).read_text(encoding="utf-8"))
         except (OSError, ValueError):

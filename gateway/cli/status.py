@@ -21,7 +21,7 @@ from gateway.cli.audit import AUDIT_FILE
 from gateway.cli.queue import age, describe
 from gateway.config import Settings, load_settings
 from gateway.pipeline.scan import STATUS_TIMEOUT, MalwareStage
-from gateway.spool import LISTED_QUEUES, Spool
+from gateway.spool import LISTED_QUEUES, Queue, Spool
 from gateway.startup import LOCK_NAME
 
 PROBE_SECONDS = 1.0
@@ -118,7 +118,8 @@ def gather(settings: Settings, data_dir: Path, verify: bool) -> dict[str, Any]:
                                     "oldest_age_seconds": next((int(now - j.arrived) for j in jobs if j.queue == queue),
                                                                None)}
                             for queue in LISTED_QUEUES}
-        deferred = [j for j in jobs if j.queue == "deferred" or (j.queue in ("incoming", "uploads") and j.why)]
+        waiting = (Queue.INCOMING, Queue.UPLOADS)
+        deferred = [j for j in jobs if j.queue == Queue.DEFERRED or (j.queue in waiting and j.why)]
         status["oldest_deferred"] = describe(deferred[0], now) if deferred else None
     else:
         status["queues"], status["oldest_deferred"] = None, None

@@ -12,9 +12,10 @@ from fastapi import HTTPException
 
 from gateway.intake.http_api import ApiContext, transfer_status
 from gateway.messages import Language, finding_text, reason_text
+from gateway.spool import Queue
 
 JST = timezone(timedelta(hours=9), "JST")
-SPOOLED = ("uploads", "working", "corrupt", "hold")  # every queue the API reads a state from
+SPOOLED = (Queue.UPLOADS, Queue.WORKING, Queue.CORRUPT, Queue.HOLD)  # every queue the API reads a state from
 REVIEWERS = ("auditor", "admin")
 LIST_LIMIT = 50
 LIST_SCAN = 5000  # the receive page looks at this many of the newest transfers at most (its cost stays bounded)

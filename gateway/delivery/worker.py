@@ -17,7 +17,7 @@ from gateway.config import Settings
 from gateway.delivery.notices import undeliverable_notice
 from gateway.delivery.transports import DeliveryError, DirectoryTransport, PermanentDeliveryError, SmtpTransport
 from gateway.runner import Runner
-from gateway.spool import SpoolJob
+from gateway.spool import Queue, SpoolJob
 from gateway.stop_signal import StopSignal
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class DeliveryWorker(Runner):
     """Claims due retries and the outbox (``claim``), delivers (``process``); an unexpected
     failure keeps the job in ``corrupt`` at once (a transport's own failures are retries)."""
 
-    role, source, working, max_attempts = "delivery", "outbox", "sending", 1
+    role, source, working, max_attempts = "delivery", Queue.OUTBOX, Queue.SENDING, 1
 
     def __init__(self, settings: Settings, stopping: StopSignal, transport: Transport | None = None) -> None:
         super().__init__(settings, stopping)
@@ -64,11 +64,11 @@ class DeliveryWorker(Runner):
         oldest in the outbox. Deferred envelopes are read only when the earliest retry is due
         (at the latest every DEFERRED_RESCAN_SECONDS), not on every poll."""
         if time.time() >= self.deferred_due:
-            job, due = self.spool.claim_due("sending")
+            job, due = self.spool.claim_due(Queue.SENDING)
             self.deferred_due = 0.0 if job is not None else min(due, time.time() + DEFERRED_RESCAN_SECONDS)
             if job is not None:
                 return job
-        return self.spool.claim("outbox", "sending")
+        return self.spool.claim(Queue.OUTBOX, Queue.SENDING)
 
     def _tell_postmaster(self, job_id: str, envelope: dict[str, Any], problem: str) -> None:
         """A short text mail to the postmaster about a message that could not be delivered."""
@@ -101,20 +101,21 @@ class DeliveryWorker(Runner):
             results = self.transport.deliver(job.id, str(envelope.get("sender", "")),
                                              list(envelope.get("recipients", [])), job.message.read_bytes())
         except PermanentDeliveryError as exc:
-            self._move(job, "corrupt", {**envelope, "last_error": str(exc)[:300]},  # last_error: `gateway queue`
+            self._move(job, Queue.CORRUPT, {**envelope, "last_error": str(exc)[:300]},  # last_error: `gateway queue`
                        records.failed(job.id, str(exc)[:300], "failed"))
             return
         except DeliveryError as exc:
             attempts = int(envelope.get("attempts", 0)) + 1
             age = time.time() - float(envelope.get("first_attempt", time.time()))
             if age > self.options.max_age_seconds:
-                self._move(job, "corrupt", {**envelope, "attempts": attempts, "last_error": f"gave up: {exc}"[:300]},
+                gave_up = f"gave up: {exc}"[:300]
+                self._move(job, Queue.CORRUPT, {**envelope, "attempts": attempts, "last_error": gave_up},
                            records.failed(job.id, f"gave up: {exc}"[:300], "failed"))
                 self._tell_postmaster(job.id, envelope, str(exc))
                 return
             delay = self.options.retry_base_seconds * 2 ** min(attempts - 1, 10)
             retry = time.time() + delay
-            self._move(job, "deferred", {**envelope, "attempts": attempts, "next_attempt": retry,
+            self._move(job, Queue.DEFERRED, {**envelope, "attempts": attempts, "next_attempt": retry,
                                          "last_error": str(exc)[:300]},
                        records.deferred(job.id, attempts, f"{exc}; retry in {delay:.0f} s"))
             self.deferred_due = min(self.deferred_due, retry)

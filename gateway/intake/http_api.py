@@ -38,7 +38,7 @@ from gateway.intake.throttle import AuthThrottle
 from gateway.intake.tokens import Identity, TokenStore
 from gateway.pipeline import scan
 from gateway.sandbox.crash_report import crash_count
-from gateway.spool import Spool, fsync_dir, new_job_id, write_durably
+from gateway.spool import Queue, Spool, fsync_dir, new_job_id, write_durably
 
 log = logging.getLogger(__name__)
 COPY_CHUNK = 1024 * 1024
@@ -78,9 +78,11 @@ def transfer_status(context: ApiContext, transfer_id: str) -> tuple[str, dict[st
     result_file = context.results / transfer_id / "result.json"
     if result_file.exists():
         return "done", json.loads(result_file.read_text(encoding="utf-8"))
-    for queue, status in (("uploads", "queued"), ("working", "processing"), ("corrupt", "failed"), ("hold", "held")):
+    states = ((Queue.UPLOADS, "queued"), (Queue.WORKING, "processing"), (Queue.CORRUPT, "failed"), (Queue.HOLD, "held"))
+    for queue, status in states:
         if (context.spool.queue(queue) / transfer_id).exists():
-            if queue in ("uploads", "working"):  # put back (and tried again) while the antivirus engines cannot scan
+            # put back (and tried again) while the antivirus engines cannot scan
+            if queue in (Queue.UPLOADS, Queue.WORKING):
                 with contextlib.suppress(OSError, ValueError):
                     meta = json.loads((context.spool.queue(queue) / transfer_id / "envelope.json").read_text("utf-8"))
                     if isinstance(meta, dict) and meta.get("waiting_for_scan"):
@@ -108,7 +110,7 @@ def spool_upload(context: ApiContext, files: list[BinaryIO], meta: dict[str, Any
     (``IntakeHandler._store``): a crash before the commit discards it, and a record that cannot
     be written is postponed."""
     transfer_id = new_job_id()
-    staging = context.spool.queue("tmp") / transfer_id
+    staging = context.spool.queue(Queue.TMP) / transfer_id
     (staging / "files").mkdir(parents=True)
     total = 0
     try:
@@ -130,7 +132,7 @@ def spool_upload(context: ApiContext, files: list[BinaryIO], meta: dict[str, Any
     recorder = records.Recorder(context.audit, context.spool)
     recorder.write(records.received_upload(transfer_id, meta, total))
     try:
-        context.spool.commit(transfer_id, "uploads")
+        context.spool.commit(transfer_id, Queue.UPLOADS)
     except BaseException:
         recorder.write(records.not_accepted(transfer_id))
         context.spool.discard(transfer_id)
@@ -190,7 +192,7 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True, serve: Serv
             return
         meta = context.results / transfer_id / "meta.json"
         spooled = [context.spool.queue(q) / transfer_id / "envelope.json"
-                   for q in ("uploads", "working", "corrupt", "hold")]  # hold: `gateway queue hold`
+                   for q in (Queue.UPLOADS, Queue.WORKING, Queue.CORRUPT, Queue.HOLD)]  # hold: `gateway queue hold`
         source = meta if meta.exists() else next((p for p in spooled if p.exists()), None)
         if source is None or json.loads(source.read_text(encoding="utf-8")).get("user") != who.name:
             raise HTTPException(404, "no such transfer")

@@ -24,7 +24,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from gateway.audit import records
 from gateway.audit.log import AuditLog
 from gateway.config import ServeSettings
-from gateway.spool import Spool
+from gateway.spool import Queue, Spool
 
 log = logging.getLogger(__name__)
 DEPTH_RECOUNT_SECONDS = 1.0
@@ -160,7 +160,7 @@ class IntakeHandler:
         job_id = self.spool.stage({**meta, "attempts": 0}, data)
         self.recorder.write(records.received_mail(job_id, meta, len(data)))
         try:
-            self.spool.commit(job_id, "incoming")
+            self.spool.commit(job_id, Queue.INCOMING)
         except BaseException:
             self.recorder.write(records.not_accepted(job_id))
             self.spool.discard(job_id)

@@ -19,12 +19,12 @@ from gateway.pipeline.sanitize import Sanitizer
 from gateway.pipeline.scan import ScanDeferred
 from gateway.pipeline.worker import MAX_PIPELINE_ATTEMPTS, ScanWaiting
 from gateway.sandbox.crash_report import transfer
-from gateway.spool import SpoolJob, fsync_dir, write_durably
+from gateway.spool import Queue, SpoolJob, fsync_dir, write_durably
 from gateway.stop_signal import StopSignal
 
 
 class UploadWorker(ScanWaiting):
-    role, source, working, max_attempts = "uploads", "uploads", "working", MAX_PIPELINE_ATTEMPTS
+    role, source, working, max_attempts = Queue.UPLOADS, Queue.UPLOADS, Queue.WORKING, MAX_PIPELINE_ATTEMPTS
 
     def __init__(self, settings: Settings, stopping: StopSignal) -> None:
         super().__init__(settings, stopping)
@@ -67,7 +67,7 @@ class UploadWorker(ScanWaiting):
         os.replace(temporary, target / "result.json")
         intents = [*(records.part(job.id, index, "file", result) for index, result in enumerate(files)),
                    records.files_delivered(job.id)]
-        done = self.spool.move(job, "done", intents=[r.to_json() for r in intents], hold=True)  # the commit
+        done = self.spool.move(job, Queue.DONE, intents=[r.to_json() for r in intents], hold=True)  # the commit
         self.recorder.commit(done, intents)
         self.spool.remove(done)
 

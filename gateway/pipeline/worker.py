@@ -19,7 +19,7 @@ from gateway.pipeline.sanitize import Sanitizer
 from gateway.pipeline.scan import MalwareStage, ScanDeferred
 from gateway.runner import Runner
 from gateway.sandbox.crash_report import transfer
-from gateway.spool import SpoolJob
+from gateway.spool import Queue, SpoolJob
 from gateway.stop_signal import StopSignal
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class ScanWaiting(Runner):
 
 
 class MailWorker(ScanWaiting):
-    role, source, working, max_attempts = "pipeline", "incoming", "active", MAX_PIPELINE_ATTEMPTS
+    role, source, working, max_attempts = "pipeline", Queue.INCOMING, Queue.ACTIVE, MAX_PIPELINE_ATTEMPTS
 
     def __init__(self, settings: Settings, stopping: StopSignal) -> None:
         super().__init__(settings, stopping)
@@ -87,7 +87,7 @@ class MailWorker(ScanWaiting):
             notice = rejected_notice(job.id, envelope, str(summary.get("reason") or ""),
                                      str(summary.get("sha256", "")), serve.postmaster, serve.quarantine_days)
             if notice is None:
-                done = self.spool.move(job, "done", intents=[r.to_json() for r in intents], hold=True)
+                done = self.spool.move(job, Queue.DONE, intents=[r.to_json() for r in intents], hold=True)
                 self.recorder.commit(done, intents)
                 self.spool.remove(done)
                 return
