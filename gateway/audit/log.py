@@ -19,12 +19,13 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.audit import index as search_index
 from gateway.audit.databases import open_database
 from gateway.errors import AuditKeyMismatch
 
@@ -85,6 +86,10 @@ class AuditLog:
         self.key = load_or_create_key(key_path)
         self.db = open_database(path, database)
         self._check_key(key_path)
+        with self.db.writing():
+            search_index.prepare(self.db)
+        self.index = search_index.Index(self.db, merge, complete)
+        self._index_current = False
 
     def _check_key(self, key_path: Path) -> None:
         fingerprint = hmac.new(self.key, b"lgwan-gateway audit key", hashlib.sha256).hexdigest()[:16]
@@ -114,12 +119,16 @@ class AuditLog:
             raise ValueError(f"unknown audit fields {sorted(unknown)}")
         try:
             with self.db.writing():
-                return self._append_locked(event, transfer_id, fields)
+                seq = self._append_locked(event, transfer_id, fields)
+                self._indexed([(seq, transfer_id)])
+                return seq
         except Exception as exc:
             if not self.db.connection_lost(exc):
                 raise
         with self.db.writing():  # once more, on a fresh connection: the server had dropped the old one
-            return self._append_locked(event, transfer_id, fields)
+            seq = self._append_locked(event, transfer_id, fields)
+            self._indexed([(seq, transfer_id)])
+            return seq
 
     def append_all(self, records: list[tuple[str, str, dict[str, Any]]]) -> None:
         """Record several state changes (event, transfer id, fields) in one transaction: all or none."""
@@ -132,8 +141,8 @@ class AuditLog:
         for attempt in (1, 2):
             try:
                 with self.db.writing():
-                    for event, transfer_id, fields in records:
-                        self._append_locked(event, transfer_id, fields)
+                    self._indexed([(self._append_locked(event, transfer_id, fields), transfer_id)
+                                   for event, transfer_id, fields in records])
                 return
             except Exception as exc:
                 if attempt == 2 or not self.db.connection_lost(exc):
@@ -157,6 +166,40 @@ class AuditLog:
             if len(rows) < 500:
                 break
         return found
+
+    def _indexed(self, added: list[tuple[int, str]]) -> None:
+        """The search index told of records just appended, in their transaction (built first if it
+        never was: a log from before the index)."""
+        if not self._index_current and not search_index.is_current(self.db):
+            self.index.rebuild()
+        else:
+            self.index.appended(added)
+        self._index_current = True
+
+    def index_current(self) -> bool:
+        """Whether the search index was built; once it was, every append keeps it current."""
+        if not self._index_current:
+            self._index_current = search_index.is_current(self.db)
+        return self._index_current
+
+    def reindex(self) -> int:
+        """The search index made again from the records (``gateway audit reindex``); how many transfers."""
+        with self.db.writing():
+            count = self.index.rebuild()
+        self._index_current = True
+        return count
+
+    def searcher(self) -> search_index.Searcher:
+        """Searches over the index (built first if this log never had one)."""
+        if not self.index_current():
+            self.reindex()
+        return search_index.Searcher(self.db)
+
+    def transfer(self, transfer_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One transfer as ``audit show`` and the console's detail page give it: its export row (every
+        column) and its records in order; an empty timeline when the log holds none of it."""
+        timeline = self.timeline(transfer_id)
+        return (complete(merge(transfer_id, timeline)) if timeline else {}), timeline
 
     def _append_locked(self, event: str, transfer_id: str, fields: dict[str, Any]) -> int:
         """The append itself, inside a write transaction the caller holds."""
@@ -230,7 +273,9 @@ class AuditLog:
                 if not (since and row["received_time"] < since) and not (until and row["received_time"] > until)]
 
     def timeline(self, transfer_id: str) -> list[dict[str, Any]]:
-        """Every record of one transfer, in the order they were written."""
+        """Every record of one transfer, in the order they were written (through the index once it is built)."""
+        if self.index_current():
+            return self.index.records(transfer_id)
         wanted = json.dumps(transfer_id, ensure_ascii=False)
         rows = self.db.query("SELECT record, prev_hash, hash FROM audit WHERE record LIKE ? ORDER BY seq",
                              (f'%"transfer_id":{wanted}%',))
@@ -256,7 +301,7 @@ class AuditLog:
 
         def names(body: dict[str, Any]) -> bool:
             if gw or digest:
-                return any(h.startswith(needle) if gw else h == needle for h in _hashes_of(body))
+                return any(h.startswith(needle) if gw else h == needle for h in search_index.hashes_of(body))
             if message_id:
                 return str(body.get("message_id", "")).strip("<>") == message_id
             return body.get("transfer_id") == wanted
@@ -279,7 +324,10 @@ class AuditLog:
                 last_seq, last_hash = doomed[-1]
                 self.db.set_anchor(last_seq, last_hash)
                 self.db.execute("DELETE FROM audit WHERE seq <= ?", (last_seq,))
-                self._append_locked("purged", "retention", {"detail": f"anchor {last_seq} {last_hash}"})
+                if self.index_current():
+                    self.index.purged(last_seq)
+                seq = self._append_locked("purged", "retention", {"detail": f"anchor {last_seq} {last_hash}"})
+                self._indexed([(seq, "retention")])
         return len(doomed)
 
 
@@ -292,16 +340,6 @@ LIST_COLUMNS = frozenset({"recipients", "findings", "outputs", "blocked", "parts
 DELIVERY_EVENTS = ("delivered", "deferred", "failed")
 LET_THROUGH = ("delivered", "partly delivered", "written")  # delivery states in which a mail was handed over
 PART_KINDS = {"attachment": "attachments", "file": "files"}
-
-
-def _hashes_of(body: dict[str, Any]) -> list[str]:
-    """Every SHA-256 a record names: what arrived, its outputs, and a part's and its members'."""
-    found = [str(body.get("input_sha256") or ""), *(str(h) for h in body.get("outputs") or [])]
-    part = body.get("part")
-    if isinstance(part, dict):
-        for item in [part, *(m for m in part.get("members") or [] if isinstance(m, dict))]:
-            found += [str(item.get("sha256") or ""), *(str(h) for h in item.get("outputs") or [])]
-    return [h for h in found if h]
 
 
 def _old_part(record: dict[str, Any]) -> dict[str, Any]:
@@ -388,13 +426,23 @@ def merge(transfer_id: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
+def complete(row: dict[str, Any]) -> dict[str, Any]:
+    """A merged row with every export column (empty when the transfer had none: a list for the
+    list columns, "" otherwise)."""
+    return {**{column: [] if column in LIST_COLUMNS else "" for column in EXPORT_COLUMNS}, **row}
+
+
 def export(log: AuditLog, fmt: str, since: str | None = None, until: str | None = None) -> str:
-    """One row per transfer; every column scripts read is there in every row (empty when the
-    transfer had none: a list for recipients, findings and outputs, "" otherwise)."""
-    empty = {column: [] if column in LIST_COLUMNS else "" for column in EXPORT_COLUMNS}
-    rows = [{**empty, **row} for row in log.transfers(since, until)]
+    """One row per transfer; every column scripts read is there in every row."""
+    rows = [complete(row) for row in log.transfers(since, until)]
     if fmt == "jsonl":
         return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    return csv_text(rows)
+
+
+def csv_text(rows: Iterable[dict[str, Any]]) -> str:
+    """The export's CSV: UTF-8 with a BOM (Japanese Excel opens it right), CRLF line ends, the
+    export columns in their order, list columns as JSON text."""
     columns = list(EXPORT_COLUMNS)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")

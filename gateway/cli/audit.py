@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.audit import records
-from gateway.audit.log import EXPORT_COLUMNS, LIST_COLUMNS, AuditLog, export, merge
+from gateway.audit.log import AuditLog, export
 from gateway.audit.records import Recorder
 from gateway.config import load_settings
 
@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                               "nothing matches.")
     show.add_argument("reference", metavar="REF", help="GW-XXXXXXXXXXXX, a transfer id, a Message-ID or a SHA-256")
     show.add_argument("--json", action="store_true", help="one JSON object per transfer: its row and its records")
+    actions.add_parser("reindex", parents=[common], help="rebuild the search index from the records",
+                       description="Make the search index (one row per transfer, read by the web console's "
+                       "transfer log) again from the records. The records and their hash chain are not touched.")
     purge = actions.add_parser("purge", parents=[common], help="delete records older than a time",
                                description="Delete the records older than --before; the rest of the chain stays "
                                "verifiable.")
@@ -69,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
             result = log.verify()
             print(result.summary(), flush=True)
             return 0 if result.ok else 3
+        if args.action == "reindex":
+            print(f"search index rebuilt: {log.reindex()} transfers", flush=True)
+            return 0
         if args.action == "purge":
             cutoff = utc_time(args.before, "--before")
             purged = log.purge_before(cutoff)
@@ -127,8 +133,7 @@ def show(log: AuditLog, reference: str, as_json: bool) -> int:
               flush=True)
         return 3
     for transfer_id in found:
-        timeline = log.timeline(transfer_id)
-        row = {**{c: [] if c in LIST_COLUMNS else "" for c in EXPORT_COLUMNS}, **merge(transfer_id, timeline)}
+        row, timeline = log.transfer(transfer_id)
         if as_json:
             print(json.dumps({"transfer": row, "records": timeline}, ensure_ascii=False), flush=True)
             continue
