@@ -107,6 +107,26 @@ REASONS: dict[str, tuple[str, str]] = {
                        "The file is too large to be scanned for malware, so it was blocked."),
     "signatures_stale": ("ウイルス定義が古く検査できなかったため、遮断しました。",
                          "The malware signatures are out of date, so the file could not be scanned."),
+    # parts of a mail that are not delivered (the notice names each)
+    "blocked_type": ("危険な形式のため、取り除きました。", "It is of a dangerous type and was removed."),
+    "limit_exceeded": ("処理の上限を超えるため、取り除きました。", "It exceeds a processing limit and was removed."),
+    "sandbox_failure": ("安全に処理できなかったため、取り除きました。",
+                        "It could not be processed safely and was removed."),
+    "signed_opaque": ("署名の中に本文が包まれた形式（S/MIME）のため、検査できません。",
+                      "Its content is wrapped inside a signature (S/MIME) and cannot be inspected."),
+    "message_partial": ("分割して送られたメールの一部のため、組み立てられません。",
+                        "It is one piece of a message sent in parts, which is not reassembled."),
+    "external_body": ("本文がメールの外（URL など）にあるため、取りに行きません。",
+                      "Its body lives outside the mail (a URL, ...), which is not fetched."),
+    "tnef_rtf_body": ("Outlook のリッチテキスト形式の本文は読み取れないため、取り除きました。",
+                      "An Outlook rich-text body cannot be read and was removed."),
+    "too_many_parts": ("1 通のメールで扱える部分の数を超えたため、取り除きました。",
+                       "The mail has more parts than the gateway handles; the rest were removed."),
+    "mail_structure_truncated": ("入れ子が深すぎるか部分が多すぎるため、以降は読んでいません。",
+                                 "The mail is nested too deeply or has too many parts: the rest was not read."),
+    "mail_body_truncated": ("本文が長すぎるため、続きを省きました。", "The body is too long: the rest was left out."),
+    "archive_link_skipped": ("ファイルではなくリンク（シンボリックリンク）のため、取り除きました。",
+                             "It is a link (a symbolic link), not a file, and was removed."),
 }
 
 # finding code -> (Japanese, English): what was removed, converted or noticed
@@ -234,6 +254,53 @@ FINDINGS: dict[str, tuple[str, str]] = {
                                "Too large to scan: it was disarmed without a malware scan."),
 }
 
+# finding code -> a short Japanese label, for the list of attachments in a mail's notice
+FINDING_LABELS: dict[str, str] = {
+    "vba_macro_removed": "マクロを削除",
+    "excel4_macro_removed": "Excel 4 マクロを削除",
+    "activex_removed": "ActiveX を削除",
+    "embedded_object_removed": "埋め込みオブジェクトを削除",
+    "external_object_removed": "外部参照オブジェクトを削除",
+    "external_link_removed": "外部リンクを削除",
+    "remote_template_removed": "外部テンプレート参照を削除",
+    "dde_field_removed": "DDE フィールドを削除",
+    "excel_external_formula_removed": "外部参照の数式を値に置換",
+    "data_connection_removed": "外部データ接続を削除",
+    "custom_ui_removed": "リボン拡張を削除",
+    "macro_enabled_type_converted": "マクロなし形式に変換",
+    "legacy_format_converted": "新しい形式に変換",
+    "pdf_javascript_removed": "JavaScript を削除",
+    "pdf_action_removed": "自動実行・外部アクションを削除",
+    "pdf_open_action_removed": "開いた時の動作を削除",
+    "pdf_embedded_file_removed": "埋め込みファイルを削除",
+    "pdf_external_link_removed": "外部リンクを削除",
+    "pdf_xfa_removed": "XFA フォームを削除",
+    "rasterized": "画像化",
+    "image_metadata_removed": "メタデータを削除",
+    "image_trailing_data_removed": "末尾の隠しデータを削除",
+    "csv_formula_neutralised": "数式セルを無効化",
+    "html_converted_to_text": "HTML をテキスト化",
+    "archive_member_removed": "危険なファイルを除外",
+    "default_password_removed": "既定パスワードを解除",
+    "macro_removed": "マクロを削除",
+    "script_event_removed": "スクリプトを削除",
+    "script_link_removed": "スクリプトを削除",
+    "external_formula_removed": "外部参照の数式を値に置換",
+    "excel_active_formula_removed": "外部と通信する数式を値に置換",
+    "field_removed": "外部を参照するフィールドを表示結果に置換",
+    "active_link_removed": "プログラムを起動するリンクを削除",
+    "media_removed": "画像でない埋め込みデータを削除",
+    "embedded_media_removed": "埋め込み音声・動画を削除",
+    "embedded_font_removed": "埋め込みフォントを削除",
+    "document_variables_removed": "文書変数を削除",
+    "unreferenced_part_removed": "文書から参照されていない部品を削除",
+    "unknown_markup_removed": "不明な要素を削除",
+    "part_removed": "対象外の部品を削除",
+    "encoded_file_removed": "符号化ファイルを削除",
+    "web_extension_removed": "Web アドインを削除",
+    "scan_skipped_too_large": "大きすぎるためウイルス検査をせずに無害化",
+}
+
 UNKNOWN_REASON = ("安全を確認できなかったため、遮断しました。", "It could not be proven safe, so it was blocked.")
 UNKNOWN_FINDING = ("危険になりうる要素を処理しました。", "Something that could be risky was handled.")
 
@@ -256,3 +323,36 @@ def finding_text(code: str, language: Language = "ja") -> str:
     if entry is None:
         return f"{_pick(UNKNOWN_FINDING, language)} ({code})"
     return _pick(entry, language)
+
+
+# what the HTTP API answers when it refuses (detail: Japanese / English)
+API_ERRORS: dict[str, tuple[str, str]] = {
+    "login_throttled": ("ログインの失敗が多すぎます。しばらくしてからやり直してください。",
+                        "too many failed logins from this address; try again later"),
+    "token_required": ("有効なトークンが必要です。", "a valid bearer token is required"),
+    "no_transfer": ("その転送はありません。", "no such transfer"),
+    "no_output": ("そのファイルはありません。", "no such output"),
+    "upload_too_large": ("アップロードは {limit} バイトまでです。", "uploads are limited to {limit} bytes"),
+    "length_required": ("アップロードには Content-Length が必要です。", "uploads need a Content-Length"),
+    "disk_short": ("ゲートウェイのディスクが不足しています。しばらくしてからやり直してください。",
+                   "the gateway is short of disk space; try again later"),
+    "busy": ("ゲートウェイが混み合っています。しばらくしてからやり直してください。",
+             "the gateway is busy; try again later"),
+    "multipart_required": ("ファイルは 'file' という名前のマルチパート項目で送ってください。",
+                           "send the files as multipart fields named 'file'"),
+    "upload_forbidden": ("このトークンではアップロードできません。", "this token may not upload"),
+}
+
+
+def api_error(key: str, **values: object) -> str:
+    """The refusal's ``detail``: Japanese, then English (one string, as API clients read it)."""
+    japanese, english = API_ERRORS[key]
+    return f"{japanese.format(**values)} / {english.format(**values)}"
+
+
+def reason_pair(code: str | None, fallback: str = "") -> tuple[str, str]:
+    """(Japanese, English) for a reason code; an unknown code keeps the converter's own words."""
+    entry = REASONS.get(code or "")
+    if entry is not None:
+        return entry
+    return (f"{UNKNOWN_REASON[0]} ({code or '-'})", fallback or UNKNOWN_REASON[1])

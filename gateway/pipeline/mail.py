@@ -33,10 +33,10 @@ from converters.formats.charset import encode_iso2022jp
 from converters.names import shortened
 from gateway.config import Settings
 from gateway.errors import GatewayError, ReportInvalid
+from gateway.messages import reason_pair
 from gateway.pipeline.jobs import JOB_CONTROL, JOB_FINAL, Job, create_job
 from gateway.pipeline.mail_notice import build_notice, warning
 from gateway.pipeline.sanitize import Sanitizer
-from gateway.pipeline.scan import JAPANESE as SCAN_JAPANESE
 from gateway.pipeline.scan import Check, count_malware, signatures_of
 from gateway.sandbox.zygote import Zygote
 
@@ -148,7 +148,7 @@ class MailSanitizer:
         """The whole mail stopped by the malware stage (a hit in it, or a scan that could not be
         done under "block"); the reason in both languages, for the notice its recipients get."""
         code = check.blocked or "scan_unavailable"
-        reason = f"{SCAN_JAPANESE.get(code, '')} / {check.reason}".strip(" /")
+        reason = f"{reason_pair(code)[0]} / {check.reason}"
         result = self._rejected(src, digest, reason[:500], code, list(check.findings))
         result.summary["scanned"], result.summary["signatures"] = check.scanned, list(check.signatures)
         return result

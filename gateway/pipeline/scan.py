@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.antivirus import CODE_MALWARE, CODE_STALE, ClamdClient, CombinedScanner, Engine, IcapClient, ScanSource
+from gateway.antivirus import CODE_MALWARE, ClamdClient, CombinedScanner, Engine, IcapClient, ScanSource
 from gateway.antivirus.errors import ScanSourceError
 from gateway.antivirus.verdict import EngineStatus, Verdict
 from gateway.config import MIB, AntivirusSettings
@@ -41,12 +41,6 @@ UNAVAILABLE_COUNTER = "scan-unavailable"  # one byte per scan that could not be 
 STATUS_TIMEOUT = 5.0  # the start-up summary asks each engine with at most this timeout
 FINDING_MALWARE = "malware_found"
 FINDING_TOO_LARGE = "scan_skipped_too_large"
-JAPANESE = {
-    CODE_MALWARE: "ウイルス(マルウェア)を検出したため",
-    "scan_unavailable": "ウイルス検査ができなかったため",
-    "scan_too_large": "ウイルス検査できる大きさを超えるため",
-    CODE_STALE: "ウイルス定義が古く検査できなかったため",
-}
 
 
 class ScanDeferred(Exception):

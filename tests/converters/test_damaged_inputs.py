@@ -456,11 +456,11 @@ def test_the_sandboxed_path_gives_the_same_outcomes(samples: Path, tmp_path: Pat
 
 def test_every_converter_code_is_in_the_contract_and_the_notice() -> None:
     from converters import errors
-    from gateway.pipeline.mail_notice import JAPANESE_REASONS
+    from gateway.messages import REASONS
 
     contract = (ROOT / "docs/CONTRACT.md").read_text(encoding="utf-8")
     codes = {value.code for value in vars(errors).values()
              if isinstance(value, type) and issubclass(value, errors.ConverterError)}
     assert "unsupported_compression" in codes
     assert {code for code in codes if f"`{code}`" not in contract} == set()
-    assert codes - set(JAPANESE_REASONS) == set()
+    assert codes - set(REASONS) == set()  # the one catalogue the notice and the console read

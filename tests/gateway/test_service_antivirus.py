@@ -18,6 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from gateway.antivirus.canary import eicar
+from gateway.messages import REASONS
 from gateway.audit.log import AuditLog
 from gateway.config import AntivirusSettings, ServeSettings, Settings
 from gateway.intake.tokens import TokenStore
@@ -94,14 +95,14 @@ def test_infected_parts_are_removed_or_stop_the_mail_and_are_named_everywhere(
     delivered = email.message_from_bytes(sink.messages[0], policy=email.policy.default)
     assert isinstance(delivered, EmailMessage)
     assert [part.get_filename() for part in delivered.iter_attachments()] == ["見積書.txt"]
-    assert f"ウイルス(マルウェア)を検出したため (検出名: {EICAR_FOUND})" in text_of(sink.messages[0])
+    assert f"{REASONS['malware'][0]} (検出名: {EICAR_FOUND})" in text_of(sink.messages[0])
     notice = email.message_from_bytes(sink.messages[1], policy=email.policy.default)
     assert "無害化できないメールを止めました" in str(notice["Subject"])  # the infected body never arrives
     assert f"malware found by clamd: {EICAR_FOUND}" in text_of(sink.messages[1])
     assert eicar() not in b"".join(sink.messages)
     details = [str(r.get("detail", "")) for r in AuditLog(tmp_path / "data" / "audit.sqlite3").records()]
     assert f"attachment setup.txt; malware: {EICAR_FOUND}" in details
-    assert any(detail.startswith("ウイルス(マルウェア)を検出したため / malware found") for detail in details)
+    assert any(detail.startswith(f"{REASONS['malware'][0]} / malware found") for detail in details)
     assert "gateway_malware_found_total 2" in metrics and 'gateway_antivirus_up{engine="clamd"} 1' in metrics
     assert ready.status_code == 200 and ready.json()["antivirus"][0]["version"].startswith("ClamAV")
 

@@ -18,6 +18,7 @@ import pytest
 from oletools.olevba import VBA_Parser
 
 from converters.formats.charset import encode_iso2022jp
+from gateway.messages import REASONS
 
 BODY = "お世話になっております。\n見積書①を添付します。㈱サンプル 髙橋\nﾃｽﾄ ～ 以上です。"
 CONTRACT_FIELDS = {"input", "sha256", "message_id", "outcome", "subject", "from", "attachments", "findings", "reason"}
@@ -110,7 +111,7 @@ def test_forwarded_mail_is_followed_and_its_executable_removed(samples: Path, tm
     assert "転送メッセージ / Forwarded message" in body and "Please run the attached." in body
     assert [(a["input"], a["outcome"], a["reason_code"]) for a in summary["attachments"]] == [
         ("invoice.exe", "blocked", "executable")]
-    assert "invoice.exe" in body and "削除しました: 実行ファイルのため" in body
+    assert "invoice.exe" in body and f"削除しました: {REASONS['executable'][0]}" in body
     assert attachments_of(message, tmp_path) == {}
 
 
@@ -120,7 +121,7 @@ def test_signatures_are_dropped_and_encrypted_bodies_never_pass(samples: Path, t
     assert summary["attachments"][0]["reason_code"] == "signature_removed"
     summary, encrypted = run_mail(samples, tmp_path, "mail-smime-encrypted.eml")
     assert encrypted is not None and attachments_of(encrypted, tmp_path) == {}
-    assert "暗号化されているため検査できず" in body_of(encrypted)
+    assert REASONS["encrypted_body"][0] in body_of(encrypted)
     assert summary["attachments"][0]["reason_code"] == "encrypted_body"
 
 
@@ -469,8 +470,8 @@ def test_parts_that_cannot_be_delivered_are_named_in_the_notice(tmp_path: Path) 
     assert codes == [("message/external-body (URL)", "external_body"), ("message/partial (1/2)", "message_partial"),
                      ("smime.p7m", "signed_opaque")]
     notice = notice_of(message)
-    assert "本文がメールの外(URL など)にあり、取りに行きません" in notice and "is not fetched" in notice
-    assert "分割して送られたメッセージの一部" in notice and "署名の中に本文が包まれた形式" in notice
+    assert REASONS["external_body"][0] in notice and "is not fetched" in notice
+    assert REASONS["message_partial"][0] in notice and REASONS["signed_opaque"][0] in notice
     assert "example.com/x.exe" not in body and "first piece" not in body
 
 
@@ -512,11 +513,12 @@ def test_the_notice_lists_each_member_an_archive_lost(samples: Path, tmp_path: P
     assert (archive_report["input"], archive_report["outcome"]) == ("提出書類.zip", "sanitized")
     japanese, english = notice_of(message).split("[Gateway notice]")
     assert "提出書類.zip" in japanese and "    除外したファイル:" in japanese
-    for line in ("    - 書類/setup.exe: 実行ファイルのため", "    - 実行.js: スクリプトのため",
-                 "    - 書類/内側.zip/ツール.exe: 実行ファイルのため"):
+    executable, script = REASONS["executable"][0], REASONS["script"][0]
+    for line in (f"    - 書類/setup.exe: {executable}", f"    - 実行.js: {script}",
+                 f"    - 書類/内側.zip/ツール.exe: {executable}"):
         assert line in japanese.splitlines()
     assert "    removed from it:" in english
-    assert "    - 書類/setup.exe: blocked: Windows executable program" in english.splitlines()
+    assert f"    - 書類/setup.exe: {REASONS['executable'][1]}" in english.splitlines()  # the catalogue's words
     assert "書類/内側.zip/ツール.exe" in english and "申請書" not in japanese.split("除外したファイル:")[1]
     with zipfile.ZipFile(attachments_of(message, tmp_path)["提出書類.zip"]) as delivered:
         assert sorted(delivered.namelist()) == ["書類/内側/メモ.txt", "書類/申請書.txt"]
@@ -530,8 +532,8 @@ def test_notice_member_lists_are_capped_and_counted() -> None:
     item = {"input": "大量.zip", "outcome": "sanitized", "size": 10, "outputs": [], "members": members,
             "findings": [{"code": "archive_link_skipped", "detail": "リンク"}]}
     notice = build_notice([item], "GW-0")
-    assert notice.count("実行ファイルのため") == MAX_MEMBER_LINES - 1
-    assert "    - リンク: ファイルではなくリンク(シンボリックリンク)のため" in notice
+    assert notice.count(REASONS["executable"][0]) == MAX_MEMBER_LINES - 1
+    assert f"    - リンク: {REASONS['archive_link_skipped'][0]}" in notice
     assert "ほか 8 件" in notice and "8 more" in notice
 
 
