@@ -18,10 +18,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from gateway.antivirus.canary import eicar
-from gateway.messages import REASONS
 from gateway.audit.log import AuditLog
 from gateway.config import AntivirusSettings, ServeSettings, Settings
 from gateway.intake.tokens import TokenStore
+from gateway.messages import REASONS
 from gateway.service import Service
 from tests.gateway.antivirus.daemons import EICAR_SIGNATURE, Clamd, start_clamd, stop
 from tests.gateway.test_service import DOMAIN, Sink, free_port, relay, wait_for
