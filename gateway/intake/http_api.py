@@ -36,6 +36,7 @@ from gateway.console import apidocs
 from gateway.intake import access_log
 from gateway.intake.throttle import AuthThrottle
 from gateway.intake.tokens import Identity, TokenStore
+from gateway.messages import api_error, reason_pair
 from gateway.pipeline import scan
 from gateway.sandbox.crash_report import crash_count
 from gateway.spool import Queue, Spool, fsync_dir, new_job_id, write_durably
@@ -68,10 +69,21 @@ class ApiContext:
             return found
         wait = self.throttle.retry_after(client)
         if wait:
-            raise HTTPException(429, "too many failed logins from this address; try again later",
+            raise HTTPException(429, api_error("login_throttled"),
                                 headers={"Retry-After": str(wait)})
         self.throttle.failed(client)
-        raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, api_error("token_required"), headers={"WWW-Authenticate": "Bearer"})
+
+
+def with_reason_ja(result: dict[str, Any]) -> dict[str, Any]:
+    """A file's result as the API shows it: a blocked one (and each blocked archive member) also
+    says why in Japanese, from the message catalogue (``reason`` stays the converter's English)."""
+    shown = dict(result)
+    if shown.get("outcome") == "blocked":
+        shown["reason_ja"] = reason_pair(shown.get("reason_code"), str(shown.get("reason") or ""))[0]
+    if isinstance(shown.get("members"), list):
+        shown["members"] = [with_reason_ja(m) if isinstance(m, dict) else m for m in shown["members"]]
+    return shown
 
 
 def transfer_status(context: ApiContext, transfer_id: str) -> tuple[str, dict[str, Any] | None]:
@@ -89,7 +101,7 @@ def transfer_status(context: ApiContext, transfer_id: str) -> tuple[str, dict[st
                         return "waiting_for_scan", {"detail": "waiting for the malware scan (the antivirus engine "
                                                               "is unavailable; it is retried automatically)"}
             return status, None
-    raise HTTPException(404, "no such transfer")
+    raise HTTPException(404, api_error("no_transfer"))
 
 
 def content_disposition(name: str) -> str:
@@ -119,7 +131,7 @@ def spool_upload(context: ApiContext, files: list[BinaryIO], meta: dict[str, Any
                 while chunk := source.read(COPY_CHUNK):
                     total += len(chunk)
                     if total > context.max_upload_bytes:
-                        raise HTTPException(413, f"uploads are limited to {context.max_upload_bytes} bytes")
+                        raise HTTPException(413, api_error("upload_too_large", limit=context.max_upload_bytes))
                     sink.write(chunk)
                 sink.flush()
                 os.fsync(sink.fileno())
@@ -146,19 +158,19 @@ async def receive_upload(context: ApiContext, request: Request, who: Identity) -
     the web console's upload page (gateway/console/pages.py)."""
     length = request.headers.get("content-length")
     if length is None or not length.isdigit():
-        raise HTTPException(411, "uploads need a Content-Length")
+        raise HTTPException(411, api_error("length_required"))
     if int(length) > context.max_upload_bytes:
-        raise HTTPException(413, f"uploads are limited to {context.max_upload_bytes} bytes")
+        raise HTTPException(413, api_error("upload_too_large", limit=context.max_upload_bytes))
     if context.spool.free_bytes() < context.min_free_bytes:
-        raise HTTPException(503, "the gateway is short of disk space; try again later",
+        raise HTTPException(503, api_error("disk_short"),
                             headers={"Retry-After": "300"})
     if context.spool.depth() >= context.max_queue:
-        raise HTTPException(503, "the gateway is busy; try again later", headers={"Retry-After": "60"})
+        raise HTTPException(503, api_error("busy"), headers={"Retry-After": "60"})
     form = await request.form(max_files=100, max_fields=20, max_part_size=1024 * 1024)
     try:
         file = [item for item in form.getlist("file") if isinstance(item, StarletteUploadFile)]
         if not file:
-            raise HTTPException(422, "send the files as multipart fields named 'file'")
+            raise HTTPException(422, api_error("multipart_required"))
         destination = form.get("destination")
         meta = {"user": who.name, "client_ip": request.client.host if request.client else "",
                 "names": [safe_component(item.filename or f"file-{n + 1}") for n, item in enumerate(file)],
@@ -195,7 +207,7 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True, serve: Serv
                    for q in (Queue.UPLOADS, Queue.WORKING, Queue.CORRUPT, Queue.HOLD)]  # hold: `gateway queue hold`
         source = meta if meta.exists() else next((p for p in spooled if p.exists()), None)
         if source is None or json.loads(source.read_text(encoding="utf-8")).get("user") != who.name:
-            raise HTTPException(404, "no such transfer")
+            raise HTTPException(404, api_error("no_transfer"))
 
     async def upload(request: Request) -> dict[str, str]:
         # who and how much are settled from the headers before a byte of the body is read
@@ -203,7 +215,7 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True, serve: Serv
         who = await run_in_threadpool(context.authenticate, request,  # a database lookup: off the event loop
                                       token.strip() if scheme.lower() == "bearer" else None)
         if who.role not in ("uploader", "admin"):
-            raise HTTPException(403, "this token may not upload")
+            raise HTTPException(403, api_error("upload_forbidden"))
         return {"id": await receive_upload(context, request, who)}
 
     if accepts_uploads:
@@ -212,10 +224,18 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True, serve: Serv
     @app.get("/api/v1/transfers/{transfer_id}")
     def status(transfer_id: str, who: Annotated[Identity, Depends(identity)]) -> dict[str, Any]:
         if not transfer_id.isalnum():
-            raise HTTPException(404, "no such transfer")
+            raise HTTPException(404, api_error("no_transfer"))
         owner_or_reviewer(transfer_id, who)
         state, result = transfer_status(context, transfer_id)
-        answer = {"id": transfer_id, "status": state, "files": (result or {}).get("files", [])}
+        files = [with_reason_ja(f) for f in (result or {}).get("files", [])]
+        number = 0
+        for shown in files:  # each output says where it is downloaded (n counts every file's outputs in order)
+            outputs = [dict(o) for o in shown.get("outputs", []) if isinstance(o, dict)]
+            for output in outputs:
+                output["download"] = f"/api/v1/transfers/{transfer_id}/files/{number}"
+                number += 1
+            shown["outputs"] = outputs
+        answer = {"id": transfer_id, "status": state, "files": files}
         if result and "detail" in result:
             answer["detail"] = result["detail"]
         return answer
@@ -223,12 +243,12 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True, serve: Serv
     @app.get("/api/v1/transfers/{transfer_id}/files/{number}")
     def download(transfer_id: str, number: int, who: Annotated[Identity, Depends(identity)]) -> FileResponse:
         if not transfer_id.isalnum():
-            raise HTTPException(404, "no such transfer")
+            raise HTTPException(404, api_error("no_transfer"))
         owner_or_reviewer(transfer_id, who)
         state, result = transfer_status(context, transfer_id)
         outputs = [o for f in (result or {}).get("files", []) for o in f.get("outputs", [])]
         if state != "done" or not 0 <= number < len(outputs):
-            raise HTTPException(404, "no such output")
+            raise HTTPException(404, api_error("no_output"))
         path = context.results / transfer_id / "outputs" / outputs[number]["stored"]
         return FileResponse(path, media_type=outputs[number]["type"],
                             headers={"Content-Disposition": content_disposition(Path(outputs[number]["path"]).name)})

@@ -15,6 +15,7 @@ from gateway.audit.log import export
 from gateway.cli.main import main
 from gateway.config import ServeSettings, Settings
 from gateway.intake.tokens import TokenStore
+from gateway.messages import REASONS
 from gateway.service import Service
 from tests.gateway.test_service import free_port
 
@@ -60,13 +61,17 @@ def test_upload_status_and_download(service: Service, samples: Path) -> None:
     assert status["status"] == "done"
     outcomes = [(f["input"], f["outcome"]) for f in status["files"]]
     assert outcomes == [("見積書①.docm", "sanitized"), ("setup.exe", "blocked")]
-    download = httpx.get(url(service, f"/api/v1/transfers/{transfer}/files/0"), headers=headers, timeout=10)
+    assert status["files"][1]["reason_ja"] == REASONS["executable"][0]  # staff read why in Japanese
+    [output] = status["files"][0]["outputs"]
+    assert output["download"] == f"/api/v1/transfers/{transfer}/files/0"  # no index to work out
+    download = httpx.get(url(service, output["download"]), headers=headers, timeout=10)
     assert download.status_code == 200 and download.content.startswith(b"PK")
     disposition = download.headers["content-disposition"]  # browsers read filename*, curl -OJ only filename
     assert disposition == ("attachment; filename=\"download.docx\"; "
                            "filename*=UTF-8''%E8%A6%8B%E7%A9%8D%E6%9B%B8%E2%91%A0.docx")
     assert b"vbaProject" not in download.content
-    assert httpx.get(url(service, f"/api/v1/transfers/{transfer}/files/1"), headers=headers).status_code == 404
+    missing = httpx.get(url(service, f"/api/v1/transfers/{transfer}/files/1"), headers=headers)
+    assert missing.status_code == 404 and missing.json()["detail"] == "そのファイルはありません。 / no such output"
     delivered = list((service.serve.data_path / "lgwan-files" / "_総務課" / transfer).rglob("*.docx"))
     assert [p.name for p in delivered] == ["見積書①.docx"]
     other = tokens(service).create("uploader", "staff-2")
