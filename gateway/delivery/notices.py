@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Any
 
+from gateway.messages import reason_pair
 from gateway.pipeline.mail import clean_header
 
 
@@ -22,9 +23,10 @@ def _message(sender: str, recipients: list[str], subject: str, text: str) -> byt
 
 
 def rejected_notice(job_id: str, envelope: dict[str, Any], reason: str, digest: str, postmaster: str,
-                    quarantine_days: int) -> tuple[str, list[str], bytes] | None:
+                    quarantine_days: int, reason_code: str = "") -> tuple[str, list[str], bytes] | None:
     """(sender, recipients, message) telling the mail's recipients and the postmaster that it was
-    stopped; None when there is nobody to tell."""
+    stopped, why in the catalogue's Japanese and English (gateway/messages.py) with the
+    converter's own note; None when there is nobody to tell."""
     recipients = [str(r) for r in envelope.get("recipients", [])]
     if postmaster and postmaster not in recipients:
         recipients.append(postmaster)
@@ -32,10 +34,12 @@ def rejected_notice(job_id: str, envelope: dict[str, Any], reason: str, digest: 
     sender = postmaster or (f"postmaster@{domain}" if domain else "")
     if not recipients or not sender:
         return None
+    why_ja, why_en = reason_pair(reason_code, clean_header(reason, 300))
     text = ("インターネットから届いたメールを無害化できなかったため、配送しませんでした。\n"
             "A mail from the internet could not be made safe and was not delivered.\n\n"
             f"差出人 / sender (envelope): {clean_header(envelope.get('sender', ''), 200)}\n"
-            f"理由 / reason: {clean_header(reason, 300)}\n参照 / reference: GW-{digest[:12].upper()} ({job_id})\n"
+            f"理由: {why_ja}\nReason: {why_en}\n"
+            f"詳細 / detail: {clean_header(reason, 300)}\n参照 / reference: GW-{digest[:12].upper()} ({job_id})\n"
             f"原本は {quarantine_days} 日間隔離保管されます。必要な場合は管理者にご相談ください。\n"
             f"The original is kept in quarantine for {quarantine_days} days; ask the administrator.\n")
     return sender, recipients, _message(sender, recipients,

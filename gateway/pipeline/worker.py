@@ -85,7 +85,8 @@ class MailWorker(ScanWaiting):
         if result.message is None:
             intents = [*records.attachments(job.id, summary), records.mail_rejected(job.id, summary)]
             notice = rejected_notice(job.id, envelope, str(summary.get("reason") or ""),
-                                     str(summary.get("sha256", "")), serve.postmaster, serve.quarantine_days)
+                                     str(summary.get("sha256", "")), serve.postmaster, serve.quarantine_days,
+                                     str(summary.get("reason_code") or ""))
             if notice is None:
                 done = self.spool.move(job, Queue.DONE, intents=[r.to_json() for r in intents], hold=True)
                 self.recorder.commit(done, intents)

@@ -25,6 +25,7 @@ from aiosmtpd.controller import Controller
 from gateway.audit.log import AuditLog
 from gateway.config import ServeSettings, Settings
 from gateway.delivery.worker import DeliveryWorker
+from gateway.messages import REASONS
 from gateway.pipeline.uploads import UploadWorker
 from gateway.pipeline.worker import MailWorker
 from gateway.service import Service
@@ -388,6 +389,8 @@ def test_a_mail_that_cannot_be_made_safe_is_replaced_by_a_notice(samples: Path, 
     assert {a.addr_spec for a in notice["To"].addresses} == {f"soumu@{DOMAIN}", f"postmaster@{DOMAIN}"}
     body = notice.get_content()
     assert "配送しませんでした" in body and "was not delivered" in body and "sender@example.co.jp" in body
+    [why] = [line.removeprefix("理由: ") for line in body.splitlines() if line.startswith("理由: ")]
+    assert why in {japanese for japanese, _ in REASONS.values()}  # the catalogue's words, in Japanese
     assert not notice.is_multipart()
     events = [(r["event"], r.get("outcome")) for r in AuditLog(tmp_path / "data" / "audit.sqlite3").records()]
     assert ("blocked", "rejected") in events and events[-1][0] == "delivered"
