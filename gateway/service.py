@@ -35,7 +35,7 @@ from gateway.intake.smtp import IntakeHandler, IntakePolicy, start_smtp, tls_con
 from gateway.intake.throttle import UNLOCK_DIR, AuthThrottle
 from gateway.logs import configure as configure_logging
 from gateway.pipeline import jobs
-from gateway.pipeline.scan import STATUS_TIMEOUT, MalwareStage
+from gateway.pipeline.scan import READY_TTL, STATUS_TIMEOUT, MalwareStage
 from gateway.pipeline.uploads import UploadWorker
 from gateway.pipeline.worker import MailWorker
 from gateway.runner import Runner
@@ -163,7 +163,8 @@ class Service:
         tokens = TokenStore(self.serve.data_path / "tokens.sqlite3", self.serve.audit_database)
         context = ApiContext(self.spool, self.audit, tokens, self.results, self.serve.max_upload_bytes,
                              self.serve.min_free_bytes, self.serve.max_queue, self.auth_throttle,
-                             antivirus=MalwareStage(self.settings.antivirus, timeout=STATUS_TIMEOUT))
+                             antivirus=MalwareStage(self.settings.antivirus, timeout=STATUS_TIMEOUT,
+                                                     status_ttl=READY_TTL))
         host, port = listener.getsockname()[:2]
         config = uvicorn.Config(create_app(context, accepts_uploads=uploads, serve=self.serve), host=host, port=port,
                                 log_level="warning", access_log=False, timeout_keep_alive=5, limit_concurrency=100)

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 MALWARE_COUNTER = "malware-found"  # one byte per file found infected (as the crash counter: O_APPEND, size = count)
 UNAVAILABLE_COUNTER = "scan-unavailable"  # one byte per scan that could not be done (deferred or blocked)
 STATUS_TIMEOUT = 5.0  # the start-up summary asks each engine with at most this timeout
+STATUS_TTL = 60.0  # a worker asks an engine's status (VERSION; ICAP: OPTIONS and the EICAR probe) this often
+READY_TTL = 5.0  # /readyz and /metrics: an engine that went away is seen within seconds, not after a minute
 FINDING_MALWARE = "malware_found"
 FINDING_TOO_LARGE = "scan_skipped_too_large"
 
@@ -86,13 +88,14 @@ def build_engines(settings: AntivirusSettings, timeout: float | None = None) -> 
     return engines
 
 
-def build_scanner(settings: AntivirusSettings, timeout: float | None = None) -> CombinedScanner | None:
+def build_scanner(settings: AntivirusSettings, timeout: float | None = None,
+                  status_ttl: float = STATUS_TTL) -> CombinedScanner | None:
     """The configured engines as one scanner, or None when none is configured."""
     engines = build_engines(settings, timeout)
     if not engines:
         return None
     age = settings.max_signature_age_hours or None  # 0: not checked
-    return CombinedScanner(engines, max_signature_age_hours=age)
+    return CombinedScanner(engines, max_signature_age_hours=age, status_ttl_seconds=status_ttl)
 
 
 def _count(name: str) -> None:
@@ -126,9 +129,10 @@ class MalwareStage:
     (the service); without it (``gateway sanitize``, ``gateway mail``) "defer" blocks instead.
     ``timeout`` (default: the configured one) bounds each engine's answers, e.g. for /readyz."""
 
-    def __init__(self, settings: AntivirusSettings, *, can_defer: bool = False, timeout: float | None = None) -> None:
+    def __init__(self, settings: AntivirusSettings, *, can_defer: bool = False, timeout: float | None = None,
+                 status_ttl: float = STATUS_TTL) -> None:
         self.settings = settings
-        self.scanner = build_scanner(settings, timeout)
+        self.scanner = build_scanner(settings, timeout, status_ttl)
         self.can_defer = can_defer
 
     @property

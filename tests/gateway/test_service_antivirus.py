@@ -7,8 +7,14 @@ from __future__ import annotations
 
 import email
 import email.policy
+import io
+import signal
+import socket
+import threading
 import time
+import zipfile
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -23,10 +29,21 @@ from gateway.config import AntivirusSettings, ServeSettings, Settings
 from gateway.intake.tokens import TokenStore
 from gateway.messages import REASONS
 from gateway.service import Service
-from tests.gateway.antivirus.daemons import EICAR_SIGNATURE, Clamd, start_clamd, stop
+from tests.gateway.antivirus.daemons import (
+    EICAR_SIGNATURE,
+    MARKER,
+    MARKER_SIGNATURE,
+    STREAM_MAX,
+    Clamd,
+    FakeServer,
+    read_instream,
+    start_clamd,
+    stop,
+)
 from tests.gateway.test_service import DOMAIN, Sink, free_port, relay, wait_for
 
 EICAR_FOUND = f"{EICAR_SIGNATURE}.UNOFFICIAL"  # clamd marks signatures of unsigned databases
+MARKER_FOUND = f"{MARKER_SIGNATURE}.UNOFFICIAL"
 
 
 @pytest.fixture
@@ -43,8 +60,8 @@ def start(tmp_path: Path, lgwan_port: int, clamd_socket: Path, **antivirus: Any)
                           lgwan_smtp=f"127.0.0.1:{lgwan_port}", recipient_domains=DOMAIN, workers=1,
                           retry_base_seconds=0.3, min_free_mb=1, http_listen=f"127.0.0.1:{free_port()}",
                           postmaster=f"postmaster@{DOMAIN}")
-    settings = AntivirusSettings(engines="clamd", clamd=f"unix:{clamd_socket}", max_signature_age_hours=0,
-                                 timeout_seconds=5, retry_seconds=0.5, **antivirus)
+    settings = AntivirusSettings(**{"engines": "clamd", "clamd": f"unix:{clamd_socket}", "max_signature_age_hours": 0,
+                                    "timeout_seconds": 5, "retry_seconds": 0.5, **antivirus})
     service = Service(Settings(serve=serve, antivirus=settings))
     service.start()
     return service
@@ -155,3 +172,153 @@ def test_while_clamd_is_away_mail_and_uploads_wait_then_all_go_through(
     assert len(waits) == len(set(waits)) == 2  # the oldest mail (the others are not taken meanwhile) and the upload
     assert all(detail.startswith("waiting for the malware scan: clamd") and "no such socket" in detail
                for _, detail in waits)
+
+
+def zipped(name: str, data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def three_deep() -> bytes:
+    """一式.zip > 年度.zip > 月別.zip > 報告.txt, the last carrying the marker."""
+    return zipped("年度.zip", zipped("月別.zip", zipped("報告.txt", "月次報告です。\n".encode() + MARKER + b"\n")))
+
+
+def big_table() -> bytes:
+    """A CSV over the test clamd's StreamMaxLength."""
+    return "番号,名前\n".encode() + b"1,abc\n" * (STREAM_MAX // 6 + 1000)
+
+
+def message_ids(messages: list[bytes]) -> list[str]:
+    return [str(email.message_from_bytes(m)["Message-ID"]) for m in messages]
+
+
+def test_clamd_killed_while_mail_flows_nothing_passes_unscanned_nothing_is_lost(
+        tmp_path: Path, lgwan: tuple[Sink, int]) -> None:
+    """Every mail carries an archive whose member three archives deep has the marker: a mail that
+    arrives with that archive still in it, or without the signature named, was not scanned."""
+    sink, port = lgwan
+    daemon = start_clamd(tmp_path / "clamd")
+    service = start(tmp_path, port, daemon.socket_path)  # on_too_large = "block"
+    ids = [f"<flow-{n}@example.co.jp>" for n in range(8)]
+    try:
+        relay(service, mail("大きな表です。\n", [("大きな表.csv", big_table())], "<large@example.co.jp>"))
+        wait_for(lambda: len(sink.messages) == 1, 30)  # its notice: a mail that cannot be scanned is not delivered
+        sender = threading.Thread(target=lambda: [
+            (relay(service, mail("月次報告を送ります。\n", [("一式.zip", three_deep()),
+                                                             ("連絡.txt", "ご確認ください\n".encode())], message_id)),
+             time.sleep(0.15)) for message_id in ids])
+        sender.start()
+        wait_for(lambda: len(sink.messages) >= 3, 30)
+        daemon.proc.send_signal(signal.SIGKILL)  # no goodbye: its socket file stays behind
+        daemon.proc.wait(10)
+        log = AuditLog(tmp_path / "data" / "audit.sqlite3")
+        wait_for(lambda: any(r["event"] == "deferred" for r in log.records()), 30)
+        sender.join(60)
+        during = len(sink.messages)
+        time.sleep(1.5)  # three retry intervals: nothing more goes out
+        assert len(sink.messages) == during < 1 + len(ids) and service.spool.queue_sizes()["corrupt"] == 0
+        daemon = start_clamd(tmp_path / "clamd")
+        wait_for(lambda: len(sink.messages) == 1 + len(ids), 60)
+        wait_for(lambda: sum(r["event"] == "delivered" for r in log.records()) == 1 + len(ids), 30)
+        time.sleep(0.5)
+    finally:
+        service.stop()
+        stop(daemon.proc)
+    notice, *flow = sink.messages
+    assert sorted(message_ids(flow)) == sorted(ids)  # every one, once
+    for raw in flow:
+        delivered = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(delivered, EmailMessage)
+        assert [part.get_filename() for part in delivered.iter_attachments()] == ["連絡.txt"]
+        assert sum(MARKER_FOUND in line for line in text_of(raw).splitlines()) == 2  # named, Japanese and English
+    assert MARKER not in b"".join(sink.messages)
+    assert "大きな表.csv" not in b"".join(flow).decode("utf-8", "replace")
+    assert "StreamMaxLength" in text_of(notice)  # the notice of the stopped mail says why
+    records = list(AuditLog(tmp_path / "data" / "audit.sqlite3").records())
+    assert [r.get("reason_code") for r in records if r["event"] == "blocked" and r["key"] == "outcome"] == [
+        "scan_too_large"]
+    assert len([r for r in records if r["event"] == "deferred"]) >= 1
+    assert not [r for r in records if r["event"] == "failed"]
+
+
+class ProxyClamd:
+    """A clamd in front of the real one that answers VERSION itself, with a signature date the test
+    sets (a real clamd with the test database has no daily database, hence no date); every scan
+    goes to the real clamd. ``fail_at``: that scan (counted from the first) is dropped unanswered
+    and from then on every connection is closed at once (``down``), until the test says otherwise."""
+
+    def __init__(self, path: Path, real: Path) -> None:
+        self.real = real
+        self.built = datetime.now() - timedelta(days=10)
+        self.scans, self.fail_at, self.down = 0, 0, False
+        self.server = FakeServer(self.handle, unix_path=path)
+
+    def handle(self, conn: socket.socket, server: FakeServer) -> None:
+        raw = read_instream(conn, server)
+        if self.down:
+            return
+        if raw.startswith(b"zINSTREAM"):
+            self.scans += 1
+            if self.scans == self.fail_at:
+                self.down = True  # died while scanning this file
+                return
+        if raw.startswith(b"zVERSION"):
+            conn.sendall(f"ClamAV 1.4.6/27500/{self.built.strftime('%a %b %d %H:%M:%S %Y')}\0".encode())
+            return
+        with socket.socket(socket.AF_UNIX) as upstream:
+            upstream.settimeout(10)
+            upstream.connect(str(self.real))
+            upstream.sendall(raw)
+            while answer := upstream.recv(4096):
+                conn.sendall(answer)
+
+
+def test_stale_signatures_hold_mail_until_fresh_an_engine_dying_mid_mail_and_a_file_too_large(
+        clamd: Clamd, tmp_path: Path, lgwan: tuple[Sink, int]) -> None:
+    sink, port = lgwan
+    proxy = ProxyClamd(tmp_path / "proxy.sock", clamd.socket_path)
+    with proxy.server:
+        service = start(tmp_path, port, tmp_path / "proxy.sock", max_signature_age_hours=48,
+                        on_too_large="disarm_unscanned", clamd_stream_max_mb=STREAM_MAX // (1024 * 1024))
+        try:
+            relay(service, mail("会議の資料です。\n", [("議事.txt", "議事録\n".encode())], "<stale@example.co.jp>"))
+            log = AuditLog(tmp_path / "data" / "audit.sqlite3")
+            wait_for(lambda: any(r["event"] == "deferred" for r in log.records()), 30)
+            ready = httpx.get(http(service, "/readyz"), timeout=10)
+            time.sleep(1.0)
+            assert sink.messages == []
+            proxy.built = datetime.now() - timedelta(hours=2)  # freshclam caught up
+            wait_for(lambda: len(sink.messages) == 1, 30)
+            relay(service, mail("大きな表です。\n", [("大きな表.csv", big_table())], "<large@example.co.jp>"))
+            wait_for(lambda: len(sink.messages) == 2, 60)
+            # the engine dies while a mail is half scanned (the whole message and its body were, its
+            # first attachment is being scanned): the mail goes back untouched, and is scanned anew
+            proxy.fail_at = proxy.scans + 3
+            relay(service, mail("月次報告を送ります。\n", [("一式.zip", three_deep()), ("連絡.txt", "連絡\n".encode())],
+                                "<half@example.co.jp>"))
+            wait_for(lambda: sum(r["event"] == "deferred" for r in log.records()) == 2, 30)
+            time.sleep(1.0)
+            assert len(sink.messages) == 2 and proxy.down
+            proxy.down = False
+            wait_for(lambda: len(sink.messages) == 3, 30)
+            wait_for(lambda: httpx.get(http(service, "/readyz"), timeout=10).status_code == 200, 10)
+        finally:
+            service.stop()
+    assert ready.status_code == 503 and "older than 48 hours" in ready.json()["reasons"][0]
+    assert 230 < ready.json()["antivirus"][0]["age_hours"] < 250
+    assert message_ids(sink.messages) == ["<stale@example.co.jp>", "<large@example.co.jp>", "<half@example.co.jp>"]
+    half = email.message_from_bytes(sink.messages[2], policy=email.policy.default)
+    assert isinstance(half, EmailMessage)
+    assert [part.get_filename() for part in half.iter_attachments()] == ["連絡.txt"]
+    assert sum(MARKER_FOUND in line for line in text_of(sink.messages[2]).splitlines()) == 2
+    large = email.message_from_bytes(sink.messages[1], policy=email.policy.default)
+    assert isinstance(large, EmailMessage)
+    assert [part.get_filename() for part in large.iter_attachments()] == ["大きな表.csv"]  # disarmed, not scanned
+    records = list(AuditLog(tmp_path / "data" / "audit.sqlite3").records())
+    waited, dropped = [r for r in records if r["event"] == "deferred"]
+    assert "signature" in str(waited["detail"]) and "closed the connection" in str(dropped["detail"])
+    [part] = [r for r in records if r["key"] == "attachment-1" and "大きな表.csv" in str(r.get("detail"))]
+    assert "scan_skipped_too_large" in part["findings"]

@@ -132,15 +132,16 @@ class Cicap:
     proc: subprocess.Popen[bytes]
 
 
-def start_cicap(base: Path, clamd_socket: Path) -> Cicap:
+def start_cicap(base: Path, clamd_socket: Path, port: int | None = None) -> Cicap:
     """c-icap with virus_scan over clamd: ``avscan`` (simple mode, no size limit: what the gateway
-    should use), ``avstream`` (the default streaming mode) and the built-in ``echo``."""
+    should use), ``avstream`` (the default streaming mode) and the built-in ``echo``. ``port``: the
+    one a stopped server had, to start it again where its clients look for it."""
     modules = icap_module_dir()
     if modules is None:
         raise RuntimeError("c-icap's virus_scan module is not installed")
     base.mkdir(parents=True, exist_ok=True)
     (base / "tmp").mkdir(exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     log = base / "server.log"
     conf = base / "c-icap.conf"
     conf.write_text("\n".join([
