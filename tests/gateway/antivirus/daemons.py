@@ -85,7 +85,8 @@ class Clamd:
     proc: subprocess.Popen[bytes]
 
 
-def start_clamd(base: Path, stream_max: int = STREAM_MAX) -> Clamd:
+def start_clamd(base: Path, stream_max: int = STREAM_MAX, extra: str = "") -> Clamd:
+    """``extra``: more clamd.conf lines (limits, for instance)."""
     binary = shutil.which("clamd") or "/usr/sbin/clamd"
     base.mkdir(parents=True, exist_ok=True)
     write_signatures(base / "db")
@@ -98,7 +99,7 @@ def start_clamd(base: Path, stream_max: int = STREAM_MAX) -> Clamd:
         f"LocalSocket {sock}\nTCPSocket {port}\nTCPAddr 127.0.0.1\nForeground yes\n"
         f"DatabaseDirectory {base / 'db'}\nTemporaryDirectory {base / 'tmp'}\nLogFile {log}\n"
         f"PidFile {base / 'clamd.pid'}\nStreamMaxLength {stream_max}\nMaxThreads 4\nSelfCheck 3600\n"
-        f"{_user_line()}", encoding="ascii")
+        f"{_user_line()}{extra}", encoding="ascii")
     proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def answers() -> bool:

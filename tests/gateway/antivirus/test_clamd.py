@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import time
+import zipfile
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -37,6 +38,8 @@ from tests.gateway.antivirus.daemons import (
     hang,
     hang_without_reading,
     instream_payload,
+    start_clamd,
+    stop,
 )
 
 JAPANESE_TEXT = "請求書の送付について\r\n株式会社テスト 経理部\r\n".encode("cp932")
@@ -262,3 +265,33 @@ def test_address_parsing(text: str, expected: ClamdAddress) -> None:
 def test_bad_addresses_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="clamd address"):
         ClamdAddress.parse(text)
+
+
+def test_clamd_passes_a_compressed_member_over_max_file_size_unscanned(tmp_path: Path) -> None:
+    """Why the README asks for MaxFileSize and MaxScanSize >= 1024M: ClamAV reports a deflated ZIP
+    member larger than MaxFileSize as clean without scanning it, even with AlertExceedsMax (a
+    plain file or a stored member over the limit is reported). If this test fails, ClamAV changed
+    and the README's warning can go."""
+    big = b"x" * (3 * 1024 * 1024) + MARKER
+
+    def member(method: int) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", method) as archive:
+            archive.writestr("報告.txt", big)
+        return buffer.getvalue()
+
+    limited = start_clamd(tmp_path / "limited", 8 * 1024 * 1024, "MaxFileSize 1M\nAlertExceedsMax yes\n")
+    try:
+        client = ClamdClient(f"unix:{limited.socket_path}", timeout=10)
+        assert client.scan(member(zipfile.ZIP_DEFLATED)).verdict is Verdict.CLEAN  # the hazard
+        for reported in (member(zipfile.ZIP_STORED), big):
+            assert client.scan(reported).signatures == ("Heuristics.Limits.Exceeded.MaxFileSize",)
+    finally:
+        stop(limited.proc)
+    wide = start_clamd(tmp_path / "wide", 8 * 1024 * 1024,
+                       "MaxFileSize 1024M\nMaxScanSize 1024M\nAlertExceedsMax yes\n")  # the README's
+    try:
+        found = ClamdClient(f"unix:{wide.socket_path}", timeout=10).scan(member(zipfile.ZIP_DEFLATED))
+    finally:
+        stop(wide.proc)
+    assert found.signatures == (f"{MARKER_SIGNATURE}.UNOFFICIAL",)
