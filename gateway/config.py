@@ -13,6 +13,7 @@ from converters.base import METHODS, Limits, Method
 from gateway.antivirus.clamd import ClamdAddress
 from gateway.errors import ConfigError
 from gateway.logs import LOG_FORMATS
+from gateway.sharing import group_id
 
 SANDBOX_MODES = frozenset({"bwrap", "none"})
 ANTIVIRUS_ENGINES = ("clamd", "icap")
@@ -93,6 +94,8 @@ class ServeSettings:
     max_queue: int = _setting(10_000, "above this many queued jobs, SMTP answers 451 and HTTP 503 (try later)", "N")
     audit_database: str = _setting("", "empty: SQLite in the data directory; postgresql://... when several nodes "
                                    "share one log", "URL")
+    delivery_group: str = _setting("", "a group that may read what reaches the LGWAN side (lgwan/ and lgwan-files/), "
+                                   "e.g. the account of an LGWAN-side pickup; empty: the service's user only", "GROUP")
     log_format: str = _setting("text", "log lines as text (a UTC time, the process, the level) or json (one "
                                "object per line, for a collector)", "text|json")
     session_idle_minutes: int = _setting(30, "a web console session ends after this long without a request",
@@ -238,6 +241,11 @@ def _check_serve(serve: ServeSettings, name: Callable[[str], str]) -> None:
                 from None
     if not serve.data_dir:
         raise ConfigError(f"{name('data_dir')} must name a directory")
+    if serve.delivery_group:
+        try:
+            group_id(serve.delivery_group)
+        except KeyError:
+            raise ConfigError(f"{name('delivery_group')}: this host has no group {serve.delivery_group!r}") from None
     if serve.log_format not in LOG_FORMATS:
         raise ConfigError(f"{name('log_format')} must be text or json, not {serve.log_format!r}")
 

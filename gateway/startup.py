@@ -54,12 +54,16 @@ def take_data_dir(path: Path) -> int:
     return descriptor
 
 
-def make_private(path: Path) -> int:
+def make_private(path: Path, shared: tuple[Path, ...] = ()) -> int:
     """Take group and other permissions off everything under ``path`` (files written by earlier
-    versions were 0644); symbolic links are left alone. Returns how many entries were changed."""
+    versions were 0644) but ``path`` itself and the ``shared`` folders when there are any (see
+    gateway/sharing.py); symbolic links are left alone. Returns how many entries were changed."""
     changed = 0
-    for directory, _, files in os.walk(path):
+    for directory, folders, files in os.walk(path):
+        folders[:] = [name for name in folders if Path(directory, name) not in shared]
         for name in [".", *files]:
+            if shared and name == "." and Path(directory) == path:
+                continue
             entry = os.path.join(directory, name)
             try:
                 mode = os.lstat(entry).st_mode

@@ -16,6 +16,7 @@ from gateway.errors import ConfigError
 from gateway.logs import configure as configure_logging
 from gateway.pipeline.scan import status_lines
 from gateway.service import Service
+from gateway.sharing import group_id, share_deliveries
 from gateway.startup import PRIVATE_UMASK, StartupInterrupted, make_private, notify, take_data_dir
 
 log = logging.getLogger(__name__)
@@ -91,10 +92,13 @@ def _start(args: argparse.Namespace) -> Service:
     os.umask(PRIVATE_UMASK)  # before the first file is written; workers and sandboxes inherit it
     lock = take_data_dir(serve.data_path)  # held (open) for the life of the process
     try:
-        changed = make_private(serve.data_path)
+        group = group_id(serve.delivery_group)
+        shared = (serve.data_path / "lgwan", serve.data_path / "lgwan-files") if group is not None else ()
+        changed = make_private(serve.data_path, shared)
         if changed:
             log.warning("made %d files and directories under %s private to the service's user (earlier versions "
                         "left them readable by others)", changed, serve.data_dir)
+        share_deliveries(serve.data_path, group)  # [serve] delivery_group only
         try:
             service = Service(settings)
         except OSError as exc:

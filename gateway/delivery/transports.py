@@ -14,6 +14,8 @@ import smtplib
 import time
 from pathlib import Path
 
+from gateway.sharing import share
+
 
 class DeliveryError(Exception):
     """Temporary trouble: the message stays queued and is retried."""
@@ -88,9 +90,12 @@ ENVELOPE_VALUE = re.compile(r"<?[!-~]{0,500}>?")
 
 
 class DirectoryTransport:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    """Delivery into a folder (no LGWAN mail server set); ``group`` may read it (gateway/sharing.py)."""
+
+    def __init__(self, directory: Path, group: int | None = None) -> None:
+        self.directory, self.group = directory, group
         directory.mkdir(parents=True, exist_ok=True)
+        share(directory, group)
 
     def deliver(self, job_id: str, sender: str, recipients: list[str], message: bytes) -> dict[str, str]:
         """Write ``<job id>.eml`` atomically, with the envelope on top as a mail server's final
@@ -106,6 +111,7 @@ class DirectoryTransport:
                 handle.write(message)
                 handle.flush()
                 os.fsync(handle.fileno())
+            share(temporary, self.group)  # before the rename: the pickup never sees it unreadable
             os.replace(temporary, target)
         except OSError as exc:
             raise DeliveryError(type(exc).__name__) from exc

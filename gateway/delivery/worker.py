@@ -17,6 +17,7 @@ from gateway.config import Settings
 from gateway.delivery.notices import undeliverable_notice
 from gateway.delivery.transports import DeliveryError, DirectoryTransport, PermanentDeliveryError, SmtpTransport
 from gateway.runner import Runner
+from gateway.sharing import group_id
 from gateway.spool import Queue, SpoolJob
 from gateway.stop_signal import StopSignal
 
@@ -32,7 +33,9 @@ class Transport(Protocol):
 def transport_for(settings: Settings) -> Transport:
     """The LGWAN mail server when one is set, else the directory DATA_DIR/lgwan."""
     lgwan = settings.serve.lgwan_smtp_address
-    return SmtpTransport(*lgwan) if lgwan else DirectoryTransport(settings.serve.data_path / "lgwan")
+    if lgwan:
+        return SmtpTransport(*lgwan)
+    return DirectoryTransport(settings.serve.data_path / "lgwan", group_id(settings.serve.delivery_group))
 
 
 class DeliveryWorker(Runner):

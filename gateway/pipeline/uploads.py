@@ -19,6 +19,7 @@ from gateway.pipeline.sanitize import Sanitizer
 from gateway.pipeline.scan import ScanDeferred
 from gateway.pipeline.worker import MAX_PIPELINE_ATTEMPTS, ScanWaiting
 from gateway.sandbox.crash_report import transfer
+from gateway.sharing import group_id, share, share_tree
 from gateway.spool import Queue, SpoolJob, fsync_dir, write_durably
 from gateway.stop_signal import StopSignal
 
@@ -31,6 +32,7 @@ class UploadWorker(ScanWaiting):
         data = settings.serve.data_path
         self.quarantine, self.results, self.lgwan_files = data / "quarantine", data / "results", data / "lgwan-files"
         self.sanitizer = Sanitizer(settings, defer_scans=True)
+        self.group = group_id(settings.serve.delivery_group)
 
     def close(self) -> None:
         try:
@@ -86,5 +88,8 @@ class UploadWorker(ScanWaiting):
                 (partial / index).mkdir(parents=True, exist_ok=True)
                 write_durably(partial / index / name, (outputs / output["stored"]).read_bytes())
         partial.mkdir(parents=True, exist_ok=True)
+        share_tree(partial, self.group)  # before the rename: the pickup never sees it half readable
+        for parent in [folder, *[p for p in folder.parents if p.is_relative_to(self.lgwan_files)]]:
+            share(parent, self.group)
         os.rename(partial, final)
         fsync_dir(folder)
