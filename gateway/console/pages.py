@@ -24,10 +24,20 @@ from starlette.concurrency import run_in_threadpool
 from gateway.audit import records
 from gateway.audit.records import Recorder
 from gateway.config import ServeSettings
-from gateway.console import transfers
+from gateway.console import admin, auditlog, health, transfers
 from gateway.console.sessions import Session, SessionStore
 from gateway.console.users import MAX_NAME, UserStore, open_users_database
-from gateway.console.web import client_ip, forget_cookie, https, language, render, same, set_cookie, static_files
+from gateway.console.web import (
+    ForbiddenError,
+    client_ip,
+    forget_cookie,
+    https,
+    language,
+    render,
+    same,
+    set_cookie,
+    static_files,
+)
 from gateway.intake.http_api import ApiContext, content_disposition, receive_upload
 from gateway.intake.tokens import Identity
 
@@ -42,6 +52,16 @@ class Console:
         self.sessions = SessionStore(db, side, serve.session_idle_minutes * 60.0, serve.session_max_hours * 3600.0)
         self.recorder = Recorder(context.audit, context.spool)
         self.max_upload_mb = serve.max_upload_mb
+        self.serve = serve
+
+    def require(self, request: Request, roles: tuple[str, ...]) -> Session:
+        """The page's session: to the login page without one, a 403 page for a role not in ``roles``."""
+        session = self.session(request)
+        if session is None:
+            raise _LoginNeededError
+        if session.role not in roles:
+            raise ForbiddenError(session)
+        return session
 
     def cookie(self, request: Request) -> str:
         """The session cookie's name: one per side (both listeners may share a host name)."""
@@ -145,6 +165,11 @@ def mount(app: FastAPI, context: ApiContext, serve: ServeSettings, *, uploads: b
     def login_needed(request: Request, exc: Exception) -> Response:
         return _to_login()
 
+    @app.exception_handler(ForbiddenError)
+    def forbidden(request: Request, exc: Exception) -> Response:
+        session = exc.session if isinstance(exc, ForbiddenError) else None
+        return render(request, "forbidden.html", status=403, session=session, side=console.side)
+
     @app.get("/console/api/transfers/{transfer_id}", include_in_schema=False)
     def transfer_view(transfer_id: str, request: Request) -> dict[str, Any]:
         session = api_session(request)
@@ -166,6 +191,10 @@ def mount(app: FastAPI, context: ApiContext, serve: ServeSettings, *, uploads: b
                 raise HTTPException(403, "this account may not upload")
             return {"id": await receive_upload(context, request, Identity(session.name, session.role))}
     else:
+        auditlog.mount(app, console)
+        health.mount(app, console)
+        admin.mount(app, console)
+
         @app.get("/console/receive", include_in_schema=False)
         def receive_page(request: Request) -> Response:
             session = page_session(request)

@@ -103,6 +103,13 @@ class UserStore:
             raise AccountError(f"no enabled user named {name}")
         self.db.execute("DELETE FROM console_sessions WHERE name = ?", (name,))
 
+    def set_role(self, name: str, role: str) -> None:
+        """Another role for an account (its sessions read the role at every request: at once)."""
+        if role not in ROLES:
+            raise AccountError(f"role must be one of {', '.join(ROLES)}")
+        if not self.db.execute("UPDATE console_users SET role = ? WHERE name = ?", (role, check_name(name))):
+            raise AccountError(f"no user named {name}")
+
     def authenticate(self, name: str, password: str) -> Identity | None:
         """The account, when the name is known and enabled and the password is its own. Always
         costs one Argon2 verification, whatever is wrong."""

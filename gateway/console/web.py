@@ -75,6 +75,19 @@ def static_files(app: FastAPI) -> None:
     app.add_middleware(SecurityHeaders)
 
 
+class ForbiddenError(Exception):
+    """A page the session's role may not see: answered with a 403 page (``gateway/console/pages.py``)."""
+
+    def __init__(self, session: Any) -> None:
+        super().__init__("forbidden")
+        self.session = session
+
+
+def form_checked(form: Any, csrf: str) -> bool:
+    """Whether a posted form carries the session's CSRF token."""
+    return same(str(form.get("csrf") or ""), csrf)
+
+
 def https(request: Request) -> bool:
     return request.url.scheme == "https"
 
