@@ -201,7 +201,8 @@ def test_clamd_killed_while_mail_flows_nothing_passes_unscanned_nothing_is_lost(
     arrives with that archive still in it, or without the signature named, was not scanned."""
     sink, port = lgwan
     daemon = start_clamd(tmp_path / "clamd")
-    service = start(tmp_path, port, daemon.socket_path)  # on_too_large = "block"
+    service = start(tmp_path, port, daemon.socket_path,  # on_too_large = "block"
+                    clamd_stream_max_mb=STREAM_MAX // (1024 * 1024))  # = the test clamd's StreamMaxLength
     ids = [f"<flow-{n}@example.co.jp>" for n in range(8)]
     try:
         relay(service, mail("大きな表です。\n", [("大きな表.csv", big_table())], "<large@example.co.jp>"))
@@ -236,7 +237,7 @@ def test_clamd_killed_while_mail_flows_nothing_passes_unscanned_nothing_is_lost(
         assert sum(MARKER_FOUND in line for line in text_of(raw).splitlines()) == 2  # named, Japanese and English
     assert MARKER not in b"".join(sink.messages)
     assert "大きな表.csv" not in b"".join(flow).decode("utf-8", "replace")
-    assert "StreamMaxLength" in text_of(notice)  # the notice of the stopped mail says why
+    assert "stream limit" in text_of(notice)  # the notice of the stopped mail says why
     records = list(AuditLog(tmp_path / "data" / "audit.sqlite3").records())
     assert [r.get("reason_code") for r in records if r["event"] == "blocked" and r["key"] == "outcome"] == [
         "scan_too_large"]

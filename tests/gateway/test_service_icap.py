@@ -9,8 +9,10 @@ import email
 import email.policy
 import io
 import json
+import shutil
 import time
 import zipfile
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -52,11 +54,14 @@ def three_deep() -> bytes:
 
 
 @pytest.fixture
-def own_cicap(clamd: Clamd, tmp_path: Path) -> Cicap:
-    """A c-icap of this test's own (the test stops it), over the session's clamd."""
-    if icap_module_dir() is None:
-        pytest.skip("c-icap's virus_scan module is not installed (scripts/setup.sh installs it)")
-    return start_cicap(tmp_path / "cicap", clamd.socket_path)
+def own_cicap(clamd: Clamd, tmp_path: Path) -> Iterator[Cicap]:
+    """A c-icap of this test's own (the test stops it, and stops the one it starts again), over the
+    session's clamd."""
+    if not (shutil.which("c-icap") or Path("/usr/bin/c-icap").exists()) or icap_module_dir() is None:
+        pytest.skip("c-icap or its virus_scan module is not installed (scripts/setup.sh installs them)")
+    server = start_cicap(tmp_path / "cicap", clamd.socket_path)
+    yield server
+    stop(server.proc)
 
 
 @pytest.mark.parametrize("engines", ["icap", "clamd,icap"])
