@@ -218,6 +218,8 @@ def test_clamd_killed_while_mail_flows_nothing_passes_unscanned_nothing_is_lost(
         log = AuditLog(tmp_path / "data" / "audit.sqlite3")
         wait_for(lambda: any(r["event"] == "deferred" for r in log.records()), 30)
         sender.join(60)
+        sizes = service.spool.queue_sizes
+        wait_for(lambda: sizes()["outbox"] + sizes()["sending"] + sizes()["deferred"] == 0, 30)  # sanitised ones out
         during = len(sink.messages)
         time.sleep(1.5)  # three retry intervals: nothing more goes out
         assert len(sink.messages) == during < 1 + len(ids) and service.spool.queue_sizes()["corrupt"] == 0
