@@ -236,7 +236,9 @@ class Search:
         term = _hash_term(self.sha256) if self.sha256 else ""
         if term and len(term) == 66:
             found.append(term)
-        return found
+        # likely the rarest first (a whole hash, an address, a code, a whole domain last): of terms that all
+        # match many transfers, the first one drives the search
+        return sorted(found, key=lambda t: (t[0] != "h", t[2:3] == "@", t[0] in "cf"))
 
 
 def _hash_term(value: str) -> str:
