@@ -327,12 +327,13 @@ class Searcher:
         if wanted.channel:
             where.append("t.channel = ?")
             params.append(wanted.channel)
-        for term in exact:
-            where.append("EXISTS (SELECT 1 FROM transfer_terms y WHERE y.transfer_id = t.transfer_id AND y.term = ?)")
+        for term in exact:  # (OFFSET 0: PostgreSQL checks it per row found instead of joining every row of the term)
+            where.append("EXISTS (SELECT 1 FROM transfer_terms y WHERE y.transfer_id = t.transfer_id AND y.term = ? "
+                         "LIMIT 1 OFFSET 0)")
             params.append(term)
         if prefix:
             where.append("EXISTS (SELECT 1 FROM transfer_terms y WHERE y.transfer_id = t.transfer_id "
-                         "AND y.term >= ? AND y.term < ?)")
+                         "AND y.term >= ? AND y.term < ? LIMIT 1 OFFSET 0)")
             params += [prefix, prefix + "g"]
         if wanted.name:
             where.append("t.names LIKE ? ESCAPE '\\'")
