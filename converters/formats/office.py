@@ -82,10 +82,11 @@ def analyse(src: Path, mime: str) -> list[Finding]:
 
 
 # what msoffcrypto-tool raises on malformed encryption information besides its own exceptions: the
-# agile header is XML read by minidom (ExpatError, IndexError for a missing element), the standard
+# agile header is XML read by minidom (ExpatError, IndexError for a missing element, LookupError
+# for an encoding its declaration names that Python does not know, such as "UTF-4"), the standard
 # one is unpacked with struct; ValueError covers bad numbers and base64, KeyError unknown
 # algorithms; olefile's damaged-stream errors are OSErrors without an errno
-MALFORMED = (msoffcrypto.exceptions.ParseError, ExpatError, struct.error, IndexError, KeyError, ValueError,
+MALFORMED = (msoffcrypto.exceptions.ParseError, ExpatError, struct.error, IndexError, LookupError, ValueError,
              AssertionError)
 DAMAGED_HEADER = "the document's encryption information is damaged or of an unknown kind"
 

@@ -14,6 +14,8 @@ back, or one in which the walk still finds something to remove, is blocked as co
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -61,8 +63,28 @@ EXECUTABLE = re.compile(rb"This program cannot be run in DOS mode|\x7fELF[\x01\x
 TRAILER_KEYS = frozenset({"/Root"})  # /Size, /ID and the cross-reference keys are written by qpdf
 
 
+# A predictor row wider than this is no image or table anyone made (30,000 pixels x 4 channels x
+# 2 bytes is 240,000): qpdf allocates the row before it reads a byte, so a 3 KB file declaring
+# /Columns 2147483648 on its cross-reference stream costs gigabytes and half a minute at open.
+MAX_PREDICTOR_COLUMNS = 1 << 20
+PREDICTOR_COLUMNS = re.compile(rb"/Columns\s*([0-9]{1,30})")
+
+
+def _absurd_predictor(src: Path) -> int | None:
+    """The first /Columns in the file's bytes that is out of all reason, or None."""
+    with src.open("rb") as handle, contextlib.suppress(ValueError), \
+            mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:  # ValueError: an empty file
+        for found in PREDICTOR_COLUMNS.finditer(data):
+            if int(found.group(1)) > MAX_PREDICTOR_COLUMNS:
+                return int(found.group(1))
+    return None
+
+
 def open_pdf(src: Path) -> pikepdf.Pdf:
     """Open a PDF that needs no user password; raise a ConverterError otherwise."""
+    columns = _absurd_predictor(src)
+    if columns is not None:
+        raise CorruptFile(f"the PDF declares a predictor row of {columns} bytes, which no real file has")
     try:
         return pikepdf.open(src, password="")
     except pikepdf.PasswordError as exc:

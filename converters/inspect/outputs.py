@@ -83,9 +83,18 @@ def _pdf_objects(pdf: Any) -> Iterator[Any]:
             stack.extend(v for v in obj if isinstance(v, pikepdf.Object) and not v.is_indirect)
 
 
+COLUMNS = re.compile(rb"/Columns\s*(\d+)")
+WIDEST_ROW = 1_000_000  # bytes of one predictor row; qpdf allocates it before reading (gigabytes for a 3 KB file)
+
+
 def check_pdf(path: Path, verdict: Verdict) -> None:
     import pikepdf
 
+    with path.open("rb") as handle:
+        raw = handle.read()
+    if any(len(found.group(1)) > 7 or int(found.group(1)) > WIDEST_ROW for found in COLUMNS.finditer(raw)):
+        verdict.problems.append("pdf_unreadable: a predictor row beyond all reason")
+        return
     try:
         pdf = pikepdf.open(path)
     except (pikepdf.PdfError, pikepdf.PasswordError, OSError, ValueError) as exc:

@@ -100,8 +100,8 @@ def neutralise_fields(root: etree._Element, part: str, note: Note) -> None:
         if not field_allowed(instruction):
             _report(instruction, part, note)
             unwrap_element(simple)
-    if next(root.iter(_FLD_CHAR), None) is None:
-        return  # no complex field in this part
+    if next(root.iter(_FLD_CHAR, *_INSTR), None) is None:
+        return  # no complex field in this part, and no instruction text standing alone
     stack: list[_Field] = []
     for element, branch in _run_contents(root):
         kind = element.get(f"{{{W_NS}}}fldCharType", "") if element.tag == _FLD_CHAR else ""

@@ -590,3 +590,22 @@ def test_a_package_hidden_in_a_vml_shapes_gfxdata_is_not_kept(tmp_path: Path) ->
     with zipfile.ZipFile(output) as package:
         written = package.read("word/document.xml").decode()
     assert "gfxdata" not in written and "UEsDB" not in written and "v:shape" in written and "残す" in written
+
+
+def test_instruction_text_standing_alone_in_a_part_without_fields_is_removed() -> None:
+    """A stray w:instrText (no fldChar anywhere in the part, e.g. in fontTable.xml, inside a
+    markup-compatibility Choice) is never a field Word runs, and is not kept either (found by fuzzing)."""
+    from lxml import etree
+
+    from converters.formats.ooxml.fields import neutralise_fields
+
+    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    mc = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+    root = etree.fromstring(
+        f'<w:fonts xmlns:w="{w}" xmlns:mc="{mc}"><w:font w:name="Calibri"><mc:AlternateContent>'
+        '<mc:Choice Requires="w14"><w:r><w:instrText>DDE</w:instrText></w:r></mc:Choice>'
+        '<mc:Fallback><w:r><w:instrText>DATE</w:instrText></w:r></mc:Fallback></mc:AlternateContent></w:font></w:fonts>')
+    notes: list[tuple[str, str]] = []
+    neutralise_fields(root, "word/fontTable.xml", lambda code, detail: notes.append((code, detail)))
+    assert not list(root.iter(f"{{{w}}}instrText"))
+    assert [code for code, _ in notes] == ["field_removed", "field_removed"]

@@ -284,3 +284,16 @@ def test_a_rebuild_that_cannot_be_read_back_is_blocked(tmp_path: Path, monkeypat
     assert (report.outcome, report.reason_code, report.outputs) == ("blocked", "corrupt_file", [])
     assert report.reason and "read back" in report.reason
     assert list((tmp_path / "out").glob("*.pdf")) == []
+
+
+def test_an_absurd_predictor_row_is_refused_before_the_pdf_is_opened(tmp_path: Path) -> None:
+    """/Columns 2147483648 on a cross-reference stream made qpdf allocate gigabytes for a 3 KB
+    file (found by fuzzing): the converter refuses it as corrupt, the inspector as unreadable."""
+    from converters.inspect.outputs import Verdict, check_pdf
+
+    source = Path(__file__).resolve().parents[2] / "fuzz" / "regressions" / "6bcc7e51a7d5-inspect.bin"
+    report = run_engine(source, tmp_path / "out", name="文書.pdf")
+    assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file") and "predictor" in (report.reason or "")
+    verdict = Verdict(path="文書.pdf", type="application/pdf")
+    check_pdf(source, verdict)
+    assert verdict.problems == ["pdf_unreadable: a predictor row beyond all reason"]
