@@ -32,7 +32,7 @@ from lxml import etree
 
 from converters.base import Conversion, Converter, ConvertRequest, Finding, Output
 from converters.errors import CorruptFile, DecompressionBomb, PasswordProtected, TooManyMembers
-from converters.formats.odf_allowlist import keep_known
+from converters.formats.odf_allowlist import detach, keep_known
 from converters.formats.odf_manifest import check_manifest, empty_manifest, listed, write_manifest, write_rdf
 from converters.formats.odf_parts import (
     MANIFEST,
@@ -194,20 +194,6 @@ def _unwrap(element: etree._Element) -> None:
     parent.remove(element)
 
 
-def _detach(element: etree._Element) -> None:
-    """Remove ``element`` and what it holds; the text after it stays."""
-    parent = element.getparent()
-    if parent is None:
-        return
-    if element.tail:
-        previous = element.getprevious()
-        if previous is not None:
-            previous.tail = (previous.tail or "") + element.tail
-        else:
-            parent.text = (parent.text or "") + element.tail
-    parent.remove(element)
-
-
 def _scrub_reference(element: etree._Element, href: str, findings: dict[tuple[str, str], None], part: str,
                      missing: frozenset[str]) -> bool:
     """Apply the link or package-reference allowlist to one ``xlink:href``; True when something changed.
@@ -220,13 +206,13 @@ def _scrub_reference(element: etree._Element, href: str, findings: dict[tuple[st
             if tag in REFERENCE_ONLY:
                 del element.attrib[HREF]
             else:
-                _detach(element)
+                detach(element)
             return True
         findings[("external_link_removed", f"{part}: {href[:80]}")] = None
         if tag in REFERENCE_ONLY:
             del element.attrib[HREF]
         else:
-            _detach(element)
+            detach(element)
         return True
     if href == "":
         return False  # an empty reference is the document itself (Word's templates leave one)
@@ -241,7 +227,7 @@ def _scrub_reference(element: etree._Element, href: str, findings: dict[tuple[st
     if tag in LINKS:
         _unwrap(element)  # the link becomes its visible text (or its shapes)
     elif tag in NOTHING_WITHOUT_LINK:
-        _detach(element)
+        detach(element)
     else:
         del element.attrib[HREF]
     return True
@@ -252,11 +238,11 @@ def _remove_formula(element: etree._Element, attribute: str) -> None:
     if what == "attribute":
         del element.attrib[attribute]
     elif what == "element":
-        _detach(element)
+        detach(element)
     else:
         parent = element.getparent()
         if parent is not None:
-            _detach(parent)
+            detach(parent)
 
 
 def scrub_xml(root: etree._Element, findings: dict[tuple[str, str], None], part: str,
@@ -272,7 +258,7 @@ def scrub_xml(root: etree._Element, findings: dict[tuple[str, str], None], part:
         if tag in REMOVED:
             findings[(REMOVED[tag], f"{part}: {etree.QName(element).localname}")] = None
             if element.getparent() is not None:
-                _detach(element)
+                detach(element)
                 changed = True
             continue
         if tag in UNWRAPPED:

@@ -49,7 +49,7 @@ def _known_attribute(name: str) -> bool:
     return name in KNOWN_ATTRIBUTES if namespace in ATTRIBUTES else namespace in WHOLE_NAMESPACES
 
 
-def _detach(element: etree._Element) -> None:
+def detach(element: etree._Element) -> None:
     """Remove ``element`` and what it holds; the text after it stays."""
     parent = element.getparent()
     if parent is None:
@@ -84,7 +84,7 @@ def keep_known(root: etree._Element, findings: dict[tuple[str, str], None], part
         name = etree.QName(element)
         detail = f"{part}: element {name.localname[:40]} of {(name.namespace or '')[:80]}"
         findings[("unknown_markup_removed", detail)] = None
-        _detach(element)
+        detach(element)
         changed = True
     if unknown_attributes:
         for element in root.iter():
