@@ -138,6 +138,8 @@ def _qname(name: str) -> str:
 
 
 REMOVED = {_qname(k): v for k, v in REMOVED_ELEMENTS.items()}
+CHART = f"{{{CANONICAL_PREFIXES['chart']}}}chart"
+CHART_DATA_SOURCES = frozenset({".", ".."})  # the chart's own object, or the document it is embedded in
 UNWRAPPED = {_qname(k): v for k, v in UNWRAPPED_ELEMENTS.items()}
 HREF = _qname("xlink:href")
 # elements a person follows: an unsafe target unwraps them (their text and shapes stay)
@@ -216,6 +218,12 @@ def _scrub_reference(element: etree._Element, href: str, findings: dict[tuple[st
         return True
     if href == "":
         return False  # an empty reference is the document itself (Word's templates leave one)
+    if tag == CHART:  # a chart's data source: only the document that holds it (LibreOffice writes "." or "..")
+        if href in CHART_DATA_SOURCES:
+            return False
+        findings[("external_link_removed", f"{part}: {href.strip()[:80]}")] = None
+        del element.attrib[HREF]
+        return True
     clean = allowed_link(href)
     if clean is not None and not SCRIPT_LINK.match(clean):
         if clean != href:

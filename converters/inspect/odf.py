@@ -40,6 +40,7 @@ _NS = {
     "meta": "urn:oasis:names:tc:opendocument:xmlns:meta:1.0",
     "presentation": "urn:oasis:names:tc:opendocument:xmlns:presentation:1.0",
     "calcext": "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0",
+    "chart": "urn:oasis:names:tc:opendocument:xmlns:chart:1.0",
 }
 
 
@@ -54,6 +55,7 @@ def _names(*names: str) -> frozenset[str]:
 LOADED_WITH_DOCUMENT = _names("draw:image", "draw:object", "draw:object-ole", "draw:fill-image",
                               "style:background-image", "svg:font-face-uri", "presentation:sound",
                               "text:list-level-style-image", "svg:definition-src")
+CHART = _names("chart:chart")
 FORBIDDEN = _names("text:script", "table:error-macro", "table:database-source-sql", "table:database-source-table",
                    "table:database-source-query", "table:source-service", "meta:auto-reload",
                    "text:alphabetical-index-auto-mark-file")
@@ -166,6 +168,9 @@ def odf_xml_problems(name: str, source: IO[bytes]) -> list[str]:
                 if tag in LOADED_WITH_DOCUMENT:
                     if not package_part(href):
                         problems.append(f"reference outside the package in {name}: {href[:60]!r}")
+                elif tag in CHART:  # a chart's data source: the document holding it, never anything else
+                    if href not in (".", ".."):
+                        problems.append(f"chart data from outside the document in {name}: {href[:60]!r}")
                 elif not safe_link(href):
                     problems.append(f"unsafe link in {name}: {href[:60]!r}")
             for attribute in FORMULA_ATTRIBUTES.intersection(element.keys()):

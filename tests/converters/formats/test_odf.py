@@ -696,3 +696,28 @@ def test_a_package_without_a_manifest_gets_one_listing_its_parts(tmp_path: Path)
     with zipfile.ZipFile(output) as package:
         assert_manifest_lists_exactly_the_parts(package)
         assert "/" in manifest_paths(package)
+
+
+@pytest.mark.parametrize(("href", "kept"), [(".", True), ("..", True), ("../other.ods", False),
+                                            ("file:///C:/data.ods", False), ("http://example.com/d.ods", False)])
+def test_a_chart_keeps_its_own_data_source_and_nothing_else(href: str, kept: bool) -> None:
+    """LibreOffice writes chart:chart xlink:href="." (or "..": the document the chart is embedded
+    in); cutting it made every Calc chart lose its cells. Any other target is still removed, and
+    the inspector reads it the same way (on its own)."""
+    from lxml import etree
+
+    from converters.formats.odf import scrub_xml
+    from converters.inspect.odf import odf_xml_problems
+
+    chart = ("urn:oasis:names:tc:opendocument:xmlns:chart:1.0", "http://www.w3.org/1999/xlink")
+    content = (f'<office:document-content {XMLNS} xmlns:chart="{chart[0]}" '
+               f'office:version="1.3"><office:body><office:chart><chart:chart xlink:href="{html.escape(href)}" '
+               'chart:class="chart:bar"/></office:chart></office:body></office:document-content>').encode()
+    root = etree.fromstring(content)
+    findings: dict[tuple[str, str], None] = {}
+    scrub_xml(root, findings, "Object 1/content.xml")
+    written = root.find(f".//{{{chart[0]}}}chart")
+    assert (written is not None and written.get(f"{{{chart[1]}}}href") == href) is kept
+    assert bool(findings) is not kept
+    problems = odf_xml_problems("Object 1/content.xml", io.BytesIO(content))
+    assert (not [p for p in problems if "link" in p or "chart data" in p]) is kept
