@@ -29,7 +29,7 @@ PY_DIRNAME = re.compile(r"((?:(?:os\.path\.)?dirname\(\s*)+)(?:(?:os\.path\.)?(?
 SHELL_ANCESTOR = re.compile(r"""dirname\s+"?\$(?:\{BASH_SOURCE(?:\[0\])?\}|0|BASH_SOURCE)"?\s*\)"?((?:/\.\.)*)""")
 CITED_DOCUMENT = re.compile(r"(?<![\w./-])((?:[\w.-]+/)*[A-Z][A-Z_]*\.md)\b")
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
-# a path of the tree named in docs/ (`gateway/spool.py`, `tests/gateway/`) must exist: the docs move with the code
+# a path of the tree named in docs/ (`gateway/spool/`, `tests/gateway/`) must exist: the docs move with the code
 DOCS_PATH = re.compile(r"`((?:gateway|converters|tests|samples|scripts|bench|deploy|docs)/[\w./-]*)`")
 
 

@@ -3,7 +3,7 @@
 same data directory: a change takes the job's flock first, as a worker does, so a job a worker
 holds is never touched ("busy, try again", exit 4). Every change is an audit record in the
 transfer's own timeline (event ``operator``, the account behind sudo) and a log line; the queue
-operations themselves are in ``gateway/spool.py``.
+operations themselves are in ``gateway/spool/operator.py``.
 
 ``retry`` makes a deferred mail due now (it goes to ``outbox``, so the delivery worker takes it
 within a poll) and puts a ``corrupt`` job back where it can be processed again: a sanitised mail
