@@ -91,6 +91,7 @@ def test_auditor_uploader_and_admin_on_the_operators_pages(gateway: Gateway, bro
     wait_for(lambda: browser.find_element(By.TAG_NAME, "h1").text == "転送ログ", what="the log page")
     browser.find_element(By.ID, "sha256").send_keys(hashlib.sha256(program).hexdigest())
     browser.find_element(By.ID, "search").click()
+    wait_for(lambda: "sha256=" in browser.current_url, what="the search sent")  # (the page before has rows too)
     rows = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#results tbody tr"), what="the result")
     assert [row.get_attribute("data-id") for row in rows] == [transfer]
     assert "GW-" in rows[0].text and "staff-a" in rows[0].text
