@@ -146,11 +146,12 @@ def fill(log: AuditLog, synthetic: Synthetic, write: Callable[[str, list[tuple[A
                                    str(row.get("outcome") or ""), index.names(row),
                                    json.dumps(row, ensure_ascii=False, separators=(",", ":"))))
         batch["transfer_terms"] += [(transfer_id, term, row["received_time"]) for term in index.terms(row, bodies)]
-        if synthetic.random.random() < 0.001:
+        digests = [h for b in bodies for h in index.hashes_of(b)]
+        if digests and synthetic.random.random() < 0.001:
             samples["sender"].append(str(row.get("sender") or row.get("user")))
             samples["domain"].append("@" + str(row.get("sender") or "x@corp1.example.co.jp").rsplit("@", 1)[1])
             samples["recipient"].append(str((row.get("recipients") or ["staff1@city.example.lg.jp"])[0]))
-            samples["sha256"].append(synthetic.random.choice([h for b in bodies for h in index.hashes_of(b)]))
+            samples["sha256"].append(synthetic.random.choice(digests))
             if row.get("parts"):
                 samples["name"].append(str(row["parts"][0]["name"]).rsplit(".", 1)[0])
         count += 1
