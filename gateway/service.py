@@ -49,6 +49,7 @@ PR_SET_PDEATHSIG = 1
 SUPERVISE_SECONDS = 1.0
 STOP_GRACE_SECONDS = 30.0  # on stop, workers get the sandbox's timeout plus this to finish their jobs
 PURGE_SECONDS = 3600.0
+INDEX_BATCH = 200  # records the search index takes in per transaction
 HTTP_START_SECONDS = 30.0
 
 
@@ -222,6 +223,8 @@ class Service:
                 self.supervise()
                 self.recorder.settle_orphans()  # records a worker that died mid-commit left in corrupt or done
                 self.recorder.write_postponed()
+                while self.audit.catch_up(INDEX_BATCH) == INDEX_BATCH:  # the search index follows the log, off the
+                    pass  # workers' path, in short transactions so that no append waits long for the lock
                 if time.monotonic() >= next_purge:
                     next_purge = time.monotonic() + PURGE_SECONDS
                     self.purge()

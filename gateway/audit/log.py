@@ -30,6 +30,7 @@ from gateway.audit.databases import open_database
 from gateway.errors import AuditKeyMismatch
 
 GENESIS = "0" * 64
+CATCH_UP_BATCH = 5000  # records the search index takes in at a time (gateway/audit/index.py)
 EVENTS = frozenset({"received", "sanitized", "blocked", "delivered", "deferred", "failed", "released", "purged",
                     "access", "operator"})  # access: an API token created or revoked; operator: `gateway queue`
 FIELDS = ("seq", "transfer_id", "time", "event", "channel", "client_ip", "user", "sender", "recipients", "subject",
@@ -119,16 +120,12 @@ class AuditLog:
             raise ValueError(f"unknown audit fields {sorted(unknown)}")
         try:
             with self.db.writing():
-                seq = self._append_locked(event, transfer_id, fields)
-                self._indexed([(seq, transfer_id)])
-                return seq
+                return self._append_locked(event, transfer_id, fields)
         except Exception as exc:
             if not self.db.connection_lost(exc):
                 raise
         with self.db.writing():  # once more, on a fresh connection: the server had dropped the old one
-            seq = self._append_locked(event, transfer_id, fields)
-            self._indexed([(seq, transfer_id)])
-            return seq
+            return self._append_locked(event, transfer_id, fields)
 
     def append_all(self, records: list[tuple[str, str, dict[str, Any]]]) -> None:
         """Record several state changes (event, transfer id, fields) in one transaction: all or none."""
@@ -141,8 +138,8 @@ class AuditLog:
         for attempt in (1, 2):
             try:
                 with self.db.writing():
-                    self._indexed([(self._append_locked(event, transfer_id, fields), transfer_id)
-                                   for event, transfer_id, fields in records])
+                    for event, transfer_id, fields in records:
+                        self._append_locked(event, transfer_id, fields)
                 return
             except Exception as exc:
                 if attempt == 2 or not self.db.connection_lost(exc):
@@ -167,17 +164,23 @@ class AuditLog:
                 break
         return found
 
-    def _indexed(self, added: list[tuple[int, str]]) -> None:
-        """The search index told of records just appended, in their transaction (built first if it
-        never was: a log from before the index)."""
-        if not self._index_current and not search_index.is_current(self.db):
-            self.index.rebuild()
-        else:
-            self.index.appended(added)
-        self._index_current = True
+    def catch_up(self, batch: int = CATCH_UP_BATCH) -> int:
+        """Index the records appended since the index last looked, in a short transaction of its
+        own (built whole first if this log never had an index); how many records. The service calls
+        it every second and every search calls it first, so appends never wait for the index."""
+        if not self.index_current():
+            self.reindex()
+            return 0
+        with self.db.writing():
+            last = int(self.db.query("SELECT COALESCE(MAX(seq), 0) FROM audit_map")[0][0])
+            rows = self.db.query("SELECT seq, record FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", (last, batch))
+            added = [(int(seq), str(json.loads(record)["transfer_id"])) for seq, record in rows]
+            if added:
+                self.index.appended(added)
+        return len(added)
 
     def index_current(self) -> bool:
-        """Whether the search index was built; once it was, every append keeps it current."""
+        """Whether the search index was built (``catch_up`` keeps it current from then on)."""
         if not self._index_current:
             self._index_current = search_index.is_current(self.db)
         return self._index_current
@@ -190,9 +193,9 @@ class AuditLog:
         return count
 
     def searcher(self) -> search_index.Searcher:
-        """Searches over the index (built first if this log never had one)."""
-        if not self.index_current():
-            self.reindex()
+        """Searches over the index, brought up to the newest record first."""
+        while self.catch_up() >= CATCH_UP_BATCH:
+            pass
         return search_index.Searcher(self.db)
 
     def transfer(self, transfer_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -275,6 +278,7 @@ class AuditLog:
     def timeline(self, transfer_id: str) -> list[dict[str, Any]]:
         """Every record of one transfer, in the order they were written (through the index once it is built)."""
         if self.index_current():
+            self.catch_up()
             return self.index.records(transfer_id)
         wanted = json.dumps(transfer_id, ensure_ascii=False)
         rows = self.db.query("SELECT record, prev_hash, hash FROM audit WHERE record LIKE ? ORDER BY seq",
@@ -326,8 +330,7 @@ class AuditLog:
                 self.db.execute("DELETE FROM audit WHERE seq <= ?", (last_seq,))
                 if self.index_current():
                     self.index.purged(last_seq)
-                seq = self._append_locked("purged", "retention", {"detail": f"anchor {last_seq} {last_hash}"})
-                self._indexed([(seq, "retention")])
+                self._append_locked("purged", "retention", {"detail": f"anchor {last_seq} {last_hash}"})
         return len(doomed)
 
 
