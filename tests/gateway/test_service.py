@@ -212,6 +212,8 @@ def test_retention_purges_old_originals_and_audit_records(samples: Path, tmp_pat
         relay(service, (samples / "mail-gmail-alternative.eml").read_bytes())
         lgwan = tmp_path / "data" / "lgwan"
         wait_for(lambda: lgwan.exists() and any(lgwan.iterdir()))
+        # the delivered record follows the file (marker, record, then the job goes): wait for it too
+        wait_for(lambda: any(r["event"] == "delivered" for r in service.audit.records()))
         assert service.purge() == (0, 0)
         originals, purged = service.purge(now=time.time() + 400 * 86400)
         assert originals == 1 and purged >= 3
