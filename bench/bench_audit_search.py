@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gateway.audit import index, records
 from gateway.audit.index import Search
-from gateway.audit.log import AuditLog, complete, merge, record_hash
+from gateway.audit.log import AuditLog, record_hash
+from gateway.audit.rows import complete, merge
 
 REASONS = ["executable", "script", "macro_blocked", "password_protected", "encrypted_archive", "malware",
            "unknown_type", "corrupt_file"]

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from gateway.audit import records
-from gateway.audit.log import AuditLog, export
+from gateway.audit.log import AuditLog
 from gateway.audit.records import Recorder
+from gateway.audit.rows import export
 from gateway.config import load_settings
 
 AUDIT_FILE = "audit.sqlite3"

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway.audit.index import Search
-from gateway.audit.log import csv_text
+from gateway.audit.rows import csv_text
 from gateway.console.transfers import JST, REVIEWERS
 from gateway.console.web import language, render
 from gateway.messages import finding_text, reason_text

@@ -14,8 +14,9 @@ import pytest
 
 from gateway.audit import records
 from gateway.audit.index import Search
-from gateway.audit.log import AuditLog, complete, merge
+from gateway.audit.log import AuditLog
 from gateway.audit.records import Recorder
+from gateway.audit.rows import complete, merge
 from tests.gateway.audit.test_postgres import database, server  # noqa: F401 (the fixtures)
 
 EXE, PDF, OUT, ZIP_MEMBER = "e1" * 32, "bd" * 32, "0f" * 32, "77" * 32

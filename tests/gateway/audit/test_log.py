@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit.log import AuditLog, export
+from gateway.audit.log import AuditLog
+from gateway.audit.rows import export
 
 
 @pytest.fixture

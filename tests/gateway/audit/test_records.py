@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from gateway.audit import records
-from gateway.audit.log import AuditLog, export
+from gateway.audit.log import AuditLog
 from gateway.audit.records import Recorder
+from gateway.audit.rows import export
 from gateway.cli.audit import record_mail
 from gateway.spool import INTENTS, Spool
 

@@ -22,8 +22,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from gateway.audit import records
-from gateway.audit.log import AuditLog, export
+from gateway.audit.log import AuditLog
 from gateway.audit.records import Recorder
+from gateway.audit.rows import export
 from gateway.cli.main import main
 from gateway.spool import Spool
 from tests.gateway.test_service import Sink, free_port, relay, start_service, wait_for

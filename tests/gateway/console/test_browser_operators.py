@@ -22,8 +22,9 @@ import httpx
 import pytest
 
 from gateway.audit import records
-from gateway.audit.log import EXPORT_COLUMNS, AuditLog
+from gateway.audit.log import AuditLog
 from gateway.audit.records import Recorder
+from gateway.audit.rows import EXPORT_COLUMNS
 from gateway.console.users import UserStore
 from tests.gateway.console.conftest import PASSWORD, Gateway, login, wait_done
 from tests.gateway.console.test_browser import browser, log_in, log_out, policy_violations, wait_for  # noqa: F401

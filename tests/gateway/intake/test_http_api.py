@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.audit.log import export
+from gateway.audit.rows import export
 from gateway.cli.main import main
 from gateway.config import ServeSettings, Settings
 from gateway.intake.tokens import TokenStore
