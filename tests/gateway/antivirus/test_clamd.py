@@ -114,8 +114,11 @@ def test_tcp_socket(clamd: Clamd) -> None:
 
 def test_over_stream_max_length_is_too_large_never_clean(clamd: Clamd) -> None:
     result = client(clamd).scan(b"\0" * (STREAM_MAX * 2))
-    assert result.verdict is Verdict.TOO_LARGE and result.reason_code == CODE_TOO_LARGE
-    assert "StreamMaxLength" in result.reason
+    # clamd answers "INSTREAM size limit exceeded", or (a few times in a hundred) closes the
+    # connection before its answer arrives: too large, or unavailable - never clean
+    assert result.verdict in (Verdict.TOO_LARGE, Verdict.UNAVAILABLE)
+    if result.verdict is Verdict.TOO_LARGE:
+        assert result.reason_code == CODE_TOO_LARGE and "StreamMaxLength" in result.reason
     # just under the limit is still scanned, to the last byte
     tail = client(clamd).scan(b"\0" * (STREAM_MAX - len(MARKER) - 1) + MARKER)
     assert tail.verdict is Verdict.INFECTED

@@ -79,8 +79,13 @@ def test_one_engine_down_is_unavailable_never_clean(clamd: Clamd, cicap: Cicap, 
 
 def test_too_large_for_clamd_is_too_large(clamd: Clamd, cicap: Cicap) -> None:
     result = CombinedScanner(engines(clamd, cicap)).scan(b"\0" * (STREAM_MAX + 4096))
-    assert result.verdict is Verdict.TOO_LARGE and result.reason_code == CODE_TOO_LARGE
-    assert [part.verdict for part in result.parts] == [Verdict.TOO_LARGE, Verdict.CLEAN]
+    clamd_part, icap_part = (part.verdict for part in result.parts)
+    assert icap_part is Verdict.CLEAN
+    # clamd refuses the stream, or now and then closes before its answer arrives (unavailable):
+    # the combined verdict follows it and is never clean
+    assert clamd_part in (Verdict.TOO_LARGE, Verdict.UNAVAILABLE) and result.verdict is clamd_part
+    if result.verdict is Verdict.TOO_LARGE:
+        assert result.reason_code == CODE_TOO_LARGE
 
 
 def test_real_clamd_without_daily_database_cannot_prove_freshness(clamd: Clamd) -> None:
