@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -50,11 +51,11 @@ def records(gateway: Gateway, event: str) -> list[dict[str, object]]:
     return [row for row in rows if row.get("event") == event]
 
 
-def state(gateway: Gateway) -> tuple[list[dict[str, object]], list[dict[str, object]], int]:
+def state(gateway: Gateway) -> tuple[list[list[object]], list[dict[str, Any]], int]:
     """What a change would change: the accounts (with their password hashes), the tokens, the access records."""
     users = UserStore.open(gateway.data)
     try:
-        accounts = [{"row": list(row)} for row in users.db.query("SELECT * FROM console_users ORDER BY name")]
+        accounts = [list(row) for row in users.db.query("SELECT * FROM console_users ORDER BY name")]
     finally:
         users.close()
     tokens = TokenStore(gateway.data / "tokens.sqlite3")
