@@ -74,6 +74,7 @@ def trailing_bytes(src: Path, detected: str) -> int:
 # dimensions"), EOFError (a frame that is not there when the frames are counted), IndexError and
 # struct.error (a GIF block cut short, read by GifImagePlugin without a length check)
 PILLOW_DAMAGE = (OSError, SyntaxError, ValueError, TypeError, EOFError, IndexError, struct.error)
+GIF_MAX_SIDE = 65535  # a GIF's canvas is 16-bit wide and high; Pillow grows it for a frame placed beyond
 
 
 def open_checked(src: Path, expected_format: str, limits_pixels: int, max_frames: int) -> Image.Image:
@@ -161,6 +162,9 @@ class ImageConverter(Converter):
                 if pixels > max_pixels or total > max_pixels * 4:
                     raise DecompressionBomb(f"frame {index + 1} of the image makes it larger than allowed "
                                             f"({image.size[0]}x{image.size[1]} pixels)")
+                if out_format == "GIF" and max(image.size) > GIF_MAX_SIDE:  # a frame placed past the canvas
+                    raise CorruptFile(f"frame {index + 1} lies outside what a GIF can hold "
+                                      f"({image.size[0]}x{image.size[1]} pixels)")
                 pages.append(_without_metadata(image.copy()))
                 durations.append(int(image.info.get("duration", 100)))
             if out_format in ("GIF", "PNG"):
@@ -170,6 +174,8 @@ class ImageConverter(Converter):
             pages[0].save(target, out_format, save_all=True, append_images=pages[1:], **options)
             return
         image.load()
+        if out_format == "GIF" and max(image.size) > GIF_MAX_SIDE:  # the frame was placed past the canvas
+            raise CorruptFile(f"the image lies outside what a GIF can hold ({image.size[0]}x{image.size[1]} pixels)")
         clean = _without_metadata(ImageOps.exif_transpose(image) if out_format == "JPEG" else image.copy())
         if out_format == "TIFF":
             options["compression"] = "tiff_deflate"

@@ -73,6 +73,16 @@ def test_a_later_frame_larger_than_allowed_is_blocked_before_it_is_decoded(tmp_p
     assert "frame 2" in (report.reason or "")
 
 
+@pytest.mark.parametrize("regression", ["0da2863fdd30-image.bin", "0bcf88a09085-image.bin"])
+def test_a_gif_frame_placed_past_a_16_bit_canvas_is_corrupt_not_a_crash(tmp_path: Path, regression: str) -> None:
+    """Pillow grows the canvas for a frame placed beyond it, past what a GIF can hold (65535):
+    writing it raised OverflowError (converter_crashed). Found by this session's final campaign."""
+    source = Path(__file__).resolve().parents[2] / "fuzz" / "regressions" / regression
+    report = run_engine(source, tmp_path, name="animated.gif")
+    assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file")
+    assert "what a GIF can hold" in (report.reason or "")
+
+
 def test_corrupt_image_is_blocked(samples: Path, tmp_path: Path) -> None:
     report = run_engine(samples / "png-corrupt.png", tmp_path)
     assert (report.outcome, report.reason_code, report.outputs) == ("blocked", "corrupt_file", [])
