@@ -102,6 +102,10 @@ class ServeSettings:
                                          "MINUTES")
     session_max_hours: int = _setting(8, "a web console session ends this long after its login, however busy",
                                       "HOURS")
+    sso_header: str = _setting("", "single sign-on: the header in which a trusted reverse proxy names the "
+                               "authenticated console user, e.g. X-Remote-User (empty: off)", "HEADER")
+    sso_proxies: str = _setting("", "single sign-on: the reverse proxies (addresses or CIDRs) whose sso_header "
+                                "is believed; from any other address it is ignored", "ADDRESS[,CIDR]")
 
     # The values components receive, derived from the declaration above (checked by validate()).
     @property
@@ -248,6 +252,26 @@ def _check_serve(serve: ServeSettings, name: Callable[[str], str]) -> None:
             raise ConfigError(f"{name('delivery_group')}: this host has no group {serve.delivery_group!r}") from None
     if serve.log_format not in LOG_FORMATS:
         raise ConfigError(f"{name('log_format')} must be text or json, not {serve.log_format!r}")
+    _check_sso(serve, name)
+
+
+def _check_sso(serve: ServeSettings, name: Callable[[str], str]) -> None:
+    """Both single sign-on settings or neither (a header believed from nowhere, or proxies with no
+    header, is a mistake); the header an HTTP token, the proxies addresses or CIDRs."""
+    from gateway.console.sso import check_header, parse_proxies
+
+    try:
+        if serve.sso_header:
+            check_header(serve.sso_header)
+    except ValueError as exc:
+        raise ConfigError(f"{name('sso_header')} {exc}") from None
+    try:
+        proxies = parse_proxies(serve.sso_proxies)
+    except ValueError as exc:
+        raise ConfigError(f"{name('sso_proxies')} {exc}") from None
+    if bool(serve.sso_header) != bool(proxies):
+        raise ConfigError(f"{name('sso_header')} and {name('sso_proxies')} are set together (single sign-on) "
+                          "or not at all")
 
 
 def with_serve_flags(settings: Settings, flags: dict[str, Any]) -> Settings:

@@ -158,6 +158,7 @@ class Service:
     def _start_http(self, listener: socket.socket, *, uploads: bool) -> tuple[Any, threading.Thread]:
         import uvicorn
 
+        from gateway.console.sso import with_peer
         from gateway.intake.http_api import ApiContext, create_app
         from gateway.intake.tokens import TokenStore
 
@@ -167,8 +168,10 @@ class Service:
                              antivirus=MalwareStage(self.settings.antivirus, timeout=STATUS_TIMEOUT,
                                                      status_ttl=READY_TTL))
         host, port = listener.getsockname()[:2]
-        config = uvicorn.Config(create_app(context, accepts_uploads=uploads, serve=self.serve), host=host, port=port,
-                                log_level="warning", access_log=False, timeout_keep_alive=5, limit_concurrency=100)
+        # the proxy headers applied by with_peer, which keeps the connection's own address first (single sign-on)
+        config = uvicorn.Config(with_peer(create_app(context, accepts_uploads=uploads, serve=self.serve)), host=host,
+                                port=port, log_level="warning", access_log=False, timeout_keep_alive=5,
+                                limit_concurrency=100, proxy_headers=False)
         server = uvicorn.Server(config)
         self.http_servers.append(server)
         return server, self._thread(lambda: server.run(sockets=[listener]), "http" if uploads else "http-lgwan")

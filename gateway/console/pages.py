@@ -26,6 +26,7 @@ from gateway.audit.records import Recorder
 from gateway.config import ServeSettings
 from gateway.console import admin, auditlog, health, transfers
 from gateway.console.sessions import Session, SessionStore
+from gateway.console.sso import SingleSignOn, peer
 from gateway.console.users import MAX_NAME, UserStore, open_users_database
 from gateway.console.web import (
     ForbiddenError,
@@ -53,6 +54,7 @@ class Console:
         self.recorder = Recorder(context.audit, context.spool)
         self.max_upload_mb = serve.max_upload_mb
         self.serve = serve
+        self.sso = SingleSignOn.of(serve.sso_header, serve.sso_proxies)
 
     def require(self, request: Request, roles: tuple[str, ...]) -> Session:
         """The page's session: to the login page without one, a 403 page for a role not in ``roles``."""
@@ -71,7 +73,13 @@ class Console:
         return f"{'__Host-' if https(request) else ''}gw-login-{self.side}"
 
     def session(self, request: Request) -> Session | None:
-        return self.sessions.lookup(request.cookies.get(self.cookie(request), ""))
+        """The request's live session; none when a trusted proxy now vouches for someone else (the
+        person at the browser changed: the login page signs the new one in)."""
+        session = self.sessions.lookup(request.cookies.get(self.cookie(request), ""))
+        vouched = self.sso.user(request)
+        if session is not None and vouched is not None and vouched != session.name:
+            return None
+        return session
 
     def audit(self, user: str, request: Request, subject: str, **extra: Any) -> None:
         self.recorder.write(records.web_access(user, client_ip(request), subject, **extra))
@@ -97,6 +105,9 @@ def mount(app: FastAPI, context: ApiContext, serve: ServeSettings, *, uploads: b
     def login_page(request: Request) -> Response:
         if console.session(request) is not None:
             return RedirectResponse(console.home(), status_code=303)
+        vouched = console.sso.user(request, report=True)
+        if vouched is not None:
+            return _single_sign_on(request, console, vouched)
         return _login_form(request, console)
 
     @app.post("/console/login", include_in_schema=False)
@@ -221,6 +232,27 @@ def mount(app: FastAPI, context: ApiContext, serve: ServeSettings, *, uploads: b
 class _LoginNeededError(Exception):
     """A page asked for without a live session: answered with the way to the login page."""
 
+
+
+def _single_sign_on(request: Request, console: Console, name: str) -> Response:
+    """A login for the name a trusted proxy vouched for: a session as a password login makes (so
+    CSRF tokens and roles work unchanged), for an existing, enabled account only; an audit record
+    either way, with the proxy's address in the detail."""
+    try:
+        account = unicodedata.normalize("NFC", name)
+        role = console.users.role(account) if account and len(account) <= MAX_NAME else None
+    except ValueError:
+        role = None
+    where = f"{console.side} side, single sign-on via {peer(request)}"
+    if role is None:
+        console.audit(name[:MAX_NAME], request, "web login failed", detail=f"{where}: no enabled account")
+        return _login_form(request, console, "sso_refused", status=403)
+    session_id, _ = console.sessions.create(account, request.cookies.get(console.cookie(request)))
+    console.audit(account, request, "web login", detail=where)
+    response = RedirectResponse(console.home(), status_code=303)
+    set_cookie(request, response, console.cookie(request), session_id)
+    forget_cookie(request, response, console.login_cookie(request))
+    return response
 
 
 def _login_form(request: Request, console: Console, problem: str = "", *, status: int = 200,
