@@ -26,7 +26,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from gateway.config import Settings
 from gateway.errors import GatewayError, ReportInvalid, SandboxCrash
 from gateway.pipeline.jobs import JOB_FINAL, JOB_IN, JOB_OUT, JOB_SCRATCH, Job, create_job
 from gateway.pipeline.outputs import OutputNamer, copy_beneath, write_zip
+from gateway.pipeline.progress import Stage
 from gateway.pipeline.raster_pdf import assemble
 from gateway.pipeline.report import parse_report
 from gateway.pipeline.scan import FINDING_MALWARE, NOT_SCANNED, MalwareStage, ScanDeferred
@@ -150,7 +151,9 @@ class Sanitizer:
             self.spares.fill()
 
     def sanitize(self, src: Path, out_dir: Path, method: Method | None = None,
-                 display_name: str | None = None) -> dict[str, Any]:
+                 display_name: str | None = None, progress: Callable[[Stage], None] | None = None) -> dict[str, Any]:
+        """``progress``, when given, is told "scanning" before the malware scan of the original and
+        "disarming" once the scan let it go on, before its conversion (the uploads worker's note)."""
         started = time.monotonic()
         chosen: Method = method or self.settings.sanitize.method
         name = display_name or src.name
@@ -167,10 +170,14 @@ class Sanitizer:
                 inspector = self._start_inspector(job)
             report.sha256, report.size = _copy_hashing(src, job.input, self.settings.limits.max_input_bytes)
             job.hand_in(job.input)  # 0600, the sandbox user's
+            if progress is not None:
+                progress("scanning")
             check = self.malware.check(job.input)  # the original, before anything parses it
             if check.blocked:
                 report.findings.extend(Finding(f["code"], f["detail"]) for f in check.findings)
                 raise ConverterError(check.reason, code=check.blocked)
+            if progress is not None:
+                progress("disarming")
             if forked:
                 try:
                     report = self._convert_forked(job, name, chosen, report, held)

@@ -6,7 +6,9 @@ its audit records."""
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 
 from gateway.audit import records
 from gateway.config import Settings
+from gateway.pipeline.progress import Stage, clear_progress, write_progress
 from gateway.pipeline.quarantine import keep_original
 from gateway.pipeline.sanitize import Sanitizer
 from gateway.pipeline.scan import ScanDeferred
@@ -22,6 +25,8 @@ from gateway.sandbox.crash_report import transfer
 from gateway.sharing import group_id, share, share_tree
 from gateway.spool import Queue, SpoolJob, fsync_dir, write_durably
 from gateway.stop_signal import StopSignal
+
+log = logging.getLogger(__name__)
 
 
 class UploadWorker(ScanWaiting):
@@ -46,17 +51,22 @@ class UploadWorker(ScanWaiting):
                 self.process_upload(job)
         except ScanDeferred as exc:  # its status says "waiting_for_scan" until the engines answer
             shutil.rmtree(self.results / job.id / "outputs", ignore_errors=True)  # the files done so far
+            clear_progress(self.results / job.id)
             self.wait_for_scan(job, self.sanitizer.malware, exc.reason)
 
     def process_upload(self, job: SpoolJob) -> None:
         self.spool.discard_outgoing(job)  # records of an attempt cut short before its commit
         meta = job.envelope()
         target = self.results / job.id
+        clear_progress(target)  # a note left by an attempt cut short
+        names = meta.get("names", [])
         files = []
-        for index, name in enumerate(meta.get("names", [])):
+        for index, name in enumerate(names):
             source = job.path / "files" / str(index)
             keep_original(self.quarantine, source)
-            result = self.sanitizer.sanitize(source, target / "outputs" / str(index), display_name=str(name))
+            note = functools.partial(self.note_progress, target, file=index + 1, files=len(names))
+            result = self.sanitizer.sanitize(source, target / "outputs" / str(index), display_name=str(name),
+                                             progress=note)
             for output in result["outputs"]:
                 output["stored"] = f"{index}/{Path(output['path']).name}"
                 output["path"] = Path(output["path"]).name
@@ -67,11 +77,20 @@ class UploadWorker(ScanWaiting):
         temporary = target / "result.json.tmp"
         temporary.write_text(json.dumps({"files": files}, ensure_ascii=False), encoding="utf-8")
         os.replace(temporary, target / "result.json")
+        clear_progress(target)  # result.json says it all now
         intents = [*(records.part(job.id, index, "file", result) for index, result in enumerate(files)),
                    records.files_delivered(job.id)]
         done = self.spool.move(job, Queue.DONE, intents=[r.to_json() for r in intents], hold=True)  # the commit
         self.recorder.commit(done, intents)
         self.spool.remove(done)
+
+    @staticmethod
+    def note_progress(target: Path, stage: Stage, file: int, files: int) -> None:
+        """What the API and the console show meanwhile; a note that cannot be written changes no outcome."""
+        try:
+            write_progress(target, stage, file, files)
+        except OSError as exc:
+            log.warning("progress note not written: %s", type(exc).__name__)
 
     def deliver_files(self, transfer_id: str, destination: str, outputs: Path, files: list[dict[str, Any]]) -> None:
         """All of a transfer's outputs reach the LGWAN side together or not at all: written
