@@ -94,10 +94,23 @@ def _file(result: dict[str, Any], index: int, first_output: int, language: Langu
     }
 
 
+def _waiting_state(state: str, note: dict[str, Any] | None, index: int) -> str:
+    """A file's state before the transfer is done: while it is processing, the worker's note says
+    which file is being scanned or disarmed; the files after it are still only received (the ones
+    before it wait, disarmed, for the rest: still processing)."""
+    if state != "processing" or not note:
+        return state
+    position = index + 1
+    if position == note["file"]:
+        return str(note["stage"])
+    return "queued" if position > note["file"] else state
+
+
 def view(context: ApiContext, transfer_id: str, language: Language) -> dict[str, Any]:
     """The transfer as the pages show it: its state and, per file, its state and plain result.
     Before it is done every file has the transfer's state (queued, waiting_for_scan, processing,
-    failed); once done, its own outcome (passed, sanitized, blocked)."""
+    held, failed), the file being worked on its stage (scanning, disarming); once done, its own
+    outcome (passed, sanitized, blocked)."""
     try:
         state, result = transfer_status(context, transfer_id)
     except HTTPException:
@@ -111,8 +124,10 @@ def view(context: ApiContext, transfer_id: str, language: Language) -> dict[str,
             number += len(files[-1]["outputs"])
     else:
         envelope = _envelope(context, transfer_id) or {}
-        files = [{"index": index, "name": str(name), "state": state, "reason": "", "reason_code": "", "removed": [],
-                  "reference": "", "outputs": []} for index, name in enumerate(envelope.get("names", []))]
+        note = (result or {}).get("progress")
+        files = [{"index": index, "name": str(name), "state": _waiting_state(state, note, index), "reason": "",
+                  "reason_code": "", "removed": [], "reference": "", "outputs": []}
+                 for index, name in enumerate(envelope.get("names", []))]
     return {"id": transfer_id, "state": state, "received": arrival(transfer_id), "user": owner(context, transfer_id),
             "files": files}
 

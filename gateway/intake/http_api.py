@@ -38,6 +38,7 @@ from gateway.intake.throttle import AuthThrottle
 from gateway.intake.tokens import Identity, TokenStore
 from gateway.messages import api_error, reason_pair
 from gateway.pipeline import scan
+from gateway.pipeline.progress import read_progress
 from gateway.sandbox.crash_report import crash_count
 from gateway.spool import Queue, Spool, fsync_dir, new_job_id, write_durably
 
@@ -100,6 +101,9 @@ def transfer_status(context: ApiContext, transfer_id: str) -> tuple[str, dict[st
                     if isinstance(meta, dict) and meta.get("waiting_for_scan"):
                         return "waiting_for_scan", {"detail": "waiting for the malware scan (the antivirus engine "
                                                               "is unavailable; it is retried automatically)"}
+            if queue == Queue.WORKING:  # the worker's note: which file, being scanned or disarmed
+                note = read_progress(context.results / transfer_id)
+                return status, {"progress": note} if note else None
             return status, None
     raise HTTPException(404, api_error("no_transfer"))
 
@@ -238,6 +242,9 @@ def create_app(context: ApiContext, *, accepts_uploads: bool = True, serve: Serv
         answer = {"id": transfer_id, "status": state, "files": files}
         if result and "detail" in result:
             answer["detail"] = result["detail"]
+        if result and "progress" in result:  # processing: "stage" (scanning, disarming), "file" N of "file_count"
+            note = result["progress"]  # ("files" is already the list of results, empty until done)
+            answer.update({"stage": note["stage"], "file": note["file"], "file_count": note["files"]})
         return answer
 
     @app.get("/api/v1/transfers/{transfer_id}/files/{number}")

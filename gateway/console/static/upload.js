@@ -61,7 +61,7 @@
       }
       var answer = request.response;
       var file = answer.files[0];
-      var state = answer.state === "done" && file ? file.state : answer.state;
+      var state = file ? file.state : answer.state;  // processing: the file's stage (scanning, disarming)
       setState(row, state);
       if (answer.state === "done" && file) {
         showResult(row, file);

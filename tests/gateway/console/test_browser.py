@@ -154,8 +154,12 @@ def test_upload_watch_receive_and_stay_apart_in_a_real_browser(gateway: Gateway,
     progress = browser.execute_script("return window.__progress")
     assert any(0 < loaded < total for loaded, total in progress), progress  # a bar that moved
     assert [int(row.find_element(By.TAG_NAME, "progress").get_attribute("value")) for row in rows] == [100] * 3
-    for name in chosen:  # uploading, then received (then processing, unless it was too quick to see), then done
+    stages = ["processing", "scanning", "disarming"]  # the worker's stages, in their order (a quick one is not seen)
+    for name in chosen:  # uploading, then received, then scanning and disarming as far as seen, then done
         assert states[name][:2] == ["uploading", "queued"] and states[name][-1] in final, states
+        seen = [state for state in states[name][2:-1] if state != "queued"]
+        assert all(state in stages for state in seen), states
+        assert [stages.index(state) for state in seen] == sorted(stages.index(state) for state in seen), states
     macro, program, pdf = rows
     assert macro.get_attribute("data-state") == "sanitized"
     assert "マクロ（VBA）を取り除きました。" in macro.text and "LGWAN 接続系の「受け取り」画面" in macro.text

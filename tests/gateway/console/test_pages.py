@@ -6,8 +6,11 @@ downloads, the English switch and /docs without a CDN."""
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import os
 import re
+import shutil
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -15,6 +18,8 @@ from pathlib import Path
 import httpx
 
 from gateway.audit.log import AuditLog
+from gateway.pipeline.progress import write_progress
+from gateway.spool.basics import lock_job
 from tests.gateway.console.conftest import PASSWORD, Gateway, form_csrf, login, wait_done
 
 
@@ -218,3 +223,36 @@ def test_a_held_upload_shows_as_held_to_its_uploader(gateway: Gateway) -> None:
     page = staff.get("/console/receive").text
     assert "稟議書.docx" in page and "保留（管理者が確認しています）" in page
     assert login(gateway.lgwan, "staff-b").get(f"/console/api/transfers/{transfer}").status_code == 404
+
+
+def test_a_file_being_processed_shows_whether_it_is_scanned_or_disarmed(gateway: Gateway) -> None:
+    # an upload in the worker's hands (locked, as a worker holds it) and the worker's note on it
+    transfer = "18ed00000000000000000000000000f0"
+    job = gateway.service.spool.queue("working") / transfer
+    job.mkdir(parents=True)
+    names = ["一.docx", "二.xlsx", "三.pdf"]
+    (job / "envelope.json").write_text(json.dumps({"user": "staff-a", "names": names}), encoding="utf-8")
+    lock = lock_job(job)
+    assert lock is not None
+    folder = gateway.data / "results" / transfer
+    staff = login(gateway.internet, "staff-a")
+    try:
+        def states() -> list[str]:
+            view = staff.get(f"/console/api/transfers/{transfer}").json()
+            assert view["state"] == "processing" and [f["name"] for f in view["files"]] == names
+            return [f["state"] for f in view["files"]]
+        assert states() == ["processing"] * 3  # before the worker's first note
+        write_progress(folder, "scanning", 2, 3)
+        assert states() == ["processing", "scanning", "queued"]  # the first waits, disarmed, for the others
+        write_progress(folder, "disarming", 2, 3)
+        assert states() == ["processing", "disarming", "queued"]
+        write_progress(folder, "disarming", 3, 3)
+        assert states() == ["processing", "processing", "disarming"]
+    finally:
+        os.close(lock)
+        shutil.rmtree(job)
+    for language, scanning, disarming in (("ja", "検査中", "無害化中"), ("en", "Scanning", "Disarming")):
+        words = re.search(r'data-words="([^"]+)"', staff.get("/console/upload", params={"lang": language}).text)
+        assert words, "the upload page's words for its script"
+        catalogue = json.loads(html.unescape(words.group(1)))
+        assert (catalogue["state_scanning"], catalogue["state_disarming"]) == (scanning, disarming)

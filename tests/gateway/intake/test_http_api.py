@@ -3,6 +3,8 @@ disarmed output (never the original), health and metrics."""
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,9 @@ from gateway.cli.main import main
 from gateway.config import ServeSettings, Settings
 from gateway.intake.tokens import TokenStore
 from gateway.messages import REASONS
+from gateway.pipeline.progress import write_progress
 from gateway.service import Service
+from gateway.spool.basics import lock_job
 from tests.gateway.test_service import free_port
 
 
@@ -239,3 +243,34 @@ def test_a_full_queue_answers_503_with_retry_after(service: Service, monkeypatch
     response = httpx.post(url(service, "/api/v1/transfers"), headers=headers, files=[("file", ("a.txt", b"x"))])
     assert response.status_code == 503 and response.headers["Retry-After"] == "60"
     assert not list(service.spool.queue("uploads").iterdir()) and not list(service.spool.queue("tmp").iterdir())
+
+
+def test_a_transfer_being_processed_says_which_file_is_scanned_or_disarmed(service: Service) -> None:
+    # a job in the worker's hands (locked, as a worker holds it, so the supervisor leaves it be)
+    transfer = f"{time.time_ns():016x}{'0' * 16}"
+    job = service.spool.queue("working") / transfer
+    job.mkdir(parents=True)
+    (job / "envelope.json").write_text(json.dumps({"user": "staff-1", "names": ["一.txt", "二.txt"]}), "utf-8")
+    lock = lock_job(job)
+    assert lock is not None
+    headers = {"Authorization": f"Bearer {tokens(service).create('uploader', 'staff-1')}"}
+    folder = service.serve.data_path / "results" / transfer
+    try:
+        def status() -> dict[str, Any]:
+            answer = httpx.get(url(service, f"/api/v1/transfers/{transfer}"), headers=headers, timeout=10)
+            assert answer.status_code == 200
+            shown: dict[str, Any] = answer.json()
+            return shown
+        assert status() == {"id": transfer, "status": "processing", "files": []}  # before the worker's first note
+        write_progress(folder, "scanning", 1, 2)
+        assert status() == {"id": transfer, "status": "processing", "files": [], "stage": "scanning", "file": 1,
+                            "file_count": 2}
+        write_progress(folder, "disarming", 2, 2)
+        assert status()["stage"] == "disarming" and status()["file"] == 2
+        (folder / "progress.json").write_text('{"stage": "<b>", "file": 1, "files": 2}', encoding="utf-8")
+        assert "stage" not in status()  # a note that is not one is not shown
+        write_progress(folder, "disarming", 2, 2)
+        os.rename(job, service.spool.queue("hold") / transfer)  # the note counts only while it is processing
+        assert status() == {"id": transfer, "status": "held", "files": []}
+    finally:
+        os.close(lock)
