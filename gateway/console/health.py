@@ -12,7 +12,8 @@ import logging
 import os
 import shutil
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -118,6 +119,28 @@ def mount(app: FastAPI, console: Any) -> None:
         result = await run_in_threadpool(audit.verify)
         return await run_in_threadpool(page, request, session, 200, verification={
             "ok": result.ok, "records": result.records, "summary": result.summary(), "seq": seq, "hash": head})
+
+    @app.post("/console/status/purge", include_in_schema=False)
+    async def purge(request: Request) -> Response:
+        """``gateway audit purge --before`` from the browser (admins): the records older than the
+        day given (JST midnight), after a confirmation box; the chain stays verifiable and the purge
+        is itself a record, with the account behind it in an access record."""
+        session = await run_in_threadpool(console.require, request, ACTORS)
+        form = await request.form(max_files=0, max_fields=5, max_part_size=1024)
+        if not form_checked(form, session.csrf):
+            return render(request, "forbidden.html", status=403, session=session, side=console.side)
+        day, confirmed = str(form.get("before") or ""), form.get("confirm") == "yes"
+        try:
+            cutoff = datetime.combine(date.fromisoformat(day), day_time(0, tzinfo=JST)).astimezone(UTC)
+        except ValueError:
+            return await run_in_threadpool(page, request, session, 400, purge_error="purge_bad_date")
+        if not confirmed:
+            return await run_in_threadpool(page, request, session, 400, purge_error="purge_unconfirmed")
+        audit = console.context.audit
+        purged = await run_in_threadpool(audit.purge_before, cutoff.isoformat(timespec="milliseconds"))
+        await run_in_threadpool(console.audit, session.name, request, f"web purge of records before {day} (JST)",
+                                detail=f"{purged} records purged")
+        return await run_in_threadpool(page, request, session, 200, purged={"count": purged, "day": day})
 
     @app.post("/console/status/retry", include_in_schema=False)
     async def retry(request: Request) -> Response:

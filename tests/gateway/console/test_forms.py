@@ -162,3 +162,27 @@ def test_retry_now_needs_the_token_and_an_administrator_then_moves_the_job_and_i
     assert record["delivery_status"] == "queued"
     again = chief.post("/console/status/retry", data={"id": "0" * 32, "csrf": form_csrf(page)})
     assert again.headers["location"] == f"/console/status?done=gone&job={'0' * 32}"
+
+
+def test_purge_from_the_browser_needs_an_administrator_the_token_and_a_confirmation(
+        gateway: Gateway, admin: str) -> None:
+    """``gateway audit purge --before`` from 運用状況: admins only, CSRF, a date and a ticked box;
+    the purge keeps the chain verifiable and says who did it."""
+    auditor = login(gateway.lgwan, "auditor")
+    page = auditor.get("/console/status").text
+    assert "/console/status/purge" not in page  # not shown to an auditor, and refused if sent
+    assert auditor.post("/console/status/purge", data={"csrf": form_csrf(page), "before": "2000-01-01",
+                                                       "confirm": "yes"}).status_code == 403
+    chief = login(gateway.lgwan, admin)
+    csrf = form_csrf(chief.get("/console/status").text)
+    assert chief.post("/console/status/purge", data={"before": "2000-01-01", "confirm": "yes"}).status_code == 403
+    assert chief.post("/console/status/purge", data={"csrf": csrf, "before": "2000-01-01"}).status_code == 400
+    assert chief.post("/console/status/purge", data={"csrf": csrf, "before": "last week",
+                                                     "confirm": "yes"}).status_code == 400
+    before = len(list(AuditLog(gateway.data / "audit.sqlite3").records()))
+    done = chief.post("/console/status/purge", data={"csrf": csrf, "before": "2000-01-01", "confirm": "yes"})
+    assert done.status_code == 200 and 'id="purged"' in done.text  # nothing that old: 0 records, nothing lost
+    log = AuditLog(gateway.data / "audit.sqlite3")
+    assert len(list(log.records())) == before + 1 and log.verify().ok
+    [purge] = [r for r in log.records() if str(r.get("subject", "")).startswith("web purge")]
+    assert purge["user"] == admin and purge["detail"] == "0 records purged"
