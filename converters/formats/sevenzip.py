@@ -81,8 +81,10 @@ class SevenZipConverter(Converter):
         except py7zr.exceptions.CrcError as exc:
             raise CorruptFile("a member's checksum does not match its content in the 7z archive "
                               "(the data is damaged)") from exc
+        # AttributeError: py7zr reads header parts a damaged header leaves as None
+        # (``header.main_streams.packinfo.packpositions``) instead of raising Bad7zFile
         except (py7zr.exceptions.ArchiveError, py7zr.exceptions.Bad7zFile, EOFError, OSError,
-                ValueError, KeyError, IndexError, TypeError, lzma.LZMAError) as exc:
+                ValueError, KeyError, IndexError, TypeError, AttributeError, lzma.LZMAError) as exc:
             raise CorruptFile("the 7z archive is damaged") from exc
         finally:
             shutil.rmtree(job.staging, ignore_errors=True)

@@ -166,3 +166,11 @@ def test_a_file_and_a_folder_of_the_same_name_both_arrive(tmp_path: Path) -> Non
     assert written == {"mixed/A.txt": b"file\n", "mixed/a.txt (2)/one.txt": b"one\n",
                        "mixed/a.txt (2)/two.txt": b"two\n", "mixed/dir/x.txt": b"x\n",
                        "mixed/dir/x (2).txt": b"real folder\n"}
+
+
+def test_a_7z_whose_damaged_header_lacks_its_pack_information_is_corrupt(tmp_path: Path) -> None:
+    """py7zr reads ``header.main_streams.packinfo`` that a damaged header leaves as None
+    (AttributeError, was converter_crashed); found by this session's final fuzzing campaign."""
+    source = Path(__file__).resolve().parents[2] / "fuzz" / "regressions" / "450afa672d95-archive.bin"
+    report = run_engine(source, tmp_path, name="書類.7z")
+    assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file")
