@@ -38,6 +38,7 @@ HYPERLINK_ARG = re.compile(r'"([^"]*)"|(\\[A-Za-z])|(\S+)')
 SWITCHES_WITH_ARGUMENT = frozenset({"\\l", "\\o", "\\t", "\\m"})
 Note = Callable[[str, str], None]
 _FLD_CHAR = f"{{{W_NS}}}fldChar"
+FIELD_CHAR_TYPES = frozenset({"begin", "separate", "end"})  # ST_FldCharType
 _FLD_SIMPLE = f"{{{W_NS}}}fldSimple"
 _INSTR = (f"{{{W_NS}}}instrText", f"{{{W_NS}}}delInstrText")
 _RUN = f"{{{W_NS}}}r"
@@ -102,6 +103,10 @@ def neutralise_fields(root: etree._Element, part: str, note: Note) -> None:
             unwrap_element(simple)
     if next(root.iter(_FLD_CHAR, *_INSTR), None) is None:
         return  # no complex field in this part, and no instruction text standing alone
+    for mark in list(root.iter(_FLD_CHAR)):  # a field character of no kind Word knows marks nothing: it goes
+        if mark.get(f"{{{W_NS}}}fldCharType", "") not in FIELD_CHAR_TYPES:
+            note("field_removed", f"{part}: a field character of unknown type")
+            remove_element(mark)
     stack: list[_Field] = []
     for element, branch in _run_contents(root):
         kind = element.get(f"{{{W_NS}}}fldCharType", "") if element.tag == _FLD_CHAR else ""

@@ -609,3 +609,20 @@ def test_instruction_text_standing_alone_in_a_part_without_fields_is_removed() -
     neutralise_fields(root, "word/fontTable.xml", lambda code, detail: notes.append((code, detail)))
     assert not list(root.iter(f"{{{w}}}instrText"))
     assert [code for code, _ in notes] == ["field_removed", "field_removed"]
+
+
+def test_a_field_character_of_no_known_type_is_removed() -> None:
+    """w:fldCharType is begin, separate or end; any other value ("rid1", "日本語") marks nothing and
+    was kept, which the inspector flagged (found by this session's final fuzzing campaign)."""
+    from lxml import etree
+
+    from converters.formats.ooxml.fields import neutralise_fields
+
+    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    root = etree.fromstring(
+        f'<w:document xmlns:w="{w}"><w:body><w:p><w:r><w:fldChar w:fldCharType="日本語"/></w:r>'
+        '<w:r><w:t>本文</w:t></w:r><w:r><w:fldChar w:fldCharType="rid1"/></w:r></w:p></w:body></w:document>')
+    notes: list[tuple[str, str]] = []
+    neutralise_fields(root, "word/document.xml", lambda code, detail: notes.append((code, detail)))
+    assert not list(root.iter(f"{{{w}}}fldChar")) and "本文" in "".join(root.itertext())
+    assert [code for code, _ in notes] == ["field_removed", "field_removed"]
