@@ -139,6 +139,9 @@ def _qname(name: str) -> str:
 
 REMOVED = {_qname(k): v for k, v in REMOVED_ELEMENTS.items()}
 CHART = f"{{{CANONICAL_PREFIXES['chart']}}}chart"
+STREAM_ROOTS = {stream: f"{{{NS['office']}}}{element}" for stream, element in (
+    ("content.xml", "document-content"), ("styles.xml", "document-styles"), ("meta.xml", "document-meta"),
+    ("settings.xml", "document-settings"))}  # each XML stream's root, in the package and in every Object N/
 CHART_DATA_SOURCES = frozenset({".", ".."})  # the chart's own object, or the document it is embedded in
 UNWRAPPED = {_qname(k): v for k, v in UNWRAPPED_ELEMENTS.items()}
 HREF = _qname("xlink:href")
@@ -430,6 +433,10 @@ class OdfConverter(Converter):
         root = parse_xml(package.read(name), name)
         if kind == "rdf":
             return serialise(write_rdf(root, written, findings))
+        expected = STREAM_ROOTS.get(name.rsplit("/", 1)[-1])
+        if expected is not None and root.tag != expected:  # the element the application opens the stream with
+            raise CorruptFile(f"the document part {name[:120]} is not OpenDocument markup (its root is "
+                              f"{etree.QName(root).localname[:40]!r})")
         scrub_xml(root, findings, name, missing)
         if _bindings_differ(root):
             root = canonical_copy(root)

@@ -721,3 +721,12 @@ def test_a_chart_keeps_its_own_data_source_and_nothing_else(href: str, kept: boo
     assert bool(findings) is not kept
     problems = odf_xml_problems("Object 1/content.xml", io.BytesIO(content))
     assert (not [p for p in problems if "link" in p or "chart data" in p]) is kept
+
+
+def test_a_stream_whose_root_is_not_its_opendocument_element_blocks_the_file(tmp_path: Path) -> None:
+    """``Object 1/content.xml`` holding ``<a/>``: the element allowlist judges what is under a
+    root, the root is judged by the stream it stands for (found by this session's final campaign)."""
+    source = Path(__file__).resolve().parents[2] / "fuzz" / "regressions" / "1a1aa70aca2c-odf.bin"
+    report = run_engine(source, tmp_path, name="文書.odt")
+    assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file")
+    assert "Object 1/content.xml is not OpenDocument markup" in (report.reason or "")
