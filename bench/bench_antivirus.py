@@ -18,16 +18,14 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import smtplib
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.bench_service import GATEWAY, Sink, cpu_by_role, free_port, mail, send
+from bench.bench_service import Sink, cpu_by_role, mail, send, start_gateway
 from gateway.config import AntivirusSettings
 from gateway.pipeline.scan import MalwareStage
 from tests.gateway.antivirus.daemons import Clamd, start_clamd, stop
@@ -57,25 +55,6 @@ def write_config(folder: Path, clamd_socket: Path | None) -> Path:
     return config
 
 
-def start_gateway(data: Path, config: Path, sink_port: int, workers: int) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    process = subprocess.Popen([str(GATEWAY), "serve", "--config", str(config), "--data-dir", str(data),
-                                "--smtp-listen", f"127.0.0.1:{port}", "--lgwan-smtp", f"127.0.0.1:{sink_port}",
-                                "--recipient-domains", "city.example.lg.jp", "--workers", str(workers)],
-                               stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with smtplib.SMTP("127.0.0.1", port, timeout=5) as probe:
-                probe.noop()
-            time.sleep(2)  # let the pipeline workers start their sandboxes
-            return process, port
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the gateway did not start")
-
-
 def cpu_seconds(pid: int) -> float:
     return sum(cpu_by_role(pid).values())
 
@@ -84,7 +63,7 @@ def run(mails: list[bytes], config: Path, clamd_pid: int | None, connections: in
     """One run: every mail through a fresh ``gateway serve``; throughput and CPU ms per mail."""
     sink = Sink()
     with tempfile.TemporaryDirectory() as data:
-        gateway, port = start_gateway(Path(data), config, sink.port, workers)
+        gateway, port = start_gateway(Path(data), sink.port, workers, config=config, quiet=True)
         try:
             before_gateway = cpu_seconds(gateway.pid)
             before_clamd = cpu_seconds(clamd_pid) if clamd_pid else 0.0

@@ -176,11 +176,15 @@ def relay_baseline(mails: list[bytes], connections: int) -> tuple[float, dict[st
         sink.stop()
 
 
-def start_gateway(data: Path, sink_port: int, workers: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_gateway(data: Path, sink_port: int, workers: int, *, config: Path | None = None,
+                  quiet: bool = False) -> tuple[subprocess.Popen[bytes], int]:
+    """``gateway serve`` in its own process on a free port, delivering to the sink; back once it answers."""
     port = free_port()
-    process = subprocess.Popen([str(GATEWAY), "serve", "--data-dir", str(data), "--smtp-listen", f"127.0.0.1:{port}",
+    process = subprocess.Popen([str(GATEWAY), "serve", *(["--config", str(config)] if config else []),
+                                "--data-dir", str(data), "--smtp-listen", f"127.0.0.1:{port}",
                                 "--lgwan-smtp", f"127.0.0.1:{sink_port}", "--recipient-domains",
-                                "city.example.lg.jp", "--workers", str(workers)])
+                                "city.example.lg.jp", "--workers", str(workers)],
+                               stdout=subprocess.DEVNULL if quiet else None)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
