@@ -6,7 +6,8 @@
   get a leading apostrophe unless they are plain numbers. Excel splits a ``.csv`` at its locale's
   list separator, not at the file's delimiter, so the written file is read again with each of
   ``,``, tab and ``;``: a field that would start a formula in one of those readings (``-5,=cmd|...``
-  as one ``;``-separated cell) gets its apostrophe too (``READINGS``).
+  as one ``;``-separated cell) gets its apostrophe too (``READINGS``), and with the separator a
+  first line ``sep=X`` names. Nothing else changes: the cells stay where they were.
 - A ``<`` that could open markup is written as the full-width ``＜`` in every output, so no
   browser or type detector reads the text as HTML (``html_text.neutralise_markup``).
 - The output is typed again (``converters.detect``): removing control characters or markup can
@@ -38,6 +39,7 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 PLAIN_NUMBER = re.compile(r"^[+-]?\d+([.,]\d+)*%?$")
 READINGS = (",", "\t", ";")  # the list separators a spreadsheet may split a .csv at, whatever its delimiter
+SEPARATOR_HINT = re.compile(r"\A\ufeff?sep=(.)", re.IGNORECASE)  # Excel's first line "sep=;"
 TEXT_OUTPUT_TYPES = frozenset({"text/plain", "text/csv", "application/octet-stream"})  # octet-stream: too
 # short for libmagic to type (one byte); the text is still clean UTF-8
 
@@ -59,38 +61,28 @@ def _read_error(exc: csv.Error) -> ConverterError:
 
 
 def sanitise_csv(text: str) -> tuple[str, int]:
-    sample = text[:65536]
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    output = io.StringIO(newline="")
-    writer = csv.writer(output, delimiter=dialect.delimiter, quotechar='"',
-                        quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    changed = 0
-    try:
-        for row in reader:
-            clean_row = []
-            for cell in row:
-                clean, was_formula = neutralise_cell(cell)
-                changed += was_formula
-                clean_row.append(clean)
-            writer.writerow(clean_row)
-    except csv.Error as exc:
-        raise _read_error(exc) from None
-    written, in_other_readings = neutralise_every_reading(output.getvalue())
-    return written, changed + in_other_readings
+    """``text`` as it came, but for an apostrophe before every field that starts a formula in any
+    reading. It is not parsed and written again: a file read with a guessed delimiter and written
+    anew (``csv.Sniffer`` takes a ``;`` inside a cell for the delimiter) merges or splits the cells
+    Excel shows, so only the apostrophes are added and every field stays where it was."""
+    readings: tuple[str, ...] = READINGS
+    hint = SEPARATOR_HINT.match(text)
+    if hint:  # Excel splits at the separator a first line "sep=X" names
+        separator = hint.group(1)
+        if separator in ('"', "\r", "\n"):
+            raise CorruptFile("the CSV's first line names a quote or a line end as its separator")
+        readings = (*READINGS, separator) if separator not in READINGS else READINGS
+    return neutralise_every_reading(text, readings)
 
 
-def neutralise_every_reading(text: str) -> tuple[str, int]:
+def neutralise_every_reading(text: str, readings: tuple[str, ...] = READINGS) -> tuple[str, int]:
     """``text`` (written CSV) with an apostrophe before each field that starts a formula when it is
     read with any delimiter of ``READINGS``. An apostrophe is no CSV syntax in any reading, so
     adding one never moves a field boundary: two passes settle it."""
     added = 0
     for _ in range(3):
         changed = False
-        for delimiter in READINGS:
+        for delimiter in readings:
             offsets = _formula_offsets(text, delimiter)
             if offsets:
                 pieces = [text[start:end] for start, end in zip([0, *offsets], [*offsets, len(text)], strict=True)]

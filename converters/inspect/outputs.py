@@ -185,7 +185,8 @@ def check_text(path: Path, mime: str, verdict: Verdict) -> None:
     # formula cells matter where a spreadsheet opens the file: by its name (.csv, .tsv). A .txt
     # whose lines look like CSV to libmagic opens in a text editor, where nothing is evaluated
     if path.suffix.lower() in (".csv", ".tsv"):
-        for delimiter in (",", "\t", ";"):
+        named = re.match(r"\ufeff?sep=([^\n])", text, re.IGNORECASE)  # Excel splits where "sep=X" says
+        for delimiter in (",", "\t", ";", *([named.group(1)] if named else [])):
             try:
                 for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
                     for cell in row:

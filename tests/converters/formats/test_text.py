@@ -170,7 +170,6 @@ def _formula_fields(text: str) -> list[tuple[str, str]]:
     (b"-5,abc\r\n", [["'-5", "abc"]]),  # "-5,abc" is one formula cell where the list separator is ";"
     (b"-5,1+cmd|' /C calc'!A0\r\n", [["'-5", "1+cmd|' /C calc'!A0"]]),  # "-5,1" is a number there
     (b"a\tb\r\n\tc\r\n", [["a", "b"], ["'", "c"]]),  # a tab-separated row with an empty first cell
-    ('"x;=1",y\r\n山田,-12.5\r\n'.encode(), [["x;'=1", "y"], ["山田", "-12.5"]]),
 ])
 def test_csv_fields_starting_a_formula_in_any_reading_are_neutralised(tmp_path: Path, data: bytes,
                                                                       rows: list[list[str]]) -> None:
@@ -181,6 +180,41 @@ def test_csv_fields_starting_a_formula_in_any_reading_are_neutralised(tmp_path: 
     delimiter = "\t" if b"\t" in data else ","
     assert list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)) == rows
     assert inspect_file(tmp_path / "out" / report.outputs[0].path, tmp_path).clean
+
+
+def test_csv_cells_stay_where_excel_reads_them_when_a_cell_holds_semicolons(tmp_path: Path) -> None:
+    """Semicolons inside cells once made the delimiter guess ";" and the file was written anew with it:
+    a quoted cell followed by ",y" became one cell, and bare quotes moved. Only apostrophes are added now."""
+    source = ('氏名,メモ\r\n"line1\n=cmd|\' /C calc\'!A0",y\r\n'
+              'DDE("cmd";"/C calc";"!A0"),v\r\n山田;佐藤,=1+1\r\n')
+    report, written = _convert(tmp_path, "list.csv", source.encode("cp932"))
+    assert report.outcome == "sanitized"
+    text = written.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    assert text == source.replace(",=1+1", ",'=1+1")
+    assert list(csv.reader(io.StringIO(text, newline=""))) == [
+        ["氏名", "メモ"], ["line1\n=cmd|' /C calc'!A0", "y"], ['DDE("cmd";"/C calc";"!A0")', "v"],
+        ["山田;佐藤", "'=1+1"]]
+    assert _formula_fields(text) == []
+    assert inspect_file(tmp_path / "out" / report.outputs[0].path, tmp_path).clean
+    # "=1" starts no field in any reading (quoted, then ",y" joins it in the ";" reading): left alone
+    plain, written = _convert(tmp_path / "plain", "plain.csv", '"x;=1",y\r\n山田,-12.5\r\n'.encode())
+    assert plain.outcome == "passed" and written.decode("utf-8-sig") == '"x;=1",y\r\n山田,-12.5\r\n'
+
+
+def test_csv_separator_named_on_the_first_line_is_a_reading_too(tmp_path: Path) -> None:
+    """Excel splits a file whose first line is "sep=|" at "|": "a|=cmd..." is a formula in its second cell."""
+    report, written = _convert(tmp_path, "sep.csv", b"sep=|\r\na|=cmd|' /C calc'!A0|b\r\n")
+    text = written.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    assert report.outcome == "sanitized" and text == "sep=|\r\na|'=cmd|' /C calc'!A0|b\r\n"
+    assert inspect_file(tmp_path / "out" / report.outputs[0].path, tmp_path).clean
+    quote, _ = _convert(tmp_path / "quote", "q.csv", b'sep="\r\na"=1\r\n')
+    assert (quote.outcome, quote.reason_code) == ("blocked", "corrupt_file")
+
+
+def test_inspector_reads_a_csv_at_the_separator_its_first_line_names(tmp_path: Path) -> None:
+    path = tmp_path / "sep.csv"
+    path.write_bytes(b"\xef\xbb\xbfsep=|\r\na|=cmd|' /C calc'!A0\r\n")
+    assert "csv_formula_cell" in inspect_file(path, tmp_path).problems
 
 
 def test_field_values_are_read_where_csv_reader_reads_them() -> None:
