@@ -61,6 +61,17 @@ class Job:
         if self.sandboxed and os.geteuid() == 0:
             os.chown(path, self.uid, self.uid)
 
+    def share_final(self) -> None:
+        """Let the inspector, the job's sandbox user, read what this process wrote into ``final/``:
+        folders 0755, files 0644, whatever the umask (``gateway serve`` runs with 077, and started
+        as root the inspector is another uid: a 0600 output was unreadable, every LibreOffice-made
+        or rasterised file blocked). Only this process writes there; a link is left as it is."""
+        for directory, folders, files in os.walk(self.dir("final")):
+            for name, mode in [*((f, 0o755) for f in folders), *((f, 0o644) for f in files)]:
+                path = os.path.join(directory, name)
+                if not os.path.islink(path):
+                    os.chmod(path, mode)
+
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
         lock, self.lock = self.lock, None

@@ -335,6 +335,7 @@ class Sanitizer:
             stdin = inspector.process.stdin
             if stdin is None:
                 raise SandboxCrash("the inspector has no input")
+            job.share_final()
             try:
                 stdin.write(json.dumps([o.path for o in outputs]).encode("utf-8") + b"\n")
                 stdin.close()
