@@ -1,7 +1,12 @@
 """HTML to readable plain text: no script, style, comments, hidden elements or form controls.
 
 Links become ``text (URL)`` with the URL defanged (``hxxps://example[.]com``) by default,
-because mail clients on the LGWAN side re-link plain URLs; images become ``[画像: alt]``.
+because mail clients on the LGWAN side re-link plain URLs; images become ``[画像: alt]``. Only web
+links (http, https, ftp), mailto and targets without a scheme are shown: a ``file:`` link, a UNC
+path (``\\\\host\\share``), ``ms-msdt:``, ``search-ms:`` or any other scheme a click would hand
+to a program is replaced by a note naming only its scheme, whatever the defang setting
+(``javascript:``, ``vbscript:`` and ``data:`` leave nothing). ``neutralise_paths`` does the same for
+text: a ``file:`` URL or a UNC path written as text is one Outlook makes clickable.
 
 Parsed by libxml2's HTML parser (lxml, in recovery mode, no network, no entity loading) with a
 callback target: each tag and text run arrives as an event, no tree is built.
@@ -33,6 +38,39 @@ BLOCK = frozenset({"p", "div", "section", "article", "header", "footer", "main",
 HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d])",
                           re.IGNORECASE)
 URL_SCHEME = re.compile(r"^(https?|ftp)(://)", re.IGNORECASE)
+ANY_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+SHOWN_SCHEMES = frozenset({"http", "https", "ftp", "mailto"})
+SILENT_SCHEMES = frozenset({"javascript", "vbscript", "data"})
+INVISIBLE = re.compile(r"[\s\x00-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2060\ufeff]")  # browsers skip them in a scheme
+# text a mail client turns into a link to a file or share: "file:" before a slash or backslash, and
+# a UNC path ("\\\\host\\share"), written as "file[:]" and with full-width backslashes
+FILE_URL = re.compile(r"(?i)\bfile:(?=[/\\])")
+UNC_PATH = re.compile(r"(?<![\\\w])\\\\(?=[^\\\s])")
+
+
+def neutralise_paths(text: str) -> str:
+    """``text`` with no ``file:`` URL or UNC path a mail client would turn into a link."""
+    return UNC_PATH.sub("\uff3c\uff3c", FILE_URL.sub("file[:]", text))
+
+
+def link_target(href: str, defang: bool) -> str | None:
+    """What is shown of a link's target: a web link (defanged when asked), a mail address, a
+    target without a scheme (made harmless as text), a note naming any other scheme, or None."""
+    target = href.strip()
+    if not target or target.startswith("#"):
+        return None
+    scheme_text = INVISIBLE.sub("", target)
+    if scheme_text.startswith(("\\\\", "//", "\\/", "/\\")):
+        return "[リンク先を削除 / link removed: UNC]"
+    found = ANY_SCHEME.match(scheme_text)
+    scheme = found.group(1).lower() if found else ""
+    if scheme in SILENT_SCHEMES:
+        return None
+    if scheme and scheme not in SHOWN_SCHEMES:
+        return f"[リンク先を削除 / link removed: {scheme[:20]}]"
+    if found and target[:len(found.group(0))].lower() != found.group(0).lower():  # "ht\ttp:" is read as http:
+        return f"[リンク先を削除 / link removed: {scheme}]"
+    return neutralise_paths(defang_url(target) if defang and scheme != "mailto" else target)
 
 
 def defang_url(url: str) -> str:
@@ -145,10 +183,9 @@ class _TextExtractor:
     def _close_link(self, href: str | None) -> None:
         text = "".join(self.link_text or []).strip()
         self.link_text = None
-        if href and not href.startswith(("#", "javascript:", "data:", "vbscript:")):
-            shown = defang_url(href) if self.defang else href
-            if shown.rstrip("/") != text.rstrip("/") and defang_url(text) != shown:
-                self.parts.append(f" ({shown})")
+        shown = link_target(href, self.defang) if href else None
+        if shown is not None and shown.rstrip("/") != text.rstrip("/") and defang_url(text) != shown:
+            self.parts.append(f" ({shown})")
 
     def _emit(self, text: str) -> None:
         self.parts.append(text)

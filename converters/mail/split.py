@@ -26,7 +26,7 @@ from typing import Any
 
 from converters.formats.charset import decode_as, detect_and_decode, normalise_charset
 from converters.formats.encoded_blocks import EncodedBlock, find_blocks, remove_blocks
-from converters.formats.html_text import html_to_text
+from converters.formats.html_text import html_to_text, neutralise_paths
 from converters.mail.headers import attachment_filename, decode_header_value, raw_header
 from converters.mail.mime_parser import ParamSafeMessage, parse_limited
 
@@ -391,6 +391,7 @@ def split_mail(raw: bytes, out_dir: Path, limits: MailLimits | None = None, *, d
         return f"[符号化ファイルを削除しました / encoded file removed: {name}]\n"
 
     body = remove_blocks(body, find_blocks(body), encoded_file)
+    body = neutralise_paths(body)  # a file: URL or UNC path in the text is one Outlook makes clickable
     if len(body) > splitter.limits.max_body_chars:
         body = body[: splitter.limits.max_body_chars]
         split.note("mail_body_truncated", "")

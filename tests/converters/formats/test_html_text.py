@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from converters.formats.html_text import defang_url, html_to_text, neutralise_markup
+from converters.formats.html_text import defang_url, html_to_text, neutralise_markup, neutralise_paths
 
 
 def test_visible_text_links_lists_tables_and_images_survive() -> None:
@@ -54,3 +54,29 @@ def test_neutralise_markup_covers_case_folding_and_spaced_tags() -> None:
              "</ body>": "＜/ body>", "<?xml": "＜?xml", "<html@example.jp>": "＜html@example.jp>",
              "<aoki@example.jp>": "<aoki@example.jp>", "<mailto:a@b.jp>": "<mailto:a@b.jp>", "x<-y": "x<-y"}
     assert {text: neutralise_markup(text)[0] for text in cases} == cases
+
+
+def test_only_web_and_mail_link_targets_are_shown_whatever_the_defang_setting() -> None:
+    """A file: link, a UNC path, ms-msdt: or search-ms: shown as the target in the text was one
+    click away in Outlook (it links them in plain text); "JavaScript:" in capitals was shown too."""
+    html = ('<a href="\\\\198.51.100.7\\share\\請求書.exe">請求書</a> <a href="file:///C:/Windows/calc.exe">計算</a> '
+            '<a href="ms-msdt:/id PCWDiagnostic /skip force">診断</a> <a href="search-ms:query=a&amp;crumb=location:'
+            '\\\\198.51.100.7\\s">検索</a> <a href="//198.51.100.7/s">二重</a> <a href=" JavaScript:alert(1)">押す</a> '
+            '<a href="fi&#x6c;e://host/x">実体</a> <a href="ht&#9;tp://198.51.100.7/">タブ</a>'
+            '<a href="mailto:soumu@city.example.lg.jp">連絡</a> <a href="https://www.example.jp/">公式</a>')
+    for defang in (True, False):
+        text = html_to_text(html, defang=defang)
+        assert "198.51.100.7" not in text and "calc" not in text and "alert" not in text and "PCW" not in text
+        for scheme in ("UNC", "file", "ms-msdt", "search-ms", "http"):
+            assert f"link removed: {scheme}]" in text
+        assert "連絡 (mailto:soumu@city.example.lg.jp)" in text
+    assert "公式 (hxxps://www[.]example[.]jp/)" in html_to_text(html)
+    assert "公式 (https://www.example.jp/)" in html_to_text(html, defang=False)
+
+
+def test_file_urls_and_unc_paths_written_as_text_are_not_links() -> None:
+    assert neutralise_paths("共有 \\\\fs01\\共有\\資料.xlsx と FILE://198.51.100.7/a と file:\\\\h\\s") == (
+        "共有 ＼＼fs01\\共有\\資料.xlsx と file[:]//198.51.100.7/a と file[:]＼＼h\\s")
+    unchanged = "C:\\Users\\taro と a\\\\b と https://www.example.jp/file:x と profile: 田中"
+    assert neutralise_paths(unchanged) == unchanged
+    assert neutralise_paths(neutralise_paths("\\\\h\\s")) == "＼＼h\\s"
