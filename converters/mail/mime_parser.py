@@ -34,6 +34,10 @@ from email.message import Message, _parseparam  # type: ignore[attr-defined]
 from email.policy import Policy, compat32
 from typing import Any
 
+# Content-Transfer-Encoding as Thunderbird and Outlook read it: the first token, without the white
+# space, comment or parameters after it (compat32 compares the whole value, so "base64 " with a
+# trailing space was not decoded: the attachment arrived as its base64 text)
+CTE_TOKEN = re.compile(r"\s*([^\s;(]+)")
 RFC2231_PIECE = re.compile(r"^(?P<name>\w+)\*((?P<num>[0-9]+)\*?)?$", re.ASCII)  # as email.utils reads them
 
 
@@ -96,6 +100,12 @@ class DepthLimitedParser(FeedParser):
 
     def _parse_headers(self, lines: list[str]) -> None:
         super()._parse_headers(lines)  # type: ignore[misc]
+        current: Message = self._cur  # type: ignore[attr-defined]
+        encoding = current.get("content-transfer-encoding")
+        if isinstance(encoding, str):  # "base64 ", "BASE64 (comment)": read as the mail programs read it
+            token = CTE_TOKEN.match(encoding)
+            if token is not None and token.group(1) != encoding:
+                current.replace_header("content-transfer-encoding", token.group(1))
         if len(self._msgstack) - 1 > self.max_depth:  # type: ignore[attr-defined]
             self._headersonly = True
             self.cut.append(self._cur)  # type: ignore[attr-defined]

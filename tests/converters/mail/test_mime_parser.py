@@ -178,3 +178,14 @@ def test_a_mail_of_a_million_parts_delivers_its_first_text_with_a_truncation_not
     assert not report["rejected"]
     assert "①最初の本文です。㈱" in (tmp_path / "body.txt").read_text(encoding="utf-8")
     assert "mail_structure_truncated" in [finding["code"] for finding in report["findings"]]
+
+
+@pytest.mark.parametrize("encoding", ["BASE64 ", "base64\t", "base64 (binary)", " Base64;x"])
+def test_a_transfer_encoding_is_read_by_its_first_token(encoding: str) -> None:
+    """compat32 compared the whole value: "base64 " with a trailing space was not decoded, and the
+    attachment Outlook and Thunderbird show as a file arrived as its base64 text."""
+    raw = ("Content-Type: application/octet-stream; name=\"a.dat\"\r\nContent-Transfer-Encoding: "
+           f"{encoding}\r\n\r\nTVqQAAMAAAA=\r\n").encode("ascii")
+    message, _ = parse_limited(raw, 20)
+    assert message.get_payload(decode=True) == b"MZ\x90\x00\x03\x00\x00\x00"
+    assert message["content-transfer-encoding"].strip().lower() == "base64"
