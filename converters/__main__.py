@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     text = commands.add_parser("extract-text")
     text.add_argument("--root", required=True, type=Path)
     text.add_argument("--list", required=True, type=Path)
+    text.add_argument("--no-defang", action="store_true", help="keep web addresses as they are")
     zygote = commands.add_parser("zygote")
     zygote.add_argument("--own-pid-namespace", action="store_true", help="only in the sandbox: clear leftovers "
                         "with kill(-1)")
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         from converters.formats.extract_text import extract_text
 
         paths = json.loads(args.list.read_text(encoding="utf-8"))
-        result = [extract_text(args.root / path) for path in paths]
+        result = [extract_text(args.root / path, defang=not args.no_defang) for path in paths]
     else:
         args.scratch.mkdir(parents=True, exist_ok=True)
         if args.list == "-":

@@ -47,7 +47,7 @@ class MailSettings:
     subject_tag: str = ""  # e.g. "[外部]", put in front of every subject
     attachments: str = "sanitize"  # "sanitize", "remove" (drop and list) or "text" (append their text)
     charset: str = "utf-8"  # or "iso-2022-jp" for old LGWAN mail clients
-    defang_links: bool = True  # hxxps://example[.]com, so LGWAN-side clients do not re-link URLs
+    defang_links: bool = True  # hxxps://example[.]com in every body text, so LGWAN-side clients do not re-link URLs
     trusted_authserv_ids: str = ""  # Authentication-Results of these MTAs are kept (default: the topmost only)
     max_attachments_mb: int = 40  # disarmed attachments beyond this total are removed (and listed) per mail
 

@@ -84,6 +84,24 @@ def defang_url(url: str) -> str:
     return f"{scheme}://{host.replace('.', '[.]')}{slash}{path}"
 
 
+# a web address as plain text, which mail clients make a link of: with its scheme, or from "www."
+PLAIN_URL = re.compile(r"(?i)\b(?:(?:https?|ftp)://|www\.)[^\s<>\"'\u3000-\u303f\uff08\uff09]+")
+
+
+def defang_text(text: str) -> str:
+    """``text`` with every web address in it defanged as a link's target is: ``hxxps://www[.]example[.]jp``,
+    ``www[.]example[.]jp`` (what follows the host is kept; Japanese after a URL stays as it was)."""
+
+    def defang(match: re.Match[str]) -> str:
+        found = match.group(0)
+        if "://" in found:
+            return defang_url(found)
+        host, slash, path = found.partition("/")
+        return f"{host.replace('.', '[.]')}{slash}{path}"
+
+    return PLAIN_URL.sub(defang, text)
+
+
 WHITESPACE = re.compile(r"\s+")
 NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

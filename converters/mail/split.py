@@ -26,7 +26,7 @@ from typing import Any
 
 from converters.formats.charset import decode_as, detect_and_decode, normalise_charset
 from converters.formats.encoded_blocks import EncodedBlock, find_blocks, remove_blocks
-from converters.formats.html_text import html_to_text, neutralise_paths
+from converters.formats.html_text import defang_text, html_to_text, neutralise_paths
 from converters.mail.headers import attachment_filename, decode_header_value, raw_header
 from converters.mail.mime_parser import ParamSafeMessage, parse_limited
 
@@ -392,6 +392,8 @@ def split_mail(raw: bytes, out_dir: Path, limits: MailLimits | None = None, *, d
 
     body = remove_blocks(body, find_blocks(body), encoded_file)
     body = neutralise_paths(body)  # a file: URL or UNC path in the text is one Outlook makes clickable
+    if splitter.defang:  # and a web address in a text/plain body as much as one in HTML
+        body = defang_text(body)
     if len(body) > splitter.limits.max_body_chars:
         body = body[: splitter.limits.max_body_chars]
         split.note("mail_body_truncated", "")

@@ -303,7 +303,8 @@ class MailSanitizer:
         listing.chmod(0o644)
         argv = self.sanitizer.sandbox.python_argv(
             "extract-text", f"--root={job.inside('final', JOB_FINAL)}",
-            f"--list={job.inside('control', JOB_CONTROL)}/texts.json")
+            f"--list={job.inside('control', JOB_CONTROL)}/texts.json",
+            *([] if self.settings.mail.defang_links else ["--no-defang"]))
         try:
             texts = json.loads(self.sanitizer.sandbox.run(argv, job.inspect_binds(), uid=job.uid).stdout)
         except (GatewayError, UnicodeDecodeError, ValueError, RecursionError):
