@@ -75,6 +75,9 @@ def trailing_bytes(src: Path, detected: str) -> int:
 # struct.error (a GIF block cut short, read by GifImagePlugin without a length check)
 PILLOW_DAMAGE = (OSError, SyntaxError, ValueError, TypeError, EOFError, IndexError, struct.error)
 GIF_MAX_SIDE = 65535  # a GIF's canvas is 16-bit wide and high; Pillow grows it for a frame placed beyond
+# the longest delay a frame's field holds: GIF in hundredths of a second (16 bits), APNG as
+# Pillow writes it, in milliseconds over 1000 (16 bits)
+MAX_FRAME_MS = {"GIF": 655_350, "PNG": 65_535}
 
 
 def open_checked(src: Path, expected_format: str, limits_pixels: int, max_frames: int) -> Image.Image:
@@ -166,12 +169,16 @@ class ImageConverter(Converter):
                     raise CorruptFile(f"frame {index + 1} lies outside what a GIF can hold "
                                       f"({image.size[0]}x{image.size[1]} pixels)")
                 pages.append(_without_metadata(image.copy()))
-                durations.append(int(image.info.get("duration", 100)))
+                delay = max(int(image.info.get("duration", 100)), 0)
+                durations.append(min(delay, MAX_FRAME_MS.get(out_format, delay)))
             if out_format in ("GIF", "PNG"):
                 options.update(duration=durations, loop=int(image.info.get("loop", 0)))
             if out_format == "TIFF":
                 options["compression"] = "tiff_deflate"
-            pages[0].save(target, out_format, save_all=True, append_images=pages[1:], **options)
+            try:
+                pages[0].save(target, out_format, save_all=True, append_images=pages[1:], **options)
+            except OverflowError as exc:  # Pillow adds up the delays of identical frames it joins
+                raise CorruptFile("the animation's frame delays add up to more than the format can hold") from exc
             return
         image.load()
         if out_format == "GIF" and max(image.size) > GIF_MAX_SIDE:  # the frame was placed past the canvas

@@ -83,6 +83,31 @@ def test_a_gif_frame_placed_past_a_16_bit_canvas_is_corrupt_not_a_crash(tmp_path
     assert "what a GIF can hold" in (report.reason or "")
 
 
+@pytest.mark.parametrize("regression", ["8bb7f33ee930-image.bin", "d36ced1d7511-image.bin"])
+def test_identical_gif_frames_whose_delays_overflow_are_corrupt_not_a_crash(tmp_path: Path, regression: str) -> None:
+    """Two identical frames each with the longest delay a GIF holds: Pillow joins them and adds the
+    delays, past 16 bits (OverflowError, converter_crashed). Found by the sixth session's campaign."""
+    source = Path(__file__).resolve().parents[2] / "fuzz" / "regressions" / regression
+    report = run_engine(source, tmp_path, name="animated.gif")
+    assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file")
+    assert "frame delays" in (report.reason or "")
+
+
+def test_an_animated_png_frame_delay_past_what_its_field_holds_is_shortened(tmp_path: Path) -> None:
+    """An APNG frame may last 65535 s; Pillow writes delays in milliseconds over 1000, 16 bits each."""
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ("red", "blue")]
+    source = tmp_path / "slow.png"
+    frames[0].save(source, "PNG", save_all=True, append_images=frames[1:], duration=[70_000, 500], loop=0)
+    report = run_engine(source, tmp_path / "out", name="slow.png")
+    assert report.outcome in ("passed", "sanitized"), report.reason
+    with Image.open(tmp_path / "out" / report.outputs[0].path) as written:
+        delays = []
+        for index in range(written.n_frames):
+            written.seek(index)
+            delays.append(written.info["duration"])
+    assert delays == [65_535, 500]
+
+
 def test_corrupt_image_is_blocked(samples: Path, tmp_path: Path) -> None:
     report = run_engine(samples / "png-corrupt.png", tmp_path)
     assert (report.outcome, report.reason_code, report.outputs) == ("blocked", "corrupt_file", [])
