@@ -15,6 +15,7 @@ from gateway.config import ServeSettings, Settings, load_settings, with_serve_fl
 from gateway.errors import ConfigError
 from gateway.logs import configure as configure_logging
 from gateway.pipeline.scan import status_lines
+from gateway.sandbox.runner import Sandbox
 from gateway.service import Service
 from gateway.sharing import group_id, share_deliveries
 from gateway.startup import PRIVATE_UMASK, StartupInterrupted, make_private, notify, take_data_dir
@@ -99,6 +100,8 @@ def _start(args: argparse.Namespace) -> Service:
             log.warning("made %d files and directories under %s private to the service's user (earlier versions "
                         "left them readable by others)", changed, serve.data_dir)
         share_deliveries(serve.data_path, group)  # [serve] delivery_group only
+        if settings.sandbox.mode == "bwrap":  # one line with bubblewrap's words, not a worker crash loop behind "ready"
+            Sandbox(settings.sandbox).self_test()
         try:
             service = Service(settings)
         except OSError as exc:

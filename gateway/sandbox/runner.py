@@ -131,13 +131,23 @@ class Sandbox:
     def _check_filter_loads(self, program: bytes) -> None:
         """Run one sandboxed /bin/true under the filter (once per process): a kernel or container
         that cannot load it must stop the start, not turn every mail into a sandbox failure."""
-        try:
-            self.run(["/bin/true"], [], timeout=60)
-        except GatewayError as exc:
-            raise SandboxUnavailable("the sandbox's system-call filter cannot be loaded here (bubblewrap "
-                                     "--seccomp failed); fix the kernel or container settings, or set "
-                                     "[sandbox] seccomp = false") from exc
+        self.self_test()
         LOADED_FILTERS.add(program)
+
+    def self_test(self) -> None:
+        """One sandboxed /bin/true; a kernel or container where bubblewrap cannot make the sandbox
+        (no user namespaces, a masked /proc, no CAP_NET_ADMIN for a root-owned network namespace, a
+        filter it cannot load) raises SandboxUnavailable with bubblewrap's own last line."""
+        running = self.spawn(["/bin/true"], [])
+        try:
+            self.finish(running, 60)
+        except GatewayError as exc:
+            said = [line for line in bytes(running.errors.data).decode("utf-8", "replace").splitlines()
+                    if line.startswith("bwrap:")]
+            hint = "" if self.seccomp is None else ", or set [sandbox] seccomp = false if bubblewrap names --seccomp"
+            raise SandboxUnavailable(f"the sandbox cannot be loaded here ({said[-1][:200] if said else exc.reason}); "
+                                     "fix the kernel or container settings (in a container: the options at the "
+                                     f"top of the Dockerfile){hint}") from exc
 
     def new_uid(self) -> int:
         """A uid for one job (only meaningful when started as root)."""

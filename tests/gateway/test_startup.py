@@ -276,3 +276,17 @@ def test_every_file_the_service_writes_is_private(tmp_path: Path) -> None:
     assert "made 3 files and directories under" in output  # left by an earlier version: 2 directories, 1 file
     assert list((data / "quarantine").iterdir()) and (data / "audit.sqlite3").exists()
     assert group_or_other_readable(data) == []
+
+
+def test_a_sandbox_that_cannot_start_ends_the_start_up_in_bubblewraps_words(tmp_path: Path) -> None:
+    """As in a container without CAP_NET_ADMIN: the workers could never disarm a file, so the
+    service must not say ready (and pass its health check) while they fail in a loop."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: loopback: Failed RTM_NEWADDR: No child processes' >&2\n"
+                                "exit 1\n", encoding="utf-8")
+    (fake / "bwrap").chmod(0o755)
+    code, output, _ = run_to_end(["env", f"PATH={fake}:{os.environ['PATH']}", *serve_args(tmp_path / "data")])
+    assert code == 2
+    assert "the sandbox cannot be loaded here (bwrap: loopback: Failed RTM_NEWADDR" in output
+    assert "gateway: ready" not in output and "Traceback" not in output
