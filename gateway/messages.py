@@ -153,6 +153,12 @@ FINDINGS: dict[str, tuple[str, str]] = {
                                "Rich media (video, Flash) in the PDF was removed."),
     "pdf_xfa_removed": ("PDF の XFA フォームを取り除きました。", "The XFA form in the PDF was removed."),
     "pdf_annotation_removed": ("PDF の注釈の一部を取り除きました。", "Some annotations of the PDF were removed."),
+    "pdf_form_flattened": ("PDF の入力欄（フォーム）を、表示されている内容のまま固定しました（入力はできません）。",
+                           "The PDF's form fields were fixed as they appear (they can no longer be filled in)."),
+    "pdf_unknown_structure_removed": ("PDF の中の、形式を確認できない要素（未知の種類の画像・フォントなど）を"
+                                      "取り除きました。表示が一部変わることがあります。",
+                                      "Parts of the PDF whose kind could not be confirmed (unknown image, font or "
+                                      "drawing types) were removed; some content may look different."),
     "pdf_encryption_removed": ("PDF の編集制限（所有者パスワード）を外して保存しました。",
                                "The PDF's owner-password restrictions were removed."),
     # images
@@ -275,6 +281,8 @@ FINDING_LABELS: dict[str, str] = {
     "pdf_embedded_file_removed": "埋め込みファイルを削除",
     "pdf_external_link_removed": "外部リンクを削除",
     "pdf_xfa_removed": "XFA フォームを削除",
+    "pdf_form_flattened": "フォームを固定",
+    "pdf_unknown_structure_removed": "不明な要素を削除",
     "rasterized": "画像化",
     "image_metadata_removed": "メタデータを削除",
     "image_trailing_data_removed": "末尾の隠しデータを削除",

@@ -1,15 +1,17 @@
-"""PDF rebuild with pikepdf: keep pages and text, remove every active or external element.
+"""PDF rebuild with pikepdf: a new document written from an allowlist, then checked twice.
 
-Every object the output can hold is walked - each indirect object once, the trailer, and every
-direct dictionary and array inside them - so a risky entry is found wherever it stands, not only
-where the specification puts it. Actions are allowlisted: only in-document navigation (GoTo, and
-the page-turning Named actions) survives; any other action dictionary (JavaScript, Launch,
-GoToR/GoToE, ImportData, SubmitForm, URI, RichMediaExecute ...) is emptied wherever it stands.
-Keys that hold scripts, files, media or outside references are removed from every dictionary,
-embedded-file streams and streams or strings carrying an executable are emptied, XFA forms go,
-and the trailer keeps only /Root. Owner-password-only PDFs are opened and written without
-encryption. The written file is opened again and walked once more: a file pikepdf cannot read
-back, or one in which the walk still finds something to remove, is blocked as corrupt.
+``pdf_document`` builds a new PDF from the input's pages: only the catalog entries, page keys,
+resources, fonts, images, annotations and actions that ``pdf_schema``, ``pdf_annotations`` and
+``pdf_navigation`` list are written, so whatever the input holds beyond them - scripts, actions,
+files, media, forms, private data, keys nobody has listed yet - is simply not there. Form
+fields are flattened into the page. ``pdf_active`` names what was left behind for the findings.
+
+Belt and braces: the new document is then walked as the old rebuild walked its copy - every
+object, every direct dictionary and array - with the denylist of active keys and the actions
+allowlist (only in-document navigation and links to http, https or mailto survive), and the
+trailer keeps only /Root. Owner-password-only PDFs are opened and written without encryption.
+The written file is opened again and walked once more: a file pikepdf cannot read back, or one
+in which the walk still finds something to remove, is blocked as corrupt.
 """
 
 from __future__ import annotations
@@ -21,45 +23,23 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pikepdf
-from pikepdf import Array, Dictionary, Name
+from pikepdf import Array, Dictionary
 
 from converters.base import Conversion, Converter, ConvertRequest, Finding, Outcome, Output
 from converters.errors import CorruptFile, PasswordProtected, TooManyPages
+from converters.formats.pdf_active import (
+    ACTION_TYPES,
+    EXECUTABLE,
+    EXTERNAL_STREAM_KEYS,
+    RISKY_ANNOTATIONS,
+    RISKY_KEYS,
+    STRUCTURE_STREAMS,
+    navigation_or_link,
+    source_findings,
+)
+from converters.formats.pdf_active import name_of as _name
+from converters.formats.pdf_document import rebuild
 
-SAFE_ACTIONS = frozenset({"/GoTo"})
-SAFE_NAMED_ACTIONS = frozenset({"/NextPage", "/PrevPage", "/FirstPage", "/LastPage"})
-# Every action type of ISO 32000-2 (table 201) plus ECMAScript: a dictionary whose /S is one of
-# these is an action wherever it stands, as is any dictionary typed /Action.
-ACTION_TYPES = frozenset({
-    "/GoTo", "/GoToR", "/GoToE", "/GoToDp", "/Launch", "/Thread", "/URI", "/Sound", "/Movie", "/Hide",
-    "/Named", "/SubmitForm", "/ResetForm", "/ImportData", "/SetOCGState", "/Rendition", "/Trans",
-    "/GoTo3DView", "/JavaScript", "/ECMAScript", "/RichMediaExecute"})
-RISKY_ANNOTATIONS = frozenset({"/FileAttachment", "/RichMedia", "/Screen", "/Movie", "/Sound", "/3D"})
-_ACTION_KEYS = ("/Launch", "/SubmitForm", "/ImportData", "/GoToR", "/GoToE", "/Sound", "/Movie", "/Rendition",
-                "/Hide", "/SetOCGState", "/Trans3D", "/3DD")
-# Keys that hold active content, files or outside references wherever they appear, with the
-# finding code for each.
-RISKY_KEYS: dict[str, str] = {
-    "/JS": "pdf_javascript_removed",
-    "/JavaScript": "pdf_javascript_removed",
-    "/OpenAction": "pdf_open_action_removed",
-    "/AA": "pdf_additional_actions_removed",
-    "/EmbeddedFiles": "pdf_embedded_file_removed",
-    "/EmbeddedFile": "pdf_embedded_file_removed",
-    "/EF": "pdf_embedded_file_removed",
-    "/AF": "pdf_embedded_file_removed",
-    "/RichMedia": "pdf_rich_media_removed",
-    "/RichMediaContent": "pdf_rich_media_removed",
-    "/RichMediaSettings": "pdf_rich_media_removed",
-    "/XFA": "pdf_xfa_removed",
-    "/URI": "pdf_external_link_removed",
-    **{key: "pdf_action_removed" for key in _ACTION_KEYS},
-}
-# A stream's data kept in another file (ISO 32000-2 7.3.8.2): a reference outside the document.
-EXTERNAL_STREAM_KEYS = ("/F", "/FFilter", "/FDecodeParms")
-# Streams qpdf rebuilds itself on writing: their data is the file's own structure.
-STRUCTURE_STREAMS = frozenset({"/ObjStm", "/XRef"})
-EXECUTABLE = re.compile(rb"This program cannot be run in DOS mode|\x7fELF[\x01\x02][\x01\x02]\x01")
 TRAILER_KEYS = frozenset({"/Root"})  # /Size, /ID and the cross-reference keys are written by qpdf
 
 
@@ -93,11 +73,6 @@ def open_pdf(src: Path) -> pikepdf.Pdf:
         raise CorruptFile("the PDF is damaged and cannot be read") from exc
 
 
-def _name(value: object) -> str:
-    """A name as written in the file ("/GoTo"; bytes outside ASCII as #xx), or "" for anything else."""
-    return value.unparse().decode("latin-1") if isinstance(value, Name) else ""
-
-
 def _children(container: Dictionary | pikepdf.Stream | Array) -> Iterable[tuple[str | int, object]]:
     if isinstance(container, Array):
         return list(enumerate(container))
@@ -120,12 +95,7 @@ class _Scrubber:
         self.findings[(code, detail)] = None
 
     def action_is_safe(self, action: object) -> bool:
-        if not isinstance(action, Dictionary):
-            return False
-        kind = _name(action.get("/S"))
-        if kind == "/Named":
-            return _name(action.get("/N")) in SAFE_NAMED_ACTIONS
-        if kind not in SAFE_ACTIONS:
+        if not isinstance(action, Dictionary) or not navigation_or_link(action):
             return False
         chained = action.get("/Next")
         if chained is None:
@@ -138,7 +108,7 @@ class _Scrubber:
         if not isinstance(action, Dictionary):
             return "unknown"
         kind = _name(action.get("/S")) or "unknown"
-        if kind not in SAFE_ACTIONS and kind != "/Named":
+        if not navigation_or_link(action):
             return kind
         chained = action.get("/Next")
         for item in (list(chained) if isinstance(chained, Array) else [chained] if chained is not None else []):
@@ -172,10 +142,11 @@ class _Scrubber:
         return inner
 
     def _must_empty(self, obj: Dictionary | pikepdf.Stream) -> bool:
-        """An action other than in-document navigation, an embedded file, or an executable's bytes."""
+        """An action other than in-document navigation or a safe link, an embedded file, or an
+        executable's bytes."""
         kind = _name(obj.get("/S"))
         if _name(obj.get("/Type")) == "/Action" or kind in ACTION_TYPES:
-            if kind == "/GoTo" or (kind == "/Named" and _name(obj.get("/N")) in SAFE_NAMED_ACTIONS):
+            if navigation_or_link(obj):
                 return False
             detail = kind[1:] or "unknown"
             self.note("pdf_external_link_removed" if kind == "/URI" else "pdf_action_removed", detail)
@@ -190,8 +161,9 @@ class _Scrubber:
         return False
 
     def _scrub_dictionary(self, obj: Dictionary | pikepdf.Stream) -> None:
+        link = _name(obj.get("/S")) == "/URI" and navigation_or_link(obj)
         for key in list(obj.keys()):
-            if key in RISKY_KEYS:
+            if key in RISKY_KEYS and not (link and key == "/URI"):
                 self.note(RISKY_KEYS[key], key[1:])
                 del obj[key]
             elif key in EXTERNAL_STREAM_KEYS and isinstance(obj, pikepdf.Stream):
@@ -260,35 +232,16 @@ class PdfRebuildConverter(Converter):
         with open_pdf(src) as pdf:
             if pdf.is_encrypted:
                 findings.append(Finding("pdf_encryption_removed", "owner password"))
-            scrubber = _Scrubber()
             try:
                 if len(pdf.pages) > request.limits.max_pages:
                     raise TooManyPages(f"the PDF has more than {request.limits.max_pages} pages")
-                root = pdf.Root
-                names = root.get("/Names")
-                if isinstance(names, Dictionary):
-                    for key in ("/JavaScript", "/EmbeddedFiles"):
-                        if key in names:
-                            scrubber.note(RISKY_KEYS[key], f"Names{key}")
-                            del names[key]
-                for key in ("/OpenAction", "/AA", "/Collection", "/Threads"):
-                    if key in root:
-                        if key in RISKY_KEYS:
-                            scrubber.note(RISKY_KEYS[key], key[1:])
-                        del root[key]
-                acroform = root.get("/AcroForm")
-                if isinstance(acroform, Dictionary):
-                    for key in ("/XFA", "/NeedsRendering"):
-                        if key in acroform:
-                            if key == "/XFA":
-                                scrubber.note("pdf_xfa_removed", "AcroForm")
-                            del acroform[key]
-                scrubber.scrub_all(pdf)
-                _keep_only_root_in_trailer(pdf)
-                pdf.remove_unreferenced_resources()
-                pdf.save(out_dir / out_name, compress_streams=True,
-                         object_stream_mode=pikepdf.ObjectStreamMode.generate,
-                         fix_metadata_version=False)
+                removed = source_findings(pdf)  # what the input holds that is active: none of it is written
+                with rebuild(pdf, lambda code, detail: removed.setdefault((code, detail), None)) as rebuilt:
+                    second = _Scrubber()  # belt and braces: the denylist over what the allowlist wrote
+                    second.scrub_all(rebuilt)
+                    _keep_only_root_in_trailer(rebuilt)
+                    rebuilt.save(out_dir / out_name, compress_streams=True,
+                                 object_stream_mode=pikepdf.ObjectStreamMode.generate)
             except (pikepdf.PdfError, RuntimeError, ValueError) as exc:
                 raise CorruptFile("the PDF is damaged and cannot be rebuilt") from exc
         try:
@@ -296,6 +249,7 @@ class PdfRebuildConverter(Converter):
         except CorruptFile:
             (out_dir / out_name).unlink(missing_ok=True)  # nothing unverified is left behind
             raise
-        findings.extend(Finding(code, detail) for code, detail in scrubber.findings)
+        removed.update(second.findings)
+        findings.extend(Finding(code, detail) for code, detail in removed)
         outcome: Outcome = "sanitized" if findings else "passed"
         return Conversion(outcome, [Output(out_name, "application/pdf")], findings)

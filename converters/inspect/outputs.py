@@ -10,10 +10,8 @@ import io
 import re
 import struct
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import magic
 
@@ -22,18 +20,8 @@ from converters.inspect.image import jpeg_problems, png_problems, tiff_problems
 from converters.inspect.kind import GENERIC_PACKAGE, NotAPackage, package_kind
 from converters.inspect.odf_package import check_odf
 from converters.inspect.ooxml import check_ooxml
+from converters.inspect.pdf import pdf_problems
 
-PDF_FORBIDDEN_KEYS = frozenset({
-    "/JS", "/JavaScript", "/OpenAction", "/AA", "/EmbeddedFile", "/EmbeddedFiles", "/EF",
-    "/RichMedia", "/RichMediaContent", "/XFA", "/Launch", "/URI", "/SubmitForm", "/ImportData",
-    "/GoToR", "/GoToE", "/Sound", "/Movie", "/Rendition", "/Hide", "/SetOCGState", "/Trans3D",
-})
-PDF_ALLOWED_ACTIONS = frozenset({"/GoTo", "/Named"})
-PDF_SAFE_NAMED = frozenset({"/NextPage", "/PrevPage", "/FirstPage", "/LastPage"})
-PDF_ACTION_TYPES = frozenset({
-    "/GoTo", "/GoToR", "/GoToE", "/GoToDp", "/Launch", "/Thread", "/URI", "/Sound", "/Movie", "/Hide", "/Named",
-    "/SubmitForm", "/ResetForm", "/ImportData", "/JavaScript", "/ECMAScript", "/SetOCGState", "/Rendition",
-    "/Trans", "/GoTo3DView", "/RichMediaExecute"})
 EXECUTABLE_MARKERS = (b"This program cannot be run in DOS mode", b"\x7fELF\x02\x01\x01")
 TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 HTML_MARKERS = re.compile(r"<\s*(script|html|iframe|object|embed|body|svg)\b", re.IGNORECASE)
@@ -68,69 +56,9 @@ class Verdict:
         return {"path": self.path, "type": self.type, "clean": self.clean, "problems": self.problems}
 
 
-def _pdf_objects(pdf: Any) -> Iterator[Any]:
-    """Every dictionary and stream: each indirect object once, plus its direct children (a tree,
-    since cycles can only pass through indirect references)."""
-    import pikepdf
-
-    stack: list[Any] = [*pdf.objects, pdf.trailer]
-    while stack:
-        obj = stack.pop()
-        if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
-            yield obj
-            stack.extend(v for v in obj.values() if isinstance(v, pikepdf.Object) and not v.is_indirect)
-        elif isinstance(obj, pikepdf.Array):
-            stack.extend(v for v in obj if isinstance(v, pikepdf.Object) and not v.is_indirect)
-
-
-COLUMNS = re.compile(rb"/Columns\s*(\d+)")
-WIDEST_ROW = 1_000_000  # bytes of one predictor row; qpdf allocates it before reading (gigabytes for a 3 KB file)
-
-
 def check_pdf(path: Path, verdict: Verdict) -> None:
-    import pikepdf
-
-    with path.open("rb") as handle:
-        raw = handle.read()
-    if any(len(found.group(1)) > 7 or int(found.group(1)) > WIDEST_ROW for found in COLUMNS.finditer(raw)):
-        verdict.problems.append("pdf_unreadable: a predictor row beyond all reason")
-        return
-    try:
-        pdf = pikepdf.open(path)
-    except (pikepdf.PdfError, pikepdf.PasswordError, OSError, ValueError) as exc:
-        verdict.problems.append(f"pdf_unreadable: {type(exc).__name__}")
-        return
-    with pdf:
-        try:
-            _check_pdf_objects(pdf, verdict)
-        except (pikepdf.PdfError, RuntimeError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
-            verdict.problems.append(f"pdf_unreadable: {type(exc).__name__}")
+    verdict.problems.extend(pdf_problems(path))
     verdict.problems[:] = list(dict.fromkeys(verdict.problems))
-
-
-def _check_pdf_objects(pdf: Any, verdict: Verdict) -> None:
-    import pikepdf
-
-    if pdf.is_encrypted:
-        verdict.problems.append("pdf_encrypted")
-    for obj in _pdf_objects(pdf):
-        for key in obj.keys():
-            if key in PDF_FORBIDDEN_KEYS:
-                verdict.problems.append(f"pdf_forbidden_key {key}")
-        kind = obj.get("/S")
-        if isinstance(kind, pikepdf.Name) and str(kind) in PDF_ACTION_TYPES:
-            named = str(obj.get("/N", ""))
-            if str(kind) not in PDF_ALLOWED_ACTIONS or (str(kind) == "/Named" and named not in PDF_SAFE_NAMED):
-                verdict.problems.append(f"pdf_action {kind}")
-        if obj.get("/Type") == pikepdf.Name.EmbeddedFile:
-            verdict.problems.append("pdf_embedded_file")
-        if isinstance(obj, pikepdf.Stream):
-            try:
-                data = obj.read_bytes()
-            except (pikepdf.PdfError, RuntimeError):
-                data = obj.read_raw_bytes()
-            if any(marker in data for marker in EXECUTABLE_MARKERS):
-                verdict.problems.append("pdf_stream_holds_executable")
 
 
 def check_image(path: Path, mime: str, verdict: Verdict) -> None:
