@@ -184,8 +184,7 @@ class Copier:
         is_stream = isinstance(value, pikepdf.Stream)
         if kind.stream is not None and kind.stream != is_stream:
             return DROP
-        declared = name_of(value.get("/Type"))
-        if any(key not in value for key in kind.required) or (declared and kind.types and declared not in kind.types):
+        if any(key not in value for key in kind.required):
             return DROP
         key = self._memo_key(value, kind)
         if key is not None and key in self._memo:
@@ -204,6 +203,8 @@ class Copier:
         for name in list(value.keys()):
             if is_stream and name in STREAM_KEYS:
                 continue
+            if name == "/Type" and name_of(value.get(name)) not in kind.types:
+                continue  # only a /Type the shape names: a font typed /Action is written as a font, untyped
             item = self.copy(value.get(name), kind.keys[name], depth + 1) if name in kind.keys else DROP
             if not isinstance(item, Drop) and item is not None:
                 made[name] = item

@@ -34,7 +34,7 @@ class Shape:
     keys: Mapping[str, Kind]
     stream: bool | None = False
     required: frozenset[str] = frozenset()
-    # /Type, when present, must be one of these (an image typed /Action is no image)
+    # the /Type values written (any other is left out: a font typed /Action is written as a font)
     types: frozenset[str] = frozenset()
 
 
@@ -117,11 +117,13 @@ FONT_DESCRIPTOR = shape(
     "font descriptor", types=("FontDescriptor",),
     data=(*_DESCRIPTOR, "FontFamily", "FontStretch", "FontWeight", "CharSet", "Lang"),
     FontFile=FONT_FILE, FontFile2=FONT_FILE, FontFile3=FONT_FILE, CIDSet=PLAIN_STREAM,
-    Style=shape("font style", data=("Panose",)), FD=Each(shape("font descriptor override", data=_DESCRIPTOR)))
+    Style=shape("font style", data=("Panose",)),
+    FD=Each(shape("font descriptor override", types=("FontDescriptor",), data=_DESCRIPTOR)))
 CID_SYSTEM_INFO = shape("CID system info", data=("Registry", "Ordering", "Supplement"))
 _CMAP = ("Type", "CMapName", "WMode")
-CMAP = shape("CMap", stream=True, data=_CMAP, CIDSystemInfo=CID_SYSTEM_INFO,
-             UseCMap=Either(stream=shape("CMap", stream=True, data=_CMAP, CIDSystemInfo=CID_SYSTEM_INFO),
+CMAP = shape("CMap", stream=True, types=("CMap",), data=_CMAP, CIDSystemInfo=CID_SYSTEM_INFO,
+             UseCMap=Either(stream=shape("CMap", stream=True, types=("CMap",), data=_CMAP,
+                                         CIDSystemInfo=CID_SYSTEM_INFO),
                             scalar=True))
 ENCODING = Either(dictionary=shape("encoding", types=("Encoding",), data=("Type", "BaseEncoding", "Differences")),
                   stream=CMAP, scalar=True)
@@ -136,7 +138,7 @@ CID_FONT = Tagged("CID font", "/Subtype", {
 OPTIONAL_CONTENT_GROUP = shape("optional content group", types=("OCG",), data=("Type", "Name", "Intent"))
 OPTIONAL_CONTENT = Tagged("optional content", "/Type", {
     "/OCG": OPTIONAL_CONTENT_GROUP,
-    "/OCMD": shape("optional content membership", data=("Type", "P", "VE"),
+    "/OCMD": shape("optional content membership", types=("OCMD",), data=("Type", "P", "VE"),
                    OCGs=Either(dictionary=OPTIONAL_CONTENT_GROUP, array=ArrayOf(OPTIONAL_CONTENT_GROUP)))},
     visible=False)
 
@@ -171,15 +173,17 @@ SHADING = Tagged("shading", "/ShadingType", {
     **{str(n): shape("mesh shading", stream=True, data=(*_SHADING, *_MESH), ColorSpace=COLOR_SPACE,
                      Function=FUNCTION_OR_NAME) for n in (4, 5, 6, 7)}})
 PATTERN = Tagged("pattern", "/PatternType", {
-    "1": shape("tiling pattern", stream=True, required=("BBox",), data=(
+    "1": shape("tiling pattern", stream=True, required=("BBox",), types=("Pattern",), data=(
         "Type", "PatternType", "PaintType", "TilingType", "BBox", "XStep", "YStep", "Matrix"), Resources=RESOURCES),
-    "2": shape("shading pattern", data=("Type", "PatternType", "Matrix"), Shading=SHADING, ExtGState=EXT_G_STATE)})
+    "2": shape("shading pattern", types=("Pattern",), data=("Type", "PatternType", "Matrix"), Shading=SHADING,
+               ExtGState=EXT_G_STATE)})
 FONT = Tagged("font", "/Subtype", {
-    "/Type0": shape("composite font", data=("Type", "Subtype", "BaseFont"), Encoding=ENCODING,
+    "/Type0": shape("composite font", types=("Font",), data=("Type", "Subtype", "BaseFont"), Encoding=ENCODING,
                     DescendantFonts=ArrayOf(CID_FONT), ToUnicode=PLAIN_STREAM),
-    **{f"/{subtype}": shape("font", data=_SIMPLE_FONT, FontDescriptor=FONT_DESCRIPTOR, Encoding=ENCODING,
-                            ToUnicode=PLAIN_STREAM) for subtype in ("Type1", "MMType1", "TrueType")},
-    "/Type3": shape("Type 3 font", data=(*_SIMPLE_FONT, "FontBBox", "FontMatrix"), Encoding=ENCODING,
+    **{f"/{subtype}": shape("font", types=("Font",), data=_SIMPLE_FONT, FontDescriptor=FONT_DESCRIPTOR,
+                            Encoding=ENCODING, ToUnicode=PLAIN_STREAM) for subtype in ("Type1", "MMType1", "TrueType")},
+    "/Type3": shape("Type 3 font", types=("Font",), data=(*_SIMPLE_FONT, "FontBBox", "FontMatrix"),
+                    Encoding=ENCODING,
                     ToUnicode=PLAIN_STREAM, CharProcs=Each(PLAIN_STREAM), Resources=RESOURCES,
                     FontDescriptor=FONT_DESCRIPTOR)})
 _RESOURCES.update({

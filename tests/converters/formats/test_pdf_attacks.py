@@ -148,10 +148,11 @@ def in_resources(pdf: pikepdf.Pdf) -> None:
                            Resources=Dictionary(JavaScript=pdf.make_indirect(js()), XYZAction=js()))
     resources.XObject = Dictionary(Fx0=form)
     for font in resources.Font.values():
+        font.Type = Name.AA  # found by fuzzing: a /Type read as data came out as written
         font.AA = Dictionary(O=js())
         font.XYZAction = js()
     resources.ExtGState = Dictionary(GS0=Dictionary(Type=Name.ExtGState, CA=1, JS=String(SCRIPT), AA=js()))
-    resources.Pattern = Dictionary(P0=Dictionary(PatternType=2, Shading=Dictionary(
+    resources.Pattern = Dictionary(P0=Dictionary(Type=Name.Action, PatternType=2, Shading=Dictionary(
         ShadingType=2, ColorSpace=Name.DeviceRGB, Coords=[0, 0, 1, 1], Function=Dictionary(
             FunctionType=2, Domain=[0, 1], C0=[0, 0, 0], C1=[1, 1, 1], N=1)), XYZAction=js()))
     resources.Stray = pdf.make_indirect(js())
