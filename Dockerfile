@@ -34,7 +34,7 @@
 # deploy/compose.yaml is way 1 for `docker compose up -d` (way 2 in its comments).
 FROM debian:bookworm-slim
 ENV DEBIAN_FRONTEND=noninteractive PYTHON=python3
-RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
+RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates tini \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/gateway
 COPY pyproject.toml README.md LICENSE ./
@@ -53,7 +53,9 @@ VOLUME /var/lib/gateway
 # ready = every listener bound, the audit log writable and the antivirus engines (if any) fresh
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["/opt/gateway/.venv/bin/python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8080/readyz', timeout=4)"]
-ENTRYPOINT ["/opt/gateway/.venv/bin/gateway"]
+# tini as PID 1: it passes SIGTERM on and reaps what a worker that died leaves behind (the gateway
+# itself waits only for the children it started)
+ENTRYPOINT ["/usr/bin/tini", "--", "/opt/gateway/.venv/bin/gateway"]
 # the configuration ([serve] recipient_domains, relay_networks, lgwan_smtp ...) is mounted at /etc/gateway/
 CMD ["serve", "--config", "/etc/gateway/gateway.toml", "--data-dir", "/var/lib/gateway", \
      "--smtp-listen", "0.0.0.0:2525", "--http-listen", "0.0.0.0:8080"]
