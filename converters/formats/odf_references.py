@@ -1,4 +1,4 @@
-"""What an OpenDocument link, package reference or formula may point at (used by ``converters.formats.odf``).
+"""What an OpenDocument link, package reference or formula may point at (used by ``converters.formats.odf_scrub``).
 
 The values come from a parsed XML tree, so character references (``&#x66;ile:``) are already
 decoded. Each check is an allowlist:

@@ -1,6 +1,6 @@
 """Independent reading of OpenDocument XML parts for the inspector (``inspect_office.check_odf``).
 
-Shares nothing with the converter (``converters.formats.odf``, ``converters.formats.odf_references``): its own
+Shares nothing with the converter (``converters.formats.odf``, ``odf_scrub``, ``odf_references``): its own
 parsing (defusedxml, which refuses DTDs and entities) and its own rules, on decoded values as the
 application reads them:
 

@@ -706,7 +706,7 @@ def test_a_chart_keeps_its_own_data_source_and_nothing_else(href: str, kept: boo
     the inspector reads it the same way (on its own)."""
     from lxml import etree
 
-    from converters.formats.odf import scrub_xml
+    from converters.formats.odf_scrub import scrub_xml
     from converters.inspect.odf import odf_xml_problems
 
     chart = ("urn:oasis:names:tc:opendocument:xmlns:chart:1.0", "http://www.w3.org/1999/xlink")
