@@ -42,6 +42,10 @@ ACTIVE_ELEMENTS: dict[tuple[str, str], str] = {
     (S_NS, "webPublishItems"): "external_link_removed", (S_NS, "externalReferences"): "external_link_removed",
     (S_NS, "customProperties"): "part_removed", (S_NS, "webPublishObjects"): "external_link_removed",
     (S_NS, "functionGroups"): "excel4_macro_removed",
+    # what those containers hold, wherever it stands (a part is read by name, not by where the schema puts it)
+    (S_NS, "oleObject"): "embedded_object_removed", (S_NS, "control"): "activex_removed",
+    (S_NS, "externalReference"): "external_link_removed", (S_NS, "webPublishItem"): "external_link_removed",
+    (S_NS, "webPublishObject"): "external_link_removed",
     (P_NS, "control"): "activex_removed", (P_NS, "controls"): "activex_removed",
     (P_NS, "oleObj"): "embedded_object_removed",
     (A_NS, "videoFile"): "embedded_media_removed", (A_NS, "audioFile"): "embedded_media_removed",

@@ -626,3 +626,32 @@ def test_a_field_character_of_no_known_type_is_removed() -> None:
     neutralise_fields(root, "word/document.xml", lambda code, detail: notes.append((code, detail)))
     assert not list(root.iter(f"{{{w}}}fldChar")) and "本文" in "".join(root.itertext())
     assert [code for code, _ in notes] == ["field_removed", "field_removed"]
+
+
+@pytest.mark.parametrize(("markup", "code"), [
+    ('<oleObject progId="Package" r:id="rId9" shapeId="1025"/>', "embedded_object_removed"),
+    ('<control shapeId="1025" r:id="rId9" name="CommandButton1"/>', "activex_removed"),
+    ('<externalReference r:id="rId9"/>', "external_link_removed"),
+    ('<webPublishItem id="1" divId="x" sourceType="sheet" destinationFile="\\\\host\\s\\a.htm"/>',
+     "external_link_removed"),
+])
+def test_a_spreadsheet_element_outside_its_container_is_still_removed(tmp_path: Path, markup: str, code: str) -> None:
+    """The fuzzing campaign moved an oleObject out of oleObjects into workbook.xml: the rebuild removed
+    only the container, the inspector saw the element (verification_failed). Removed wherever it stands."""
+    book = xlsx_with_formulas(tmp_path)
+    attacked = inject(book, tmp_path / "moved.xlsx", "xl/workbook.xml",
+                      markup.replace("r:id", f'xmlns:r="{REL}" r:id'))
+    outcome, codes, output = sanitize(attacked, tmp_path)
+    assert outcome == "sanitized" and code in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        workbook = package.read("xl/workbook.xml").decode()
+    assert markup.split()[0] not in workbook
+    assert inspect_file(output, tmp_path).clean
+
+
+@pytest.mark.parametrize("regression", ["dc2bad79e205-ooxml.bin", "93d5fc3a2cb0-ooxml.bin", "a7afcb6e5476-ooxml.bin"])
+def test_fuzzed_workbooks_with_a_moved_ole_object_are_disarmed(tmp_path: Path, regression: str) -> None:
+    source = Path(__file__).resolve().parents[2] / "fuzz" / "regressions" / regression
+    report = run_engine(source, tmp_path / "out", name="book.xlsm")
+    assert report.outcome == "sanitized", report.reason
+    assert "embedded_object_removed" in {f.code for f in report.findings}
