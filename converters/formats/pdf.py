@@ -76,7 +76,7 @@ def open_pdf(src: Path) -> pikepdf.Pdf:
 def _children(container: Dictionary | pikepdf.Stream | Array) -> Iterable[tuple[str | int, object]]:
     if isinstance(container, Array):
         return list(enumerate(container))
-    return [(key, container[key]) for key in list(container.keys())]
+    return list(container.items())  # not container[key]: it refuses names that are not UTF-8
 
 
 def _stream_data(stream: pikepdf.Stream) -> bytes:

@@ -110,7 +110,7 @@ def source_findings(pdf: pikepdf.Pdf) -> dict[Finding, None]:
         obj = stack.pop()
         if isinstance(obj, Dictionary | pikepdf.Stream):
             found.update(dict.fromkeys(_dictionary_findings(obj)))
-            children: list[tuple[str | None, object]] = [(key, obj.get(key)) for key in list(obj.keys())]
+            children: list[tuple[str | None, object]] = list(obj.items())  # items(): a key get() refuses reads
             if isinstance(obj, pikepdf.Stream) and name_of(obj.get("/Type")) not in STRUCTURE_STREAMS \
                     and EXECUTABLE.search(_stream_data(obj)):
                 found[("pdf_embedded_file_removed", "executable in a stream")] = None

@@ -140,8 +140,8 @@ class Copier:
         if isinstance(kind, Each) and isinstance(value, Dictionary):
             made: pikepdf.Object = Dictionary()
             made = self._remember(key, self.target.make_indirect(made) if key else made)
-            for name in list(value.keys()):
-                item = self.copy(value.get(name), kind.kind, depth + 1)
+            for name, member in list(value.items()):  # not get(name): it refuses names that are not UTF-8
+                item = self.copy(member, kind.kind, depth + 1)
                 if not isinstance(item, Drop):
                     made[name] = item
             return made
@@ -200,12 +200,12 @@ class Copier:
             self._remember(key, made)
         else:
             made = self._remember(key, self.target.make_indirect(Dictionary()) if key else Dictionary())
-        for name in list(value.keys()):
+        for name, member in list(value.items()):
             if is_stream and name in STREAM_KEYS:
                 continue
-            if name == "/Type" and name_of(value.get(name)) not in kind.types:
+            if name == "/Type" and name_of(member) not in kind.types:
                 continue  # only a /Type the shape names: a font typed /Action is written as a font, untyped
-            item = self.copy(value.get(name), kind.keys[name], depth + 1) if name in kind.keys else DROP
+            item = self.copy(member, kind.keys[name], depth + 1) if name in kind.keys else DROP
             if not isinstance(item, Drop) and item is not None:
                 made[name] = item
         return made

@@ -100,8 +100,8 @@ class Navigation:
         if not isinstance(dests, Dictionary):
             return None
         made = Dictionary()
-        for key in list(dests.keys())[:MAX_ITEMS]:
-            dest = self.destination(dests.get(key))
+        for key, member in list(dests.items())[:MAX_ITEMS]:
+            dest = self.destination(member)
             if dest is not None:
                 made[key] = dest
         return made or None

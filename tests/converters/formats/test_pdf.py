@@ -312,3 +312,26 @@ def test_an_absurd_predictor_row_is_refused_before_the_pdf_is_opened(tmp_path: P
     verdict = Verdict(path="文書.pdf", type="application/pdf")
     check_pdf(source, verdict)
     assert verdict.problems == ["pdf_unreadable: a predictor row beyond all reason"]
+
+
+def test_names_that_are_not_utf8_do_not_crash_the_rebuild(samples: Path, tmp_path: Path) -> None:
+    """A name written with #FE (no UTF-8) reads as a str with a surrogate, which pikepdf's get() refuses
+    (TypeError, converter_crashed; found by the bounded fuzz run): keys are read with items()."""
+    source = tmp_path / "names.pdf"
+    with pikepdf.open(samples / "pdf-multipage-text.pdf") as pdf:
+        page = pdf.pages[0].obj
+        page["/Rota\udcfee"] = 90  # an unknown page key
+        fonts = page.Resources.get("/Font")
+        if isinstance(fonts, pikepdf.Dictionary):
+            fonts["/F\udcfe9"] = next(iter(fonts.values()))  # a resource name nothing draws with
+        dests = pikepdf.Dictionary()
+        dests["/Ziel\udcfe"] = pikepdf.Array([page, pikepdf.Name("/Fit")])
+        pdf.Root["/Dests"] = dests
+        pdf.save(source)
+    assert b"/Rota#FEe" in source.read_bytes() or b"/Rota#fee" in source.read_bytes()
+    report = run_engine(source, tmp_path / "out")
+    assert report.outcome in ("passed", "sanitized"), report.reason
+    output = tmp_path / "out" / report.outputs[0].path
+    assert inspect_file(output, tmp_path).clean
+    with pikepdf.open(output) as written:
+        assert len(written.pages) == len(pikepdf.open(samples / "pdf-multipage-text.pdf").pages)
