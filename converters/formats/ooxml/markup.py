@@ -65,6 +65,12 @@ PICTURE_REFERENCES = frozenset({"blip", "imagedata", "fill", "stroke", "fillRef"
 # the HTML-like text formatting a legacy VML text box holds (Excel writes <div> in comment shapes)
 VML_TEXT_ELEMENTS = frozenset({"div", "font", "span", "p", "br", "b", "i", "u"})
 HLINK_ELEMENTS = frozenset({"hlinkClick", "hlinkHover", "hlinkMouseOver"})
+# the only elements whose r:id may name a link outside the package (a kept web or mail hyperlink
+# relationship): a picture, sound, font, header, chart data or pivot source naming it instead is
+# fetched from that address when the document opens (LibreOffice loads an a:blip r:link that names
+# a hyperlink relationship), so such a reference goes as if its relationship had not been kept
+LINK_OWNERS = frozenset({f"{{{W_NS}}}hyperlink", f"{{{S_NS}}}hyperlink",
+                         *(f"{{{A_NS}}}{local}" for local in HLINK_ELEMENTS)})
 Note = Callable[[str, str], None]
 
 
@@ -113,7 +119,10 @@ _CHOICE = f"{{{MC_NS}}}Choice"
 _DECLARATION = re.compile(rb"""xmlns(?::[^\s=]+)?\s*=\s*["']([^"']*)["']""")
 _RELATIONSHIP_PREFIX = re.compile(rb"xmlns:([^\s=]+)\s*=\s*[\"']" + re.escape(R_NS.encode()) + rb"[\"']")
 _HYPERLINK_BASE = f"{{{EP_NS}}}HyperlinkBase"
-_XPATH_RELATIONSHIP_ATTRIBUTES = etree.XPath(f"//@*[namespace-uri() = '{R_NS}']")
+# attributes naming a relationship: any in the relationships namespace, and VML's o:relid
+_RELID = f"{{{O_NS}}}relid"
+_XPATH_RELATIONSHIP_ATTRIBUTES = etree.XPath(
+    f"//@*[namespace-uri() = '{R_NS}' or (namespace-uri() = '{O_NS}' and local-name() = 'relid')]")
 
 
 def _namespace(name: str) -> str:
@@ -134,10 +143,13 @@ def _attached(element: etree._Element, root: etree._Element) -> bool:
     return False
 
 
-def clean_markup(root: etree._Element, part: str, kept_ids: set[str], note: Note, raw: bytes = b"") -> None:
-    """Apply the part-independent rules to ``root`` in place. When the part's bytes (``raw``)
-    declare only allowed namespaces and name no link attribute, lxml finds the few elements to
-    act on by itself; otherwise one pass collects every element and attribute name first."""
+def clean_markup(root: etree._Element, part: str, kept_ids: set[str], note: Note, raw: bytes = b"",
+                 link_ids: frozenset[str] = frozenset()) -> None:
+    """Apply the part-independent rules to ``root`` in place. ``kept_ids`` are the part's kept
+    relationships, ``link_ids`` those of them that lead outside the package (web and mail
+    hyperlinks): only a hyperlink element may name one. When the part's bytes (``raw``) declare
+    only allowed namespaces and name no link attribute, lxml finds the few elements to act on by
+    itself; otherwise one pass collects every element and attribute name first."""
     for node in list(root.iter(etree.Comment, etree.ProcessingInstruction)):
         remove_element(node)
     declared = [match.decode("utf-8", "replace") for match in _DECLARATION.findall(raw)]
@@ -185,16 +197,22 @@ def clean_markup(root: etree._Element, part: str, kept_ids: set[str], note: Note
         if _attached(element, root) and not _safe_action(element):
             note("active_link_removed", f"{part}: {element.get('action', '')[:60]}")
             remove_element(element)
-    if not quick or _uses_relationship_attributes(raw):
+    if not quick or _uses_relationship_attributes(raw) or b"relid" in raw:
+        local_ids = kept_ids - link_ids
         dangling: dict[int, etree._Element] = {}
         for value in _XPATH_RELATIONSHIP_ATTRIBUTES(root):
-            if isinstance(value, etree._ElementUnicodeResult) and value.strip() and value.strip() not in kept_ids:
-                owner = value.getparent()
-                if owner is not None:
-                    dangling[id(owner)] = owner
+            if not isinstance(value, etree._ElementUnicodeResult) or not value.strip():
+                continue
+            owner = value.getparent()
+            if owner is None or value.strip() in (kept_ids if owner.tag in LINK_OWNERS else local_ids):
+                continue
+            if value.strip() in link_ids:
+                note("external_link_removed", f"{part}: {_local_name(owner.tag)} names the outside link "
+                                              f"{value.strip()[:40]} (only a hyperlink may)")
+            dangling[id(owner)] = owner
         for element in dangling.values():
             if element is not root and _attached(element, root):
-                _drop_reference(element, kept_ids)
+                _drop_reference(element, kept_ids if element.tag in LINK_OWNERS else local_ids)
 
 
 def known_element(tag: str) -> bool:
@@ -285,7 +303,7 @@ def _drop_reference(element: etree._Element, kept_ids: set[str]) -> None:
     local = etree.QName(element).localname
     if local in PICTURE_REFERENCES:
         for name in list(element.attrib):
-            if name.startswith(f"{{{R_NS}}}") and element.attrib[name].strip() not in kept_ids:
+            if (name.startswith(f"{{{R_NS}}}") or name == _RELID) and element.attrib[name].strip() not in kept_ids:
                 del element.attrib[name]
     elif etree.QName(element).namespace == W_NS and local == "hyperlink":
         unwrap_element(element)

@@ -212,9 +212,10 @@ class _Rebuild:
                               f"{etree.QName(root).localname[:40]} is not one the schemas define)")
         findings_before = len(self.plan.findings)
         kept_ids = {rel.rel_id for rel in self.plan.relationships.get(part, [])}
+        link_ids = frozenset(rel.rel_id for rel in self.plan.relationships.get(part, []) if rel.external)
         removed_sheets = [sheet.get("name", "") for sheet in root.iter(f"{{{S_NS}}}sheet")
                           if sheet.get(f"{{{R_NS}}}id", "").strip() not in kept_ids]
-        clean_markup(root, part, kept_ids, self.note, data)
+        clean_markup(root, part, kept_ids, self.note, data, link_ids)
         neutralise_fields(root, part, self.note)
         neutralise_formulas(root, part, self.note, removed_sheets)
         neutralise_sources(root, part, self.note)

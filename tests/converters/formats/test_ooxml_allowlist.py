@@ -655,3 +655,47 @@ def test_fuzzed_workbooks_with_a_moved_ole_object_are_disarmed(tmp_path: Path, r
     report = run_engine(source, tmp_path / "out", name="book.xlsm")
     assert report.outcome == "sanitized", report.reason
     assert "embedded_object_removed" in {f.code for f in report.findings}
+
+
+LINK_REFERENCES = {  # elements that load what their relationship names, each naming a web link instead
+    "blip-link": '<w:p><w:r><w:drawing><a:blip xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+                 'r:link="rIdWeb"/></w:drawing></w:r></w:p>',
+    "blip-embed": '<w:p><w:r><w:drawing><a:blip xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+                  'r:embed="rIdWeb"/></w:drawing></w:r></w:p>',
+    "vml-imagedata-r-id": '<w:p><w:r><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml" style="width:9pt">'
+                          '<v:imagedata r:id="rIdWeb"/></v:shape></w:pict></w:r></w:p>',
+    "vml-imagedata-o-relid": '<w:p><w:r><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml" style="width:9pt">'
+                             '<v:imagedata xmlns:o="urn:schemas-microsoft-com:office:office" o:relid="rIdWeb"/>'
+                             '</v:shape></w:pict></w:r></w:p>',
+    "header-reference": '<w:p><w:pPr><w:sectPr><w:headerReference w:type="default" r:id="rIdWeb"/></w:sectPr>'
+                        '</w:pPr></w:p>',
+    "movie": '<w:p><w:r><w:pict><w:movie r:id="rIdWeb"/></w:pict></w:r></w:p>',
+}
+
+
+@pytest.mark.parametrize("where", sorted(LINK_REFERENCES))
+def test_only_a_hyperlink_may_name_a_web_link_relationship(tmp_path: Path, where: str) -> None:
+    """A web link relationship is kept for hyperlinks; a picture, header or movie naming it was kept
+    too, and LibreOffice fetched the picture from that address on opening (a web beacon). The
+    reference goes; the hyperlink naming the same relationship stays."""
+    body = (LINK_REFERENCES[where] + '<w:p><w:hyperlink r:id="rIdWeb"><w:r><w:t>市のページ</w:t></w:r>'
+            "</w:hyperlink></w:p>")
+    source = word_body(tmp_path, body, "plain.docx")
+    with zipfile.ZipFile(source) as package:
+        rels = package.read("word/_rels/document.xml.rels").decode()
+    rels = rels.replace("</Relationships>", f'<Relationship Id="rIdWeb" Type="{REL}/hyperlink" '
+                                            'Target="http://beacon.example/p.png" TargetMode="External"/>'
+                                            "</Relationships>")
+    attacked = edit_package(source, tmp_path / f"{where}.docx", {"word/_rels/document.xml.rels": rels.encode()})
+    outcome, codes, output = sanitize(attacked, tmp_path)
+    assert outcome == "sanitized" and "external_link_removed" in codes and output is not None
+    from lxml import etree
+
+    with zipfile.ZipFile(output) as package:
+        root = etree.fromstring(package.read("word/document.xml"))
+        assert "http://beacon.example/p.png" in package.read("word/_rels/document.xml.rels").decode()
+    naming = [etree.QName(owner).localname for owner in root.iter() for name, value in owner.attrib.items()
+              if value == "rIdWeb" and name.endswith(("}id", "}link", "}embed", "}relid"))]
+    assert naming == ["hyperlink"]
+    assert "市のページ" in "".join(root.itertext())
+    assert inspect_file(output, tmp_path).clean
