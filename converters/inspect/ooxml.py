@@ -238,6 +238,23 @@ class Package:
         return (kind == T + "package" and not self.embedded and self.content_type(source) in CHART_TYPES
                 and self.content_type(key) == WORKBOOK_PACKAGE)
 
+    def outside_ids(self, key: str) -> frozenset[str]:
+        """Ids of the part's relationships that lead outside the package (only a hyperlink may name one)."""
+        folder, _, name = key.rpartition("/")
+        rels = f"{folder}/_rels/{name}.rels".lstrip("/")
+        if rels not in self.members:
+            return frozenset()
+        try:
+            root = safe_xml.fromstring(self.read(rels), forbid_dtd=True)
+        except (ParseError, ValueError, LookupError):
+            return frozenset()  # reported when the walk reads it
+        return frozenset(element.get("Id", "").strip() for element in root.iter()
+                         if element.tag.rpartition("}")[2] == "Relationship"
+                         and element.get("TargetMode", "Internal").strip().lower() != "internal")
+
+    def reader(self, key: str) -> Part:
+        return Part(self.members[key].filename, self.problems, self.calls, self.names, self.outside_ids(key))
+
     def part(self, key: str, kind: str, main: bool) -> None:
         name, ctype = self.members[key].filename, self.content_type(key)
         if main and ctype not in MAIN_TYPES:
@@ -249,14 +266,13 @@ class Package:
             found = check_package(io.BytesIO(self.read(key)), embedded=True)
             self.problems.extend(f"{name}: {problem}" for problem in found)
         elif ctype in CUSTOM_XML_TYPES and kind == CUSTOM_XML_REL:
-            Part(name, self.problems, self.calls, self.names).read(self.read(key), vml=False, custom=True)
+            self.reader(key).read(self.read(key), vml=False, custom=True)
         elif ctype in XML_TYPES:
-            Part(name, self.problems, self.calls, self.names).read(self.read(key), vml=ctype == D + "vmldrawing",
-                                                                   custom=False)
+            self.reader(key).read(self.read(key), vml=ctype == D + "vmldrawing", custom=False)
         else:
             self.problems.append(f"content type {show(ctype)} of {name}")
             if ctype.endswith("xml"):  # read anyway, so the report says what it holds
-                Part(name, self.problems, self.calls, self.names).read(self.read(key), vml=False, custom=False)
+                self.reader(key).read(self.read(key), vml=False, custom=False)
 
 
 def media_type(value: str | None) -> str:

@@ -81,6 +81,9 @@ ON_START = frozenset({(MC, "Choice"), (MC, "Fallback"), (W, "fldSimple"), (W, "f
 ON_END = FORMULA_ELEMENTS | {(MC, "Choice"), (MC, "Fallback"), (W, "instrText"), (W, "delInstrText"),
                              (EP, "HyperlinkBase")}
 HLINKS = frozenset({"hlinkClick", "hlinkHover", "hlinkMouseOver"})
+# the elements that may name a relationship leading outside the package: anything else naming one
+# (a picture, sound, header, font, chart or pivot source) loads from that address when opened
+LINK_OWNERS = frozenset({(W, "hyperlink"), (X, "hyperlink")} | {(A, local) for local in HLINKS})
 # PowerPoint actions that stay inside the show; program, macro, ole, hlinkfile, hlinkpres are not here.
 SAFE_ACTIONS = frozenset({"ppaction://hlinksldjump", "ppaction://hlinkshowjump", "ppaction://noaction",
                           "ppaction://customshow", "ppaction://media"})
@@ -127,8 +130,10 @@ class Field:
 class Part:
     """One XML part read as a stream: namespaces, active elements, links, fields and formulas."""
 
-    def __init__(self, name: str, problems: list[str], calls: dict[str, str], names: set[str]) -> None:
+    def __init__(self, name: str, problems: list[str], calls: dict[str, str], names: set[str],
+                 outside: frozenset[str] = frozenset()) -> None:
         self.name, self.problems, self.calls, self.names = name, problems, calls, names
+        self.outside = outside  # ids of the part's relationships to targets outside the package
         self.fields: list[Field] = []  # complex fields begun and not ended, innermost last
         self.floors: list[int] = [0]
         self.tags: dict[str, Tag] = {}
@@ -198,6 +203,10 @@ class Part:
             self.learn_attributes(element.attrib)
         if tag.at_start:
             self.special(tag.uri, tag.local, element)
+        if self.outside and (tag.uri, tag.local) not in LINK_OWNERS:
+            for key, value in element.attrib.items():
+                if value.strip() in self.outside and (self.split(key)[0] == R or self.split(key) == (VO, "relid")):
+                    self.add(f"{tag.local} names the outside relationship {show(value.strip())}")
 
     def special(self, uri: str, local: str, element: Element) -> None:
         if uri == MC and local in ("Choice", "Fallback"):

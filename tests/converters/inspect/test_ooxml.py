@@ -499,6 +499,24 @@ def test_allowed_links_and_strict_relationship_types(base: dict[str, Path], tmp_
     assert problems_of(base["docx"], tmp_path, strict, "strict") == []
 
 
+@pytest.mark.parametrize(("fragment", "flagged"), [
+    ('<w:p><w:r><w:drawing><a:blip xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+     'r:link="rIdWeb"/></w:drawing></w:r></w:p>', True),
+    ('<w:p><w:r><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml"><v:imagedata '
+     'xmlns:o="urn:schemas-microsoft-com:office:office" o:relid=" rIdWeb"/></v:shape></w:pict></w:r></w:p>', True),
+    ('<w:p><w:pPr><w:sectPr><w:headerReference w:type="default" r:id="rIdWeb"/></w:sectPr></w:pPr></w:p>', True),
+    ('<w:p><w:hyperlink r:id="rIdWeb"><w:r><w:t>リンク</w:t></w:r></w:hyperlink></w:p>', False),
+])
+def test_only_a_hyperlink_may_name_an_outside_relationship(base: dict[str, Path], tmp_path: Path, fragment: str,
+                                                           flagged: bool) -> None:
+    """A web link relationship is allowed; a picture (LibreOffice fetches an a:blip r:link naming
+    it), VML image or header naming it loads from that address on opening."""
+    found = problems_of(base["docx"], tmp_path, {
+        DOC_RELS: add_rel("rIdWeb", f"{R_NS}/hyperlink", "http://beacon.example/p.png", True),
+        "word/document.xml": in_body(fragment)})
+    assert any("names the outside relationship" in p for p in found) == flagged, found
+
+
 def test_unreadable_and_foreign_xml(base: dict[str, Path], tmp_path: Path) -> None:
     with zipfile.ZipFile(base["docx"]) as package:
         text = package.read("word/document.xml").decode("utf-8")
