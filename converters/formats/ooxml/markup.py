@@ -172,6 +172,13 @@ def clean_markup(root: etree._Element, part: str, kept_ids: set[str], note: Note
         if element is not root and _attached(element, root):
             note("unknown_markup_removed", f"{part}: element without a namespace")
             remove_element(element)
+    for data in list(root.iter(f"{{{XL_VML_NS}}}ClientData")):
+        if data.get("ObjectType", "").strip().lower() != "note" and _attached(data, root):
+            # a form control (button, check box, list, ...): it runs a macro or writes into cells,
+            # and its properties part is not kept; the shape goes with it (a comment's note stays)
+            shape = data.getparent()
+            note("activex_removed", f"{part}: form control {data.get('ObjectType', '')[:20]}")
+            remove_element(shape if shape is not None and shape is not root else data)
     for element in list(root.iter(*_ACTIVE_ITER)):
         if element is root or not _attached(element, root) or (
                 _namespace(element.tag) == XL_VML_NS and not _local_name(element.tag).startswith("Fmla")):

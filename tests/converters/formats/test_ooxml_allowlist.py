@@ -699,3 +699,44 @@ def test_only_a_hyperlink_may_name_a_web_link_relationship(tmp_path: Path, where
     assert naming == ["hyperlink"]
     assert "市のページ" in "".join(root.itertext())
     assert inspect_file(output, tmp_path).clean
+
+
+def test_a_form_control_shape_goes_and_the_comment_stays(tmp_path: Path) -> None:
+    """A worksheet with an Excel form check box (a VML shape whose ClientData is not a note, its
+    properties part and the sheet's controls) kept the shape: the inspector blocked every such
+    workbook (a municipal form with check boxes arrived as nothing). The shape goes; the comment stays."""
+    path = tmp_path / "form.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    book.add_worksheet("申請").write_comment("A1", "確認済み ①")
+    book.close()
+    with zipfile.ZipFile(path) as package:
+        vml_name = next(n for n in package.namelist() if n.endswith(".vml"))
+        vml = package.read(vml_name).decode()
+        sheet = package.read("xl/worksheets/sheet1.xml").decode()
+        rels = package.read("xl/worksheets/_rels/sheet1.xml.rels").decode()
+        types = package.read("[Content_Types].xml").decode()
+    box = ('<v:shape id="_x0000_s2049" type="#_x0000_t201" style="position:absolute;width:90pt;height:18pt">'
+           '<v:textbox><div>同意する</div></v:textbox><x:ClientData ObjectType=" checkBox "><x:Anchor>1, 0, 2, 0, '
+           "3, 0, 3, 0</x:Anchor><x:FmlaLink>$C$1</x:FmlaLink><x:Checked>1</x:Checked></x:ClientData></v:shape>")
+    control = '<controls><control shapeId="2049" r:id="rIdCtl" name="Check Box 1"/></controls>'
+    edits: dict[str, bytes | None] = {
+        vml_name: vml.replace("</xml>", box + "</xml>").encode(),
+        "xl/worksheets/sheet1.xml": re.sub(r"(<legacyDrawing [^>]*/>)", r"\1" + control, sheet).encode(),
+        "xl/worksheets/_rels/sheet1.xml.rels": rels.replace("</Relationships>", (
+            '<Relationship Id="rIdCtl" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+            'ctrlProp" Target="../ctrlProps/ctrlProp1.xml"/></Relationships>')).encode(),
+        "[Content_Types].xml": types.replace("</Types>", (
+            '<Override PartName="/xl/ctrlProps/ctrlProp1.xml" ContentType="application/vnd.ms-excel.controlproperties'
+            '+xml"/></Types>')).encode(),
+        "xl/ctrlProps/ctrlProp1.xml": (b'<formControlPr xmlns="http://schemas.microsoft.com/office/spreadsheetml/'
+                                       b'2009/9/main" objectType="CheckBox" checked="Checked" fmlaLink="$C$1"/>'),
+    }
+    assert "r:id" in control and 'xmlns:r="' in sheet
+    outcome, codes, output = sanitize(edit_package(path, tmp_path / "checkbox.xlsx", edits), tmp_path)
+    assert outcome == "sanitized" and "activex_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        written = package.read(vml_name).decode()
+        comment = package.read("xl/comments1.xml").decode()
+    assert "checkBox" not in written and "同意する" not in written and "FmlaLink" not in written
+    assert 'ObjectType="Note"' in written and "確認済み" in comment
+    assert inspect_file(output, tmp_path).clean
