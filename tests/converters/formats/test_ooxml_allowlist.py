@@ -740,3 +740,26 @@ def test_a_form_control_shape_goes_and_the_comment_stays(tmp_path: Path) -> None
     assert "checkBox" not in written and "同意する" not in written and "FmlaLink" not in written
     assert 'ObjectType="Note"' in written and "確認済み" in comment
     assert inspect_file(output, tmp_path).clean
+
+
+@pytest.mark.parametrize(("action", "kept"), [
+    ("ppaction://hlinksldjump/../program", False), ("PPACTION://HLINKSHOWJUMP.program", False),
+    ("ppaction://noactionx", False), ("ppaction://hlinkshowjump?jump=nextslide", True),
+    ("ppaction://customshow?id=0&amp;return=true", True),
+])
+def test_a_powerpoint_action_is_judged_by_its_whole_verb(tmp_path: Path, action: str, kept: bool) -> None:
+    """The rebuild kept any action that began with a safe verb; the inspector compares the verb
+    whole and blocked such a slide (verification_failed)."""
+    source = pptx_file(tmp_path)
+    with zipfile.ZipFile(source) as package:
+        slide = package.read("ppt/slides/slide1.xml").decode()
+    slide = re.sub(r'(<p:cNvPr id="2" name="[^"]*")/>', rf'\1><a:hlinkClick r:id="" action="{action}"/></p:cNvPr>',
+                   slide, count=1)
+    assert "hlinkClick" in slide
+    outcome, codes, output = sanitize(edit_package(source, tmp_path / "action.pptx",
+                                                   {"ppt/slides/slide1.xml": slide.encode()}), tmp_path)
+    assert output is not None and (outcome, "active_link_removed" in codes) == (
+        ("passed", False) if kept else ("sanitized", True))
+    with zipfile.ZipFile(output) as package:
+        assert ("hlinkClick" in package.read("ppt/slides/slide1.xml").decode()) == kept
+    assert inspect_file(output, tmp_path).clean
