@@ -23,6 +23,7 @@ FORMULA_NAMESPACES = frozenset({
     S_NS, C_NS, "http://schemas.microsoft.com/office/excel/2006/main",  # xm:f
     "http://schemas.microsoft.com/office/spreadsheetml/2009/9/main",  # x14
     "http://schemas.microsoft.com/office/drawing/2014/chartex",  # cx:f
+    "http://schemas.microsoft.com/office/drawing/2012/chart",  # c15:f (data label ranges, filtered series)
 })
 IDENTIFIER = re.compile(r"[A-Za-z_\\\u0080-\uffff][\w.\\?\u0080-\uffff]*")
 SHEET_NAME_FORBIDDEN = frozenset("[]\\/?*")

