@@ -5,10 +5,11 @@ PolyLine, Highlight, Underline, Squiggly, StrikeOut, Caret, Stamp, Ink, Popup) a
 action may only go to a place in the document, turn the page, or open an http, https or mailto
 address (the links the Office and OpenDocument rebuilds keep). Appearance streams are copied as
 form XObjects through the allowlist. Form fields (Widget annotations) are flattened: what each
-field shows - its normal appearance - is drawn into the page, and the field itself, with its
-actions, scripts and the form around it, is not written; the values stay visible but can no longer
-be edited. Every other annotation (file attachments, media, 3D, screens, printer marks, any
-subtype not listed) is removed and reported.
+field shows - its normal appearance, or its value drawn anew where the file leaves that to the
+reader (pdf_form_values) - is drawn into the page, and the field itself, with its actions, scripts
+and the form around it, is not written; the values stay visible but can no longer be edited.
+Every other annotation (file attachments, media, 3D, screens, printer marks, any subtype not
+listed) is removed and reported.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pikepdf import Array, Dictionary, Name
 
 from converters.formats.pdf_active import name_of
 from converters.formats.pdf_copy import Copier, Drop
+from converters.formats.pdf_form_values import FieldValues
 from converters.formats.pdf_navigation import Navigation
 from converters.formats.pdf_schema import (
     FORM_XOBJECT,
@@ -87,8 +89,11 @@ class PageAnnotations:
 
 
 class Annotations:
-    def __init__(self, copier: Copier, navigation: Navigation, note: Note) -> None:
+    def __init__(self, copier: Copier, navigation: Navigation, note: Note, acroform: object = None) -> None:
         self.copier, self.navigation, self.note = copier, navigation, note
+        self.values = FieldValues(copier.target, note, acroform)
+        self._fields: set[tuple[int, int]] = set()
+        self._widgets = self._counted = self._values_drawn = 0
         self._kept: dict[tuple[int, int], pikepdf.Object] = {}
         self._pending: list[tuple[pikepdf.Object, str, tuple[int, int]]] = []
 
@@ -109,10 +114,17 @@ class Annotations:
         return result
 
     def link_references(self) -> None:
-        """Popups, their parents and replies point at other annotations: only at kept ones."""
+        """Popups, their parents and replies point at other annotations: only at kept ones. The
+        flattened form is reported once, with how many fields it had and how many values were drawn
+        (counts only: a value never goes into a finding)."""
         for made, key, target in self._pending:
             if target in self._kept:
                 made[key] = self._kept[target]
+        if self._widgets:
+            fields = len(self._fields) + self._widgets - self._counted
+            drawn = f", {self._values_drawn} value{'s' if self._values_drawn != 1 else ''} drawn" \
+                if self._values_drawn else ""
+            self.note("pdf_form_flattened", f"{fields} field{'s' if fields != 1 else ''}{drawn}")
 
     def _annotation(self, annot: Dictionary, subtype: str, new_page: pikepdf.Object) -> pikepdf.Object | None:
         copied = self.copier.copy(annot, ANNOTATION)
@@ -145,24 +157,33 @@ class Annotations:
         return False
 
     def _flatten(self, annot: Dictionary, result: PageAnnotations) -> None:
-        self.note("pdf_form_flattened", "Widget")
+        self._count(annot)
         flags = annot.get("/F")
         if isinstance(flags, int) and flags & HIDDEN:
             return
-        appearance = annot.get("/AP")
-        normal = appearance.get("/N") if isinstance(appearance, Dictionary) else None
-        if isinstance(normal, Dictionary) and not isinstance(normal, pikepdf.Stream):
-            state = annot.get("/AS")
-            normal = normal.get(str(state)) if isinstance(state, Name) else None
-        if not isinstance(normal, pikepdf.Stream):
-            return
-        form = self.copier.copy(normal, FORM_XOBJECT)
-        if isinstance(form, Drop) or not isinstance(form, pikepdf.Stream):
-            return
-        _mark_form(form)
-        matrix = placement(form.get("/BBox"), form.get("/Matrix"), annot.get("/Rect"))
-        if matrix is not None:
-            result.drawn.append((form, matrix))
+        look = self.values.look(annot)
+        if look.original is not None:
+            form = self.copier.copy(look.original, FORM_XOBJECT)
+            if isinstance(form, pikepdf.Stream):
+                _mark_form(form)
+                matrix = placement(form.get("/BBox"), form.get("/Matrix"), annot.get("/Rect"))
+                if matrix is not None:
+                    result.drawn.append((form, matrix))
+        if look.drawn is not None:
+            drawn = self.values.form(annot, look.drawn, frame=look.original is None)
+            if drawn is not None:
+                result.drawn.append(drawn)
+                self._values_drawn += 1
+
+    def _count(self, annot: Dictionary) -> None:
+        """One more widget; its field is the widget itself or, for a widget without a name of its
+        own, the parent it belongs to (a radio group's buttons are one field)."""
+        self._widgets += 1
+        parent = annot.get("/Parent")
+        owner = parent if "/T" not in annot and isinstance(parent, Dictionary) else annot
+        if owner.is_indirect:
+            self._fields.add(owner.objgen)
+            self._counted += 1
 
 
 def _mark_form(form: pikepdf.Object) -> None:

@@ -174,7 +174,7 @@ def rebuild(source: pikepdf.Pdf, note: Note) -> pikepdf.Pdf:
         pages.setdefault(page.obj.objgen, made)
         made_pages.append((page.obj, made))
     navigation = Navigation(copier, pages)
-    annotations = Annotations(copier, navigation, note)
+    annotations = Annotations(copier, navigation, note, source.Root.get("/AcroForm"))
     for page_obj, new_page in made_pages:
         _page(copier, annotations, page_obj, new_page)
         target.pages.append(pikepdf.Page(new_page))
