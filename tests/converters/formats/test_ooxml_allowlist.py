@@ -812,3 +812,18 @@ def test_a_schema_library_naming_where_to_load_schemas_from_goes(tmp_path: Path)
         written = package.read("word/settings.xml").decode()
     assert "schemaLibrary" not in written and "attacker" not in written
     assert inspect_file(output, tmp_path).clean
+
+
+def test_a_vml_source_at_a_web_address_goes_and_a_web_link_stays(tmp_path: Path) -> None:
+    """VML's src is loaded when the document opens: a web address was kept there like a link's,
+    and the inspector (any address in src is a problem) blocked the document. A shape's href to
+    the web stays, it only leads there when clicked."""
+    body = ('<w:p><w:r><w:pict><v:shape xmlns:v="urn:schemas-microsoft-com:vml" href="https://www.example.lg.jp/" '
+            'style="width:20pt;height:20pt"><v:imagedata src="http://beacon.example/v.png"/>'
+            '<v:fill src=" HTTPS://beacon.example/f.png" type="frame"/></v:shape></w:pict></w:r></w:p>')
+    outcome, codes, output = sanitize(word_body(tmp_path, body, "vml-src.docx"), tmp_path)
+    assert outcome == "sanitized" and "external_link_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        written = package.read("word/document.xml").decode()
+    assert "beacon" not in written and 'href="https://www.example.lg.jp/"' in written
+    assert inspect_file(output, tmp_path).clean
