@@ -1,19 +1,26 @@
 """PDF rasterisation, the sandboxed half: render every page with PDFium and stream the pixels
 to the trusted side (``gateway.pipeline.raster_pdf``), which validates them and builds the PDF.
 
-No form environment is initialised, so no PDF JavaScript can run while rendering. A page whose
+No form environment is initialised, so no PDF JavaScript can run while rendering. PDFium then
+draws a form field only from its stored appearance, which many form fillers (LibreOffice's export
+among them) leave empty for the reader to fill in: a document with form fields is first rebuilt
+(``converters.formats.pdf``, which flattens the fields and draws their values), and the rebuilt
+document is rendered; if the rebuild refuses it, the original is rendered as before. A page whose
 quarter-scale preview has no colour is rendered in grey (a third of the pixels to move).
 """
 
 from __future__ import annotations
 
 import math
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 
+import pikepdf
 import pypdfium2 as pdfium
 
 from converters.base import RASTER_FRAMES_TYPE, Conversion, Converter, ConvertRequest, Finding, Output
-from converters.errors import CorruptFile, PasswordProtected, TooManyPages
+from converters.errors import ConverterError, CorruptFile, PasswordProtected, TooManyPages
 from converters.protocol import Frame, FrameWriter
 
 
@@ -69,17 +76,43 @@ def render_document(document: pdfium.PdfDocument, writer: FrameWriter, path: str
     return findings
 
 
+def has_form_fields(src: Path) -> bool:
+    """Whether the document's catalog lists interactive form fields (read with pikepdf, as the rebuild will)."""
+    try:
+        with pikepdf.open(src) as pdf:
+            form = pdf.Root.get("/AcroForm")
+            fields = form.get("/Fields") if isinstance(form, pikepdf.Dictionary) else None
+            return isinstance(fields, pikepdf.Array) and len(fields) > 0
+    except (pikepdf.PdfError, pikepdf.PasswordError, RuntimeError, ValueError, TypeError):
+        return False  # PDFium may still render what qpdf cannot read: the original is rendered
+
+
+def flattened_copy(src: Path, scratch: Path, request: ConvertRequest) -> tuple[Path, list[Finding]] | None:
+    """The rebuilt document (fields flattened, their values drawn) and what the rebuild found, or None
+    when the rebuild refuses the file."""
+    from converters.formats.pdf import PdfRebuildConverter  # pikepdf's work, only for forms
+
+    try:
+        rebuilt = PdfRebuildConverter().convert(src, scratch, replace(request, stem="flattened", frames=None))
+    except ConverterError:
+        return None
+    return scratch / rebuilt.outputs[0].path, list(rebuilt.findings)
+
+
 class PdfRasterConverter(Converter):
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         if request.frames is None:
             raise CorruptFile("rasterising needs a frame channel", code="converter_error")
-        document = open_document(src)
-        name = f"{request.stem}.pdf"
-        try:
-            path = f"{request.rel_dir}/{name}".lstrip("/")
-            findings = render_document(document, request.frames, path, request)
-        finally:
-            document.close()
-        findings.insert(0, Finding("rasterized", "every page re-drawn as pixels"))
+        with tempfile.TemporaryDirectory(prefix="raster-") as scratch:
+            flattened = flattened_copy(src, Path(scratch), request) if has_form_fields(src) else None
+            form_findings = [f for f in flattened[1] if f.code == "pdf_form_flattened"] if flattened else []
+            document = open_document(flattened[0] if flattened else src)
+            name = f"{request.stem}.pdf"
+            try:
+                path = f"{request.rel_dir}/{name}".lstrip("/")
+                findings = render_document(document, request.frames, path, request)
+            finally:
+                document.close()
+        findings[:0] = [Finding("rasterized", "every page re-drawn as pixels"), *form_findings]
         return Conversion("sanitized", [Output(name, RASTER_FRAMES_TYPE)], findings)

@@ -13,8 +13,10 @@ import pypdfium2 as pdfium
 import pytest
 from pikepdf import Array, Dictionary, Name, String
 
+from converters.engine import FRAMES_FILE
 from converters.formats.pdf_form_text import clean
 from converters.inspect.outputs import inspect_file
+from gateway.pipeline.raster_pdf import assemble
 from tests.conftest import run_engine
 from tests.converters.formats.test_pdf_usability import libreoffice_pdf, needs_libreoffice
 
@@ -231,3 +233,22 @@ def test_fields_with_odd_values_are_drawn_or_skipped_without_failing(tmp_path: P
     assert "見えない" not in text and "42" not in text and "rich" not in text
     assert 0 < text.count("申請") <= 5_000  # what the box can hold is drawn, not a hundred thousand characters
     assert detail == "8 fields, 4 values drawn"
+
+
+def test_rasterising_a_form_shows_the_values_the_reader_was_to_draw(tmp_path: Path) -> None:
+    """PDFium renders without a form environment (no script can run), so a field is drawn only from
+    its stored appearance, which such a form leaves empty: the rasterised page was blank there. The
+    rebuilt, flattened document is rendered instead."""
+    source, rects = _form(tmp_path)
+    report = run_engine(source, tmp_path / "out", "rasterize")
+    assert report.outcome == "sanitized", report.reason
+    assert [f.code for f in report.findings][:2] == ["rasterized", "pdf_form_flattened"]
+    with (tmp_path / "out" / FRAMES_FILE).open("rb") as stream:
+        [name] = assemble(stream, tmp_path / "raster", max_pixels=50_000_000, max_pages=10)
+    output = tmp_path / "raster" / name
+    for field in ("shimei", "kinmusaki", "jusho", "biko", "shubetsu", "doui", "yuso"):
+        assert ink(output, rects[field]) > 10, field
+    for field in ("ango", "hidoui", "Ichi"):
+        assert ink(output, rects[field]) == 0, field
+    assert inspect_file(output, tmp_path).clean
+
