@@ -184,7 +184,7 @@ class OfficeRasterConverter(Converter):
 
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
-        from converters.formats.pdf_raster import open_document, render_document
+        from converters.formats.pdf_raster import open_document, render_document, what_to_render
 
         if request.frames is None:
             raise ConverterError("rasterising needs a frame channel", code="converter_error")
@@ -198,6 +198,8 @@ class OfficeRasterConverter(Converter):
         else:
             suffix = LEGACY.get(mime, (OOXML_SUFFIXES.get(_ooxml_kind(mime), ".docx"), ""))[0]
         pdf = convert_with_libreoffice(plain, "pdf", work, suffix=suffix, warm=request.warm_office)
+        pdf, form_findings = what_to_render(pdf, work, request)  # form controls: values drawn, as the rebuild does
+        findings += form_findings
         document = open_document(pdf)
         name = f"{request.stem}.pdf"
         try:

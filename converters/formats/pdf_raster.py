@@ -99,15 +99,22 @@ def flattened_copy(src: Path, scratch: Path, request: ConvertRequest) -> tuple[P
     return scratch / rebuilt.outputs[0].path, list(rebuilt.findings)
 
 
+def what_to_render(src: Path, scratch: Path, request: ConvertRequest) -> tuple[Path, list[Finding]]:
+    """``src``, or its flattened rebuild when it has form fields (with the rebuild's form finding)."""
+    flattened = flattened_copy(src, scratch, request) if has_form_fields(src) else None
+    if flattened is None:
+        return src, []
+    return flattened[0], [f for f in flattened[1] if f.code == "pdf_form_flattened"]
+
+
 class PdfRasterConverter(Converter):
 
     def convert(self, src: Path, out_dir: Path, request: ConvertRequest) -> Conversion:
         if request.frames is None:
             raise CorruptFile("rasterising needs a frame channel", code="converter_error")
         with tempfile.TemporaryDirectory(prefix="raster-") as scratch:
-            flattened = flattened_copy(src, Path(scratch), request) if has_form_fields(src) else None
-            form_findings = [f for f in flattened[1] if f.code == "pdf_form_flattened"] if flattened else []
-            document = open_document(flattened[0] if flattened else src)
+            rendered, form_findings = what_to_render(src, Path(scratch), request)
+            document = open_document(rendered)
             name = f"{request.stem}.pdf"
             try:
                 path = f"{request.rel_dir}/{name}".lstrip("/")

@@ -6,6 +6,8 @@ field's rectangle), the password not at all, and no form left in the file."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pikepdf
@@ -252,3 +254,16 @@ def test_rasterising_a_form_shows_the_values_the_reader_was_to_draw(tmp_path: Pa
         assert ink(output, rects[field]) == 0, field
     assert inspect_file(output, tmp_path).clean
 
+
+
+@needs_libreoffice
+def test_rasterising_an_office_document_with_form_controls_draws_their_values(tmp_path: Path) -> None:
+    """LibreOffice's PDF of a document with form controls leaves their values to the reader too."""
+    (tmp_path / "申請書.html").write_text(FORM_HTML, encoding="utf-8")
+    subprocess.run(["soffice", "--headless", "--norestore", f"-env:UserInstallation=file://{tmp_path}/profile",
+                    "--infilter=HTML (StarWriter)", "--convert-to", "odt", "--outdir", str(tmp_path),
+                    str(tmp_path / "申請書.html")], check=True, capture_output=True, timeout=180,
+                   env={**os.environ, "HOME": str(tmp_path)})
+    report = run_engine(tmp_path / "申請書.odt", tmp_path / "out", "rasterize")
+    assert report.outcome == "sanitized", report.reason
+    assert ("pdf_form_flattened", "6 fields, 3 values drawn") in {(f.code, f.detail) for f in report.findings}
