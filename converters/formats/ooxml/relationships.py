@@ -104,6 +104,9 @@ DROPPED_REL_CODES: dict[str, str] = {
 }
 
 
+# a target that is an address, not a part name: a scheme ("http:", "file:", "mhtml:") or a share
+ADDRESS = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:|\\\\|//)")
+
 def rel_name(rel_type: str) -> str | None:
     """The relationship's short name if its type URI is one Office defines, else None."""
     rel_type = transitional_rel_type(rel_type.strip())
@@ -182,6 +185,8 @@ def plan_parts(package: OoxmlPackage, types: ContentTypes) -> PartPlan:
                 continue
             part = package.name(resolve_target(source, target))
             if part is None or part.lower().endswith(".rels") or part.lower() == "[content_types].xml":
+                if ADDRESS.match(target.strip()):  # an address without TargetMode="External": said, not kept
+                    plan.note("external_link_removed", f"{label}: {target.strip()[:120]}")
                 continue  # a dangling relationship: nothing to keep
             ctype = types.of(part)
             if not source and name == "officeDocument" and not plan.main:

@@ -827,3 +827,20 @@ def test_a_vml_source_at_a_web_address_goes_and_a_web_link_stays(tmp_path: Path)
         written = package.read("word/document.xml").decode()
     assert "beacon" not in written and 'href="https://www.example.lg.jp/"' in written
     assert inspect_file(output, tmp_path).clean
+
+
+@pytest.mark.parametrize("target", ["http://198.51.100.7/beacon.png", "\\\\198.51.100.7\\s\\a.png", "file:///C:/a.png",
+                                    "C:\\Users\\a.png"])
+def test_an_address_without_external_target_mode_is_said_not_silently_dropped(tmp_path: Path, target: str) -> None:
+    """Word reads such a relationship as a part name and finds nothing; it is not kept, and the report
+    says an outside reference was removed instead of "passed" with nothing said."""
+    base = base_docx(tmp_path)
+    with zipfile.ZipFile(base) as package:
+        rels = package.read("word/_rels/document.xml.rels").decode()
+    end = rels.rindex("</Relationships>")
+    rels = (rels[:end] + f'<Relationship Id="rIdX" Type="{REL}/image" Target="{target}"/>' + rels[end:])
+    attacked = edit_package(base, tmp_path / "address.docx", {"word/_rels/document.xml.rels": rels.encode()})
+    outcome, codes, output = sanitize(attacked, tmp_path)
+    assert outcome == "sanitized" and "external_link_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        assert "rIdX" not in package.read("word/_rels/document.xml.rels").decode()
