@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pikepdf
 from pikepdf import Array, Dictionary, Name
 
-from converters.formats.pdf_active import EXTERNAL_STREAM_KEYS, name_of
+from converters.formats.pdf_active import EXTERNAL_STREAM_KEYS, RISKY_KEYS, name_of
 from converters.formats.pdf_schema import (
     CIE_PARAMS,
     COLOR_SPACE,
@@ -41,6 +41,9 @@ from converters.formats.pdf_schema import (
 # nothing a page draws nests deeper (a form in a pattern in a form ... is a few levels)
 MAX_DEPTH = 48
 STREAM_KEYS = frozenset({"/Length", "/Filter", "/DecodeParms"})
+# names an entry of a name -> object dictionary (fonts, XObjects, glyph procedures ...) may not have:
+# a reader or scanner that meets the key takes the dictionary for what the key says
+RESERVED_NAMES = frozenset({"/Type", "/Metadata", "/PieceInfo", "/AcroForm", *RISKY_KEYS})
 
 
 class Drop:
@@ -141,6 +144,9 @@ class Copier:
             made: pikepdf.Object = Dictionary()
             made = self._remember(key, self.target.make_indirect(made) if key else made)
             for name, member in list(value.items()):  # not get(name): it refuses names that are not UTF-8
+                if name in RESERVED_NAMES:  # a font named /Type or /JS: readers take the key for what it says
+                    self.note("pdf_unknown_structure_removed", f"an entry named {name[:40]}")
+                    continue
                 item = self.copy(member, kind.kind, depth + 1)
                 if not isinstance(item, Drop):
                     made[name] = item

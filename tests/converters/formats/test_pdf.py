@@ -335,3 +335,20 @@ def test_names_that_are_not_utf8_do_not_crash_the_rebuild(samples: Path, tmp_pat
     assert inspect_file(output, tmp_path).clean
     with pikepdf.open(output) as written:
         assert len(written.pages) == len(pikepdf.open(samples / "pdf-multipage-text.pdf").pages)
+
+
+@pytest.mark.parametrize("name", ["/Type", "/JS", "/URI", "/AA"])
+def test_a_resource_named_like_a_structural_key_is_left_out_not_refused(samples: Path, tmp_path: Path,
+                                                                         name: str) -> None:
+    """Found by the sixth session's campaign: a font resource named /Type (its value a font dictionary)
+    was copied into the /Font dictionary, which the inspector then read as a dictionary typed by a
+    dictionary (verification_failed). Such an entry is left out and said."""
+    source = tmp_path / "named.pdf"
+    with pikepdf.open(samples / "pdf-multipage-text.pdf") as pdf:
+        fonts = pdf.pages[0].obj.Resources.Font
+        fonts[name] = next(iter(fonts.values()))
+        pdf.save(source)
+    report = run_engine(source, tmp_path / "out")
+    assert report.outcome in ("passed", "sanitized"), report.reason
+    assert ("pdf_unknown_structure_removed", f"an entry named {name}") in {(f.code, f.detail) for f in report.findings}
+    assert inspect_file(tmp_path / "out" / report.outputs[0].path, tmp_path).clean
