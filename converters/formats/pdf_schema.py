@@ -144,12 +144,15 @@ OPTIONAL_CONTENT = Tagged("optional content", "/Type", {
 
 # 11.6.6 transparency groups; 8.9 images (a soft mask or a stencil mask is an image too)
 GROUP = shape("group", types=("Group",), data=("Type", "I", "K"), S=names("Transparency"), CS=COLOR_SPACE)
-_IMAGE = ("Type", "Subtype", "Width", "Height", "BitsPerComponent", "Intent", "ImageMask", "Decode", "Interpolate",
+_IMAGE = ("Type", "Width", "Height", "BitsPerComponent", "Intent", "ImageMask", "Decode", "Interpolate",
           "SMaskInData", "Name", "Matte")
+# a /Subtype is written only when it says what the place holds: a soft mask's group or a mask image reached
+# directly (not through a resource dictionary's tag) may say /PS, which no reader draws and the inspector refuses
 MASK_IMAGE = shape("image", stream=True, types=("XObject",), required=("Width", "Height"), data=_IMAGE,
-                   ColorSpace=COLOR_SPACE)
+                   Subtype=names("Image"), ColorSpace=COLOR_SPACE)
 IMAGE = shape("image", stream=True, types=("XObject",), required=("Width", "Height"), data=_IMAGE,
-              ColorSpace=COLOR_SPACE, OC=OPTIONAL_CONTENT, SMask=MASK_IMAGE, Mask=Either(stream=MASK_IMAGE, array=DATA))
+              Subtype=names("Image"), ColorSpace=COLOR_SPACE, OC=OPTIONAL_CONTENT, SMask=MASK_IMAGE,
+              Mask=Either(stream=MASK_IMAGE, array=DATA))
 
 # 7.8.3 resources and the objects that carry their own: form XObjects (8.10), tiling patterns (8.7.3),
 # Type 3 fonts (9.6.4), soft masks (11.6.5.2, a form) - they contain each other, so the mappings
@@ -157,7 +160,7 @@ IMAGE = shape("image", stream=True, types=("XObject",), required=("Width", "Heig
 _RESOURCES: dict[str, Kind] = {}
 RESOURCES = Shape("resources", _RESOURCES)
 FORM_XOBJECT = shape("form XObject", stream=True, types=("XObject",), required=("BBox",),
-                     data=("Type", "Subtype", "FormType", "BBox", "Matrix", "Name"), Group=GROUP,
+                     data=("Type", "FormType", "BBox", "Matrix", "Name"), Subtype=names("Form"), Group=GROUP,
                      OC=OPTIONAL_CONTENT, Resources=RESOURCES)
 XOBJECT = Tagged("XObject", "/Subtype", {"/Image": IMAGE, "/Form": FORM_XOBJECT})
 SOFT_MASK = shape("soft mask", types=("Mask",), data=("Type", "BC"), S=names("Alpha", "Luminosity"),
