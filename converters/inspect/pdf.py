@@ -27,6 +27,8 @@ ACTION_KINDS = frozenset({
     "/Trans", "/GoTo3DView", "/RichMediaExecute"})
 PAGE_TURNS = frozenset({"/NextPage", "/PrevPage", "/FirstPage", "/LastPage"})
 WEB_LINK = re.compile(rb"(?i:https?://(?![/\\])|mailto:)[\x21-\x5b\x5d-\x7e]+")
+# what a mailto link may fill in; attach= (attachment=, ...) names a file of the reader's computer to send
+MAIL_FIELDS = frozenset({"to", "cc", "bcc", "subject", "body"})
 # the trailer, or the cross-reference stream that stands for it (ISO 32000-2 7.5.8.2): no /Info, no /Encrypt
 TRAILER_KEYS = frozenset({"/Root", "/Size", "/ID", "/Prev", "/Type", "/Index", "/W", "/Filter", "/DecodeParms",
                           "/Length"})
@@ -169,7 +171,30 @@ def _allowed_action(obj: Any, kind: str) -> bool:
 def _web_link(value: Any) -> bool:
     import pikepdf
 
-    return isinstance(value, pikepdf.String) and WEB_LINK.fullmatch(bytes(value)) is not None
+    if not isinstance(value, pikepdf.String) or WEB_LINK.fullmatch(bytes(value)) is None:
+        return False
+    return not bytes(value).lower().startswith(b"mailto:") or _mail_link(bytes(value)[7:])
+
+
+def _controls(encoded: bytes) -> bool:
+    from urllib.parse import unquote_to_bytes
+
+    return any(byte < 0x20 or byte == 0x7F for byte in unquote_to_bytes(encoded))
+
+
+def _mail_link(rest: bytes) -> bool:
+    """Addressees without control characters, and only the fields of MAIL_FIELDS (a body may break lines)."""
+    from urllib.parse import unquote_to_bytes
+
+    addressees, _, fields = rest.partition(b"?")
+    if _controls(addressees):
+        return False
+    for pair in (item for item in fields.split(b"&") if item):
+        key, _, text = pair.partition(b"=")
+        field = unquote_to_bytes(key).decode("latin-1").strip().lower()
+        if field not in MAIL_FIELDS or (field != "body" and _controls(text)):
+            return False
+    return True
 
 
 def _stream(obj: Any, problems: list[str]) -> None:

@@ -8,6 +8,8 @@ independently.
 
 from __future__ import annotations
 
+import itertools
+
 import pikepdf
 from pikepdf import Array, Dictionary, Name, String
 
@@ -31,3 +33,33 @@ def postscript_typed_masks(pdf: pikepdf.Pdf) -> None:
         ColorSpace=Name.DeviceGray, SMask=mask))
     page = pdf.pages[0].obj
     page.Contents = Array([page.Contents, pdf.make_stream(b"q /GS1 gs 10 0 0 10 0 0 cm /Im1 Do Q")])
+
+
+# mailto links that fill in more than a message: a file of the reader's computer to attach, headers
+# added through an encoded line break
+MAILTO_ATTACKS = (
+    "mailto:kikaku@city.example.lg.jp?attach=file:///C:/Users/Public/Documents/juminhyo.xlsx",
+    "MAILTO:a@example.jp?ATTACH=/etc/passwd", "mailto:a@example.jp?attachment=C:%5CWindows%5Cwin.ini",
+    "mailto:a@example.jp?subject=x&%61ttach=/etc/passwd", "mailto:a@example.jp?subject=x&amp;attach=/etc/passwd",
+    "mailto:a@example.jp%0D%0ABcc:%20b@example.jp", "mailto:a@example.jp?subject=x%0ABcc:%20b@example.jp")
+MAILTO_KEPT = ("mailto:shimin@city.example.lg.jp?subject=%E5%95%8F%E3%81%84%E5%90%88%E3%82%8F%E3%81%9B",
+               "mailto:a@example.jp?cc=b@example.jp&bcc=c@example.jp&body=1%E8%A1%8C%0D%0A2%E8%A1%8C&")
+
+
+def link(pdf: pikepdf.Pdf, uri: str, top: int) -> pikepdf.Object:
+    return pdf.make_indirect(Dictionary(Type=Name.Annot, Subtype=Name.Link, Rect=[50, top, 200, top + 12],
+                                        A=Dictionary(S=Name.URI, URI=String(uri))))
+
+
+def mailto_links(pdf: pikepdf.Pdf) -> None:
+    """Links on the page and bookmarks, each to one of MAILTO_ATTACKS and MAILTO_KEPT."""
+    uris = (*MAILTO_ATTACKS, *MAILTO_KEPT)
+    pdf.pages[0].obj.Annots = Array([link(pdf, uri, 20 * number) for number, uri in enumerate(uris)])
+    outlines = pdf.make_indirect(Dictionary(Type=Name.Outlines))
+    items = [pdf.make_indirect(Dictionary(Title=String(f"連絡先 {number}"), Parent=outlines,
+                                          A=Dictionary(S=Name.URI, URI=String(uri))))
+             for number, uri in enumerate(uris)]
+    for before, after in itertools.pairwise(items):
+        before.Next, after.Prev = after, before
+    outlines.First, outlines.Last, outlines.Count = items[0], items[-1], len(items)
+    pdf.Root.Outlines = outlines

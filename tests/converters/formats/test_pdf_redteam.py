@@ -54,3 +54,35 @@ def test_a_mask_typed_as_postscript_comes_out_as_what_its_place_holds(samples: P
     output, _ = _rebuilt(samples, tmp_path, pdf_attacks.postscript_typed_masks)
     subtypes = {str(obj.get("/Subtype")) for obj in _objects(output) if isinstance(obj, pikepdf.Stream)}
     assert "/PS" not in subtypes and "/Image" in subtypes
+
+
+def _uris(path: Path) -> list[bytes]:
+    return [bytes(obj.get("/URI")) for obj in _objects(path) if "/URI" in obj]
+
+
+def test_mailto_links_keep_only_the_fields_of_a_message(samples: Path, tmp_path: Path) -> None:
+    """mailto:?attach= names a file of the reader's computer that several mail programs attach to
+    the message one click opens; an encoded line break adds headers. Such links and bookmarks
+    are not written (the addressees, subject and body of plain ones stay)."""
+    output, findings = _rebuilt(samples, tmp_path, pdf_attacks.mailto_links)
+    assert sorted(_uris(output)) == sorted(uri.encode() for uri in pdf_attacks.MAILTO_KEPT * 2)
+    assert ("pdf_external_link_removed", "URI") in findings
+    with pikepdf.open(output) as pdf:
+        assert len(pdf.pages[0].obj.Annots) == len(pdf_attacks.MAILTO_KEPT)
+        assert len(pdf.open_outline().root) == len(pdf_attacks.MAILTO_ATTACKS) + len(pdf_attacks.MAILTO_KEPT)
+
+
+def test_the_inspector_refuses_a_mailto_link_that_attaches_a_file(tmp_path: Path) -> None:
+    for number, uri in enumerate(pdf_attacks.MAILTO_ATTACKS):
+        path = tmp_path / f"link{number}.pdf"
+        with pikepdf.new() as pdf:
+            pdf.add_blank_page()
+            pdf.pages[0].obj.Annots = Array([pdf_attacks.link(pdf, uri, 10)])
+            pdf.save(path)
+        assert inspect_file(path, tmp_path).problems, uri
+    kept = tmp_path / "kept.pdf"
+    with pikepdf.new() as pdf:
+        pdf.add_blank_page()
+        pdf.pages[0].obj.Annots = Array([pdf_attacks.link(pdf, uri, 10) for uri in pdf_attacks.MAILTO_KEPT])
+        pdf.save(kept)
+    assert inspect_file(kept, tmp_path).problems == []
