@@ -46,6 +46,13 @@ STREAM_KEYS = frozenset({"/Length", "/Filter", "/DecodeParms"})
 RESERVED_NAMES = frozenset({"/Type", "/Metadata", "/PieceInfo", "/AcroForm", *RISKY_KEYS})
 
 
+def _program(stream: pikepdf.Stream, rewrite: Callable[[bytes], bytes | None]) -> bytes | None:
+    try:
+        return rewrite(stream.read_bytes())
+    except pikepdf.PdfError:  # data its filters cannot undo
+        return None
+
+
 class Drop:
     """Not carried over (``None`` is PDF's null, a value an array may hold)."""
 
@@ -199,10 +206,17 @@ class Copier:
             filters = self._stream_refused(value, depth)
             if filters is None:
                 return DROP
-            made: pikepdf.Object = pikepdf.Stream(self.target, value.read_raw_bytes())
-            for name, item in zip(("/Filter", "/DecodeParms"), filters, strict=True):
-                if item is not None:
-                    made[name] = item
+            if kind.program is not None:  # a program is written anew (unencoded: the writer compresses it)
+                program = _program(value, kind.program)
+                if program is None:
+                    self.note("pdf_unknown_structure_removed", kind.label)
+                    return DROP
+                made: pikepdf.Object = pikepdf.Stream(self.target, program)
+            else:
+                made = pikepdf.Stream(self.target, value.read_raw_bytes())
+                for name, item in zip(("/Filter", "/DecodeParms"), filters, strict=True):
+                    if item is not None:
+                        made[name] = item
             self._remember(key, made)
         else:
             made = self._remember(key, self.target.make_indirect(Dictionary()) if key else Dictionary())

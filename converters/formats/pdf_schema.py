@@ -13,9 +13,11 @@ by ``pdf_document`` and ``pdf_annotations`` with the tables in ``pdf_document_sc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Union
+
+from converters.formats.pdf_calculator import calculator_program
 
 DATA = "data"
 COLOR_SPACE = "color space"
@@ -36,6 +38,8 @@ class Shape:
     required: frozenset[str] = frozenset()
     # the /Type values written (any other is left out: a font typed /Action is written as a font)
     types: frozenset[str] = frozenset()
+    # a stream whose data is a program: its decoded data written anew by this function (None: not kept)
+    program: Callable[[bytes], bytes | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,10 +77,11 @@ Kind = Union[str, Names, Shape, Tagged, Each, ArrayOf, Either]  # noqa: UP007 - 
 
 
 def shape(label: str, stream: bool | None = False, required: tuple[str, ...] = (), types: tuple[str, ...] = (),
-          data: tuple[str, ...] = (), **kinds: Kind) -> Shape:
+          data: tuple[str, ...] = (), program: Callable[[bytes], bytes | None] | None = None, **kinds: Kind) -> Shape:
     keys: dict[str, Kind] = {f"/{key}": DATA for key in data}
     keys.update({f"/{key}": kind for key, kind in kinds.items()})
-    return Shape(label, keys, stream, frozenset(f"/{key}" for key in required), frozenset(f"/{t}" for t in types))
+    return Shape(label, keys, stream, frozenset(f"/{key}" for key in required), frozenset(f"/{t}" for t in types),
+                 program)
 
 
 def names(*allowed: str) -> Names:
@@ -91,7 +96,8 @@ DECODE_PARMS = shape("decode parameters", data=(
     "Predictor", "Colors", "BitsPerComponent", "Columns", "EarlyChange", "K", "EndOfLine", "EncodedByteAlign",
     "Rows", "EndOfBlock", "BlackIs1", "DamagedRowsBeforeError", "ColorTransform"), JBIG2Globals=PLAIN_STREAM)
 
-# 7.10 functions: sampled (a stream), exponential, stitching, PostScript calculator (a stream)
+# 7.10 functions: sampled (a stream), exponential, stitching, PostScript calculator (a stream, its program
+# written anew from its tokens)
 _FUNCTIONS: dict[str, Kind] = {}
 FUNCTION = Tagged("function", "/FunctionType", _FUNCTIONS)
 _COMMON = ("FunctionType", "Domain", "Range")
@@ -99,7 +105,7 @@ _FUNCTIONS.update({
     "0": shape("sampled function", stream=True, data=(*_COMMON, "Size", "BitsPerSample", "Order", "Encode", "Decode")),
     "2": shape("exponential function", data=(*_COMMON, "C0", "C1", "N")),
     "3": shape("stitching function", data=(*_COMMON, "Bounds", "Encode"), Functions=ArrayOf(FUNCTION)),
-    "4": shape("calculator function", stream=True, data=_COMMON)})
+    "4": shape("calculator function", stream=True, data=_COMMON, program=calculator_program)})  # see pdf_calculator
 FUNCTION_OR_NAME = Either(dictionary=FUNCTION, stream=FUNCTION, array=ArrayOf(FUNCTION), scalar=True)
 
 # 8.6 colour spaces (arrays, see pdf_copy) and their parameter dictionaries

@@ -51,6 +51,12 @@ FILTERS = frozenset({"/ASCIIHexDecode", "/ASCII85Decode", "/LZWDecode", "/FlateD
                      "/CCITTFaxDecode", "/JBIG2Decode", "/DCTDecode", "/JPXDecode"})
 OUTSIDE_DATA = ("/F", "/FFilter", "/FDecodeParms")
 EXECUTABLE_MARKERS = (b"This program cannot be run in DOS mode", b"\x7fELF\x02\x01\x01", b"\x7fELF\x01\x01\x01")
+# a calculator function (FunctionType 4) is a PostScript program a reader runs: only braces, numbers and
+# the operators of ISO 32000-2 table 42 may be in it
+CALCULATOR_WORDS = frozenset(b"""abs add atan ceiling cos cvi cvr div exp floor idiv ln log mod mul neg round sin
+    sqrt sub truncate and bitshift eq false ge gt le lt ne not or true xor if ifelse copy dup exch index pop roll
+    { }""".split())
+CALCULATOR_NUMBER = re.compile(rb"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 COLUMNS = re.compile(rb"/Columns\s*(\d+)")
 WIDEST_ROW = 1_000_000  # bytes of one predictor row; qpdf allocates it before reading (gigabytes for a 3 KB file)
 
@@ -218,3 +224,17 @@ def _stream(obj: Any, problems: list[str]) -> None:
         data = obj.read_raw_bytes()
     if any(marker in data for marker in EXECUTABLE_MARKERS):
         problems.append("pdf_stream_holds_executable")
+    if obj.get("/FunctionType") == 4 and not _calculator(data):
+        problems.append("pdf_function a calculator program with more than numbers and its operators")
+
+
+def _calculator(program: bytes) -> bool:
+    words = re.findall(rb"[{}]|[^\s{}]+", program)
+    depth = 0
+    for before, word in zip([b"", *words], words, strict=False):
+        depth += {b"{": 1, b"}": -1}.get(word, 0)
+        if depth < 0 or (word not in CALCULATOR_WORDS and not CALCULATOR_NUMBER.fullmatch(word)):
+            return False
+        if word in (b"if", b"ifelse") and before != b"}":  # a conditional runs the procedure just before it
+            return False
+    return depth == 0 and bool(words) and words[0] == b"{" and words[-1] == b"}"

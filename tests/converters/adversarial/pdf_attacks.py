@@ -9,6 +9,7 @@ independently.
 from __future__ import annotations
 
 import itertools
+import zlib
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, String
@@ -63,3 +64,28 @@ def mailto_links(pdf: pikepdf.Pdf) -> None:
         before.Next, after.Prev = after, before
     outlines.First, outlines.Last, outlines.Count = items[0], items[-1], len(items)
     pdf.Root.Outlines = outlines
+
+
+# PostScript calculator functions (FunctionType 4): a reader's PostScript interpreter runs them
+CALCULATOR_KEPT = b"{ dup 0.5 mul % a comment\n exch 0 gt { 1 } { 0 } ifelse 0 0 }"
+CALCULATOR_WRITTEN = b"{ dup 0.5 mul exch 0 gt { 1 } { 0 } ifelse 0 0 }"
+CALCULATOR_ATTACKS = (b"{ (app.alert\\(1\\)) run 0 0 0 }", b"{ /x 1 def x 0 0 0 }", b"{ 0 0 0 0 } { quit }",
+                      b"{ currentfile 0 0 0 }", b"{ 16#FF 0 0 0 }", b"{ 0 0 0 if 0 }")
+
+
+def calculator_functions(pdf: pikepdf.Pdf) -> None:
+    """Separation colour spaces with calculator tint transforms (one well-formed, with a comment and
+    Flate-compressed; the others programs of more than the calculator's language), each painting a
+    square of the page."""
+    def tint(program: bytes) -> pikepdf.Object:
+        return pdf.make_stream(program, FunctionType=4, Domain=[0, 1], Range=[0, 1, 0, 1, 0, 1, 0, 1])
+
+    good = tint(b"")
+    good.write(zlib.compress(CALCULATOR_KEPT), filter=Name.FlateDecode)
+    spaces = Dictionary(CS0=Array([Name.Separation, Name("/Spot0"), Name.DeviceCMYK, good]))
+    for number, program in enumerate(CALCULATOR_ATTACKS, start=1):
+        spaces[f"/CS{number}"] = Array([Name.Separation, Name(f"/Spot{number}"), Name.DeviceCMYK, tint(program)])
+    pdf.pages[0].obj.Resources.ColorSpace = spaces
+    drawing = b"".join(b"/CS%d cs 1 scn %d 0 20 20 re f " % (number, 20 * number) for number in range(len(spaces)))
+    page = pdf.pages[0].obj
+    page.Contents = Array([pdf.make_stream(b"q\n"), page.Contents, pdf.make_stream(b"\nQ " + drawing)])

@@ -11,6 +11,7 @@ from pathlib import Path
 import pikepdf
 import pypdfium2 as pdfium
 from pikepdf import Array, Dictionary
+from PIL import Image
 
 from converters.inspect.outputs import inspect_file
 from tests.conftest import run_engine
@@ -86,3 +87,40 @@ def test_the_inspector_refuses_a_mailto_link_that_attaches_a_file(tmp_path: Path
         pdf.pages[0].obj.Annots = Array([pdf_attacks.link(pdf, uri, 10) for uri in pdf_attacks.MAILTO_KEPT])
         pdf.save(kept)
     assert inspect_file(kept, tmp_path).problems == []
+
+
+def test_calculator_functions_keep_only_the_calculator_language(samples: Path, tmp_path: Path) -> None:
+    """A calculator function is a PostScript program the reader's interpreter runs: one of numbers,
+    braces and the operators of ISO 32000-2 table 42 is written anew from its tokens (and draws
+    as before); any other (strings, names, run, def, quit, radix numbers, an if without its
+    procedure) is not written, and the colour space that needs it goes."""
+    output, findings = _rebuilt(samples, tmp_path, pdf_attacks.calculator_functions)
+    programs = [obj.read_bytes() for obj in _objects(output) if obj.get("/FunctionType") == 4]
+    assert programs == [pdf_attacks.CALCULATOR_WRITTEN]
+    assert ("pdf_unknown_structure_removed", "calculator function") in findings
+    source = tmp_path / "attack.pdf"
+    before, after = (_square(path) for path in (source, output))  # where the kept colour space paints
+    assert before.tobytes() == after.tobytes() and all(low == high for low, high in before.getextrema())
+    assert before.getpixel((0, 0)) != (255, 255, 255)
+
+
+def _square(path: Path) -> Image.Image:
+    """The page's bottom-left corner as PDFium draws it (the square painted at 0 0 20 20)."""
+    document = pdfium.PdfDocument(str(path))
+    try:
+        page = document[0].render().to_pil().convert("RGB")
+    finally:
+        document.close()
+    return page.crop((2, page.height - 18, 18, page.height - 2))
+
+
+def test_the_inspector_refuses_a_calculator_program_of_more_than_its_language(tmp_path: Path) -> None:
+    for number, program in enumerate((*pdf_attacks.CALCULATOR_ATTACKS, pdf_attacks.CALCULATOR_WRITTEN)):
+        path = tmp_path / f"function{number}.pdf"
+        with pikepdf.new() as pdf:
+            pdf.add_blank_page()
+            function = pdf.make_stream(program, FunctionType=4, Domain=[0, 1], Range=[0, 1, 0, 1, 0, 1, 0, 1])
+            pdf.pages[0].obj.Resources = Dictionary(ColorSpace=Dictionary(CS0=Array([
+                pikepdf.Name.Separation, pikepdf.Name("/Spot"), pikepdf.Name.DeviceCMYK, function])))
+            pdf.save(path)
+        assert bool(inspect_file(path, tmp_path).problems) == (program != pdf_attacks.CALCULATOR_WRITTEN), program
