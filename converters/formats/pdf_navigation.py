@@ -18,7 +18,7 @@ import pikepdf
 from pikepdf import Array, Dictionary, Name
 
 from converters.formats.pdf_active import SAFE_NAMED_ACTIONS, name_of, safe_uri
-from converters.formats.pdf_copy import Copier, Drop
+from converters.formats.pdf_copy import RESERVED_NAMES, Copier, Drop
 from converters.formats.pdf_schema import DATA, names, shape
 
 FIT_TYPES = frozenset({"/XYZ", "/Fit", "/FitH", "/FitV", "/FitR", "/FitB", "/FitBH", "/FitBV"})
@@ -101,6 +101,9 @@ class Navigation:
             return None
         made = Dictionary()
         for key, member in list(dests.items())[:MAX_ITEMS]:
+            if key in RESERVED_NAMES:  # a destination named /Type or /JS: readers take the key for what it says
+                self.copier.note("pdf_unknown_structure_removed", f"a destination named {key[:40]}")
+                continue
             dest = self.destination(member)
             if dest is not None:
                 made[key] = dest

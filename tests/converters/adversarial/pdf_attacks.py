@@ -89,3 +89,10 @@ def calculator_functions(pdf: pikepdf.Pdf) -> None:
     drawing = b"".join(b"/CS%d cs 1 scn %d 0 20 20 re f " % (number, 20 * number) for number in range(len(spaces)))
     page = pdf.pages[0].obj
     page.Contents = Array([pdf.make_stream(b"q\n"), page.Contents, pdf.make_stream(b"\nQ " + drawing)])
+
+
+def destinations_named_like_keys(pdf: pikepdf.Pdf) -> None:
+    """The catalog's old-style /Dests dictionary (name -> destination) with destinations named
+    /Type, /JS, /URI and /AA, beside a plain one."""
+    page = pdf.pages[0].obj
+    pdf.Root.Dests = Dictionary({name: Array([page, Name.Fit]) for name in ("/Type", "/JS", "/URI", "/AA", "/mokuji")})

@@ -124,3 +124,12 @@ def test_the_inspector_refuses_a_calculator_program_of_more_than_its_language(tm
                 pikepdf.Name.Separation, pikepdf.Name("/Spot"), pikepdf.Name.DeviceCMYK, function])))
             pdf.save(path)
         assert bool(inspect_file(path, tmp_path).problems) == (program != pdf_attacks.CALCULATOR_WRITTEN), program
+
+
+def test_old_style_destinations_named_like_keys_readers_act_on(samples: Path, tmp_path: Path) -> None:
+    """A /Dests entry named /Type was written as a /Type that is an array and the inspector blocked
+    the document; such entries are now left out and reported, the plain one stays."""
+    output, findings = _rebuilt(samples, tmp_path, pdf_attacks.destinations_named_like_keys)
+    with pikepdf.open(output) as pdf:
+        assert list(pdf.Root.Dests.keys()) == ["/mokuji"]
+    assert ("pdf_unknown_structure_removed", "a destination named /Type") in findings
