@@ -28,6 +28,7 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
+from converters.inspect.mail_links import mail_link_ok
 from converters.inspect.odf_names import DEFINED
 
 XLINK = "{http://www.w3.org/1999/xlink}href"
@@ -111,7 +112,7 @@ def safe_link(value: str) -> bool:
         return True  # the document itself
     if value != value.strip() or value != value.strip("\u200b\ufeff") or CONTROL.search(value):
         return False
-    return value.lower().startswith(("http://", "https://", "mailto:", "#"))
+    return value.lower().startswith(("http://", "https://", "mailto:", "#")) and mail_link_ok(value)
 
 
 def package_part(value: str) -> bool:

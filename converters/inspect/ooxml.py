@@ -21,6 +21,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as safe_xml
 
 from converters.inspect.damaged_zip import ZipUnreadable, zip_reading
+from converters.inspect.mail_links import mail_link_ok
 from converters.inspect.ooxml_formulas import SAFE_LINK, callable_name
 from converters.inspect.ooxml_xml import MS, PKG, D, Part, T, normalize, show
 
@@ -216,7 +217,7 @@ class Package:
                 if kind not in REL_TYPES and not self.chart_workbook(kind, source, key):
                     self.problems.append(f"relationship type {label}")
                 if element.get("TargetMode", "Internal").strip().lower() != "internal":
-                    if kind != T + "hyperlink" or not SAFE_LINK.match(target):
+                    if kind != T + "hyperlink" or not SAFE_LINK.match(target) or not mail_link_ok(target):
                         self.problems.append(f"external relationship {label}")
                     continue
                 if re.match(r"[a-z][a-z0-9+.-]*:|//|\\\\", target, re.IGNORECASE):

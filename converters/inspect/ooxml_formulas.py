@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from converters.inspect.mail_links import mail_link_ok
+
 SAFE_LINK = re.compile(r"(?:https?|mailto):", re.IGNORECASE)
 
 # Worksheet functions that compute from the workbook alone. Left out on purpose, so they are
@@ -142,7 +144,7 @@ def _hyperlink_is_safe(tokens: list[tuple[str, str]], index: int) -> bool:
     if len(rest) < 3 or rest[0] != ("op", "(") or rest[1][0] != "str" or rest[2] not in (("op", ","), ("op", ")")):
         return False
     target = rest[1][1][1:-1].replace('""', '"').strip()
-    return bool(SAFE_LINK.match(target) or LOCAL_HASH_LINK.fullmatch(target))
+    return bool((SAFE_LINK.match(target) and mail_link_ok(target)) or LOCAL_HASH_LINK.fullmatch(target))
 
 
 # Excel 4 macro functions without a dot in their name (the others all have one, GET.CELL...):
@@ -253,5 +255,5 @@ def _hyperlink_field_is_safe(arguments: str) -> bool:
             expect_value = False
             continue
         target = (quoted.replace('\\"', '"').replace("\\\\", "\\") if quoted else bare).strip()
-        return bool(SAFE_LINK.match(target))
+        return bool(SAFE_LINK.match(target)) and mail_link_ok(target)
     return True

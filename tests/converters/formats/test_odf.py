@@ -126,6 +126,8 @@ UNSAFE_LINKS = [
     "smb://attacker.example/share/a.exe",
     "vnd.sun.star.script:Standard.Module1.Main?language=Basic&amp;location=application",
     "ms-msdt:/id PCWDiagnostic",
+    "mailto:soumu@city.example.lg.jp?subject=%E8%A6%8B%E7%A9%8D&amp;attach=file:///C:/Users/a/secret.docx",
+    "mailto:soumu@city.example.lg.jp?subject=a%0D%0ABcc:%20x@attacker.example",
 ]
 SAFE_LINKS = {" HTTPS://www.example.jp/ ": "HTTPS://www.example.jp/", "https://www.city.example.lg.jp/": None,
               "MailTo:soumu@city.example.lg.jp": None, "#目次": None, "http://&#x65;xample.jp/": "http://example.jp/"}

