@@ -10,10 +10,11 @@ mailto - the links the Office and OpenDocument rebuilds keep - are the only ones
 from __future__ import annotations
 
 import re
-import urllib.parse
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
+
+from converters.formats.mailto import mailto_safe
 
 SAFE_ACTIONS = frozenset({"/GoTo"})
 SAFE_NAMED_ACTIONS = frozenset({"/NextPage", "/PrevPage", "/FirstPage", "/LastPage"})
@@ -52,12 +53,6 @@ EXECUTABLE = re.compile(rb"This program cannot be run in DOS mode|\x7fELF[\x01\x
 # a link that may stay: the schemes the Office and OpenDocument rebuilds keep (README), written
 # as a plain URI (ISO 32000-2 12.6.4.8: 7-bit ASCII) without spaces, controls or backslashes
 SAFE_URI = re.compile(rb"(?i:https?://(?![/\\])|mailto:)[\x21-\x5b\x5d-\x7e]{1,2000}")
-# the fields a mailto link may fill in (RFC 6068): addressees, subject and body. Any other is not
-# written: several mail programs take ?attach= (attachment=, ...) as a file of the reader's own computer
-# to attach, so one click mails it away; a field name or address carrying a control character (an
-# encoded line break) could add mail headers of its own
-MAILTO_FIELDS = frozenset({b"to", b"cc", b"bcc", b"subject", b"body"})
-_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
 Finding = tuple[str, str]
 
@@ -73,23 +68,7 @@ def safe_uri(value: object) -> bool:
     if not isinstance(value, pikepdf.String) or SAFE_URI.fullmatch(bytes(value)) is None:
         return False
     uri = bytes(value)
-    return uri[:7].lower() != b"mailto:" or _mail_fields_safe(uri[7:])
-
-
-def _mail_fields_safe(rest: bytes) -> bool:
-    """A mailto link's addressees and fields (percent-decoded, as mail programs read them)."""
-    address, _, query = rest.partition(b"?")
-    if _CONTROL.search(urllib.parse.unquote_to_bytes(address)):
-        return False
-    for field in query.split(b"&") if query else []:
-        if not field:
-            continue  # "?subject=x&": an empty field fills in nothing
-        name, _, content = (urllib.parse.unquote_to_bytes(part) for part in field.partition(b"="))
-        if name.strip().lower() not in MAILTO_FIELDS:
-            return False
-        if name.strip().lower() != b"body" and _CONTROL.search(content):  # a body may have line breaks
-            return False
-    return True
+    return mailto_safe(uri.decode("ascii"))  # SAFE_URI: printable ASCII only
 
 
 def is_action(obj: Dictionary | pikepdf.Stream) -> bool:
