@@ -26,7 +26,7 @@ from types import MappingProxyType
 
 from lxml import etree
 
-from converters.formats.mailto import mailto_safe
+from converters.formats.link_rules import link_safe
 
 SKIPPED = frozenset({"script", "style", "noscript", "template", "head", "title", "select",
                      "textarea", "button", "object", "embed", "applet", "iframe", "frame",
@@ -68,7 +68,7 @@ def link_target(href: str, defang: bool) -> str | None:
     scheme = found.group(1).lower() if found else ""
     if scheme in SILENT_SCHEMES:
         return None
-    if (scheme and scheme not in SHOWN_SCHEMES) or not mailto_safe(scheme_text):
+    if (scheme and scheme not in SHOWN_SCHEMES) or not link_safe(scheme_text):
         return f"[リンク先を削除 / link removed: {scheme[:20]}]"
     if found and target[:len(found.group(0))].lower() != found.group(0).lower():  # "ht\ttp:" is read as http:
         return f"[リンク先を削除 / link removed: {scheme}]"

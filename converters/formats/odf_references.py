@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from converters.formats.mailto import mailto_safe
+from converters.formats.link_rules import link_safe
 from converters.formats.ooxml.formula_functions import LOCAL_FUNCTIONS
 
 LINK_PREFIXES = ("http://", "https://", "mailto:", "#")
@@ -58,7 +58,7 @@ LOCATION_LITERAL = re.compile(r"file:|^(\\\\|//)|^[a-z]:[\\/]|'#|^(?!https?://)[
 def allowed_link(href: str) -> str | None:
     """The link as it may stay (edges stripped), or None when it must become plain text."""
     target = href.strip(EDGE)
-    if CONTROL.search(target) or not target.lower().startswith(LINK_PREFIXES) or not mailto_safe(target):
+    if CONTROL.search(target) or not target.lower().startswith(LINK_PREFIXES) or not link_safe(target):
         return None
     return target
 

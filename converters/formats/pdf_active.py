@@ -14,7 +14,7 @@ import re
 import pikepdf
 from pikepdf import Array, Dictionary, Name
 
-from converters.formats.mailto import mailto_safe
+from converters.formats.link_rules import link_safe
 
 SAFE_ACTIONS = frozenset({"/GoTo"})
 SAFE_NAMED_ACTIONS = frozenset({"/NextPage", "/PrevPage", "/FirstPage", "/LastPage"})
@@ -68,7 +68,7 @@ def safe_uri(value: object) -> bool:
     if not isinstance(value, pikepdf.String) or SAFE_URI.fullmatch(bytes(value)) is None:
         return False
     uri = bytes(value)
-    return mailto_safe(uri.decode("ascii"))  # SAFE_URI: printable ASCII only
+    return link_safe(uri.decode("ascii"))  # SAFE_URI: printable ASCII only
 
 
 def is_action(obj: Dictionary | pikepdf.Stream) -> bool:

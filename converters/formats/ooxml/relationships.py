@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from converters.formats.mailto import mailto_safe
+from converters.formats.link_rules import link_safe
 from converters.formats.ooxml.namespaces import TRANSITIONAL_REL_BASE, transitional_rel_type
 from converters.formats.ooxml.package import (
     REL_NS,
@@ -120,7 +120,7 @@ def rel_name(rel_type: str) -> str | None:
 
 def safe_link(target: str) -> bool:
     cleaned = "".join(ch for ch in target if ch > " ").lower()
-    return cleaned.startswith(SAFE_LINK_SCHEMES) and mailto_safe(cleaned)
+    return cleaned.startswith(SAFE_LINK_SCHEMES) and link_safe(cleaned)
 
 
 @dataclass

@@ -800,3 +800,12 @@ def test_a_registered_data_source_and_an_inline_form_model_stay(tmp_path: Path) 
     assert 'form:datasource="住所録"' in content and "xforms:bind" in content and "xsd:maxLength" in content
     assert not {"external_link_removed", "data_connection_removed"} & {f.code for f in report.findings}
     assert check_odf(output) == []
+
+
+def test_a_web_link_naming_a_user_before_its_host_becomes_its_text(tmp_path: Path) -> None:
+    source = write_odf(tmp_path / "phish.odt", '<text:p>こちら <text:a xlink:type="simple" '
+                       'xlink:href="https://www.city.example.lg.jp@attacker.example/login">市のサイト</text:a></text:p>')
+    report = run_engine(source, tmp_path / "out")
+    assert report.outcome == "sanitized" and "external_link_removed" in {f.code for f in report.findings}
+    content, _ = parts_of(tmp_path / "out" / report.outputs[0].path)
+    assert hrefs(content) == [] and "こちら 市のサイト" in all_text(content)

@@ -870,3 +870,22 @@ def test_a_mailto_link_that_attaches_a_file_goes_and_a_plain_one_stays(tmp_path:
     assert inspect_file(output, tmp_path).clean
     assert formula_problem('HYPERLINK("mailto:a@example.jp?attach=C:\\secret.xlsx","x")') is not None
     assert formula_problem('HYPERLINK("mailto:a@example.jp?subject=x","x")') is None
+
+
+def test_a_web_link_naming_a_user_before_its_host_is_not_kept(tmp_path: Path) -> None:
+    """https://www.city.example.lg.jp@attacker.example/ reads as the city's site and opens attacker.example."""
+    phishing = "https://www.city.example.lg.jp@attacker.example/login"
+    base = base_docx(tmp_path)
+    with zipfile.ZipFile(base) as package:
+        rels = package.read("word/_rels/document.xml.rels").decode()
+    end = rels.rindex("</Relationships>")
+    rels = rels[:end] + f'<Relationship Id="rIdP" Type="{REL}/hyperlink" Target="{phishing}" TargetMode="External"/>'
+    rels += "</Relationships>"
+    document = word_body(tmp_path, '<w:p><w:hyperlink r:id="rIdP"><w:r><w:t>市のサイト</w:t></w:r></w:hyperlink></w:p>',
+                         "phish.docx")
+    attacked = edit_package(document, tmp_path / "phishing.docx", {"word/_rels/document.xml.rels": rels.encode()})
+    outcome, codes, output = sanitize(attacked, tmp_path)
+    assert outcome == "sanitized" and "external_link_removed" in codes and output is not None
+    with zipfile.ZipFile(output) as package:
+        assert "attacker.example" not in package.read("word/_rels/document.xml.rels").decode()
+        assert "市のサイト" in package.read("word/document.xml").decode()

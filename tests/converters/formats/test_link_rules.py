@@ -1,4 +1,4 @@
-"""mailto links a disarmed document may keep (converters/formats/mailto.py), and the inspector's own
+"""Links a disarmed document may keep (converters/formats/link_rules.py), and the inspector's own
 reading of them (converters/inspect/mail_links.py): the same answers from two separate codes."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from converters.formats.html_text import html_to_text
-from converters.formats.mailto import mailto_safe
+from converters.formats.link_rules import link_safe
 from converters.inspect.mail_links import mail_link_ok
 
 KEPT = ["mailto:soumu@city.example.lg.jp", "MAILTO:soumu@city.example.lg.jp?subject=%E8%A6%8B%E7%A9%8D",
@@ -21,12 +21,12 @@ REFUSED = ["mailto:a@example.jp?attach=file:///C:/Users/a/secret.docx",
 
 @pytest.mark.parametrize("link", KEPT)
 def test_message_fields_stay(link: str) -> None:
-    assert mailto_safe(link) and mail_link_ok(link)
+    assert link_safe(link) and mail_link_ok(link)
 
 
 @pytest.mark.parametrize("link", REFUSED)
 def test_attachments_and_header_injection_go(link: str) -> None:
-    assert not mailto_safe(link) and not mail_link_ok(link)
+    assert not link_safe(link) and not mail_link_ok(link)
 
 
 def test_a_mail_body_shows_no_mailto_link_that_attaches_a_file() -> None:
@@ -36,3 +36,14 @@ def test_a_mail_body_shows_no_mailto_link_that_attaches_a_file() -> None:
     assert "attach" not in text and "secret" not in text
     assert "連絡 ([リンク先を削除 / link removed: mailto])" in text
     assert "問合せ (mailto:soumu@example.jp?subject=%E8%A6%8B%E7%A9%8D)" in text
+
+
+@pytest.mark.parametrize(("link", "kept"), [
+    ("https://www.city.example.lg.jp@attacker.example/login", False),
+    ("http://user:pass@198.51.100.7/", False), ("HTTPS:\\\\www.example.jp%40attacker.example/", False),
+    ("https://www.example.jp/a@b", True), ("https://www.example.jp/?mail=a@b.example", True),
+    ("https://www.example.jp#x@y", True),
+])
+def test_a_web_link_naming_a_user_before_its_host_is_not_kept(link: str, kept: bool) -> None:
+    """"https://city@attacker/" reads as the city's site and goes to attacker.example."""
+    assert link_safe(link) is kept
