@@ -24,14 +24,15 @@ from collections.abc import Callable
 import pikepdf
 from pikepdf import Array, Dictionary, Name
 
+from converters.formats.pdf_active import EXTERNAL_STREAM_KEYS
 from converters.formats.pdf_annotations import Annotations, PageAnnotations
+from converters.formats.pdf_content import content_program
 from converters.formats.pdf_copy import DROP, Copier, Drop
 from converters.formats.pdf_navigation import Navigation
 from converters.formats.pdf_schema import (
     DATA,
     GROUP,
     OPTIONAL_CONTENT_GROUP,
-    PLAIN_STREAM,
     RESOURCES,
     ArrayOf,
     Either,
@@ -84,9 +85,24 @@ def _box(copier: Copier, value: object) -> Array | None:
 
 
 def _contents(copier: Copier, value: object) -> list[pikepdf.Object]:
+    """The page's content streams joined (a stream may end between an operator's operands and the
+    operator, ISO 32000-2 7.8.2) and written anew as one (``pdf_content``); [] when none is readable."""
     items = list(value) if isinstance(value, Array) else [value]
-    kept = [copier.copy(item, PLAIN_STREAM) for item in items]
-    return [item for item in kept if isinstance(item, pikepdf.Stream)]
+    pieces = []
+    for item in items:
+        if not isinstance(item, pikepdf.Stream) or any(key in item for key in EXTERNAL_STREAM_KEYS):
+            continue
+        try:
+            pieces.append(item.read_bytes())
+        except pikepdf.PdfError:
+            copier.note("pdf_unknown_structure_removed", "a page content stream that cannot be decoded")
+    if not pieces:
+        return []
+    program = content_program(b"\n".join(pieces))
+    if program is None:
+        copier.note("pdf_unknown_structure_removed", "a page content that cannot be read")
+        return []
+    return [pikepdf.Stream(copier.target, program)]
 
 
 def _draw_fields(target: pikepdf.Pdf, made: pikepdf.Object, resources: object, contents: list[pikepdf.Object],

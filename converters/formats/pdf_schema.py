@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from converters.formats.pdf_calculator import calculator_program
+from converters.formats.pdf_content import content_program
 
 DATA = "data"
 COLOR_SPACE = "color space"
@@ -91,7 +92,9 @@ def names(*allowed: str) -> Names:
 # ISO 32000-2 7.4 (the standard filters; Crypt is not one a written file may use: it is not encrypted)
 FILTERS = frozenset({"/ASCIIHexDecode", "/ASCII85Decode", "/LZWDecode", "/FlateDecode", "/RunLengthDecode",
                      "/CCITTFaxDecode", "/JBIG2Decode", "/DCTDecode", "/JPXDecode"})
-PLAIN_STREAM = shape("stream", stream=True)  # a stream that is data and nothing else (content, ToUnicode ...)
+PLAIN_STREAM = shape("stream", stream=True)  # a stream that is data and nothing else (ToUnicode, an ICC profile ...)
+# what a page, a form, a glyph or a tiling pattern draws: written anew from its operators (pdf_content)
+CONTENT = shape("content stream", stream=True, program=content_program)
 DECODE_PARMS = shape("decode parameters", data=(
     "Predictor", "Colors", "BitsPerComponent", "Columns", "EarlyChange", "K", "EndOfLine", "EncodedByteAlign",
     "Rows", "EndOfBlock", "BlackIs1", "DamagedRowsBeforeError", "ColorTransform"), JBIG2Globals=PLAIN_STREAM)
@@ -166,8 +169,8 @@ IMAGE = shape("image", stream=True, types=("XObject",), required=("Width", "Heig
 _RESOURCES: dict[str, Kind] = {}
 RESOURCES = Shape("resources", _RESOURCES)
 FORM_XOBJECT = shape("form XObject", stream=True, types=("XObject",), required=("BBox",),
-                     data=("Type", "FormType", "BBox", "Matrix", "Name"), Subtype=names("Form"), Group=GROUP,
-                     OC=OPTIONAL_CONTENT, Resources=RESOURCES)
+                     data=("Type", "FormType", "BBox", "Matrix", "Name"), program=content_program,
+                     Subtype=names("Form"), Group=GROUP, OC=OPTIONAL_CONTENT, Resources=RESOURCES)
 XOBJECT = Tagged("XObject", "/Subtype", {"/Image": IMAGE, "/Form": FORM_XOBJECT})
 SOFT_MASK = shape("soft mask", types=("Mask",), data=("Type", "BC"), S=names("Alpha", "Luminosity"),
                   G=FORM_XOBJECT, TR=FUNCTION_OR_NAME)
@@ -183,7 +186,8 @@ SHADING = Tagged("shading", "/ShadingType", {
                      Function=FUNCTION_OR_NAME) for n in (4, 5, 6, 7)}})
 PATTERN = Tagged("pattern", "/PatternType", {
     "1": shape("tiling pattern", stream=True, required=("BBox",), types=("Pattern",), data=(
-        "Type", "PatternType", "PaintType", "TilingType", "BBox", "XStep", "YStep", "Matrix"), Resources=RESOURCES),
+        "Type", "PatternType", "PaintType", "TilingType", "BBox", "XStep", "YStep", "Matrix"),
+        program=content_program, Resources=RESOURCES),
     "2": shape("shading pattern", types=("Pattern",), data=("Type", "PatternType", "Matrix"), Shading=SHADING,
                ExtGState=EXT_G_STATE)})
 FONT = Tagged("font", "/Subtype", {
@@ -193,7 +197,7 @@ FONT = Tagged("font", "/Subtype", {
                             Encoding=ENCODING, ToUnicode=PLAIN_STREAM) for subtype in ("Type1", "MMType1", "TrueType")},
     "/Type3": shape("Type 3 font", types=("Font",), data=(*_SIMPLE_FONT, "FontBBox", "FontMatrix"),
                     Encoding=ENCODING,
-                    ToUnicode=PLAIN_STREAM, CharProcs=Each(PLAIN_STREAM), Resources=RESOURCES,
+                    ToUnicode=PLAIN_STREAM, CharProcs=Each(CONTENT), Resources=RESOURCES,
                     FontDescriptor=FONT_DESCRIPTOR)})
 _RESOURCES.update({
     "/Font": Each(FONT), "/XObject": Each(XOBJECT), "/ExtGState": Each(EXT_G_STATE), "/ColorSpace": Each(COLOR_SPACE),
