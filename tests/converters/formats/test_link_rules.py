@@ -14,7 +14,7 @@ KEPT = ["mailto:soumu@city.example.lg.jp", "MAILTO:soumu@city.example.lg.jp?subj
         "mailto:?to=a@example.jp&subject=&", "https://www.example.jp/?attach=x", "#目次"]
 REFUSED = ["mailto:a@example.jp?attach=file:///C:/Users/a/secret.docx",
            "mailto:a@example.jp?ATTACHMENT=%2Fetc%2Fpasswd", "mailto:a@example.jp?%61ttach=C:%5Csecret.xlsx",
-           "mailto:a@example.jp?subject=x&amp;attach=/home/a/.ssh/id_rsa",  # "amp;attach" is no field of a message
+           "mailto:a@example.jp?subject=x&amp;attach=~%2F.ssh%2Fid_rsa",  # "amp;attach" is no field of a message
            "mailto:a@example.jp?subject=a%0D%0ABcc:%20x@attacker.example", "mailto:a@example.jp%0D%0ABcc:x@a.example",
            "mailto:a@example.jp?x-header=1"]
 
