@@ -83,10 +83,18 @@ def pdf_problems(path: Path) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
+def _shown(text: str) -> str:
+    """A name as it may stand in a problem: bytes that are not UTF-8 (read as lone surrogates, which
+    the verdict's JSON cannot carry out of the sandbox) become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _text(value: Any) -> str:
     import pikepdf
 
-    return str(value) if isinstance(value, pikepdf.Name) else ""
+    # as written in the file (bytes outside printable ASCII as #xx): str() refuses some and lets others
+    # through as lone surrogates
+    return value.unparse().decode("latin-1") if isinstance(value, pikepdf.Name) else ""
 
 
 def _everything(pdf: Any) -> Iterator[Any]:
@@ -105,7 +113,7 @@ def _everything(pdf: Any) -> Iterator[Any]:
 
 
 def _unlisted(where: str, keys: Any, allowed: frozenset[str], problems: list[str]) -> None:
-    problems.extend(f"pdf_unexpected_key {where} {key}" for key in keys if key not in allowed)
+    problems.extend(f"pdf_unexpected_key {where} {_shown(key)}" for key in keys if key not in allowed)
 
 
 def _document(pdf: Any, problems: list[str]) -> None:

@@ -72,3 +72,21 @@ def test_what_is_not_on_the_lists_is_a_problem(samples: Path, tmp_path: Path,
         pdf.save(tmp_path / "after.pdf")
     assert pdf_problems(tmp_path / "before.pdf") == []
     assert problem in pdf_problems(tmp_path / "after.pdf")
+
+
+def test_names_that_are_not_utf8_are_shown_so_the_verdict_can_leave_the_sandbox(tmp_path: Path) -> None:
+    """A key written /Ro#D9ot reads as a str with a lone surrogate; put into a problem as it was, the
+    verdict could not be encoded as JSON and the inspector's answer was lost (found by fuzzing)."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.Root["/RoQQot"] = 1
+    pdf.pages[0].obj["/Annots"] = Array([pdf.make_indirect(Dictionary(Type=Name.Annot, Subtype=Name("/WidQQget"),
+                                                                      Rect=[0, 0, 1, 1]))])
+    path = tmp_path / "names.pdf"
+    pdf.save(path, object_stream_mode=pikepdf.ObjectStreamMode.disable, compress_streams=False)
+    path.write_bytes(path.read_bytes().replace(b"/RoQQot", b"/Ro#D9ot").replace(b"/WidQQget", b"/Wid#FEget"))
+    problems = pdf_problems(path)
+    assert any(p.startswith("pdf_unexpected_key catalog /Ro") for p in problems)
+    assert "pdf_annotation /wid#feget" in [p.lower() for p in problems]
+    for problem in problems:
+        problem.encode("utf-8")  # raises on a lone surrogate
