@@ -323,3 +323,8 @@ def remove_blocks(text: str, blocks: list[EncodedBlock], replacement: Callable[[
         position = block.end
     pieces.append(text[position:])
     return "".join(pieces)
+
+
+def removal_note(block: EncodedBlock) -> str:
+    """The line a removed block leaves in text that is delivered (a mail body, a document's text)."""
+    return f"[符号化ファイルを削除しました / encoded file removed: {block.name or block.kind}]\n"

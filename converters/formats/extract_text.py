@@ -10,7 +10,7 @@ from pathlib import Path
 import magic
 from lxml import etree
 
-from converters.formats.encoded_blocks import EncodedBlock, find_blocks, remove_blocks
+from converters.formats.encoded_blocks import find_blocks, removal_note, remove_blocks
 from converters.formats.html_text import defang_text, neutralise_paths
 from converters.formats.ooxml import parse_xml
 
@@ -69,13 +69,9 @@ def extract_text(path: Path, *, defang: bool = True) -> str:
     it is appended to one. Encoded files (uuencode, yEnc, BinHex) are cut out, ``file:`` URLs and UNC
     paths written so no mail client links them, and web addresses defanged when asked."""
     text = _document_text(path)
-    text = remove_blocks(text, find_blocks(text), _removed_note)
+    text = remove_blocks(text, find_blocks(text), removal_note)
     text = neutralise_paths(text)
     return defang_text(text) if defang else text
-
-
-def _removed_note(block: EncodedBlock) -> str:
-    return f"[符号化ファイルを削除しました / encoded file removed: {block.name or block.kind}]\n"
 
 
 def _document_text(path: Path) -> str:

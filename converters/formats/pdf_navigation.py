@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import decimal
 import itertools
+from collections.abc import Iterator
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
@@ -27,6 +28,23 @@ MAX_OUTLINE_DEPTH = 32
 NUMBER = (int, float, decimal.Decimal)
 PAGE_LABEL = shape("page label", types=("PageLabel",), data=("Type", "P", "St"), S=names("D", "R", "r", "A", "a"))
 
+
+
+def _tree_leaves(tree: object, leaf_key: str) -> Iterator[list[tuple[object, object]]]:
+    """The (key, value) pairs of each node of a name tree ("/Names") or number tree ("/Nums"), read
+    through its /Kids in document order, each node once (a loop or a shared kid is met once)."""
+    stack, seen = [tree], set()
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, Dictionary) or (node.is_indirect and node.objgen in seen):
+            continue
+        if node.is_indirect:
+            seen.add(node.objgen)
+        kids = node.get("/Kids")
+        stack.extend(reversed(list(kids)) if isinstance(kids, Array) else [])
+        pairs = node.get(leaf_key)
+        items = list(pairs) if isinstance(pairs, Array) else []
+        yield list(zip(items[0::2], items[1::2], strict=False))
 
 class Navigation:
     def __init__(self, copier: Copier, pages: dict[tuple[int, int], pikepdf.Object]) -> None:
@@ -73,18 +91,10 @@ class Navigation:
     def named_destinations(self, tree: object) -> Dictionary | None:
         """The /Dests name tree, read through its /Kids (each node once), written as one leaf."""
         entries: dict[bytes, pikepdf.Object] = {}
-        stack, seen = [tree], set()
-        while stack and len(entries) < MAX_ITEMS:
-            node = stack.pop()
-            if not isinstance(node, Dictionary) or (node.is_indirect and node.objgen in seen):
-                continue
-            if node.is_indirect:
-                seen.add(node.objgen)
-            kids = node.get("/Kids")
-            stack.extend(reversed(list(kids)) if isinstance(kids, Array) else [])
-            pairs = node.get("/Names")
-            items = list(pairs) if isinstance(pairs, Array) else []
-            for key, value in zip(items[0::2], items[1::2], strict=False):
+        for pairs in _tree_leaves(tree, "/Names"):
+            if len(entries) >= MAX_ITEMS:
+                break
+            for key, value in pairs:
                 dest = self.destination(value)
                 if isinstance(key, pikepdf.String) and dest is not None:
                     entries.setdefault(bytes(key), dest)
@@ -112,18 +122,10 @@ class Navigation:
     def page_labels(self, tree: object) -> Dictionary | None:
         """The page label number tree, read through its /Kids, written as one leaf."""
         labels: dict[int, object] = {}
-        stack, seen = [tree], set()
-        while stack and len(labels) < MAX_ITEMS:
-            node = stack.pop()
-            if not isinstance(node, Dictionary) or (node.is_indirect and node.objgen in seen):
-                continue
-            if node.is_indirect:
-                seen.add(node.objgen)
-            kids = node.get("/Kids")
-            stack.extend(list(kids) if isinstance(kids, Array) else [])
-            pairs = node.get("/Nums")
-            items = list(pairs) if isinstance(pairs, Array) else []
-            for key, value in zip(items[0::2], items[1::2], strict=False):
+        for pairs in _tree_leaves(tree, "/Nums"):
+            if len(labels) >= MAX_ITEMS:
+                break
+            for key, value in pairs:
                 label = self.copier.copy(value, PAGE_LABEL)
                 if isinstance(key, int) and not isinstance(key, bool) and key >= 0 and not isinstance(label, Drop):
                     labels.setdefault(key, label)

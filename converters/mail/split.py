@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from converters.formats.charset import decode_as, detect_and_decode, normalise_charset
-from converters.formats.encoded_blocks import EncodedBlock, find_blocks, remove_blocks
+from converters.formats.encoded_blocks import EncodedBlock, find_blocks, removal_note, remove_blocks
 from converters.formats.html_text import defang_text, html_to_text, neutralise_paths
 from converters.mail.headers import attachment_filename, decode_header_value, raw_header
 from converters.mail.mime_parser import ParamSafeMessage, parse_limited
@@ -388,7 +388,7 @@ def split_mail(raw: bytes, out_dir: Path, limits: MailLimits | None = None, *, d
         split.dropped.append({
             "name": name, "content_type": "text/x-encoded-file", "reason_code": "encoded_file_removed",
             "reason": "本文に埋め込まれた符号化ファイルを削除しました / a file encoded in the text was removed"})
-        return f"[符号化ファイルを削除しました / encoded file removed: {name}]\n"
+        return removal_note(block)
 
     body = remove_blocks(body, find_blocks(body), encoded_file)
     body = neutralise_paths(body)  # a file: URL or UNC path in the text is one Outlook makes clickable

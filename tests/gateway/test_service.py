@@ -39,6 +39,19 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def wait_answering(base: str, timeout: float = 30) -> None:
+    """Until the HTTP listener at ``base`` answers /healthz (or ``timeout`` seconds pass)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{base}/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+
+
 class Sink:
     def __init__(self) -> None:
         self.messages: list[bytes] = []

@@ -834,12 +834,8 @@ def test_a_vml_source_at_a_web_address_goes_and_a_web_link_stays(tmp_path: Path)
 def test_an_address_without_external_target_mode_is_said_not_silently_dropped(tmp_path: Path, target: str) -> None:
     """Word reads such a relationship as a part name and finds nothing; it is not kept, and the report
     says an outside reference was removed instead of "passed" with nothing said."""
-    base = base_docx(tmp_path)
-    with zipfile.ZipFile(base) as package:
-        rels = package.read("word/_rels/document.xml.rels").decode()
-    end = rels.rindex("</Relationships>")
-    rels = (rels[:end] + f'<Relationship Id="rIdX" Type="{REL}/image" Target="{target}"/>' + rels[end:])
-    attacked = edit_package(base, tmp_path / "address.docx", {"word/_rels/document.xml.rels": rels.encode()})
+    attacked = inject(base_docx(tmp_path), tmp_path / "address.docx", "word/_rels/document.xml.rels",
+                      f'<Relationship Id="rIdX" Type="{REL}/image" Target="{target}"/>')
     outcome, codes, output = sanitize(attacked, tmp_path)
     assert outcome == "sanitized" and "external_link_removed" in codes and output is not None
     with zipfile.ZipFile(output) as package:
@@ -851,17 +847,13 @@ def test_a_mailto_link_that_attaches_a_file_goes_and_a_plain_one_stays(tmp_path:
     relationship, the HYPERLINK field and the HYPERLINK formula keep only a message's own fields."""
     attach = "mailto:soumu@city.example.lg.jp?subject=%E8%A6%8B%E7%A9%8D&amp;attach=C:%5CUsers%5Ca%5Csecret.xlsx"
     plain = "mailto:soumu@city.example.lg.jp?subject=%E8%A6%8B%E7%A9%8D"
-    base = base_docx(tmp_path)
-    with zipfile.ZipFile(base) as package:
-        rels = package.read("word/_rels/document.xml.rels").decode()
-    end = rels.rindex("</Relationships>")
-    rels = (rels[:end] + f'<Relationship Id="rIdM1" Type="{REL}/hyperlink" Target="{attach}" TargetMode="External"/>'
-            f'<Relationship Id="rIdM2" Type="{REL}/hyperlink" Target="{plain}" TargetMode="External"/>' + rels[end:])
     body = ('<w:p><w:hyperlink r:id="rIdM1"><w:r><w:t>添付して送る</w:t></w:r></w:hyperlink>'
             '<w:hyperlink r:id="rIdM2"><w:r><w:t>問合せ</w:t></w:r></w:hyperlink></w:p>'
             + field_runs([f'HYPERLINK "{attach}"'], "欄"))
-    document = word_body(tmp_path, body, "mail.docx")
-    attacked = edit_package(document, tmp_path / "mail-links.docx", {"word/_rels/document.xml.rels": rels.encode()})
+    attacked = inject(word_body(tmp_path, body, "mail.docx"), tmp_path / "mail-links.docx",
+                      "word/_rels/document.xml.rels",
+                      f'<Relationship Id="rIdM1" Type="{REL}/hyperlink" Target="{attach}" TargetMode="External"/>'
+                      f'<Relationship Id="rIdM2" Type="{REL}/hyperlink" Target="{plain}" TargetMode="External"/>')
     outcome, codes, output = sanitize(attacked, tmp_path)
     assert outcome == "sanitized" and "external_link_removed" in codes and output is not None
     with zipfile.ZipFile(output) as package:
@@ -875,15 +867,10 @@ def test_a_mailto_link_that_attaches_a_file_goes_and_a_plain_one_stays(tmp_path:
 def test_a_web_link_naming_a_user_before_its_host_is_not_kept(tmp_path: Path) -> None:
     """https://www.city.example.lg.jp@attacker.example/ reads as the city's site and opens attacker.example."""
     phishing = "https://www.city.example.lg.jp@attacker.example/login"
-    base = base_docx(tmp_path)
-    with zipfile.ZipFile(base) as package:
-        rels = package.read("word/_rels/document.xml.rels").decode()
-    end = rels.rindex("</Relationships>")
-    rels = rels[:end] + f'<Relationship Id="rIdP" Type="{REL}/hyperlink" Target="{phishing}" TargetMode="External"/>'
-    rels += "</Relationships>"
     document = word_body(tmp_path, '<w:p><w:hyperlink r:id="rIdP"><w:r><w:t>市のサイト</w:t></w:r></w:hyperlink></w:p>',
                          "phish.docx")
-    attacked = edit_package(document, tmp_path / "phishing.docx", {"word/_rels/document.xml.rels": rels.encode()})
+    attacked = inject(document, tmp_path / "phishing.docx", "word/_rels/document.xml.rels",
+                      f'<Relationship Id="rIdP" Type="{REL}/hyperlink" Target="{phishing}" TargetMode="External"/>')
     outcome, codes, output = sanitize(attacked, tmp_path)
     assert outcome == "sanitized" and "external_link_removed" in codes and output is not None
     with zipfile.ZipFile(output) as package:

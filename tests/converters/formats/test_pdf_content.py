@@ -6,21 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pikepdf
-import pypdfium2 as pdfium
 
 from converters.formats.pdf_content import content_program
 from converters.inspect.outputs import inspect_file
 from tests.conftest import run_engine
+from tests.converters.formats.test_pdf_forms import page_text
 
 HIDDEN = b"% MZ\x90 This program cannot be run in DOS mode calc.exe\n"
-
-
-def _page_text(path: Path) -> str:
-    document = pdfium.PdfDocument(str(path))
-    try:
-        return str(document[0].get_textpage().get_text_range())
-    finally:
-        document.close()
 
 
 def test_only_drawing_operators_are_written_back() -> None:
@@ -49,7 +41,7 @@ def test_a_page_split_between_operands_and_operator_keeps_its_text(tmp_path: Pat
     report = run_engine(source, tmp_path / "out")
     assert report.outcome in ("passed", "sanitized"), report.reason
     output = tmp_path / "out" / report.outputs[0].path
-    assert "Kept across" in _page_text(output)
+    assert "Kept across" in page_text(output)
     with pikepdf.open(output) as written:
         data = b"".join(s.read_bytes() for s in written.pages[0].obj.Contents) \
             if isinstance(written.pages[0].obj.Contents, pikepdf.Array) else written.pages[0].obj.Contents.read_bytes()

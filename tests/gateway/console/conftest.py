@@ -15,7 +15,7 @@ import pytest
 from gateway.config import ServeSettings, Settings
 from gateway.console.users import UserStore
 from gateway.service import Service
-from tests.gateway.test_service import free_port
+from tests.gateway.test_service import free_port, wait_answering
 
 PASSWORD = "correct horse battery"  # noqa: S105 (the test accounts')
 ACCOUNTS = {"staff-a": "uploader", "staff-b": "uploader", "auditor": "auditor", "guessed": "uploader"}
@@ -47,13 +47,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     users.close()
     running = Gateway(service, f"http://127.0.0.1:{internet}", f"http://127.0.0.1:{lgwan}")
     for base in (running.internet, running.lgwan):
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_answering(base)
     yield running
     service.stop()
 

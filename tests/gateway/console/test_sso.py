@@ -6,7 +6,6 @@ record; the session it makes is a normal one (CSRF and roles unchanged). The set
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from gateway.console.users import UserStore
 from gateway.errors import ConfigError
 from gateway.service import Service
 from tests.gateway.console.conftest import PASSWORD, form_csrf
-from tests.gateway.test_service import free_port
+from tests.gateway.test_service import free_port, wait_answering
 
 PROXY = "127.0.0.2"  # the reverse proxy's address: the tests connect from it (all of 127/8 is loopback)
 HEADER = "X-Remote-User"
@@ -40,13 +39,7 @@ def lgwan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
     users.disable("gone")
     users.close()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    wait_answering(base)
     yield base, data
     service.stop()
 

@@ -21,7 +21,7 @@ from gateway.messages import REASONS
 from gateway.pipeline.progress import write_progress
 from gateway.service import Service
 from gateway.spool.basics import lock_job
-from tests.gateway.test_service import free_port
+from tests.gateway.test_service import free_port, wait_answering
 
 
 @pytest.fixture
@@ -32,13 +32,7 @@ def service(tmp_path: Path) -> Iterator[Service]:
                           max_upload_mb=2, min_free_mb=1)
     running = Service(Settings(serve=serve))
     running.start()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    wait_answering(f"http://127.0.0.1:{port}")
     yield running
     running.stop()
 
