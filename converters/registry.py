@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 
 from converters.base import Converter, Method
-from converters.detect import OOXML_PACKAGE_TYPES
+from converters.ooxml_package import OOXML_PACKAGE_TYPES
 from converters.protocol import ODF_TYPES
 
 _IMAGE = "converters.formats.image:ImageConverter"

@@ -16,8 +16,9 @@ import time
 import zipfile
 from pathlib import Path
 
-from converters.detect import MACRO_FREE_PACKAGE, output_extension
+from converters.detect import output_extension
 from converters.names import safe_component, stem_of
+from converters.ooxml_package import MACRO_FREE_PACKAGE
 from converters.protocol import ODF_TYPES
 
 # the only types that are delivered, and their extension; Office packages only as the macro-free

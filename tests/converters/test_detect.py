@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from converters.detect import MACRO_FREE_PACKAGE, detect, extension_agrees
+from converters.detect import detect, extension_agrees
+from converters.ooxml_package import MACRO_FREE_PACKAGE
 from tests.conftest import run_engine
 
 
