@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from gateway.audit import records
 from gateway.audit.log import AuditLog
-from gateway.audit.records import Recorder
+from gateway.audit.recorder import Recorder
 from gateway.config import Settings
 from gateway.spool import Queue, Spool, SpoolJob
 from gateway.stop_signal import StopSignal

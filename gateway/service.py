@@ -27,7 +27,7 @@ from aiosmtpd.controller import Controller
 
 from gateway.audit import records
 from gateway.audit.log import AuditLog
-from gateway.audit.records import Recorder
+from gateway.audit.recorder import Recorder
 from gateway.config import ServeSettings, Settings
 from gateway.delivery.worker import DeliveryWorker
 from gateway.errors import ConfigError

@@ -11,7 +11,7 @@ from typing import Any
 
 from gateway.audit import records
 from gateway.audit.log import AuditLog
-from gateway.audit.records import Recorder
+from gateway.audit.recorder import Recorder
 from gateway.audit.rows import export
 from gateway.config import load_settings
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from gateway.audit import records
 from gateway.audit.log import AuditLog
-from gateway.audit.records import Recorder
+from gateway.audit.recorder import Recorder
 from gateway.cli.audit import AUDIT_FILE, open_log
 from gateway.config import load_settings
 from gateway.logs import configure as configure_logging

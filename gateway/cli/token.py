@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gateway.audit import records
 from gateway.audit.log import AuditLog
-from gateway.audit.records import Recorder
+from gateway.audit.recorder import Recorder
 from gateway.cli.audit import open_log
 from gateway.config import load_settings
 from gateway.intake.tokens import DEFAULT_VALID_DAYS, MAX_VALID_DAYS, ROLES, TokenStore

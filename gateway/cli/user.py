@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from gateway.audit import records
-from gateway.audit.records import Recorder
+from gateway.audit.recorder import Recorder
 from gateway.cli.audit import open_log
 from gateway.config import load_settings
 from gateway.console.users import MIN_PASSWORD, AccountError, UserStore, check_password

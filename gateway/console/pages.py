@@ -22,7 +22,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway.audit import records
-from gateway.audit.records import Recorder
+from gateway.audit.recorder import Recorder
 from gateway.config import ServeSettings
 from gateway.console import admin, auditlog, health, transfers
 from gateway.console.sessions import Session, SessionStore

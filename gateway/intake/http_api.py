@@ -31,6 +31,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from converters.names import safe_component
 from gateway.audit import records
 from gateway.audit.log import AuditLog
+from gateway.audit.recorder import Recorder
 from gateway.config import ServeSettings
 from gateway.console import apidocs
 from gateway.intake import access_log
@@ -145,7 +146,7 @@ def spool_upload(context: ApiContext, files: list[BinaryIO], meta: dict[str, Any
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    recorder = records.Recorder(context.audit, context.spool)
+    recorder = Recorder(context.audit, context.spool)
     recorder.write(records.received_upload(transfer_id, meta, total))
     try:
         context.spool.commit(transfer_id, Queue.UPLOADS)

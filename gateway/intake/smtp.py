@@ -23,6 +23,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.audit import records
 from gateway.audit.log import AuditLog
+from gateway.audit.recorder import Recorder
 from gateway.config import ServeSettings
 from gateway.spool import Queue, Spool
 
@@ -90,7 +91,7 @@ def _log_once(session: Session, kind: str, message: str, *args: object) -> None:
 class IntakeHandler:
     def __init__(self, spool: Spool, audit: AuditLog, policy: IntakePolicy) -> None:
         self.spool, self.policy = spool, policy
-        self.recorder = records.Recorder(audit, spool)
+        self.recorder = Recorder(audit, spool)
         self.depth, self.depth_counted = 0, 0.0
 
     async def handle_exception(self, error: Exception) -> str:

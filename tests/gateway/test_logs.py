@@ -80,15 +80,15 @@ def test_the_access_log_has_one_line_per_request_and_no_token(tmp_path: Path, ca
 
 def test_each_state_change_is_one_log_line_without_content(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from gateway.audit import records
-    from gateway.audit.records import Recorder
+    from gateway.audit.recorder import Recorder
 
     recorder = Recorder(AuditLog(tmp_path / "audit.sqlite3"), Spool(tmp_path / "spool"))
     received = records.received_mail("0123abcd", {"sender": "yamada@example.jp", "recipients": ["soumu@city.lg.jp"],
                                                   "client_ip": "192.0.2.1", "subject": "請求書"}, 1234)
-    with caplog.at_level(logging.INFO, logger="gateway.audit.records"):
+    with caplog.at_level(logging.INFO, logger="gateway.audit.recorder"):
         recorder.write(received)
         recorder.write(records.failed("0123abcd", "請求書.pdf.exe could not be delivered", "failed"))
-    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.audit.records"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.audit.recorder"]
     assert lines[0].startswith("received 0123abcd received") and "channel=smtp" in lines[0]
     assert lines[1].startswith("failed 0123abcd ") and "delivery_status=failed" in lines[1]
     assert not any(word in caplog.text for word in ("yamada", "soumu", "請求書", ".exe"))

@@ -15,7 +15,7 @@ import pytest
 from gateway.audit import records
 from gateway.audit.index import Search
 from gateway.audit.log import AuditLog
-from gateway.audit.records import Recorder
+from gateway.audit.recorder import Recorder
 from gateway.audit.rows import complete, merge
 from tests.gateway.audit.test_postgres import database, server  # noqa: F401 (the fixtures)
 

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.audit import records
 from gateway.audit.log import AuditLog
-from gateway.audit.records import Recorder
+from gateway.audit.recorder import Recorder
 from gateway.audit.rows import export
 from gateway.cli.audit import record_mail
 from gateway.spool import INTENTS, Spool

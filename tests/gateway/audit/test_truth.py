@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 
 from gateway.audit import records
 from gateway.audit.log import AuditLog
-from gateway.audit.records import Recorder
+from gateway.audit.recorder import Recorder
 from gateway.audit.rows import export
 from gateway.cli.main import main
 from gateway.spool import Spool

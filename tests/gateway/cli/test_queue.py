@@ -219,7 +219,7 @@ def test_status_screen_of_a_running_service(running: Running) -> None:
 def test_an_upload_held_and_put_back_keeps_its_status_honest(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from gateway.audit.records import Recorder
+    from gateway.audit.recorder import Recorder
     from gateway.cli.queue import Operator
     from gateway.intake.http_api import transfer_status
     from gateway.spool import Spool

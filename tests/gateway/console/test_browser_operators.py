@@ -23,7 +23,7 @@ import pytest
 
 from gateway.audit import records
 from gateway.audit.log import AuditLog
-from gateway.audit.records import Recorder
+from gateway.audit.recorder import Recorder
 from gateway.audit.rows import EXPORT_COLUMNS
 from gateway.console.users import UserStore
 from tests.gateway.console.conftest import PASSWORD, Gateway, login, wait_done
