@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import struct
 from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import getaddresses
@@ -29,6 +28,7 @@ from converters.formats.encoded_blocks import EncodedBlock, find_blocks, removal
 from converters.formats.html_text import defang_text, html_to_text, neutralise_paths
 from converters.mail.headers import attachment_filename, decode_header_value, raw_header
 from converters.mail.mime_parser import ParamSafeMessage, parse_limited
+from converters.mail.tnef import TNEF_ERRORS, read_tnef
 
 ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
 KEPT_HEADERS = ("from", "to", "cc", "date", "subject", "message-id", "in-reply-to", "references", "reply-to")
@@ -154,33 +154,6 @@ def _inner_message(part: Message, max_depth: int) -> Message | None:
         except (binascii.Error, ValueError):
             return message
     return message
-
-
-# What tnefparse raises on a damaged stream (it checks little itself): struct.error and
-# IndexError reading past the end, ValueError/UnicodeDecodeError on bad values, LookupError on an
-# unknown code page, KeyError/TypeError on unexpected property types, UnboundLocalError when an
-# attachment's attribute comes before the attachment starts.
-TNEF_ERRORS = (ValueError, IndexError, KeyError, TypeError, LookupError, UnboundLocalError, struct.error)
-
-
-@dataclass
-class _Tnef:
-    body: str | bytes | None
-    html: str | bytes | None
-    rtf_only: bool
-    files: list[tuple[str | bytes, bytes]]
-
-
-def _read_tnef(data: bytes) -> _Tnef:
-    """Everything the split needs from a winmail.dat, read at once: tnefparse decodes names and
-    bodies lazily, so a damaged stream can fail on any attribute, not only when it is opened."""
-    import tnefparse
-
-    tnef = tnefparse.TNEF(data)
-    files: list[tuple[str | bytes, bytes]] = [
-        (attachment.long_filename() or attachment.name or "attachment", bytes(attachment.data or b""))
-        for attachment in tnef.attachments]
-    return _Tnef(tnef.body, tnef.htmlbody, not tnef.body and not tnef.htmlbody and bool(tnef.has_body()), files)
 
 
 class MailSplitter:
@@ -346,7 +319,7 @@ class MailSplitter:
         """winmail.dat (Outlook's TNEF): its body becomes text, its files become attachments."""
         payload = part.get_payload(decode=True)
         try:
-            tnef = _read_tnef(payload if isinstance(payload, bytes) else b"")
+            tnef = read_tnef(payload if isinstance(payload, bytes) else b"")
         except TNEF_ERRORS as exc:
             self.split.note("tnef_unreadable", type(exc).__name__)
             self._drop("winmail.dat", "application/ms-tnef", "corrupt_file",
