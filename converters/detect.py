@@ -281,6 +281,8 @@ def detect(path: Path) -> Detection:
     mime = _signature_type(head, path)
     if mime is None:
         mime = _magic().from_file(str(path))
+        if mime == "application/octet-stream" and len(head) == 1 and (head.isalnum() or head in b"\n\r\t .,-"):
+            mime = "text/plain"  # libmagic calls a file of one byte data, even "1" or a line end
         if mime in ("application/zip", "application/x-zip-compressed") or head.startswith(b"PK\x03\x04"):
             found = _zip_type(path)
             if found.blocked_code is not None:

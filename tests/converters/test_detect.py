@@ -193,3 +193,13 @@ def test_an_ole_header_with_impossible_sector_sizes_is_damaged_not_a_memory_erro
     report = run_engine(damaged, tmp_path / "out")
     assert (report.outcome, report.reason_code) == ("blocked", "corrupt_file")
     assert "sector sizes" in (report.reason or "")
+
+
+@pytest.mark.parametrize(("content", "mime"), [
+    (b"1", "text/plain"), (b"a", "text/plain"), (b"\n", "text/plain"),
+    (b"\x00", "application/octet-stream"), (b"\xff", "application/octet-stream"), (b"<", "application/octet-stream")])
+def test_a_file_of_one_byte_is_text_only_when_that_byte_is_plain(tmp_path: Path, content: bytes, mime: str) -> None:
+    # libmagic calls any one-byte file data, so a note holding "1" was blocked as an unknown binary
+    path = tmp_path / "note.txt"
+    path.write_bytes(content)
+    assert detect(path).type == mime
