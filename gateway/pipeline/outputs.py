@@ -6,11 +6,13 @@
   folder and stem, made safe, with the extension of the output's (verified) type, unique without
   regard to case (as Windows sees names).
 - ``write_zip`` packs verified files with UTF-8 names and fresh timestamps.
+- ``publish_beside`` places a verified file in the destination, never overwriting what is there.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import time
 import zipfile
@@ -122,3 +124,24 @@ def write_zip(target: Path, entries: list[tuple[str, Path | bytes]]) -> None:
             with path.open("rb") as source, archive.open(info, "w", force_zip64=True) as sink:
                 while chunk := source.read(COPY_CHUNK):
                     sink.write(chunk)
+
+
+def publish_beside(source: Path, out_dir: Path, filename: str) -> Path:
+    """Place ``source`` in ``out_dir`` as ``filename`` (or ``name (2).ext`` ...), never
+    overwriting anything already there."""
+    stem, dot, ext = filename.rpartition(".")
+    if not dot:
+        stem, ext = filename, ""
+    temporary = out_dir / f".incoming-{os.getpid()}-{time.monotonic_ns()}"
+    shutil.copyfile(source, temporary)
+    try:
+        for counter in range(1, 10_000):
+            target = out_dir / (filename if counter == 1 else f"{stem} ({counter}){dot}{ext}")
+            try:
+                os.link(temporary, target)
+                return target
+            except FileExistsError:
+                continue
+        raise OSError("no free output name")
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -2,12 +2,15 @@
 
 Each page is encoded by what it holds: a grey page that is mostly paper and ink (a text page)
 becomes 2-bit grey with PNG prediction and Flate (about a third of JPEG's size, sharper text);
-grey pages with photographs become grey JPEG; colour pages become JPEG.
+grey pages with photographs become grey JPEG; colour pages become JPEG. ``PixelAssembly`` reads
+the pixel stream on its own thread while the sandboxed converter writes it.
 """
 
 from __future__ import annotations
 
 import io
+import logging
+import os
 import struct
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,10 +20,13 @@ from typing import BinaryIO
 
 from PIL import Image
 
-from converters.errors import CorruptFile
+from converters.errors import ConverterError, CorruptFile
 from converters.names import is_safe_relative_path
 from converters.protocol import Frame, iter_records
+from gateway.config import Settings
 from gateway.pipeline.pdf_writer import ImagePdfWriter
+
+log = logging.getLogger(__name__)
 
 JPEG_QUALITY = 80
 TEXT_PAGE_INK_SHARE = 0.75  # share of pixels that are near white or near black (anti-aliasing is the rest)
@@ -145,3 +151,26 @@ def assemble(stream: BinaryIO, root: Path, *, max_pixels: int, max_pages: int, w
             raise CorruptFile("rasterised document is truncated")
         built.append(value)
     return built
+
+
+class PixelAssembly:
+    """Builds PDFs from the pixel stream of a sandboxed converter (runs on its own thread)."""
+
+    def __init__(self) -> None:
+        self.built: list[str] = []
+        self.error: ConverterError | None = None
+
+    def run(self, descriptor: int, root: Path, settings: Settings) -> None:
+        with os.fdopen(descriptor, "rb", buffering=1024 * 1024) as stream:
+            try:
+                self.built = assemble(stream, root, max_pixels=settings.limits.max_image_pixels,
+                                      max_pages=settings.limits.max_pages, workers=settings.sanitize.raster_workers,
+                                      max_bytes=settings.limits.archive_max_total_bytes)
+            except ConverterError as exc:
+                self.error = exc
+            except Exception as exc:  # a thread boundary: any failure fails the rasterised outputs
+                log.warning("raster assembly failed: %s", type(exc).__name__)
+                self.error = CorruptFile("the rasterised pages could not be assembled")
+            finally:
+                while stream.read(1024 * 1024):  # drain, so a failing child is never stuck writing
+                    pass

@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,14 +31,14 @@ from typing import Any
 
 from converters.base import RASTER_FRAMES_TYPE, Finding, Method, Output, Report
 from converters.engine import file_sha256
-from converters.errors import ConverterError, CorruptFile
+from converters.errors import ConverterError
 from converters.names import stem_of
 from gateway.config import Settings
 from gateway.errors import GatewayError, ReportInvalid, SandboxCrash
 from gateway.pipeline.jobs import JOB_FINAL, JOB_IN, JOB_OUT, JOB_SCRATCH, Job, create_job
-from gateway.pipeline.outputs import OutputNamer, copy_beneath, write_zip
+from gateway.pipeline.outputs import OutputNamer, copy_beneath, publish_beside, write_zip
 from gateway.pipeline.progress import Stage
-from gateway.pipeline.raster_pdf import assemble
+from gateway.pipeline.raster_pdf import PixelAssembly
 from gateway.pipeline.report import parse_report
 from gateway.pipeline.scan import FINDING_MALWARE, NOT_SCANNED, MalwareStage, ScanDeferred
 from gateway.pipeline.spares import Spare, SparePool, needs_libreoffice
@@ -55,29 +54,6 @@ OUTPUT_PATH = re.compile(r"(?!(?:.*/)?\.{1,2}(?:/|$))[^/\x00\ud800-\udfff]{1,255
 MAX_FORKED_OUTPUTS = 10_000  # files a forked converter may hand back (archives hold at most 5,000 by default)
 MAX_FORKED_DEPTH = 8  # deeper output trees are made again in a per-job sandbox, not written out here
 NO_FILES = re.compile(r"(?!)")  # the inspector sends back a report only
-
-
-class _Assembly:
-    """Builds PDFs from the pixel stream of a sandboxed converter (runs on its own thread)."""
-
-    def __init__(self) -> None:
-        self.built: list[str] = []
-        self.error: ConverterError | None = None
-
-    def run(self, descriptor: int, root: Path, settings: Settings) -> None:
-        with os.fdopen(descriptor, "rb", buffering=1024 * 1024) as stream:
-            try:
-                self.built = assemble(stream, root, max_pixels=settings.limits.max_image_pixels,
-                                      max_pages=settings.limits.max_pages, workers=settings.sanitize.raster_workers,
-                                      max_bytes=settings.limits.archive_max_total_bytes)
-            except ConverterError as exc:
-                self.error = exc
-            except Exception as exc:  # a thread boundary: any failure fails the rasterised outputs
-                log.warning("raster assembly failed: %s", type(exc).__name__)
-                self.error = CorruptFile("the rasterised pages could not be assembled")
-            finally:
-                while stream.read(1024 * 1024):  # drain, so a failing child is never stuck writing
-                    pass
 
 
 def _copy_hashing(src: Path, target: Path, limit: int) -> tuple[str, int]:
@@ -101,27 +77,6 @@ def _walk(report: Report) -> Iterator[Report]:
     yield report
     for member in report.members or []:
         yield from _walk(member)
-
-
-def _publish(source: Path, out_dir: Path, filename: str) -> Path:
-    """Place ``source`` in ``out_dir`` as ``filename`` (or ``name (2).ext`` ...), never
-    overwriting anything already there."""
-    stem, dot, ext = filename.rpartition(".")
-    if not dot:
-        stem, ext = filename, ""
-    temporary = out_dir / f".incoming-{os.getpid()}-{time.monotonic_ns()}"
-    shutil.copyfile(source, temporary)
-    try:
-        for counter in range(1, 10_000):
-            target = out_dir / (filename if counter == 1 else f"{stem} ({counter}){dot}{ext}")
-            try:
-                os.link(temporary, target)
-                return target
-            except FileExistsError:
-                continue
-        raise OSError("no free output name")
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 class Sanitizer:
@@ -270,7 +225,7 @@ class Sanitizer:
         """Run the converter (a fresh sandbox, or a warm spare) while a thread builds PDFs from the
         pixels it streams; then take every output it reports into ``final/`` under a name chosen here."""
         limits = self.settings.limits.to_dict()
-        assembly = _Assembly()
+        assembly = PixelAssembly()
         if spare is not None:
             read_end = spare.frames
         else:
@@ -390,7 +345,7 @@ class Sanitizer:
                                                        for m in _walk(report) for o in m.outputs]
             archive = job.dir("deliver") / "repacked.zip"
             write_zip(archive, entries)
-            target = _publish(archive, out_dir, f"{stem_of(report.input)}.zip")
+            target = publish_beside(archive, out_dir, f"{stem_of(report.input)}.zip")
             for member in _walk(report):
                 for output in member.outputs:
                     data = held.get(output.path)
@@ -401,7 +356,7 @@ class Sanitizer:
             published[target.name] = {"path": str(target), "sha256": file_sha256(target), "type": "application/zip"}
         else:
             for output in report.outputs:
-                target = _publish(final / output.path, out_dir, Path(output.path).name)
+                target = publish_beside(final / output.path, out_dir, Path(output.path).name)
                 published[output.path] = {"path": str(target), "sha256": file_sha256(target), "type": output.type}
         return self._describe(report, published, bool(verdicts) and all(verdicts.values()))
 
