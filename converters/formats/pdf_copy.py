@@ -228,6 +228,8 @@ class Copier:
             item = self.copy(member, kind.keys[name], depth + 1) if name in kind.keys else DROP
             if not isinstance(item, Drop) and item is not None:
                 made[name] = item
+        if kind.finish is not None:  # completed by its own code (a font descriptor's program: pdf_fonts)
+            kind.finish(value, made, self)
         return made
 
     def _color_space(self, value: object, depth: int) -> Copied:

@@ -19,6 +19,7 @@ from typing import Union
 
 from converters.formats.pdf_calculator import calculator_program
 from converters.formats.pdf_content import content_program
+from converters.formats.pdf_fonts import Writer, embed_font_program
 
 DATA = "data"
 COLOR_SPACE = "color space"
@@ -41,6 +42,8 @@ class Shape:
     types: frozenset[str] = frozenset()
     # a stream whose data is a program: its decoded data written anew by this function (None: not kept)
     program: Callable[[bytes], bytes | None] | None = None
+    # completes what was written from the listed keys: (the input's object, the one written, the copier)
+    finish: Callable[[object, object, Writer], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,11 +81,12 @@ Kind = Union[str, Names, Shape, Tagged, Each, ArrayOf, Either]  # noqa: UP007 - 
 
 
 def shape(label: str, stream: bool | None = False, required: tuple[str, ...] = (), types: tuple[str, ...] = (),
-          data: tuple[str, ...] = (), program: Callable[[bytes], bytes | None] | None = None, **kinds: Kind) -> Shape:
+          data: tuple[str, ...] = (), program: Callable[[bytes], bytes | None] | None = None,
+          finish: Callable[[object, object, Writer], None] | None = None, **kinds: Kind) -> Shape:
     keys: dict[str, Kind] = {f"/{key}": DATA for key in data}
     keys.update({f"/{key}": kind for key, kind in kinds.items()})
     return Shape(label, keys, stream, frozenset(f"/{key}" for key in required), frozenset(f"/{t}" for t in types),
-                 program)
+                 program, finish)
 
 
 def names(*allowed: str) -> Names:
@@ -117,17 +121,15 @@ ICC_PROFILE = shape("ICC profile", stream=True, data=("N", "Range"), Alternate=C
 DEVICEN_ATTRIBUTES = shape("DeviceN attributes", data=("Subtype",), Colorants=Each(COLOR_SPACE),
                            Process=shape("DeviceN process", data=("Components",), ColorSpace=COLOR_SPACE))
 
-# 9 fonts
-FONT_FILE = shape("font file", stream=True, data=("Length1", "Length2", "Length3"),
-                  Subtype=names("Type1C", "CIDFontType0C", "OpenType"))
+# 9 fonts: the font program (/FontFile, /FontFile2, /FontFile3) is not copied but written anew by pdf_fonts
 _DESCRIPTOR = ("Type", "FontName", "Flags", "FontBBox", "ItalicAngle", "Ascent", "Descent", "Leading", "CapHeight",
                "XHeight", "StemV", "StemH", "AvgWidth", "MaxWidth", "MissingWidth")
 FONT_DESCRIPTOR = shape(
     "font descriptor", types=("FontDescriptor",),
     data=(*_DESCRIPTOR, "FontFamily", "FontStretch", "FontWeight", "CharSet", "Lang"),
-    FontFile=FONT_FILE, FontFile2=FONT_FILE, FontFile3=FONT_FILE, CIDSet=PLAIN_STREAM,
-    Style=shape("font style", data=("Panose",)),
-    FD=Each(shape("font descriptor override", types=("FontDescriptor",), data=_DESCRIPTOR)))
+    CIDSet=PLAIN_STREAM, Style=shape("font style", data=("Panose",)),
+    FD=Each(shape("font descriptor override", types=("FontDescriptor",), data=_DESCRIPTOR)),
+    finish=embed_font_program)
 CID_SYSTEM_INFO = shape("CID system info", data=("Registry", "Ordering", "Supplement"))
 _CMAP = ("Type", "CMapName", "WMode")
 CMAP = shape("CMap", stream=True, types=("CMap",), data=_CMAP, CIDSystemInfo=CID_SYSTEM_INFO,

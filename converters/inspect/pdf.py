@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from converters.inspect.pdf_fonts import font_problems
+
 FORBIDDEN_KEYS = frozenset({
     "/JS", "/JavaScript", "/OpenAction", "/AA", "/EmbeddedFile", "/EmbeddedFiles", "/EF", "/AF", "/RichMedia",
     "/RichMediaContent", "/XFA", "/Launch", "/SubmitForm", "/ImportData", "/GoToR", "/GoToE", "/Sound", "/Movie",
@@ -172,6 +174,8 @@ def _one(obj: Any, problems: list[str]) -> None:
                     problems.append("pdf_xobject not an image or a form")
     if isinstance(obj, pikepdf.Stream):
         _stream(obj, problems)
+    if any(key in obj for key in ("/FontFile", "/FontFile2", "/FontFile3")):  # a font descriptor (pdf_fonts)
+        problems.extend(font_problems(obj))
 
 
 def _allowed_action(obj: Any, kind: str) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pikepdf
 import pypdfium2 as pdfium
 import pytest
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, ImageFilter
 
 from converters.inspect.outputs import inspect_file
 from tests.conftest import run_engine
@@ -52,7 +52,10 @@ def looks(path: Path) -> list[tuple[str, Image.Image]]:
 
 
 def differing_share(before: Image.Image, after: Image.Image) -> float:
+    """Compared slightly blurred: a font written without its hinting programs (pdf_fonts) moves glyph
+    edges by a fraction of a pixel (0.3 % of a page of IPA Gothic text unblurred, none blurred)."""
     assert before.size == after.size
+    before, after = before.filter(ImageFilter.GaussianBlur(1)), after.filter(ImageFilter.GaussianBlur(1))
     difference = ImageChops.difference(before, after).point(lambda value: 255 if value > 40 else 0)
     histogram = difference.histogram()
     return histogram[255] / (before.width * before.height)
