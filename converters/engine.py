@@ -27,6 +27,8 @@ def file_sha256(path: Path) -> str:
             digest.update(chunk)
     return digest.hexdigest()
 CSV_EXTENSIONS = frozenset({"csv", "tsv"})
+# Ichitaro (JustSystems) documents are OLE compound files the gateway cannot read: said plainly, not by MIME type
+ICHITARO_EXTENSIONS = frozenset({"jtd", "jtdc", "jtt", "jttc", "jbw", "jfw", "jvw", "juf", "jaw", "jsw"})
 FRAMES_FILE = ".raster-frames"
 
 
@@ -96,6 +98,10 @@ class Engine:
             mime = report.type = "text/csv"
         converter = converter_for(mime, self.method)
         if converter is None:
+            if mime == "application/x-ole-storage" and extension_of(name) in ICHITARO_EXTENSIONS:
+                raise ConverterError(
+                    "blocked: Ichitaro (一太郎) documents are not supported; ask the sender for a PDF",
+                    code="unsupported_type")
             raise ConverterError(f"blocked: files of type {mime} are not supported",
                                  code="unsupported_type")
         rel_dir = self.layout.folder(rel_dir)
