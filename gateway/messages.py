@@ -161,6 +161,10 @@ FINDINGS: dict[str, tuple[str, str]] = {
                                       "drawing types) were removed; some content may look different."),
     "pdf_encryption_removed": ("PDF の編集制限（所有者パスワード）を外して保存しました。",
                                "The PDF's owner-password restrictions were removed."),
+    "pdf_image_removed": ("PDF の画像のうち、読み取れないもの・大きすぎるものを取り除きました。"
+                          "表示が一部変わることがあります。",
+                          "Pictures in the PDF that could not be decoded, or were too large, were removed; some pages "
+                          "may look different."),
     # images
     "image_metadata_removed": ("画像の付加情報（撮影情報・位置情報など）を取り除きました。",
                                "Image metadata (camera data, location, ...) was removed."),
@@ -283,6 +287,7 @@ FINDING_LABELS: dict[str, str] = {
     "pdf_xfa_removed": "XFA フォームを削除",
     "pdf_form_flattened": "フォームを固定",
     "pdf_unknown_structure_removed": "不明な要素を削除",
+    "pdf_image_removed": "読み取れない画像を削除",
     "rasterized": "画像化",
     "image_metadata_removed": "メタデータを削除",
     "image_trailing_data_removed": "末尾の隠しデータを削除",

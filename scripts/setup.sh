@@ -15,6 +15,7 @@ runtime_packages=(
   libmagic1            # content type detection (python-magic)
   bubblewrap           # sandbox for parsing untrusted files
   libseccomp2          # the sandbox's system-call filter (pyseccomp loads it)
+  jbig2dec             # decodes JBIG2 pictures of PDFs, which are then written anew as plain pixels
   libreoffice-core-nogui libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
   fonts-noto-cjk fonts-ipafont-gothic fonts-ipafont-mincho   # Japanese text renders, not tofu
 )

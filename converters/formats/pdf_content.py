@@ -4,12 +4,15 @@ only the operators of ISO 32000-2 Annex A (table A.1) are written back, with the
 ``PS`` (PostScript passed to a printer), compatibility sections (``BX``/``EX``: whatever they hold
 that is not an operator of the table goes anyway) and anything unknown are left out. An inline
 image stays only with the filters an inline image may use (8.9.7: no JBIG2, no JPX), written by its
-own dictionary. No byte of the input's stream goes through as it was: the operators and operands
-are written by pikepdf's unparser. A stream that cannot be parsed is not written (the caller says so)."""
+own dictionary; fax and JPEG data are decoded and written anew (``pdf_images.inline_image``). No
+byte of the input's stream goes through as it was: the operators and operands are written by
+pikepdf's unparser. A stream that cannot be parsed is not written (the caller says so)."""
 
 from __future__ import annotations
 
 import pikepdf
+
+from converters.formats.pdf_images import inline_image
 
 OPERATORS = frozenset({
     "b", "B", "b*", "B*", "BDC", "BMC", "BT", "c", "cm", "CS", "cs", "d", "d0", "d1", "Do", "DP", "EMC", "ET",
@@ -42,8 +45,10 @@ def content_program(data: bytes) -> bytes | None:
         kept: list[pikepdf.ContentStreamInstruction | pikepdf.ContentStreamInlineImage] = []
         for instruction in instructions:
             if isinstance(instruction, pikepdf.ContentStreamInlineImage):
-                if _inline_image_allowed(instruction.iimage):
-                    kept.append(instruction)
+                # fax and JPEG data decoded and written anew (pdf_images); None: it does not decode
+                image = inline_image(instruction, scratch) if _inline_image_allowed(instruction.iimage) else None
+                if image is not None:
+                    kept.append(image)
             elif str(instruction.operator) in OPERATORS:
                 kept.append(instruction)
         try:

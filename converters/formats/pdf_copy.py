@@ -18,6 +18,7 @@ import pikepdf
 from pikepdf import Array, Dictionary, Name
 
 from converters.formats.pdf_active import EXTERNAL_STREAM_KEYS, RISKY_KEYS, name_of
+from converters.formats.pdf_images import ImageWriter, NewImage
 from converters.formats.pdf_schema import (
     CIE_PARAMS,
     COLOR_SPACE,
@@ -28,6 +29,8 @@ from converters.formats.pdf_schema import (
     FILTERS,
     FUNCTION,
     ICC_PROFILE,
+    IMAGE,
+    MASK_IMAGE,
     PLAIN_STREAM,
     ArrayOf,
     Each,
@@ -76,6 +79,7 @@ class Copier:
         self.note = note
         self.copied: set[Objgen] = set()
         self._memo: dict[tuple[Objgen, int], pikepdf.Object] = {}
+        self.images = ImageWriter(target, note)
 
     def copy(self, value: object, kind: Kind, depth: int = 0) -> Copied:
         if depth > MAX_DEPTH:
@@ -202,16 +206,22 @@ class Copier:
         key = self._memo_key(value, kind)
         if key is not None and key in self._memo:
             return self._memo[key]
+        image: NewImage | None = None
         if isinstance(value, pikepdf.Stream):
             filters = self._stream_refused(value, depth)
             if filters is None:
                 return DROP
-            if kind.program is not None:  # a program is written anew (unencoded: the writer compresses it)
+            if kind is IMAGE or kind is MASK_IMAGE:  # images: pixels decoded and encoded anew (pdf_images)
+                image = self.images.rewrite(value)
+                if image is None:
+                    return DROP
+                made: pikepdf.Object = image.stream
+            elif kind.program is not None:  # a program is written anew (unencoded: the writer compresses it)
                 program = _program(value, kind.program)
                 if program is None:
                     self.note("pdf_unknown_structure_removed", kind.label)
                     return DROP
-                made: pikepdf.Object = pikepdf.Stream(self.target, program)
+                made = pikepdf.Stream(self.target, program)
             else:
                 made = pikepdf.Stream(self.target, value.read_raw_bytes())
                 for name, item in zip(("/Filter", "/DecodeParms"), filters, strict=True):
@@ -228,6 +238,8 @@ class Copier:
             item = self.copy(member, kind.keys[name], depth + 1) if name in kind.keys else DROP
             if not isinstance(item, Drop) and item is not None:
                 made[name] = item
+        if image is not None:  # the dictionary as the new samples need it (pdf_images)
+            image.settle(made)
         if kind.finish is not None:  # completed by its own code (a font descriptor's program: pdf_fonts)
             kind.finish(value, made, self)
         return made

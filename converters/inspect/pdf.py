@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from converters.inspect.pdf_fonts import font_problems
+from converters.inspect.pdf_images import image_problems
 
 FORBIDDEN_KEYS = frozenset({
     "/JS", "/JavaScript", "/OpenAction", "/AA", "/EmbeddedFile", "/EmbeddedFiles", "/EF", "/AF", "/RichMedia",
@@ -230,6 +231,7 @@ def _stream(obj: Any, problems: list[str]) -> None:
     listed = list(filters) if isinstance(filters, pikepdf.Array) else [] if filters is None else [filters]
     if any(_text(item) not in FILTERS for item in listed):
         problems.append("pdf_stream_filter not a standard one")
+    problems.extend(image_problems(obj, listed))  # pictures: only pixels the rebuild encoded (pdf_images)
     try:
         data = obj.read_bytes()
     except (pikepdf.PdfError, RuntimeError):
