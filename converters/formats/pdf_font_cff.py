@@ -189,8 +189,13 @@ def rewrite_cff(data: bytes) -> tuple[bytes, bool]:
 
 
 def compile_cff(cff: CFFFontSet) -> bytes:
+    """The font set written; it must read back as one font with the same glyphs and no subroutines
+    (each glyph's operators are read again by the inspector, converters/inspect/pdf_fonts.py)."""
     written = io.BytesIO()
     cff.compile(written, TTFont(recalcBBoxes=False), isCFF2=False)
-    again = read_cff(written.getvalue())  # it reads back: every glyph, through the same check
-    clean_font_set(again)
+    again = read_cff(written.getvalue())
+    top = again[0] if len(again.fontNames) == 1 else None
+    if top is None or len(top.CharStrings) != len(cff[0].CharStrings) or len(again.GlobalSubrs) \
+            or any(len(getattr(private, "Subrs", ())) for private in _privates(top)):
+        raise CffRefused("the font written does not read back as written")
     return written.getvalue()

@@ -23,7 +23,6 @@ from typing import Any
 
 from fontTools.encodings.StandardEncoding import StandardEncoding
 from fontTools.fontBuilder import FontBuilder
-from fontTools.misc import eexec
 from fontTools.misc.psCharStrings import T1CharString, T1OutlineExtractor
 from fontTools.pens.recordingPen import RecordingPen
 from fontTools.pens.t2CharStringPen import T2CharStringPen
@@ -123,13 +122,21 @@ def _private(data: bytes, length1: int | None) -> tuple[bytes, bytes]:
     if hexadecimal is not None and re.fullmatch(rb"[0-9A-Fa-f]{4}", encrypted[:4]):
         digits = re.sub(rb"\s", b"", hexadecimal.group(0))  # written in hexadecimal (as a .pfa is)
         encrypted = bytes.fromhex(digits[:len(digits) // 2 * 2].decode("ascii"))
-    plain, _ = eexec.decrypt(encrypted, 55665)
-    return data[:found.start()], plain[4:]
+    return data[:found.start()], _decrypt(encrypted, 55665)[4:]
+
+
+def _decrypt(data: bytes, key: int) -> bytes:
+    """Type 1 decryption (Adobe Type 1 Font Format 7.1): eexec with key 55665, charstrings with 4330."""
+    plain = bytearray(len(data))
+    for at, byte in enumerate(data):
+        plain[at] = byte ^ (key >> 8)
+        key = ((byte + key) * 52845 + 22719) & 0xFFFF
+    return bytes(plain)
 
 
 def _charstring(data: bytes, len_iv: int, subrs: list[T1CharString] | None = None) -> T1CharString:
     if len_iv >= 0:
-        data = eexec.decrypt(data, 4330)[0][len_iv:]
+        data = _decrypt(data, 4330)[len_iv:]
     return T1CharString(bytecode=data, subrs=subrs)
 
 

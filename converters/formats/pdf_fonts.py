@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
 import pikepdf
-from fontTools.ttLib import TTFont
+from fontTools.ttLib import TTFont, getTableClass
 from fontTools.ttLib.tables._c_m_a_p import cmap_format_unknown
 
 from converters.formats.pdf_active import EXTERNAL_STREAM_KEYS
@@ -56,6 +56,8 @@ MAX_PROGRAM_BYTES = 32 * 1024 * 1024  # decoded; a whole CJK font embedded unsub
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024  # decoded font programs read for one document
 FONT_FILE_KEYS = ("/FontFile", "/FontFile2", "/FontFile3")  # the order readers (PDFium) look in
 UNREADABLE = ("pdf_unknown_structure_removed", "font program that cannot be read")
+for _tag in sorted(SFNT_TABLES):  # fontTools imports a table's module when it first meets one: now, before a job
+    getTableClass(_tag)
 
 
 class FontRefused(Exception):
