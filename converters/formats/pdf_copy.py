@@ -2,7 +2,8 @@
 
 Each value is copied as the kind its place calls for: a dictionary keeps only the keys its
 shape lists, each copied as that key's kind; a stream keeps its data (still encoded) only when
-every filter is a standard one and the data is inside the file. Whatever is not copied is
+every filter is a standard one and the data is inside the file - an image's data is decoded and
+written anew (``pdf_images``), never kept. Whatever is not copied is
 judged with the rest of the input by ``pdf_active`` for the findings. An indirect object is copied once per kind (so a
 shared font stays shared, cycles end, and an object reached as two kinds cannot smuggle one
 kind's keys into the other); ``copied`` records every input object carried over, so the objects

@@ -44,6 +44,7 @@ from PIL import Image
 
 from converters.base import Limits
 from converters.formats.image import PILLOW_DAMAGE
+from converters.formats.pdf_active import name_of
 
 MAX_PIXELS = Limits().max_image_pixels  # the limit every other image is held to
 MAX_SAMPLE_BYTES = 256 * 1024 * 1024  # decoded samples of one image
@@ -104,10 +105,6 @@ class _Layout:
         return (self.width * self.components * self.bits + 7) // 8 * self.height
 
 
-def _name(value: object) -> str:
-    return str(value) if isinstance(value, Name) else ""
-
-
 def _true(value: object) -> bool:
     return value is True
 
@@ -122,7 +119,7 @@ def components(space: object) -> int | None:
         return DEVICE_COMPONENTS.get(str(space))
     if not isinstance(space, Array) or len(space) == 0:
         return None
-    family = _name(space[0])
+    family = name_of(space[0])
     if family in FAMILY_COMPONENTS:
         return FAMILY_COMPONENTS[family]
     if family == "/ICCBased" and len(space) > 1 and isinstance(space[1], pikepdf.Stream):
@@ -141,7 +138,7 @@ def _chain(source: pikepdf.Object) -> list[tuple[str, object]]:
     given = list(parms) if isinstance(parms, Array) else [parms] * (1 if parms is not None else 0)
     chain: list[tuple[str, object]] = []
     for index, item in enumerate(listed):
-        name = _name(item)
+        name = name_of(item)
         if name not in GENERAL_FILTERS | CODECS:
             raise _Removed("an image with a filter that is not a standard one")
         chain.append((name, given[index] if index < len(given) else None))
@@ -322,7 +319,8 @@ def _jbig2(data: bytes, parms: object, layout: _Layout) -> bytes:
         raise _Removed("a JBIG2 image (no JBIG2 decoder here)")
     shared = parms.get("/JBIG2Globals") if isinstance(parms, Dictionary) else None
     try:
-        globals_data = shared.read_bytes() if isinstance(shared, pikepdf.Stream) else b""
+        with _decoding_cap(MAX_SAMPLE_BYTES):
+            globals_data = shared.read_bytes() if isinstance(shared, pikepdf.Stream) else b""
     except (pikepdf.PdfError, RuntimeError, ValueError) as exc:
         raise _Removed("a JBIG2 image whose shared segments cannot be decoded") from exc
     with tempfile.TemporaryDirectory(prefix="gw-jbig2-") as work:
@@ -370,7 +368,7 @@ def inline_image(instruction: pikepdf.ContentStreamInlineImage,
         data = _general(pikepdf.Stream(scratch, image.read_raw_bytes()), chain, MAX_SAMPLE_BYTES)
         if codec == "/DCTDecode":
             space = details.get("/ColorSpace")  # a name of the page's resources is not known here
-            encoded = _jpeg(data, parms, width, height, DEVICE_COMPONENTS.get(_name(space)))
+            encoded = _jpeg(data, parms, width, height, DEVICE_COMPONENTS.get(name_of(space)))
             filters = Array([Name.ASCIIHexDecode, Name.DCTDecode])
         else:
             if _number(details.get("/BitsPerComponent", 1)) != 1:
