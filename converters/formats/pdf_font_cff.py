@@ -33,7 +33,7 @@ CALLS, RETURN, ENDCHAR = ("callsubr", "callgsubr"), "return", "endchar"
 MAX_NESTING = 10  # subroutine calls inside subroutine calls (Type 2: 10)
 MAX_ARGUMENTS = 48  # the Type 2 argument stack
 MAX_GLYPH_TOKENS = 65_536  # a glyph with its subroutines written in; real ones are a few hundred
-MAX_FONT_TOKENS = 16_000_000  # a whole font's work (a full CJK font of 65,535 glyphs is a few million)
+MAX_FONT_TOKENS = 16_000_000  # a whole font's work: subsets are far below, a whole 65,535-glyph CJK font above
 DROPPED_TOP_KEYS = ("PostScript", "SyntheticBase", "BaseFontName", "BaseFontBlend")
 
 
