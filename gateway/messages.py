@@ -210,6 +210,10 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "embedded_font_removed": ("埋め込みフォントを取り除きました（表示に使うフォントが変わることがあります）。",
                               "Embedded fonts were removed (the text may show in another font)."),
     "media_removed": ("作り直せなかった画像を取り除きました。", "Pictures that could not be re-encoded were removed."),
+    "metafile_records_removed": ("図（EMF・WMF）から、描画に不要な命令（エスケープ、EMF+、色プロファイルなど）を"
+                                 "取り除きました。表示が一部変わることがあります。",
+                                 "Records a drawing does not need (escapes, EMF+, colour profiles, ...) were removed "
+                                 "from Windows metafile pictures (EMF, WMF); some may look different."),
     "part_removed": ("許可されていない部品を取り除きました。", "Parts that are not allowed were removed."),
     "unreferenced_part_removed": ("どこからも使われていない部品を取り除きました。",
                                   "Parts nothing referred to were removed."),
@@ -303,6 +307,7 @@ FINDING_LABELS: dict[str, str] = {
     "field_removed": "外部を参照するフィールドを表示結果に置換",
     "active_link_removed": "プログラムを起動するリンクを削除",
     "media_removed": "画像でない埋め込みデータを削除",
+    "metafile_records_removed": "図（EMF・WMF）の不要な命令を削除",
     "embedded_media_removed": "埋め込み音声・動画を削除",
     "embedded_font_removed": "埋め込みフォントを削除",
     "document_variables_removed": "文書変数を削除",

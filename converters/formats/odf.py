@@ -113,7 +113,8 @@ class OdfConverter(Converter):
                 if isinstance(result, str):
                     findings[("media_removed", f"{name}: {result}")] = None
                 else:
-                    pictures[name] = result
+                    pictures[name] = result[:2]
+                    findings.update({(code, f"{name}: {detail}"): None for code, detail in result[2]})
         kept = {name: pictures[name][1] if name in pictures else LISTED_AS[kind]
                 for name, kind in plan.items() if kind in LISTED_AS or name in pictures}
         kept.update({name: SVM_LISTED_AS for name, (_data, media) in pictures.items() if media == "image/x-svm"})

@@ -11,8 +11,9 @@ manifest does not list. Kept, by kind:
 - ``manifest.rdf`` at the root: the package's RDF metadata, of which only the statements naming
   the package's own files are written again (``converters.formats.odf_manifest``);
 - pictures (``Pictures/<name>``) and object previews (``ObjectReplacements/Object N``), at the
-  root or in a sub-document: raster images re-encoded through the image converter, EMF/WMF and
-  LibreOffice's own SVM metafiles kept only when their records walk to the end;
+  root or in a sub-document: raster images re-encoded through the image converter, EMF/WMF
+  written anew from an allowlist of their records (``converters.formats.metafile``), LibreOffice's
+  own SVM metafiles kept only when their records walk to the end;
 - ``Thumbnails/thumbnail.png``, re-encoded as a PNG.
 
 Anything else goes with a finding: Basic, Scripts and Dialogs libraries (``macro_removed``),
@@ -29,7 +30,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from converters.base import ConvertRequest
-from converters.formats.ooxml.media import rewrite_picture
+from converters.formats.ooxml.media import Notes, rewrite_picture
 
 SUB_DOCUMENT = r"(?:Object \d{1,6}/){0,4}"
 XML_STREAM = re.compile(rf"{SUB_DOCUMENT}(?:content|styles|meta|settings)\.xml")
@@ -92,17 +93,17 @@ def svm_well_formed(data: bytes) -> bool:
     return position == len(data)
 
 
-def rewrite_part_picture(data: bytes, name: str, request: ConvertRequest, work: Path) -> tuple[bytes, str] | str:
-    """(bytes to write, media type) for a picture that may stay, or why it may not."""
+def rewrite_part_picture(data: bytes, name: str, request: ConvertRequest,
+                         work: Path) -> tuple[bytes, str, Notes] | str:
+    """(bytes to write, media type, findings) for a picture that may stay, or why it may not."""
     if data.startswith(SVM_MAGIC):
-        return (data, SVM_TYPE) if svm_well_formed(data) else "a damaged or disguised SVM metafile"
+        return (data, SVM_TYPE, ()) if svm_well_formed(data) else "a damaged or disguised SVM metafile"
     result = rewrite_picture(data, name, request, work)
     if isinstance(result, str):
         return result
-    written, media_type, _hidden = result
-    if name == THUMBNAIL and media_type != "image/png":
+    if name == THUMBNAIL and result[1] != "image/png":
         return "the thumbnail is not a PNG image"
-    return written, media_type
+    return result
 
 
 def reference_target(href: str, part: str) -> str:

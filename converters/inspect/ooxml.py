@@ -22,6 +22,7 @@ import defusedxml.ElementTree as safe_xml
 
 from converters.inspect.damaged_zip import ZipUnreadable, zip_reading
 from converters.inspect.mail_links import mail_link_ok
+from converters.inspect.metafile import emf_problems, wmf_problems
 from converters.inspect.ooxml_formulas import SAFE_LINK, callable_name
 from converters.inspect.ooxml_xml import MS, PKG, D, Part, T, normalize, show
 
@@ -319,36 +320,3 @@ def raster_problems(data: bytes, kind: str) -> list[str]:
     if kind == "GIF" and not data.endswith(b";"):
         return ["data after the image"]
     return []
-
-
-def emf_problems(data: bytes) -> list[str]:
-    """Enhanced metafile: a header record with its signature, then records to EMR_EOF."""
-    if len(data) < 88 or data[40:44] != b" EMF":
-        return ["bytes are not EMF"]
-    position = 0
-    while position + 8 <= len(data):
-        kind, size = struct.unpack_from("<II", data, position)
-        if size < 8 or size % 4 or position + size > len(data) or not 1 <= kind <= 122:
-            return ["metafile records unreadable"]
-        position += size
-        if kind == 14:  # EMR_EOF
-            return [] if not data[position:].strip(b"\x00") else ["data after the image"]
-    return ["metafile without its end record"]
-
-
-def wmf_problems(data: bytes) -> list[str]:
-    """Windows metafile: (placeable header,) header, records to META_EOF; no SETABORTPROC escape."""
-    position = 22 if data.startswith(b"\xd7\xcd\xc6\x9a") else 0
-    if len(data) < position + 18 or struct.unpack_from("<HH", data, position) not in ((1, 9), (2, 9)):
-        return ["bytes are not WMF"]
-    position += 18
-    while position + 6 <= len(data):
-        size, function = struct.unpack_from("<IH", data, position)
-        if size < 3 or position + size * 2 > len(data):
-            return ["metafile records unreadable"]
-        if function == 0x0626 and size >= 4 and struct.unpack_from("<H", data, position + 6)[0] == 9:
-            return ["metafile abort procedure (SETABORTPROC)"]
-        position += size * 2
-        if function == 0:  # META_EOF
-            return [] if not data[position:].strip(b"\x00") else ["data after the image"]
-    return ["metafile without its end record"]

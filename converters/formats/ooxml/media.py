@@ -1,17 +1,18 @@
 """Pictures inside a document: every raster image is decoded and written anew by the image
-converter (metadata, trailing data and polyglot payloads do not survive); Windows metafiles
-(EMF, WMF), which Pillow cannot redraw here, must walk as a well-formed record list. A picture
-whose bytes are none of these (an executable named image1.png, an SVG, HTML) is dropped."""
+converter (metadata, trailing data and polyglot payloads do not survive); Windows metafiles (EMF,
+WMF), which Pillow cannot redraw here, are written anew from an allowlist of their records
+(``converters.formats.metafile``). A picture whose bytes are none of these (an executable named
+image1.png, an SVG, HTML) is dropped."""
 
 from __future__ import annotations
 
-import struct
 import tempfile
 from pathlib import Path
 
 from converters.base import ConvertRequest
 from converters.errors import ConverterError
 from converters.formats.image import ImageConverter
+from converters.formats.metafile import rewrite_metafile
 
 RASTER_MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "image/png", "image/png"),
@@ -24,8 +25,8 @@ RASTER_MAGIC: tuple[tuple[bytes, str, str], ...] = (
 )
 EMF_TYPE = "image/x-emf"
 WMF_TYPE = "image/x-wmf"
-EMR_EOF = 14
-MAX_METAFILE_RECORDS = 2_000_000
+# a picture's findings: (code, detail) pairs
+Notes = tuple[tuple[str, str], ...]
 
 
 def sniff(data: bytes) -> str | None:
@@ -40,50 +41,15 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def emf_well_formed(data: bytes) -> bool:
-    """Records of (type, size) with sizes that are multiples of 4, covering the file exactly and
-    ending with EMR_EOF."""
-    position, count = 0, 0
-    while position + 8 <= len(data) and count < MAX_METAFILE_RECORDS:
-        kind, size = struct.unpack_from("<II", data, position)
-        if size < 8 or size % 4 or position + size > len(data) or not 1 <= kind <= 122:
-            return False
-        position += size
-        count += 1
-        if kind == EMR_EOF:
-            return position == len(data) or not data[position:].strip(b"\x00")
-    return False
-
-
-def wmf_well_formed(data: bytes) -> bool:
-    """An optional placeable header, the standard header, then records (size in 16-bit words)
-    up to the end-of-file record (function 0)."""
-    offset = 22 if data[:4] == b"\xd7\xcd\xc6\x9a" else 0
-    if len(data) < offset + 18:
-        return False
-    header_words = struct.unpack_from("<H", data, offset + 2)[0]
-    position, count = offset + header_words * 2, 0
-    while position + 6 <= len(data) and count < MAX_METAFILE_RECORDS:
-        words, function = struct.unpack_from("<IH", data, position)
-        if words < 3 or position + words * 2 > len(data):
-            return False
-        position += words * 2
-        count += 1
-        if function == 0:
-            return True
-    return False
-
-
-def rewrite_picture(data: bytes, part: str, request: ConvertRequest, work: Path) -> tuple[bytes, str, str] | str:
-    """(new bytes, content type, what was hidden after the picture or "") for a picture that may
-    stay, or the reason it may not."""
+def rewrite_picture(data: bytes, part: str, request: ConvertRequest, work: Path) -> tuple[bytes, str, Notes] | str:
+    """(new bytes, content type, findings) for a picture that may stay, or the reason it may not.
+    The findings say what the rewrite left out: data hidden after the picture
+    (``image_trailing_data_removed``), records of a metafile (``metafile_records_removed``)."""
     kind = sniff(data)
     if kind is None:
         return "the bytes are not a picture (PNG, JPEG, GIF, BMP, TIFF, EMF, WMF)"
-    if kind == EMF_TYPE:
-        return (data, kind, "") if emf_well_formed(data) else "a damaged or disguised EMF metafile"
-    if kind == WMF_TYPE:
-        return (data, kind, "") if wmf_well_formed(data) else "a damaged or disguised WMF metafile"
+    if kind in (EMF_TYPE, WMF_TYPE):
+        return rewrite_windows_metafile(data, kind, request)
     with tempfile.TemporaryDirectory(dir=work) as scratch:
         source = Path(scratch) / "picture"
         source.write_bytes(data)
@@ -95,4 +61,17 @@ def rewrite_picture(data: bytes, part: str, request: ConvertRequest, work: Path)
             return exc.reason
         [output] = conversion.outputs
         hidden = "; ".join(f.detail for f in conversion.findings if f.code == "image_trailing_data_removed")
-        return (Path(scratch) / output.path).read_bytes(), output.type, hidden
+        notes: Notes = (("image_trailing_data_removed", hidden),) if hidden else ()
+        return (Path(scratch) / output.path).read_bytes(), output.type, notes
+
+
+def rewrite_windows_metafile(data: bytes, kind: str, request: ConvertRequest) -> tuple[bytes, str, Notes] | str:
+    result = rewrite_metafile(data, kind == EMF_TYPE, request.limits.max_image_pixels)
+    if isinstance(result, str):
+        return result
+    notes: list[tuple[str, str]] = []
+    if result.removed:
+        notes.append(("metafile_records_removed", result.summary()))
+    if result.trailing:
+        notes.append(("image_trailing_data_removed", f"{result.trailing} bytes after the metafile's end record"))
+    return result.data, kind, tuple(notes)

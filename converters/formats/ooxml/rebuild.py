@@ -139,9 +139,9 @@ class _Rebuild:
             if isinstance(result, str):
                 self.note("media_removed", f"{part}: {result}")
                 continue
-            data, ctype, hidden = result
-            if hidden:
-                self.note("image_trailing_data_removed", f"{part}: {hidden}")
+            data, ctype, notes = result
+            for code, detail in notes:
+                self.note(code, f"{part}: {detail}")
             kept[part] = (data, ctype)
         for part, ctype in sorted(self.plan.chart_workbooks.items()):
             workbook = self._chart_workbook(part, ctype)
