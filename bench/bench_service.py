@@ -103,7 +103,8 @@ def cpu_by_role(root: int) -> dict[str, float]:
     """CPU seconds so far of ``root`` and everything below it, by role: a process counts for its
     nearest ancestor named gw-* (the service's workers name themselves so), else for the main
     process (SMTP intake and supervision)."""
-    processes, roles = _processes(), {}
+    processes = _processes()
+    roles: dict[str, float] = {}
     for pid in processes:
         role, current = None, pid
         while current in processes and current != root:

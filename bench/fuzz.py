@@ -73,7 +73,10 @@ def run_target(name: str, seconds: float, seeds: Path, crash_dir: Path, seed: in
 
 def summarise(stats: dict[str, Any]) -> dict[str, Any]:
     failures = stats["failures"]
-    count = lambda kinds: sum(f["count"] for f in failures.values() if f["kind"] in kinds)  # noqa: E731
+
+    def count(kinds: tuple[str, ...]) -> int:
+        return sum(f["count"] for f in failures.values() if f["kind"] in kinds)
+
     return {"target": stats["target"], "inputs": stats["runs"], "seconds": round(stats["seconds"], 1),
             "inputs_per_s": round(stats["runs"] / stats["seconds"], 1) if stats["seconds"] else 0.0,
             "distinct_failures": len(failures), "internal_errors": count(INTERNAL_KINDS),
@@ -94,7 +97,8 @@ def main() -> int:
 
     args.crash_dir.mkdir(parents=True, exist_ok=True)
     share = args.minutes * 60 / len(args.targets)
-    rows, keys = [], {}
+    rows: list[dict[str, Any]] = []
+    keys: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="gateway-fuzz-") as temporary:
         work = Path(temporary)
         seeds = make_samples(work / "samples")

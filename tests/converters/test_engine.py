@@ -48,5 +48,6 @@ def test_an_ichitaro_document_is_refused_by_name_not_by_mime_type(tmp_path: Path
     shutil.copyfile(Path(__file__).parents[2] / "samples" / "fixtures" / "vbaProject.bin", src)
     report = run_engine(src, tmp_path / "out")
     assert report.outcome == "blocked" and report.reason_code == "unsupported_type"
+    assert report.reason is not None
     assert ("Ichitaro" in report.reason) is says_ichitaro
     assert ("application/x-ole-storage" in report.reason) is not says_ichitaro

@@ -67,7 +67,8 @@ def _interesting_int(rng: random.Random, current: int, size: int, length: int) -
 
 
 def _offsets(data: bytes, signature: bytes) -> list[int]:
-    found, start = [], 0
+    found: list[int] = []
+    start = 0
     while len(found) < 4096:
         at = data.find(signature, start)
         if at < 0:

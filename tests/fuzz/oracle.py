@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
+from unittest import mock
 
 from converters.base import Limits, Report
 from converters.engine import Engine
@@ -323,12 +324,9 @@ def without_libreoffice() -> Iterator[None]:
     def skipped(*_: object, **__: object) -> Path:
         raise ConverterError("LibreOffice is not run while fuzzing", code=LIBREOFFICE_SKIPPED)
 
-    original = converters.formats.office.convert_with_libreoffice
-    converters.formats.office.convert_with_libreoffice = skipped  # type: ignore[assignment]
-    try:
+    # the name office.py calls (it imports convert_with_libreoffice from converters.formats.libreoffice)
+    with mock.patch.object(converters.formats.office, "convert_with_libreoffice", skipped):
         yield
-    finally:
-        converters.formats.office.convert_with_libreoffice = original
 
 
 def run_case(kind: str, data: bytes, name: str, work: Path | None = None, limits: Limits | None = None) -> Check:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from converters.base import Limits
 from converters.inspect.outputs import inspect_file
@@ -101,6 +101,7 @@ def test_an_animated_png_frame_delay_past_what_its_field_holds_is_shortened(tmp_
     report = run_engine(source, tmp_path / "out", name="slow.png")
     assert report.outcome in ("passed", "sanitized"), report.reason
     with Image.open(tmp_path / "out" / report.outputs[0].path) as written:
+        assert isinstance(written, PngImagePlugin.PngImageFile)
         delays = []
         for index in range(written.n_frames):
             written.seek(index)

@@ -503,7 +503,7 @@ def test_a_known_element_with_character_references_passes_unchanged(tmp_path: Pa
     outcome, codes, output = sanitize(word_body(tmp_path, body, "known.docx"), tmp_path)
     assert (outcome, codes) == ("passed", set()) and output is not None
     paragraph = [p for p in docx.Document(str(output)).paragraphs if p.text == "残す"]
-    assert paragraph and int(paragraph[0].alignment) == 2  # RIGHT
+    assert paragraph and paragraph[0].alignment is not None and int(paragraph[0].alignment) == 2  # RIGHT
 
 
 def test_an_unknown_element_in_a_choice_takes_the_choice_and_leaves_the_fallback(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 import pypdfium2 as pdfium
@@ -83,7 +84,8 @@ def test_a_form_filled_in_and_exported_by_libreoffice_keeps_its_values(tmp_path:
     (tmp_path / "申請書.html").write_text(FORM_HTML, encoding="utf-8")
     source = libreoffice_pdf(tmp_path / "申請書.html", tmp_path, "HTML (StarWriter)")
     with pikepdf.open(source) as pdf:  # what LibreOffice writes: the reader is to draw every value
-        assert pdf.Root.AcroForm.NeedAppearances is True
+        need_appearances: object = pdf.Root.AcroForm.NeedAppearances  # pikepdf reads a PDF boolean as a bool
+        assert need_appearances is True
         widgets = {str(a.T): a for a in pdf.pages[0].Annots}
         assert widgets["shimei"].AP.N.read_bytes().split() == [b"/Tx", b"BMC", b"EMC"]
         rects = {name: [float(v) for v in a.Rect] for name, a in widgets.items()}
@@ -108,7 +110,7 @@ def _form(tmp_path: Path) -> tuple[Path, dict[str, list[float]]]:
     rects: dict[str, list[float]] = {}
     annots, fields = Array(), Array()
 
-    def widget(name: str, rect: list[float], field: bool = True, **keys: object) -> Dictionary:
+    def widget(name: str, rect: list[float], field: bool = True, **keys: Any) -> Dictionary:
         rects[name] = rect
         made = pdf.make_indirect(Dictionary(Type=Name.Annot, Subtype=Name.Widget, Rect=rect, F=4, P=page, **keys))
         if field:
@@ -209,7 +211,7 @@ def test_fields_with_odd_values_are_drawn_or_skipped_without_failing(tmp_path: P
     page = pdf.pages[0].obj
     annots = Array()
 
-    def widget(rect: list[float], **keys: object) -> Dictionary:
+    def widget(rect: list[float], **keys: Any) -> Dictionary:
         made = pdf.make_indirect(Dictionary(Type=Name.Annot, Subtype=Name.Widget, Rect=rect, F=4, FT=Name.Tx, **keys))
         annots.append(made)
         return made

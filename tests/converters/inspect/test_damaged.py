@@ -96,6 +96,8 @@ def _set(data: bytearray, name: str, local_field: int, central_field: int, fmt: 
 
 
 def _data_start(data: bytearray, local: int) -> int:
+    name_length: int
+    extra_length: int
     name_length, extra_length = struct.unpack_from("<HH", data, local + 26)
     return local + 30 + name_length + extra_length
 

@@ -10,7 +10,7 @@ import re
 import shutil
 import subprocess
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import docx
@@ -39,7 +39,7 @@ DOC_RELS, TYPES = "word/_rels/document.xml.rels", "[Content_Types].xml"
 Edit = Callable[[str], str] | bytes | None
 
 
-def edit(source: Path | io.BytesIO, target: Path, changes: dict[str, Edit]) -> Path:
+def edit(source: Path | io.BytesIO, target: Path, changes: Mapping[str, Edit]) -> Path:
     """Copy a package, editing XML parts as text (a function), replacing or adding parts (bytes)
     or leaving parts out (None)."""
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
@@ -113,7 +113,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {kind: folder / f"base.{kind}" for kind in ("docx", "xlsx", "pptx")}
 
 
-def problems_of(source: Path, tmp_path: Path, changes: dict[str, Edit], name: str = "x") -> list[str]:
+def problems_of(source: Path, tmp_path: Path, changes: Mapping[str, Edit], name: str = "x") -> list[str]:
     target = edit(source, tmp_path / f"{name}{source.suffix}", changes)
     return check_ooxml(target)
 
@@ -380,9 +380,11 @@ def test_pre_standard_namespaces_are_read_with_the_same_rules(base: dict[str, Pa
 
 
 def test_macro_assigned_to_a_shape(base: dict[str, Path], tmp_path: Path) -> None:
+    def assign(macro: str) -> Callable[[str], str]:
+        return lambda x: x.replace('<xdr:sp macro=""', f'<xdr:sp macro="{macro}"', 1)
+
     for index, value in enumerate(("[0]!CreateDOI", "'C:\\x\\evil.xlsm'!Run", " Module1.Main")):
-        found = problems_of(base["xlsx"], tmp_path, {"xl/drawings/drawing1.xml": lambda x, v=value: x.replace(
-            '<xdr:sp macro=""', f'<xdr:sp macro="{v}"', 1)}, f"m{index}")
+        found = problems_of(base["xlsx"], tmp_path, {"xl/drawings/drawing1.xml": assign(value)}, f"m{index}")
         assert "macro assigned to a shape in xl/drawings/drawing1.xml" in found
 
 
@@ -397,6 +399,9 @@ def test_lambda_names_may_be_called_and_unknown_names_may_not(base: dict[str, Pa
     def with_call(callee: str) -> Callable[[str], str]:
         return lambda x: x.replace("<f>SUM(B1:B2)</f>", f"<f>{callee}(B1)</f>")
 
+    def lambda_named(name: str) -> Callable[[str], str]:
+        return lambda x: x.replace("Sheet1!$C$9", "LAMBDA(_xlpm.x,_xlpm.x)").replace('name="myName"', f'name="{name}"')
+
     defined = {"xl/workbook.xml": lambda x: x.replace(
         "Sheet1!$C$9", "_xlfn.LAMBDA(_xlpm.x,_xlpm.x*2)").replace('name="myName"', 'name="DOUBLE"'),
                "xl/worksheets/sheet1.xml": with_call("DOUBLE")}
@@ -407,8 +412,7 @@ def test_lambda_names_may_be_called_and_unknown_names_may_not(base: dict[str, Pa
     assert any("MYNAME" in p for p in problems_of(base["xlsx"], tmp_path, not_lambda, "range"))
     for index, (name, callee) in enumerate((("WEBSERVICE", "_xlfn.WEBSERVICE"), ("EXEC", "EXEC"),
                                             ("CUBEVALUE", "CUBEVALUE"), ("GET.CELL", "GET.CELL"))):
-        shadow = {"xl/workbook.xml": lambda x, n=name: x.replace("Sheet1!$C$9", "LAMBDA(_xlpm.x,_xlpm.x)").replace(
-            'name="myName"', f'name="{n}"'), "xl/worksheets/sheet1.xml": with_call(callee)}
+        shadow = {"xl/workbook.xml": lambda_named(name), "xl/worksheets/sheet1.xml": with_call(callee)}
         assert any("function" in p for p in problems_of(base["xlsx"], tmp_path, shadow, f"s{index}")), name
 
 
@@ -460,16 +464,18 @@ def test_media_must_be_what_its_type_says(base: dict[str, Path], tmp_path: Path)
     for index, data in enumerate((executable, svg, image("JPEG"), polyglot, ole, b"\x89PNG\r\n\x1a\n" + bytes(30))):
         found = problems_of(base["docx"], tmp_path, with_image(data), f"m{index}")
         assert any("word/media/image9.png" in p for p in found), index
-    svg_part = {"word/media/image9.svg": svg, DOC_RELS: add_rel("rIdI", IMAGE_REL, "media/image9.svg"),
-                TYPES: add_type("/word/media/image9.svg", "image/svg+xml")}
+    svg_part: dict[str, Edit] = {"word/media/image9.svg": svg,
+                                 DOC_RELS: add_rel("rIdI", IMAGE_REL, "media/image9.svg"),
+                                 TYPES: add_type("/word/media/image9.svg", "image/svg+xml")}
     assert any("image/svg+xml" in p for p in problems_of(base["docx"], tmp_path, svg_part, "svg"))
 
 
 def test_unreferenced_parts_and_case_of_part_names(base: dict[str, Path], tmp_path: Path) -> None:
     found = problems_of(base["docx"], tmp_path, {"word/media/hidden.png": image("PNG"), "payload.bin": b"x"})
     assert {"unreferenced part word/media/hidden.png", "unreferenced part payload.bin"} <= set(found)
-    odd_case = {"word/media/image9.png": image("PNG"), DOC_RELS: add_rel("rIdI", IMAGE_REL, "Media/IMAGE9.PNG"),
-                TYPES: lambda x: x.replace("</Types>", '<Default Extension="PNG" ContentType="IMAGE/PNG"/></Types>')}
+    odd_case: dict[str, Edit] = {
+        "word/media/image9.png": image("PNG"), DOC_RELS: add_rel("rIdI", IMAGE_REL, "Media/IMAGE9.PNG"),
+        TYPES: lambda x: x.replace("</Types>", '<Default Extension="PNG" ContentType="IMAGE/PNG"/></Types>')}
     assert problems_of(base["docx"], tmp_path, odd_case, "case") == []
 
 

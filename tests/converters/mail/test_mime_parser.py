@@ -12,7 +12,24 @@ from pathlib import Path
 import pytest
 
 from converters.formats.charset import encode_iso2022jp
-from converters.mail.mime_parser import parse_limited
+from converters.mail.mime_parser import ParamSafeMessage, parse_limited
+
+
+def parts_of(message: Message) -> list[Message]:
+    """The parts of a multipart message (compat32 holds them as a list of messages)."""
+    payload = message.get_payload()
+    assert isinstance(payload, list)
+    parts: list[Message] = []
+    for part in payload:
+        assert isinstance(part, Message)
+        parts.append(part)
+    return parts
+
+
+def param_safe(message: Message) -> ParamSafeMessage:
+    """A part parse_limited made (every part it makes is a ParamSafeMessage)."""
+    assert isinstance(message, ParamSafeMessage)
+    return message
 
 
 def shape(message: Message) -> list[tuple[int, str, object]]:
@@ -24,7 +41,7 @@ def shape(message: Message) -> list[tuple[int, str, object]]:
         payload = part.get_payload()
         found.append((depth, part.get_content_type(), None if isinstance(payload, list) else payload))
         if isinstance(payload, list):
-            stack.extend((depth + 1, child) for child in reversed(payload))
+            stack.extend((depth + 1, child) for child in reversed(parts_of(part)))
     return found
 
 
@@ -67,9 +84,10 @@ def test_2000_levels_are_read_down_to_the_limit_only(raw: bytes) -> None:
 
 def test_the_first_text_part_before_a_deep_branch_is_read_whole() -> None:
     message, _ = parse_limited(nested_multipart(2000), 20)
-    first = message.get_payload()[0]
-    assert isinstance(first, Message)
-    assert first.get_payload(decode=True).decode("utf-8") == "最初の本文です。"
+    first = parts_of(message)[0]
+    body = first.get_payload(decode=True)
+    assert isinstance(body, bytes)
+    assert body.decode("utf-8") == "最初の本文です。"
 
 
 def test_a_part_after_a_cut_branch_is_read_as_usual() -> None:
@@ -106,16 +124,16 @@ DAMAGED_NAME = (b"From: a@example.jp\r\nMIME-Version: 1.0\r\nContent-Type: multi
 def test_rfc2231_pieces_numbered_and_unnumbered_are_read_from_the_unnumbered_one() -> None:
     """``filename*2`` beside ``filename*`` (no ``*0``): the email package raises TypeError sorting
     them, on any read of the header; the unnumbered piece is a whole value by itself."""
-    part = email.message_from_bytes(DAMAGED_NAME, policy=compat32).get_payload()[1]
+    unlimited = parts_of(email.message_from_bytes(DAMAGED_NAME, policy=compat32))[1]
     with pytest.raises(TypeError):
-        part.get_filename()
+        unlimited.get_filename()
     message, _ = parse_limited(DAMAGED_NAME, 20)
-    part = message.get_payload()[1]
+    part = param_safe(parts_of(message)[1])
     assert part.get_filename() == "見積書.pdf"  # the orphan piece ".exe" is not appended
     assert part.get_param("name") == ("UTF-8", "", "見.pdf".encode().decode("latin-1"))
     assert part.get_content_type() == "application/pdf"
     assert part.damaged_parameters == ["content-disposition: filename", "content-type: name"]
-    assert message.damaged_parameters == [] and message.get_payload()[0].get_payload() == "body"
+    assert param_safe(message).damaged_parameters == [] and parts_of(message)[0].get_payload() == "body"
 
 
 def test_a_damaged_boundary_parameter_is_read_from_its_unnumbered_piece() -> None:
@@ -123,12 +141,12 @@ def test_a_damaged_boundary_parameter_is_read_from_its_unnumbered_piece() -> Non
     raw = (REGRESSIONS / "ef20fc6e1e03-mail.bin").read_bytes()
     with pytest.raises(TypeError):
         email.message_from_bytes(raw, policy=compat32)
-    assert parse_limited(raw, 20)[0].damaged_parameters == ["content-type: filename"]
+    assert param_safe(parse_limited(raw, 20)[0]).damaged_parameters == ["content-type: filename"]
     raw = (b"From: a@example.jp\r\nContent-Type: multipart/mixed; boundary*2=z; boundary*=us-ascii''y\r\n\r\n"
            b"--y\r\nContent-Type: text/plain\r\n\r\none\r\n--y\r\n\r\ntwo\r\n--y--\r\n")
     message, _ = parse_limited(raw, 20)
-    assert message.get_boundary() == "y" and [p.get_payload() for p in message.get_payload()] == ["one", "two"]
-    assert message.damaged_parameters == ["content-type: boundary"] and message.defects == []
+    assert message.get_boundary() == "y" and [p.get_payload() for p in parts_of(message)] == ["one", "two"]
+    assert param_safe(message).damaged_parameters == ["content-type: boundary"] and message.defects == []
 
 
 @pytest.mark.parametrize("label", [b'"iso-2022-jp\x00"', b"*=utf-8''shift_jis"], ids=["nul", "rfc2231"])
@@ -157,9 +175,9 @@ def test_a_part_budget_stops_the_parse_and_keeps_what_came_before() -> None:
     every part first), and the parts before the stop are what the unlimited parser makes."""
     raw = many_parts(200_000)
     message, cut = parse_limited(raw, 20, max_parts=1000)
-    parts = message.get_payload()
+    parts = parts_of(message)
     assert 1000 <= len(parts) < 5000 and len(cut) == 1
-    unlimited = email.message_from_bytes(raw[:200_000], policy=compat32).get_payload()
+    unlimited = parts_of(email.message_from_bytes(raw[:200_000], policy=compat32))
     assert parts[0].get_payload(decode=True) == unlimited[0].get_payload(decode=True)
     assert parse_limited(many_parts(10), 20, max_parts=1000)[1] == []  # under the budget: nothing cut
 

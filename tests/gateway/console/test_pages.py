@@ -136,10 +136,11 @@ def test_results_in_plain_words_only_for_their_uploader_and_audited_downloads(ga
     macro = upload(staff, "見積書.xlsm", (samples / "xlsm-macro.xlsm").read_bytes())
     program = upload(staff, "setup.exe", (samples / "exe-stub.exe").read_bytes())
     sanitized, blocked = wait_done(staff, macro), wait_done(staff, program)
-    [file] = sanitized["files"]  # type: ignore[misc]
+    assert isinstance(sanitized["files"], list) and isinstance(blocked["files"], list)
+    [file] = sanitized["files"]
     assert file["state"] == "sanitized" and "マクロ（VBA）を取り除きました。" in file["removed"]
     assert file["reference"].startswith("GW-") and file["outputs"][0]["name"] == "見積書.xlsx"
-    [file] = blocked["files"]  # type: ignore[misc]
+    [file] = blocked["files"]
     assert file["state"] == "blocked" and file["reason"].startswith("プログラム（実行ファイル）のため")
     english = staff.get(f"/console/api/transfers/{program}?lang=en").json()
     assert english["files"][0]["reason"] == "It is a program (an executable), which may not enter LGWAN."

@@ -11,7 +11,6 @@ import pytest
 
 from gateway.audit.log import AuditLog
 from gateway.cli.main import main
-from gateway.console import sessions as sessions_module
 from gateway.console.sessions import SessionStore
 from gateway.console.users import AccountError, UserStore, open_users_database
 
@@ -45,7 +44,7 @@ def test_sessions_end_when_idle_too_long_or_too_old(tmp_path: Path, monkeypatch:
     db = open_users_database(tmp_path)
     UserStore(db).add("staff", "uploader", PASSWORD)
     now = [1_000_000.0]
-    monkeypatch.setattr(sessions_module.time, "time", lambda: now[0])
+    monkeypatch.setattr("gateway.console.sessions.time.time", lambda: now[0])
     store = SessionStore(db, "internet", idle_seconds=600, max_seconds=3600)
     session_id, csrf = store.create("staff")
     assert session_id not in json.dumps(db.query("SELECT * FROM console_sessions"))  # only its hash is kept

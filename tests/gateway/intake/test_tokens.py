@@ -81,7 +81,7 @@ def test_token_commands_print_once_list_revoke_and_are_audited(tmp_path: Path,
 
 def test_failed_logins_are_limited_per_client_for_a_window(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(auth_throttle.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr("gateway.intake.throttle.time.monotonic", lambda: clock[0])
     throttle = AuthThrottle(max_failures=3, window_seconds=60)
     for _ in range(3):
         assert throttle.retry_after("192.0.2.1") == 0
@@ -167,7 +167,7 @@ def test_the_command_gives_the_callers_umask_back(tmp_path: Path) -> None:
 def test_an_identity_is_limited_apart_from_its_address_and_unlocks_come_from_another_process(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(auth_throttle.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr("gateway.intake.throttle.time.monotonic", lambda: clock[0])
     throttle = AuthThrottle(max_failures=3, window_seconds=300, unlock_dir=tmp_path / "auth-unlock")
     for _ in range(3):
         throttle.identity_failed("総務課-田中")

@@ -45,11 +45,13 @@ def body_of(message: EmailMessage) -> str:
 
 
 def attachments_of(message: EmailMessage, tmp_path: Path) -> dict[str, Path]:
-    found = {}
+    found: dict[str, Path] = {}
     for part in message.iter_attachments():
         name = str(part.get_filename())
         path = tmp_path / f"attached-{len(found)}-{name}"
-        path.write_bytes(part.get_payload(decode=True))
+        data = part.get_payload(decode=True)
+        assert isinstance(data, bytes)
+        path.write_bytes(data)
         found[name] = path
     return found
 
@@ -225,12 +227,13 @@ def test_iso2022jp_output_keeps_nec_characters_and_widens_kana(samples: Path, tm
     part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
     assert part.get_content_charset() == "iso-2022-jp"
     payload = part.get_payload(decode=True)
-    assert max(payload) < 0x80  # 7-bit, as ISO-2022-JP must be
+    assert isinstance(payload, bytes) and max(payload) < 0x80  # 7-bit, as ISO-2022-JP must be
     assert decode_iso2022jp(payload).replace("\r\n", "\n").startswith(BODY.replace("ﾃｽﾄ", "テスト"))
     [attached] = [p for p in message.walk() if p.get_content_disposition() == "attachment"]
     assert attached.get_content_type() == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    assert attached.get_param("name").startswith("=?ISO-2022-JP?B?")  # type: ignore[union-attr]
-    assert decode_header_value(attached.get_param("name")) == "見積書①.xlsx"
+    name = attached.get_param("name")
+    assert isinstance(name, str) and name.startswith("=?ISO-2022-JP?B?")
+    assert decode_header_value(name) == "見積書①.xlsx"
 
 
 def test_attachment_names_are_given_both_ways_japanese_clients_read(samples: Path, tmp_path: Path) -> None:
@@ -254,7 +257,7 @@ def test_hostile_headers_cannot_forge_senders_or_smuggle_files(samples: Path, tm
     assert message is not None and summary["outcome"] == "delivered"
     assert [a.addr_spec for a in message["From"].addresses] == ["attacker@evil.example"]
     assert message["Message-ID"] is None  # not a well-formed ASCII msg-id: dropped, not re-encoded
-    assert [str(v).strip() for v in message.get_all("Authentication-Results")] == [
+    assert [str(v).strip() for v in message.get_all("Authentication-Results", [])] == [
         "mx.city.example.lg.jp; spf=fail smtp.mailfrom=evil.example; dmarc=fail"]  # the forged pass is gone
     body = body_of(message)
     assert "実際の差出人: attacker@evil.example" in body and "soumu@city.example.lg.jp" in body.split("-" * 60)[0]
@@ -287,7 +290,8 @@ def test_a_splitter_report_with_malformed_findings_is_refused(findings: list[Any
     from gateway.errors import ReportInvalid
     from gateway.pipeline.mail import MailSanitizer
 
-    report = {"headers": {}, "attachments": [], "dropped": [], "authentication_results": [], "findings": findings}
+    report: dict[str, object] = {"headers": {}, "attachments": [], "dropped": [], "authentication_results": [],
+                                 "findings": findings}
     with pytest.raises(ReportInvalid):
         MailSanitizer._parse(report)
 

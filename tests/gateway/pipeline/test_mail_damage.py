@@ -96,8 +96,8 @@ def test_damaged_winmail_dat_is_named_damaged_never_a_crash(samples: Path, tmp_p
     assert any(f["code"] == "tnef_unpacked" for f in split["findings"]) and split["attachments"]
     message = email.message_from_bytes(raw, policy=compat32)
     [part] = [p for p in message.walk() if "tnef" in p.get_content_type()]
-    tnef = part.get_payload(decode=True)
-    assert isinstance(tnef, bytes)
+    tnef, encoded = part.get_payload(decode=True), part.get_payload()
+    assert isinstance(tnef, bytes) and isinstance(encoded, str)
     rng = random.Random(7)  # noqa: S311  (reproducible damage, no secret)
     variants = []
     for _ in range(600):
@@ -106,7 +106,7 @@ def test_damaged_winmail_dat_is_named_damaged_never_a_crash(samples: Path, tmp_p
             data[rng.randrange(len(data))] = rng.randrange(256)
         variants.append(bytes(data))
     for number in (17, 138, 560, 593):
-        damaged = raw.replace(part.get_payload().encode("ascii"), base64.encodebytes(variants[number]))
+        damaged = raw.replace(encoded.encode("ascii"), base64.encodebytes(variants[number]))
         out = tmp_path / f"damaged-{number}"
         out.mkdir()
         split = split_mail(damaged, out)
