@@ -8,6 +8,6 @@ bash scripts/setup.sh
 echo "== ruff"
 .venv/bin/ruff check gateway converters tests samples bench scripts
 echo "== mypy"
-.venv/bin/mypy gateway converters
+.venv/bin/mypy gateway converters tests samples bench scripts
 echo "== pytest"
 .venv/bin/pytest -q -p no:cacheprovider tests "$@"
