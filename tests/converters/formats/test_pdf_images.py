@@ -18,7 +18,7 @@ import pikepdf
 import pypdfium2 as pdfium
 import pytest
 from pikepdf import Array, Dictionary, Name
-from PIL import Image, ImageChops, ImageDraw, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageStat, TiffImagePlugin
 from reportlab.pdfgen import canvas
 
 from converters.inspect.outputs import inspect_file
@@ -58,11 +58,13 @@ def encoded(picture: Image.Image, kind: str, **options: object) -> bytes:
 def group4(picture: Image.Image) -> bytes:
     """CCITT G4 data coding the picture's black (0) as the fax's black runs (libtiff through Pillow)."""
     inverted = picture.point(lambda value: 0 if value else 255)  # Pillow writes mode 1 as min-is-black
-    tiff = Image.open(io.BytesIO(encoded(inverted, "TIFF", compression="group4", tiffinfo={278: H})))
+    data = encoded(inverted, "TIFF", compression="group4", tiffinfo={278: H})
+    tiff = Image.open(io.BytesIO(data))
+    assert isinstance(tiff, TiffImagePlugin.TiffImageFile)
     offset, count = tiff.tag_v2[273], tiff.tag_v2[279]
     offset = offset[0] if isinstance(offset, tuple) else offset
     count = count[0] if isinstance(count, tuple) else count
-    return encoded(inverted, "TIFF", compression="group4", tiffinfo={278: H})[offset:offset + count]
+    return data[offset:offset + count]
 
 
 def jbig2(picture: Image.Image) -> bytes:
@@ -99,7 +101,8 @@ def one_picture(path: Path, data: bytes, entries: dict[str, object], background:
 def rendered(path: Path) -> Image.Image:
     document = pdfium.PdfDocument(str(path))
     try:
-        return document[0].render(scale=1).to_pil().convert("RGB")
+        picture: Image.Image = document[0].render(scale=1).to_pil()
+        return picture.convert("RGB")
     finally:
         document.close()
 
