@@ -236,7 +236,8 @@ class PdfRebuildConverter(Converter):
                 if len(pdf.pages) > request.limits.max_pages:
                     raise TooManyPages(f"the PDF has more than {request.limits.max_pages} pages")
                 removed = source_findings(pdf)  # what the input holds that is active: none of it is written
-                with rebuild(pdf, lambda code, detail: removed.setdefault((code, detail), None)) as rebuilt:
+                with rebuild(pdf, lambda code, detail: removed.setdefault((code, detail), None),
+                             request.limits.max_image_pixels) as rebuilt:
                     second = _Scrubber()  # belt and braces: the denylist over what the allowlist wrote
                     second.scrub_all(rebuilt)
                     _keep_only_root_in_trailer(rebuilt)

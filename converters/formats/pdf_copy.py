@@ -19,7 +19,7 @@ import pikepdf
 from pikepdf import Array, Dictionary, Name
 
 from converters.formats.pdf_active import EXTERNAL_STREAM_KEYS, RISKY_KEYS, name_of
-from converters.formats.pdf_images import ImageWriter, NewImage
+from converters.formats.pdf_images import MAX_PIXELS, ImageWriter, NewImage
 from converters.formats.pdf_schema import (
     CIE_PARAMS,
     COLOR_SPACE,
@@ -75,12 +75,13 @@ def _tag(value: object) -> str:
 
 
 class Copier:
-    def __init__(self, target: pikepdf.Pdf, note: Callable[[str, str], None]) -> None:
+    def __init__(self, target: pikepdf.Pdf, note: Callable[[str, str], None],
+                 max_image_pixels: int = MAX_PIXELS) -> None:
         self.target = target
         self.note = note
         self.copied: set[Objgen] = set()
         self._memo: dict[tuple[Objgen, int], pikepdf.Object] = {}
-        self.images = ImageWriter(target, note)
+        self.images = ImageWriter(target, note, max_image_pixels)
 
     def copy(self, value: object, kind: Kind, depth: int = 0) -> Copied:
         if depth > MAX_DEPTH:

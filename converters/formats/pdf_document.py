@@ -28,6 +28,7 @@ from converters.formats.pdf_active import EXTERNAL_STREAM_KEYS
 from converters.formats.pdf_annotations import Annotations, PageAnnotations
 from converters.formats.pdf_content import content_program
 from converters.formats.pdf_copy import DROP, Copier, Drop
+from converters.formats.pdf_images import MAX_PIXELS
 from converters.formats.pdf_navigation import Navigation
 from converters.formats.pdf_schema import (
     DATA,
@@ -177,12 +178,12 @@ def _catalog(source: pikepdf.Object, target: pikepdf.Pdf, copier: Copier, naviga
         root["/PageLabels"] = labels
 
 
-def rebuild(source: pikepdf.Pdf, note: Note) -> pikepdf.Pdf:
+def rebuild(source: pikepdf.Pdf, note: Note, max_image_pixels: int = MAX_PIXELS) -> pikepdf.Pdf:
     """A new document holding the input's pages, written from the allowlist; ``note`` is told
     what was left out that changes what a reader sees (the active content is listed by
     pdf_active.source_findings)."""
     target = pikepdf.new()
-    copier = Copier(target, note)
+    copier = Copier(target, note, max_image_pixels)
     pages: dict[tuple[int, int], pikepdf.Object] = {}
     made_pages: list[tuple[pikepdf.Object, pikepdf.Object]] = []
     for page in source.pages:

@@ -49,7 +49,7 @@ from converters.formats.pdf_image_codecs import (
     whole_number,
 )
 
-MAX_PIXELS = Limits().max_image_pixels  # the limit every other image is held to
+MAX_PIXELS = Limits().max_image_pixels  # the default of the limit every other image is held to
 FLATE_LEVEL = 6
 CODECS = frozenset({"/DCTDecode", "/JPXDecode", "/CCITTFaxDecode", "/JBIG2Decode"})
 DEVICE_COMPONENTS = {"/DeviceGray": 1, "/DeviceRGB": 3, "/DeviceCMYK": 4}
@@ -178,11 +178,11 @@ def _interleaved(channels: list[Image.Image]) -> bytes:
     return bytes(mixed)
 
 
-def _size(details: pikepdf.Object) -> tuple[int, int]:
+def _size(details: pikepdf.Object, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
     width, height = whole_number(details.get("/Width")), whole_number(details.get("/Height"))
     if width is None or height is None or width <= 0 or height <= 0:
         raise ImageRemoved("an image without a size")
-    if width * height > MAX_PIXELS:
+    if width * height > max_pixels:
         raise ImageRemoved(f"an image of {width}x{height} pixels, over the limit")
     return width, height
 
@@ -224,9 +224,10 @@ def inline_image(instruction: pikepdf.ContentStreamInlineImage,
 class ImageWriter:
     """Writes the rebuilt document's image streams (``pdf_copy`` calls ``rewrite`` for each)."""
 
-    def __init__(self, target: pikepdf.Pdf, note: Note) -> None:
+    def __init__(self, target: pikepdf.Pdf, note: Note, max_pixels: int = MAX_PIXELS) -> None:
         self.target = target
         self.note = note
+        self.max_pixels = max_pixels  # the operator's image limit (Limits.max_image_pixels)
         self._refused: set[tuple[int, int]] = set()
 
     def rewrite(self, source: pikepdf.Stream) -> NewImage | None:
@@ -242,7 +243,7 @@ class ImageWriter:
             return None
 
     def _rewrite(self, source: pikepdf.Stream) -> NewImage:
-        width, height = _size(source)
+        width, height = _size(source, self.max_pixels)
         chain = _chain(source)
         codec, parms = chain[-1] if chain and chain[-1][0] in CODECS else ("", None)
         mask = is_true(source.get("/ImageMask"))

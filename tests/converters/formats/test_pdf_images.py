@@ -21,6 +21,7 @@ from pikepdf import Array, Dictionary, Name
 from PIL import Image, ImageChops, ImageDraw, ImageStat, TiffImagePlugin
 from reportlab.pdfgen import canvas
 
+from converters.base import Limits
 from converters.inspect.outputs import inspect_file
 from tests.conftest import run_engine
 
@@ -316,6 +317,23 @@ def test_a_decompression_bomb_is_removed_without_being_decoded(tmp_path: Path, w
     assert time.monotonic() - started < 10
     assert findings == [("pdf_image_removed", detail)]
     assert filters_and_data(output) == []
+
+
+def test_the_operators_image_limit_holds_inside_a_pdf(tmp_path: Path) -> None:
+    # [limits] max_image_pixels lowered by the operator: a PDF's picture over it is removed, as a PNG would be
+    pdf = pikepdf.new()
+    image = pikepdf.Stream(pdf, zlib.compress(bytes(W * H)))
+    image.update({"/Type": Name.XObject, "/Subtype": Name.Image, "/Width": W, "/Height": H,
+                  "/ColorSpace": Name.DeviceGray, "/BitsPerComponent": 8, "/Filter": Name.FlateDecode})
+    pdf.pages.append(pikepdf.Page(Dictionary(
+        Type=Name.Page, MediaBox=[0, 0, 200, 200], Resources=Dictionary(XObject=Dictionary(Im0=image)),
+        Contents=pikepdf.Stream(pdf, b"q 200 0 0 200 0 0 cm /Im0 Do Q"))))
+    pdf.save(tmp_path / "in.pdf")
+    report = run_engine(tmp_path / "in.pdf", tmp_path / "small", limits=Limits(max_image_pixels=W * H - 1))
+    assert [(f.code, f.detail) for f in report.findings] == [
+        ("pdf_image_removed", f"an image of {W}x{H} pixels, over the limit")]
+    report = run_engine(tmp_path / "in.pdf", tmp_path / "default")
+    assert report.outcome == "passed"
 
 
 def inline_page(path: Path, inline: bytes) -> Path:
