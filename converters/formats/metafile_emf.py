@@ -9,7 +9,8 @@ without a palette. Bitmaps inside records are read and written anew (``metafile_
 Left out: escapes (EMR_DRAWESCAPE, EMR_EXTESCAPE, EMR_NAMEDESCAPE), EMR_COMMENT (which is where
 EMF+ and the public comments ride; a dual EMF+ file still draws from its GDI records), ICM and
 colour-space records (EMR_SETICMPROFILEA/W, EMR_CREATECOLORSPACE(W) and EMR_COLORMATCHTOTARGETW
-name profile files, a UNC path makes Windows connect out), OpenGL records, UFI font mapping,
+name profile files, a UNC path makes Windows connect out; EMR_SETICMMODE, which names none and
+which Office writes, stays), OpenGL records, UFI font mapping,
 EMR_POLYTEXTOUT, any type not named here, and a record whose bitmap or counts do not hold. A
 selection or deletion of an object whose creation was left out goes too.
 """
@@ -48,7 +49,7 @@ FIXED = {
     9: 16, 10: 16, 11: 16, 12: 16, 13: 16, 15: 20, 16: 12, 17: 12, 18: 12, 19: 12, 20: 12, 21: 12, 22: 12, 23: 32,
     24: 12, 25: 12, 26: 16, 27: 16, 28: 8, 29: 24, 30: 24, 31: 24, 32: 24, 33: 8, 34: 12, 35: 32, 36: 36, 41: 28,
     42: 24, 43: 24, 44: 32, 45: 40, 46: 40, 47: 40, 52: 8, 53: 24, 54: 16, 55: 40, 57: 12, 58: 12, 59: 8, 60: 8,
-    61: 8, 62: 24, 63: 24, 64: 24, 65: 8, 66: 8, 67: 12, 68: 8, 115: 12, 120: 16,
+    61: 8, 62: 24, 63: 24, 64: 24, 65: 8, 66: 8, 67: 12, 68: 8, 98: 12, 115: 12, 120: 16,
 }
 # bitmap records: type -> (size of the fixed part, (offset of offBmi, offset of the usage field, bitmap required)...)
 BLITS: dict[int, tuple[int, tuple[tuple[int, int, bool], ...]]] = {
@@ -69,7 +70,7 @@ CREATORS = frozenset({38, 39, 49, 82, 93, 94, 95})  # the object index is at off
 LEFT_OUT = {
     EMR_COMMENT: COMMENT, 105: ESCAPE, 106: ESCAPE, 110: ESCAPE, 102: OPENGL, 103: OPENGL, 104: OPENGL,
     109: FONT_MAPPING, 119: FONT_MAPPING,
-    **dict.fromkeys((98, 99, 100, 101, 111, 112, 113, 121, 122), COLOUR_SPACE),
+    **dict.fromkeys((99, 100, 101, 111, 112, 113, 121, 122), COLOUR_SPACE),
 }
 DRAWING = frozenset({*range(2, 9), 15, *range(41, 48), 53, 54, 55, 56, 62, 63, 64, *range(71, 75), *range(76, 82),
                      83, 84, *range(85, 93), 108, 114, 116, 118})

@@ -183,12 +183,12 @@ class WmfRewriter:
         return self.palette(function, params)
 
     def pattern_brush(self, function: int, params: bytes) -> bytes:
-        """META_DIBCREATEPATTERNBRUSH with a device-independent bitmap (not a Windows 2.x one)."""
+        """META_DIBCREATEPATTERNBRUSH: style BS_PATTERN (colours always RGB) or, for any other
+        value, BS_DIBPATTERNPT as a reader takes it ([MS-WMF] 2.3.4.8), then the bitmap."""
         need(params, 4)
         style, usage = struct.unpack_from("<HH", params)
-        if style not in (5, 6):
-            raise Unkept(NOT_KEPT)
-        return params[:4] + self.bitmap(params[4:], usage, None)
+        style, usage = (3, 0) if style == 3 else (6, usage)
+        return struct.pack("<HH", style, usage) + self.bitmap(params[4:], usage, None)
 
     # drawing
 

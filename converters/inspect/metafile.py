@@ -19,12 +19,13 @@ EMF_SIZES = {
     46: 40, 47: 40, 48: 12, 49: 16, 50: 20, 51: 16, 52: 8, 53: 24, 54: 16, 55: 40, 56: 28, 57: 12, 58: 12, 59: 8,
     60: 8, 61: 8, 62: 24, 63: 24, 64: 24, 65: 8, 66: 8, 67: 12, 68: 8, 71: 32, 72: 40, 73: 28, 74: 28, 75: 16,
     76: 100, 77: 108, 78: 128, 79: 140, 80: 76, 81: 80, 82: 104, 83: 60, 84: 60, 85: 28, 86: 28, 87: 28, 88: 28,
-    89: 28, 90: 32, 91: 32, 92: 28, 93: 32, 94: 32, 95: 52, 108: 36, 114: 108, 115: 12, 116: 108, 118: 36, 120: 16,
+    89: 28, 90: 32, 91: 32, 92: 28, 93: 32, 94: 32, 95: 52, 98: 12, 108: 36, 114: 108, 115: 12, 116: 108, 118: 36,
+    120: 16,
 }
 EMF_FORBIDDEN = {
     70: "comment (GDI comment or EMF+)", 105: "escape (EMR_DRAWESCAPE)", 106: "escape (EMR_EXTESCAPE)",
     110: "escape (EMR_NAMEDESCAPE)", 102: "OpenGL record", 103: "OpenGL record", 104: "pixel format record",
-    98: "colour management record", 99: "colour space record", 100: "colour space record",
+    99: "colour space record", 100: "colour space record",
     101: "colour space record", 111: "colour management record", 112: "colour profile record (file name)",
     113: "colour profile record (file name)", 121: "colour match record (file name)",
     122: "colour space record (file name)", 119: "font mapping record", 109: "font mapping record",

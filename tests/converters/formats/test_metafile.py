@@ -648,3 +648,16 @@ def test_an_odt_picture_is_rewritten_the_same_way(tmp_path: Path) -> None:
     output = tmp_path / "out" / report.outputs[0].path
     assert media_of(output) == {"Pictures/drawing.wmf": rewritten(rewrite_wmf(wmf(benign_wmf_records()), PIXELS)).data}
     assert inspect_file(output, tmp_path).clean
+
+
+def test_what_office_writes_and_names_no_file_stays() -> None:
+    """EMR_SETICMMODE (Office writes it; it names no profile) and a WMF pattern brush of style
+    BS_PATTERN (its target is a DIB all the same, [MS-WMF] 2.3.4.8) are kept without a finding."""
+    result = rewritten(rewrite_emf(emf([rec(98, struct.pack("<I", 2)), *benign_emf_records()]), PIXELS))
+    assert result.removed == {} and 98 in emf_types(result.data)
+    info, bits = dib(4, 4, TILE)
+    pattern = wrec(0x0142, struct.pack("<HH", 3, 1) + info + bits)  # BS_PATTERN: the usage is RGB whatever it says
+    result = rewritten(rewrite_wmf(wmf([pattern, wmf_select(0), wrec(0x041B, struct.pack("<hhhh", 60, 90, 10, 10))]),
+                                   PIXELS))
+    assert result.removed == {} and wmf_functions(result.data) == [0x0142, 0x012D, 0x041B, 0]
+    assert result.data[22 + 18 + 6:22 + 18 + 10] == struct.pack("<HH", 3, 0) and wmf_problems(result.data) == []
