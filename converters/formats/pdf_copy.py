@@ -19,7 +19,7 @@ import pikepdf
 from pikepdf import Array, Dictionary, Name
 
 from converters.formats.pdf_active import EXTERNAL_STREAM_KEYS, RISKY_KEYS, name_of
-from converters.formats.pdf_images import MAX_PIXELS, ImageWriter, NewImage
+from converters.formats.pdf_images import CODECS, MAX_PIXELS, ImageWriter, NewImage
 from converters.formats.pdf_schema import (
     CIE_PARAMS,
     COLOR_SPACE,
@@ -64,6 +64,10 @@ class Drop:
 DROP = Drop()
 Copied = object  # a value the new document holds, or DROP
 Objgen = tuple[int, int]
+
+
+def _listed(filters: object) -> list[object]:
+    return list(filters) if isinstance(filters, Array) else [] if filters is None else [filters]
 
 
 def _tag(value: object) -> str:
@@ -225,6 +229,10 @@ class Copier:
                     return DROP
                 made = pikepdf.Stream(self.target, program)
             else:
+                if any(name_of(item) in CODECS for item in _listed(value.get("/Filter"))):
+                    # no picture: pdf.js and poppler would still run the codec's decoder on the attacker's bytes
+                    self.note("pdf_unknown_structure_removed", f"{kind.label} under an image codec")
+                    return DROP
                 made = pikepdf.Stream(self.target, value.read_raw_bytes())
                 for name, item in zip(("/Filter", "/DecodeParms"), filters, strict=True):
                     if item is not None:

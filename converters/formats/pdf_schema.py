@@ -99,9 +99,11 @@ FILTERS = frozenset({"/ASCIIHexDecode", "/ASCII85Decode", "/LZWDecode", "/FlateD
 PLAIN_STREAM = shape("stream", stream=True)  # a stream that is data and nothing else (ToUnicode, an ICC profile ...)
 # what a page, a form, a glyph or a tiling pattern draws: written anew from its operators (pdf_content)
 CONTENT = shape("content stream", stream=True, program=content_program)
+# of a stream kept as it came, which is never under an image codec (pdf_copy): no /JBIG2Globals (a picture's
+# shared segments are read from the input by pdf_images)
 DECODE_PARMS = shape("decode parameters", data=(
     "Predictor", "Colors", "BitsPerComponent", "Columns", "EarlyChange", "K", "EndOfLine", "EncodedByteAlign",
-    "Rows", "EndOfBlock", "BlackIs1", "DamagedRowsBeforeError", "ColorTransform"), JBIG2Globals=PLAIN_STREAM)
+    "Rows", "EndOfBlock", "BlackIs1", "DamagedRowsBeforeError", "ColorTransform"))
 
 # 7.10 functions: sampled (a stream), exponential, stitching, PostScript calculator (a stream, its program
 # written anew from its tokens)

@@ -36,6 +36,8 @@ def image_problems(obj: Any, filters: list[Any]) -> list[str]:
         if isinstance(item, pikepdf.Dictionary) and "/JBIG2Globals" in item:
             problems.append("pdf_image_codec /JBIG2Globals")
     if not (_written(obj.get("/Subtype")) == "/Image" or ("/Width" in obj and "/Height" in obj)):
+        if "/DCTDecode" in names:  # a JPEG that is no picture (a function, a profile ...): pdf.js and poppler
+            problems.append("pdf_image_codec /DCTDecode outside a picture")  # decode it all the same
         return problems
     if any(name not in IMAGE_FILTERS for name in names):
         problems.append(f"pdf_image_filter {' '.join(names)}")

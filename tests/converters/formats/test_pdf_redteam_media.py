@@ -1,0 +1,109 @@
+"""Red-team tests of the PDF rebuild's pictures and font programs (converters/formats/pdf_images.py,
+pdf_fonts.py and their inspector checks): what an attacker writes in a picture's or a font's place - or
+in a stream beside them - never reaches a reader's decoder as written, and a file the inspector would
+refuse is cleaned by the converter instead (a verification failure blocks a document a removal saves)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pikepdf
+import pytest
+from pikepdf import Array, Dictionary, Name
+from PIL import Image
+
+from converters.inspect.outputs import inspect_file
+from tests.conftest import run_engine
+
+
+def attacker_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), "red").save(buffer, "JPEG", comment=b"attacker")
+    return buffer.getvalue()
+
+
+def one_page(path: Path, content: bytes, resources: Dictionary, pdf: pikepdf.Pdf) -> Path:
+    page = Dictionary(Type=Name.Page, MediaBox=[0, 0, 200, 200], Resources=resources,
+                      Contents=pikepdf.Stream(pdf, content))
+    pdf.pages.append(pikepdf.Page(page))
+    pdf.save(path)
+    return path
+
+
+def sanitized(source: Path, tmp_path: Path) -> tuple[Path, set[tuple[str, str]]]:
+    report = run_engine(source, tmp_path / "out")
+    assert report.outputs, report.reason
+    output = tmp_path / "out" / report.outputs[0].path
+    assert inspect_file(output, tmp_path).problems == []
+    return output, {(finding.code, finding.detail) for finding in report.findings}
+
+
+def stream_filters(path: Path) -> list[list[str]]:
+    with pikepdf.open(path) as pdf:
+        found = []
+        for obj in pdf.objects:
+            if isinstance(obj, pikepdf.Stream):
+                listed = obj.get("/Filter")
+                items = listed if isinstance(listed, Array) else [listed] if listed else []
+                found.append([str(item) for item in items])
+        return found
+
+
+def data_streams_in_a_codec(pdf: pikepdf.Pdf, codec: Name, data: bytes) -> tuple[bytes, Dictionary]:
+    """A page whose function, ICC profile, ToUnicode map, Indexed lookup and mesh shading are all
+    streams of ``data`` under ``codec`` (and one Flate stream naming JBIG2 shared segments)."""
+    def coded(**entries: object) -> pikepdf.Stream:
+        stream = pikepdf.Stream(pdf, data)
+        stream["/Filter"] = codec
+        for key, value in entries.items():
+            stream[f"/{key}"] = value
+        return stream
+    function = coded(FunctionType=0, Domain=[0, 1], Range=[0, 1, 0, 1, 0, 1], Size=[2], BitsPerSample=8)
+    mesh = coded(ShadingType=4, ColorSpace=Name.DeviceRGB, BitsPerCoordinate=8, BitsPerComponent=8, BitsPerFlag=8,
+                 Decode=[0, 1, 0, 1, 0, 1, 0, 1, 0, 1])
+    shared = pikepdf.Stream(pdf, b"\x00" * 16)
+    ramp = pikepdf.Stream(pdf, b"\x00\x00\x00\xff\xff\xff")
+    ramp.update({"/FunctionType": 0, "/Domain": [0, 1], "/Range": [0, 1, 0, 1, 0, 1], "/Size": [2],
+                 "/BitsPerSample": 8, "/DecodeParms": Dictionary(JBIG2Globals=shared)})
+    image = pikepdf.Stream(pdf, bytes(16))
+    image.update({"/Type": Name.XObject, "/Subtype": Name.Image, "/Width": 4, "/Height": 4, "/BitsPerComponent": 8,
+                  "/ColorSpace": Array([Name.Indexed, Name.DeviceRGB, 1, coded()])})
+    font = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica, ToUnicode=coded())
+    resources = Dictionary(
+        Shading=Dictionary(Sh0=Dictionary(ShadingType=2, ColorSpace=Name.DeviceRGB, Coords=[0, 0, 200, 0],
+                                          Function=function), Sh1=mesh,
+                           Sh2=Dictionary(ShadingType=2, ColorSpace=Name.DeviceRGB, Coords=[0, 0, 200, 0],
+                                          Function=ramp)),
+        ColorSpace=Dictionary(CS0=Array([Name.ICCBased, coded(N=3)])), XObject=Dictionary(Im0=image),
+        Font=Dictionary(F1=font))
+    content = b"/Sh0 sh /Sh1 sh /Sh2 sh /CS0 cs 1 0 0 sc 0 0 10 10 re f q 10 0 0 10 0 0 cm /Im0 Do Q " \
+              b"BT /F1 12 Tf 10 10 Td (hi) Tj ET"
+    return content, resources
+
+
+@pytest.mark.parametrize("codec", [Name.DCTDecode, Name.JBIG2Decode, Name.JPXDecode, Name.CCITTFaxDecode])
+def test_a_data_stream_under_an_image_codec_is_not_copied(tmp_path: Path, codec: Name) -> None:
+    """pdf.js and poppler undo a stream's filters whatever the stream is for: a JPEG (or JBIG2, JPX,
+    fax) written as a function, an ICC profile, a ToUnicode map, an Indexed lookup or a mesh shading
+    reached their image decoders as the attacker wrote it (DCT passed both the rebuild and the inspector)."""
+    pdf = pikepdf.new()
+    data = attacker_jpeg()
+    content, resources = data_streams_in_a_codec(pdf, codec, data)
+    output, findings = sanitized(one_page(tmp_path / "in.pdf", content, resources, pdf), tmp_path)
+    assert all(not set(names) & {"/DCTDecode", "/JBIG2Decode", "/JPXDecode", "/CCITTFaxDecode"}
+               for names in stream_filters(output))
+    assert data not in output.read_bytes()
+    with pikepdf.open(output) as written:
+        assert all(obj.read_raw_bytes() != data for obj in written.objects if isinstance(obj, pikepdf.Stream))
+        assert not any("/JBIG2Globals" in repr(obj) for obj in written.objects)
+    assert any(code == "pdf_unknown_structure_removed" for code, _ in findings)
+
+
+def test_the_inspector_refuses_a_jpeg_in_a_stream_that_is_no_picture(tmp_path: Path) -> None:
+    pdf = pikepdf.new()
+    profile = pikepdf.Stream(pdf, attacker_jpeg())
+    profile["/Filter"], profile["/N"] = Name.DCTDecode, 3
+    path = one_page(tmp_path / "out.pdf", b"/CS0 cs 1 0 0 sc 0 0 10 10 re f",
+                    Dictionary(ColorSpace=Dictionary(CS0=Array([Name.ICCBased, profile]))), pdf)
+    assert any("DCTDecode" in problem for problem in inspect_file(path, tmp_path).problems)
