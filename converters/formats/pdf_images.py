@@ -59,7 +59,10 @@ BITS = frozenset({1, 2, 4, 8, 16})
 JPX_MODES: dict[str, tuple[str, str]] = {"L": ("/DeviceGray", "L"), "LA": ("/DeviceGray", "L"),
                                          "RGB": ("/DeviceRGB", "RGB"), "RGBA": ("/DeviceRGB", "RGB"),
                                          "CMYK": ("/DeviceCMYK", "CMYK")}
-INLINE_CODING = ("/Filter", "/DecodeParms", "/Length")  # what an inline image says of its data, written anew
+# what an inline image's dictionary keeps (ISO 32000-2 table 91, its data's coding written anew)
+INLINE_KEYS = frozenset({"/Width", "/Height", "/ColorSpace", "/BitsPerComponent", "/ImageMask", "/Decode",
+                         "/Interpolate", "/Intent"})
+MAX_INLINE_BYTES = 16 * 1024 * 1024  # decoded; "should not exceed 4 KB" (8.9.7), scanners write a page or two
 Note = Callable[[str, str], None]
 FINDING = "pdf_image_removed"
 
@@ -187,34 +190,56 @@ def _size(details: pikepdf.Object, max_pixels: int = MAX_PIXELS) -> tuple[int, i
     return width, height
 
 
+def _inline_samples(data: bytes, details: pikepdf.Object, width: int, height: int) -> bytes:
+    """An inline image's samples (its general filters undone) cut to its size, when its colour space
+    says how many components a sample has; all of them when it names one of the page's resources."""
+    mask = is_true(details.get("/ImageMask"))
+    bits = 1 if mask and "/BitsPerComponent" not in details else whole_number(details.get("/BitsPerComponent"))
+    if bits not in BITS or (mask and bits != 1):
+        raise ImageRemoved("an image whose colours cannot be read")
+    space = details.get("/ColorSpace")
+    count = 1 if mask else components(space)
+    if count is None:
+        if not isinstance(space, Name):
+            raise ImageRemoved("an image whose colours cannot be read")
+        return data
+    layout = ImageLayout(width, height, count, bits)
+    if len(data) < layout.size:
+        raise ImageRemoved("an image with fewer samples than its size needs")
+    return data[:layout.size]
+
+
 def inline_image(instruction: pikepdf.ContentStreamInlineImage,
                  scratch: pikepdf.Pdf) -> pikepdf.ContentStreamInlineImage | None:
-    """An inline image (BI ... ID ... EI) whose data is for a codec - fax or JPEG, the only ones an
-    inline image may use - decoded and written anew: fax as its samples, JPEG by Pillow, in ASCII hex
-    (no binary byte a reader could take for EI). None when it does not decode; an image of the general
-    filters only is returned as it is. Inline images are small by rule (ISO 32000-2 8.9.7)."""
+    """An inline image (BI ... ID ... EI) decoded and written anew in ASCII hex (no binary byte a
+    reader could take for EI): its samples, fax data as its samples, JPEG by Pillow; its dictionary
+    only with the keys of INLINE_KEYS. None when it does not decode. Inline images are small by rule
+    (ISO 32000-2 8.9.7): more than MAX_INLINE_BYTES decoded is not written."""
     image = instruction.iimage
     details = image.obj
     try:
         chain = _chain(details)
         codec, parms = chain[-1] if chain and chain[-1][0] in CODECS else ("", None)
-        if codec not in ("/CCITTFaxDecode", "/DCTDecode"):
-            return instruction
+        if codec not in ("", "/CCITTFaxDecode", "/DCTDecode"):
+            return None
         width, height = _size(details)
-        data = undo_general_filters(pikepdf.Stream(scratch, image.read_raw_bytes()), chain, MAX_SAMPLE_BYTES)
+        data = undo_general_filters(pikepdf.Stream(scratch, image.read_raw_bytes()), chain, MAX_INLINE_BYTES)
         if codec == "/DCTDecode":
             space = details.get("/ColorSpace")  # a name of the page's resources is not known here
             encoded = jpeg_anew(data, parms, width, height, DEVICE_COMPONENTS.get(name_of(space)))
             filters = Array([Name.ASCIIHexDecode, Name.DCTDecode])
-        else:
+        elif codec == "/CCITTFaxDecode":
             if whole_number(details.get("/BitsPerComponent", 1)) != 1:
                 raise ImageRemoved("a black and white image whose dictionary says otherwise")
             layout = ImageLayout(width, height, 1, 1)
             encoded = bilevel_samples(fax_as_tiff(data, width, height, parms), layout, "a fax image")
             filters = Array([Name.ASCIIHexDecode])
+        else:
+            encoded = _inline_samples(data, details, width, height)
+            filters = Array([Name.ASCIIHexDecode])
     except ImageRemoved:
         return None
-    kept = Dictionary({key: value for key, value in details.items() if key not in INLINE_CODING})
+    kept = Dictionary({key: value for key, value in details.items() if key in INLINE_KEYS})
     kept["/Filter"] = filters
     written = b"BI " + kept.unparse()[2:-2] + b" ID " + encoded.hex().encode("ascii") + b"> EI"
     parsed = pikepdf.parse_content_stream(pikepdf.Stream(scratch, written))

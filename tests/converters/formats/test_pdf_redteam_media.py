@@ -107,3 +107,62 @@ def test_the_inspector_refuses_a_jpeg_in_a_stream_that_is_no_picture(tmp_path: P
     path = one_page(tmp_path / "out.pdf", b"/CS0 cs 1 0 0 sc 0 0 10 10 re f",
                     Dictionary(ColorSpace=Dictionary(CS0=Array([Name.ICCBased, profile]))), pdf)
     assert any("DCTDecode" in problem for problem in inspect_file(path, tmp_path).problems)
+
+
+def page_content(path: Path) -> bytes:
+    with pikepdf.open(path) as pdf:
+        contents = pdf.pages[0].obj.get("/Contents")
+        streams = list(contents) if isinstance(contents, Array) else [contents]
+        return b"\n".join(stream.read_bytes() for stream in streams if isinstance(stream, pikepdf.Stream))
+
+
+def rendered(path: Path) -> Image.Image:
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(str(path))
+    try:
+        picture: Image.Image = document[0].render(scale=1).to_pil()
+        return picture.convert("RGB")
+    finally:
+        document.close()
+
+
+def test_an_inline_image_is_written_anew_whatever_its_filters(tmp_path: Path) -> None:
+    """Inline images of the general filters (or none) went out as the attacker wrote them: the
+    LZW/Flate/predictor bytes reached the reader's decoders, keys of any kind stayed in the dictionary,
+    and raw data past the image's size - here a second inline JPEG and a PS operator - stayed hidden
+    in the first image's data wherever a reader and qpdf disagree on where EI is."""
+    jpeg = attacker_jpeg()
+    import zlib
+    content = (b"q 100 0 0 100 0 0 cm BI /W 2 /H 2 /CS /G /BPC 8 ID \x00\xff\xff\x00 (x) PS "
+               b"BI /W 16 /H 16 /CS /RGB /BPC 8 /F /DCT ID " + jpeg + b" EI Q "
+               b"q 50 0 0 50 100 100 cm BI /W 2 /H 2 /CS /RGB /BPC 8 /F /Fl "
+               b"/DP << /Predictor 12 /Colors 3 /Columns 2 >> "
+               b"/JS (app.alert\\(1\\)) /Foo << /S /JavaScript >> ID "
+               + zlib.compress(b"\x02\xff\x00\x00\x00\xff\x00\x02\x00\x00\xff\x00\x00\xff") + b" EI Q")
+    pdf = pikepdf.new()
+    source = one_page(tmp_path / "in.pdf", content, Dictionary(), pdf)
+    output, _ = sanitized(source, tmp_path)
+    written = page_content(output)
+    assert jpeg[20:60] not in written and b"PS" not in written and b"JS" not in written and b"Foo" not in written
+    with pikepdf.open(output) as pdf:
+        images = [item.iimage.obj for item in pikepdf.parse_content_stream(pdf.pages[0])
+                  if isinstance(item, pikepdf.ContentStreamInlineImage)]
+        assert len(images) == 2
+        for details in images:
+            assert set(details.keys()) <= {"/Width", "/Height", "/ColorSpace", "/BitsPerComponent", "/Filter"}
+            assert details.get("/Filter") == Array([Name.ASCIIHexDecode])
+    plain = (b"q 100 0 0 100 0 0 cm BI /W 2 /H 2 /CS /G /BPC 8 /F /AHx ID 00ffff00> EI Q "
+             b"q 50 0 0 50 100 100 cm BI /W 2 /H 2 /CS /RGB /BPC 8 /F /AHx ID ff000000ff00ff00ff00ffff> EI Q")
+    reference = one_page(tmp_path / "plain.pdf", plain, Dictionary(), pikepdf.new())
+    assert rendered(output).tobytes() == rendered(reference).tobytes()
+
+
+def test_an_inline_image_in_a_colour_space_of_the_page_keeps_its_look(tmp_path: Path) -> None:
+    pdf = pikepdf.new()
+    palette = Array([Name.Indexed, Name.DeviceRGB, 1, pikepdf.String(b"\xff\x00\x00\x00\x00\xff")])
+    content = b"q 100 0 0 100 0 0 cm BI /W 4 /H 2 /CS /P0 /BPC 8 /F /AHx ID 00010001 01000100> EI Q"
+    source = one_page(tmp_path / "in.pdf", content, Dictionary(ColorSpace=Dictionary(P0=palette)), pdf)
+    output, findings = sanitized(source, tmp_path)
+    assert findings == set()
+    assert rendered(output).tobytes() == rendered(source).tobytes()
