@@ -13,7 +13,7 @@ manifest does not list. Kept, by kind:
 - pictures (``Pictures/<name>``) and object previews (``ObjectReplacements/Object N``), at the
   root or in a sub-document: raster images re-encoded through the image converter, EMF/WMF
   written anew from an allowlist of their records (``converters.formats.metafile``), LibreOffice's
-  own SVM metafiles kept only when their records walk to the end;
+  own SVM metafiles likewise from an allowlist of their actions (``metafile_svm``);
 - ``Thumbnails/thumbnail.png``, re-encoded as a PNG.
 
 Anything else goes with a finding: Basic, Scripts and Dialogs libraries (``macro_removed``),
@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import posixpath
 import re
-import struct
 from pathlib import Path
 from urllib.parse import unquote
 
 from converters.base import ConvertRequest
+from converters.formats.metafile import rewrite_svm
 from converters.formats.ooxml.media import Notes, rewrite_picture
 
 SUB_DOCUMENT = r"(?:Object \d{1,6}/){0,4}"
@@ -44,9 +44,6 @@ THUMBNAIL = "Thumbnails/thumbnail.png"
 
 SVM_MAGIC = b"VCLMTF"
 SVM_TYPE = "image/x-svm"
-# MetaActionType (LibreOffice vcl): drawing actions 100..199, comment, layout mode, text language 512..514
-SVM_ACTIONS = (range(100, 200), range(512, 515))
-MAX_SVM_ACTIONS = 2_000_000
 
 
 def part_kind(name: str) -> str | None:
@@ -70,34 +67,25 @@ def removal(name: str) -> tuple[str, str]:
     return "part_removed", f"{name[:120]}: not a part an OpenDocument file is made of"
 
 
-def svm_well_formed(data: bytes) -> bool:
-    """A StarView metafile (LibreOffice's own, for object previews and slide tables): its header
-    (``VCLMTF``, version, length, then the action count at the header's end) and exactly that many
-    actions (type, version, length) covering the file to its last byte."""
-    if len(data) < 16 or not data.startswith(SVM_MAGIC):
-        return False
-    _version, length = struct.unpack_from("<HI", data, 6)
-    position: int = 12 + length
-    if length < 4 or position > len(data):
-        return False
-    (count,) = struct.unpack_from("<I", data, position - 4)
-    if count > MAX_SVM_ACTIONS:
-        return False
-    for _ in range(count):
-        if position + 8 > len(data):
-            return False
-        kind, _version, size = struct.unpack_from("<HHI", data, position)
-        if not any(kind in allowed for allowed in SVM_ACTIONS) or position + 8 + size > len(data):
-            return False
-        position += 8 + size
-    return position == len(data)
+def rewrite_svm_picture(data: bytes, request: ConvertRequest) -> tuple[bytes, str, Notes] | str:
+    """A StarView metafile (LibreOffice's own, for pictures and object previews) written anew from
+    an allowlist of its actions (``converters.formats.metafile_svm``), with what was left out."""
+    result = rewrite_svm(data, request.limits.max_image_pixels)
+    if isinstance(result, str):
+        return result
+    notes: list[tuple[str, str]] = []
+    if result.removed:
+        notes.append(("metafile_records_removed", result.summary()))
+    if result.trailing:
+        notes.append(("image_trailing_data_removed", f"{result.trailing} bytes after the metafile's last action"))
+    return result.data, SVM_TYPE, tuple(notes)
 
 
 def rewrite_part_picture(data: bytes, name: str, request: ConvertRequest,
                          work: Path) -> tuple[bytes, str, Notes] | str:
     """(bytes to write, media type, findings) for a picture that may stay, or why it may not."""
     if data.startswith(SVM_MAGIC):
-        return (data, SVM_TYPE, ()) if svm_well_formed(data) else "a damaged or disguised SVM metafile"
+        return rewrite_svm_picture(data, request)
     result = rewrite_picture(data, name, request, work)
     if isinstance(result, str):
         return result

@@ -1,7 +1,8 @@
 """Independent check of the parts of an OpenDocument output: which names may stand in it, that its
 manifest lists exactly them, that every picture is the picture it claims to be and that the RDF
 metadata holds only package statements. Shares nothing with the converter
-(``converters.formats.odf_parts``, ``odf_manifest``): its own patterns, its own metafile walk.
+(``converters.formats.odf_parts``, ``odf_manifest``): its own patterns, its own metafile walk
+(``converters.inspect.metafile_svm``).
 
 A part may be: ``mimetype``, ``META-INF/manifest.xml``, ``manifest.rdf``,
 ``Thumbnails/thumbnail.png``, the streams content/styles/meta/settings.xml at the root or in an
@@ -12,14 +13,14 @@ A part may be: ``mimetype``, ``META-INF/manifest.xml``, ``manifest.rdf``,
 from __future__ import annotations
 
 import re
-import struct
 import zipfile
 from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from converters.inspect.ooxml import PAYLOAD, image_problems
+from converters.inspect.metafile_svm import svm_problems
+from converters.inspect.ooxml import image_problems
 
 NESTED = r"(Object [0-9]+/)*"
 ALLOWED_NAMES = (
@@ -49,29 +50,6 @@ def picture_kind(data: bytes) -> str | None:
     if data.startswith(b"VCLMTF"):
         return "SVM"
     return next((kind for magic, kind in SIGNATURES if data.startswith(magic)), None)
-
-
-def svm_problems(data: bytes) -> list[str]:
-    """StarView metafile: header compat block (version, length) whose last field is the action
-    count, then that many actions, each a type with its own compat block, to the last byte."""
-    if len(data) < 16:
-        return ["SVM metafile too short"]
-    header_length = int.from_bytes(data[8:12], "little")
-    offset = 12 + header_length
-    if header_length < 4 or offset > len(data):
-        return ["SVM header unreadable"]
-    remaining = int.from_bytes(data[offset - 4:offset], "little")
-    while remaining:
-        if offset + 8 > len(data):
-            return ["SVM actions unreadable"]
-        action, _version, length = struct.unpack("<HHI", data[offset:offset + 8])
-        if not (100 <= action < 200 or 512 <= action <= 514):
-            return [f"SVM action {action} unknown"]
-        offset += 8 + length
-        remaining -= 1
-    if offset != len(data):
-        return ["data after the SVM metafile" if offset < len(data) else "SVM actions unreadable"]
-    return ["executable, document or markup inside an image"] if PAYLOAD.search(data) else []
 
 
 def picture_problems(name: str, data: bytes) -> list[str]:
