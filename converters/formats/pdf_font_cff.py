@@ -41,21 +41,28 @@ class CffRefused(Exception):
     """The program is not a CFF font this module writes (the message says why, without its content)."""
 
 
-class _Budget:
-    def __init__(self) -> None:
+class Budget:
+    """Work done reading glyph programs (tokens, or bytes of a Type 1 program), up to ``limit``; ``within``:
+    a larger budget spent from as well (the document's: pdf_fonts)."""
+
+    def __init__(self, limit: int, within: Budget | None = None) -> None:
+        self.limit = limit
+        self.within = within
         self.spent = 0
 
     def spend(self, tokens: int) -> None:
         self.spent += tokens
-        if self.spent > MAX_FONT_TOKENS:
-            raise CffRefused("the glyph programs are larger than any real font's")
+        if self.spent > self.limit:
+            raise CffRefused("the glyph programs are larger than any real font's or document's")
+        if self.within is not None:
+            self.within.spend(tokens)
 
 
 class _Decompiler(SimpleT2Decompiler):  # type: ignore[misc]  # fontTools has no type hints
     """fontTools' own reading of a charstring (it alone knows how many bytes a hint mask takes), with
     the subroutine nesting and the work bounded."""
 
-    def __init__(self, local: Any, global_: Any, private: Any, budget: _Budget) -> None:
+    def __init__(self, local: Any, global_: Any, private: Any, budget: Budget) -> None:
         super().__init__(local, global_, private)
         self.budget = budget
 
@@ -145,7 +152,7 @@ def _privates(top: Any) -> list[Any]:
     return [top.Private]
 
 
-def clean_font_set(cff: CFFFontSet) -> None:
+def clean_font_set(cff: CFFFontSet, within: Budget | None = None) -> None:
     """Every glyph of the one font in ``cff`` desubroutinised and checked (``CffRefused`` otherwise);
     subroutines and the keys of DROPPED_TOP_KEYS removed."""
     if cff.major != 1 or len(cff.fontNames) != 1:
@@ -153,7 +160,7 @@ def clean_font_set(cff: CFFFontSet) -> None:
     top = cff[0]
     if getattr(top, "CharstringType", 2) != 2 or hasattr(top, "VarStore"):
         raise CffRefused("glyph programs of a kind other than Type 2")
-    budget = _Budget()
+    budget = Budget(MAX_FONT_TOKENS, within)
     charstrings = top.CharStrings
     for name in charstrings.keys():
         glyph: T2CharString = charstrings[name]
@@ -181,10 +188,10 @@ def read_cff(data: bytes) -> CFFFontSet:
     return cff
 
 
-def rewrite_cff(data: bytes) -> tuple[bytes, bool]:
+def rewrite_cff(data: bytes, within: Budget | None = None) -> tuple[bytes, bool]:
     """A bare CFF font program written anew, and whether it is CID-keyed (CIDFontType0C, else Type1C)."""
     cff = read_cff(data)
-    clean_font_set(cff)
+    clean_font_set(cff, within)
     return compile_cff(cff), hasattr(cff[0], "ROS")
 
 

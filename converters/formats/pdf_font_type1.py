@@ -28,7 +28,7 @@ from fontTools.pens.recordingPen import RecordingPen
 from fontTools.pens.t2CharStringPen import T2CharStringPen
 from fontTools.pens.transformPen import TransformPen
 
-from converters.formats.pdf_font_cff import compile_cff
+from converters.formats.pdf_font_cff import Budget, compile_cff
 
 MAX_NESTING = 10  # Type 1: subroutines called ten deep at most
 MAX_GLYPHS = 65_535
@@ -64,13 +64,16 @@ class _Font:
 
 
 class _Work:
-    def __init__(self) -> None:
+    def __init__(self, within: Budget | None) -> None:
         self.spent = 0
+        self.within = within  # the document's budget (pdf_fonts)
 
     def spend(self, size: int) -> None:
         self.spent += size
         if self.spent > MAX_WORK:
             raise Type1Refused("the glyph programs are larger than any real font's")
+        if self.within is not None:
+            self.within.spend(size)
 
 
 def _unwrap_pfb(data: bytes) -> bytes:
@@ -229,10 +232,11 @@ class _Outline(T1OutlineExtractor):  # type: ignore[misc]  # fontTools has no ty
         _Outline(shifted, self.font, self.work, seac=False).execute(self.font.glyphs[names[1]])
 
 
-def type1_to_cff(data: bytes, length1: int | None = None) -> bytes:
-    """The Type 1 font program ``data`` as a bare CFF (Type1C) font program."""
+def type1_to_cff(data: bytes, length1: int | None = None, within: Budget | None = None) -> bytes:
+    """The Type 1 font program ``data`` as a bare CFF (Type1C) font program (``within``: the document's
+    budget of work, spent from as well)."""
     font = read_type1(data, length1)
-    work = _Work()
+    work = _Work(within)
     order = [".notdef", *(name for name in font.glyphs if name != ".notdef")]
     charstrings = {}
     for name in order:

@@ -39,7 +39,7 @@ from fontTools.ttLib import TTFont, getTableClass
 from fontTools.ttLib.tables._c_m_a_p import cmap_format_unknown
 
 from converters.formats.pdf_active import EXTERNAL_STREAM_KEYS
-from converters.formats.pdf_font_cff import clean_font_set, rewrite_cff
+from converters.formats.pdf_font_cff import Budget, clean_font_set, rewrite_cff
 from converters.formats.pdf_font_type1 import type1_to_cff
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,10 @@ NAME_IDS = frozenset(range(7))  # copyright, family, style, unique id, full name
 MAX_NAME_LENGTH = 256
 MAX_PROGRAM_BYTES = 32 * 1024 * 1024  # decoded; a whole CJK font embedded unsubset is 5-20 MB
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024  # decoded font programs read for one document
+# glyph program run for one document's fonts, each font held to its own limit too (pdf_font_cff, pdf_font_type1):
+# one font's limit is about 10 s of work, and a document of a few hundred bytes per font could ask for it again
+# and again; every real document seen is far below (25 subset fonts of a 335-page export)
+MAX_DOCUMENT_WORK = 32_000_000
 FONT_FILE_KEYS = ("/FontFile", "/FontFile2", "/FontFile3")  # the order readers (PDFium) look in
 UNREADABLE = ("pdf_unknown_structure_removed", "font program that cannot be read")
 for _tag in sorted(SFNT_TABLES):  # fontTools imports a table's module when it first meets one: now, before a job
@@ -74,6 +78,7 @@ class Writer(Protocol):
 class _Document:
     read: int = 0
     written: dict[tuple[int, int], tuple[str, pikepdf.Stream] | None] = field(default_factory=dict)
+    work: Budget = field(default_factory=lambda: Budget(MAX_DOCUMENT_WORK))
 
 
 _DOCUMENTS: WeakKeyDictionary[Writer, _Document] = WeakKeyDictionary()
@@ -116,7 +121,8 @@ def _written(value: object, writer: Writer, document: _Document) -> tuple[str, p
     document.read += len(data)
     length1 = value.get("/Length1")
     try:
-        key, program, subtype = rewrite_font_program(data, length1 if isinstance(length1, int) else None)
+        key, program, subtype = rewrite_font_program(data, length1 if isinstance(length1, int) else None,
+                                                     document.work)
     except Exception as exc:  # fontTools raises anything (struct, index, assertion ...) on bad fonts
         log.info("font program not written: %s", type(exc).__name__)
         writer.note(*UNREADABLE)
@@ -145,16 +151,17 @@ def _decoded(stream: pikepdf.Stream) -> bytes | None:
     return data if 0 < len(data) <= MAX_PROGRAM_BYTES else None
 
 
-def rewrite_font_program(data: bytes, length1: int | None = None) -> tuple[str, bytes, str | None]:
+def rewrite_font_program(data: bytes, length1: int | None = None,
+                         within: Budget | None = None) -> tuple[str, bytes, str | None]:
     """The descriptor key, the program written anew and its stream's /Subtype; FontRefused (or any error
-    of fontTools) when it is not a program this module writes."""
+    of fontTools) when it is not a program this module writes. ``within``: the document's budget of work."""
     head = data[:4]
     if head in (b"\x00\x01\x00\x00", b"true", b"OTTO"):
-        return rewrite_sfnt(data)
+        return rewrite_sfnt(data, within)
     if head.startswith((b"%!", b"\x80\x01")):
-        return "/FontFile3", type1_to_cff(data, length1), "/Type1C"
+        return "/FontFile3", type1_to_cff(data, length1, within), "/Type1C"
     if head[:1] == b"\x01" and head[1:2] == b"\x00":  # CFF 1.0 header
-        program, cid = rewrite_cff(data)
+        program, cid = rewrite_cff(data, within)
         return "/FontFile3", program, "/CIDFontType0C" if cid else "/Type1C"
     raise FontRefused("not a TrueType, OpenType, CFF or Type 1 font program")
 
@@ -196,7 +203,7 @@ def _without_hinting(font: TTFont) -> None:
             setattr(maxp, item, 0)
 
 
-def rewrite_sfnt(data: bytes) -> tuple[str, bytes, str | None]:
+def rewrite_sfnt(data: bytes, within: Budget | None = None) -> tuple[str, bytes, str | None]:
     font = TTFont(io.BytesIO(data), recalcBBoxes=True, recalcTimestamp=False)
     tags = set(font.reader.keys())
     outlines = [kind for kind in OUTLINES if kind in tags]
@@ -213,7 +220,7 @@ def rewrite_sfnt(data: bytes) -> tuple[str, bytes, str | None]:
     if outlines[0] == "glyf":
         _without_hinting(font)
     else:
-        clean_font_set(font["CFF "].cff)
+        clean_font_set(font["CFF "].cff, within)
     written = io.BytesIO()
     font.save(written, reorderTables=True)
     again = TTFont(io.BytesIO(written.getvalue()))

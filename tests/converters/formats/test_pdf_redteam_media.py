@@ -166,3 +166,64 @@ def test_an_inline_image_in_a_colour_space_of_the_page_keeps_its_look(tmp_path: 
     output, findings = sanitized(source, tmp_path)
     assert findings == set()
     assert rendered(output).tobytes() == rendered(source).tobytes()
+
+
+def _eexec(data: bytes) -> bytes:
+    key, out = 55665, bytearray()
+    for byte in b"\x00\x00\x00\x00" + data:
+        cipher = byte ^ (key >> 8)
+        out.append(cipher)
+        key = ((cipher + key) * 52845 + 22719) & 0xFFFF
+    return bytes(out)
+
+
+def subroutine_bomb() -> bytes:
+    """A Type 1 font of 300 bytes whose one glyph calls subroutine 0, each subroutine calling the next ten
+    times, nine deep (10^9 calls written out; within Type 1's nesting of ten)."""
+    def number(value: int) -> bytes:
+        return bytes([value + 139])
+    subrs = [b"".join(number(level + 1) + b"\x0a" for _ in range(10)) + b"\x0b" for level in range(9)] + [b"\x0b"]
+    glyph = number(0) + number(0) + b"\x0d" + number(0) + b"\x0a\x0e"
+    private = b"dup /Private 8 dict dup begin\n/lenIV -1 def\n/Subrs %d array\n" % len(subrs)
+    private += b"".join(b"dup %d %d RD " % (index, len(subr)) + subr + b" NP\n" for index, subr in enumerate(subrs))
+    private += b"ND\n2 index /CharStrings 2 dict dup begin\n"
+    for name, program in ((b".notdef", number(0) + number(0) + b"\x0d\x0e"), (b"A", glyph)):
+        private += b"/%s %d RD " % (name, len(program)) + program + b" ND\n"
+    private += b"end\nend\nreadonly put\nnoaccess put\ndup /FontName get exch definefont pop\n"
+    private += b"mark currentfile closefile\n"
+    clear = (b"%!PS-AdobeFont-1.0: Bomb 001\n11 dict begin\n/FontName /Bomb def\n"
+             b"/FontMatrix [0.001 0 0 0.001 0 0] readonly def\n/FontBBox {0 0 1000 1000} readonly def\n"
+             b"/Encoding StandardEncoding def\ncurrentfile eexec\n")
+    return clear + _eexec(private) + b"\n" + b"0" * 512 + b"\ncleartomark\n"
+
+
+def test_the_work_of_reading_glyph_programs_is_bounded_for_the_whole_document(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each font had its own budget of work (16 M bytes of glyph program run, 10 s here): a 10 KB file of
+    eight 300-byte subroutine bombs kept a converter busy for 83 s, twenty of them past the sandbox's
+    CPU limit. The document's fonts share one budget; the limits are made small here to run fast."""
+    from fontTools.misc.psCharStrings import T1OutlineExtractor
+
+    from converters.formats import pdf_font_type1, pdf_fonts
+
+    monkeypatch.setattr(pdf_font_type1, "MAX_WORK", 100_000)
+    monkeypatch.setattr(pdf_fonts, "MAX_DOCUMENT_WORK", 250_000, raising=False)
+    run = {"bytes": 0}
+    execute = T1OutlineExtractor.execute
+
+    def counted(self: T1OutlineExtractor, program: object, **options: object) -> None:
+        run["bytes"] += len(getattr(program, "bytecode", None) or getattr(program, "program", None) or ())
+        execute(self, program, **options)
+    monkeypatch.setattr(T1OutlineExtractor, "execute", counted)
+    pdf = pikepdf.new()
+    fonts, content = Dictionary(), b""
+    for index in range(8):
+        descriptor = Dictionary(Type=Name.FontDescriptor, FontName=Name("/Bomb"), Flags=32, FontBBox=[0, 0, 1000, 1000],
+                                ItalicAngle=0, Ascent=800, Descent=-200, CapHeight=700, StemV=80,
+                                FontFile=pikepdf.Stream(pdf, subroutine_bomb()))
+        fonts[f"/F{index}"] = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name("/Bomb"), FirstChar=65,
+                                         LastChar=65, Widths=[600], FontDescriptor=descriptor)
+        content += b"BT /F%d 24 Tf 10 %d Td (A) Tj ET\n" % (index, 10 + 20 * index)
+    _, findings = sanitized(one_page(tmp_path / "in.pdf", content, Dictionary(Font=fonts), pdf), tmp_path)
+    assert ("pdf_unknown_structure_removed", "font program that cannot be read") in findings
+    assert run["bytes"] <= 250_000 + 1_000  # the document's budget, and at most one program past it
