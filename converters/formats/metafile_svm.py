@@ -23,7 +23,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from converters.formats.metafile_dib import BI_BITFIELDS, BI_RGB, DAMAGED, BadBitmap, read_dib, read_header
+from converters.formats.metafile_dib import BI_BITFIELDS, BI_RLE4, BI_RLE8, DAMAGED, BadBitmap, read_dib, read_header
 from converters.formats.metafile_records import COMMENT, EMF_PLUS, MALFORMED, MAX_RECORDS, NOT_KEPT, Rewritten, Unkept
 
 MAGIC = b"VCLMTF"
@@ -214,14 +214,17 @@ def font(r: Reader) -> tuple[bytes, int]:
 
 def dib(r: Reader, pixels_left: int) -> tuple[bytes, int]:
     """A DIB after its BITMAPFILEHEADER, as LibreOffice writes one: info header, masks or colours,
-    bits at the offset the file header names, uncompressed. Written anew (``metafile_dib``)."""
+    bits at the offset the file header names - uncompressed, or run-length codes of the size the
+    header gives (alpha masks are RLE8). Written anew (``metafile_dib``): compressions other than
+    these (LibreOffice's zlib ZCOMPRESS, JPEG, PNG) are not kept."""
     file_header = r.take(14)
     if file_header[:2] != b"BM":
         raise BadBitmap(DAMAGED)
     offset = struct.unpack_from("<I", file_header, 10)[0]
     rest = r.data[r.pos:r.end]
     header = read_header(rest)
-    if header.compression not in (BI_RGB, BI_BITFIELDS):
+    run_length = header.compression in (BI_RLE8, BI_RLE4)
+    if run_length and not header.size_image:  # the reader would take the rest of the stream
         raise BadBitmap(DAMAGED)
     info_size = header.size + (12 if header.compression == BI_BITFIELDS and header.size == 40 else 0)
     if header.bit_count <= 8:
@@ -230,7 +233,8 @@ def dib(r: Reader, pixels_left: int) -> tuple[bytes, int]:
         raise BadBitmap(DAMAGED)
     try:
         info = r.take(info_size)
-        bits = r.take((header.width * header.bit_count + 31) // 32 * 4 * abs(header.height))
+        bits = r.take(header.size_image if run_length else
+                      (header.width * header.bit_count + 31) // 32 * 4 * abs(header.height))
     except Short:
         raise BadBitmap(DAMAGED) from None
     bitmap = read_dib(info, bits, 0, pixels_left)
