@@ -29,6 +29,8 @@ DRAWING = frozenset({
     "rcurveline", "rlinecurve", "vhcurveto", "vvcurveto", "flex", "hflex", "hflex1", "flex1", "endchar",
     "hstem", "vstem", "hstemhm", "vstemhm", "hintmask", "cntrmask"})
 LEFT_OUT = frozenset({"dotsection"})
+STEMS = frozenset({"hstem", "vstem", "hstemhm", "vstemhm"})
+MASKS = frozenset({"hintmask", "cntrmask"})
 CALLS, RETURN, ENDCHAR = ("callsubr", "callgsubr"), "return", "endchar"
 MAX_NESTING = 10  # subroutine calls inside subroutine calls (Type 2: 10)
 MAX_ARGUMENTS = 48  # the Type 2 argument stack
@@ -119,13 +121,20 @@ def _bias(subrs: Any) -> int:
 
 
 def _only_drawing(program: list[Any]) -> list[Any]:
-    """The program without ``dotsection``; refused when it holds any operator but drawing ones, or
-    more arguments before one than the stack holds."""
+    """The program without ``dotsection``; refused when it holds any operator but drawing ones, more
+    arguments before one than the stack holds, or a hint mask whose length is not the one a reader
+    gives it. Readers (FreeType, pdf.js, Adobe's) take a mask's length from the stems declared so far
+    at each mask; fontTools from those before the first one only: a stem declared after a mask made
+    the two disagree, and the bytes fontTools read as numbers a reader read as operators (``random``)."""
     kept: list[Any] = []
-    arguments = 0
+    arguments = hints = 0
+    mask_length: int | None = None  # after hintmask or cntrmask: how many bytes its mask has
     for token in program:
+        if mask_length is not None and len(token if isinstance(token, bytes) else b"") != mask_length:
+            raise CffRefused("a hint mask whose length is not the one a reader reads")
+        mask_length = None
         if isinstance(token, bytes):  # a hint mask's bytes, after hintmask or cntrmask
-            if not kept or kept[-1] not in ("hintmask", "cntrmask"):
+            if not kept or kept[-1] not in MASKS:
                 raise CffRefused("bytes that are not a hint mask in a glyph program")
         elif isinstance(token, str):
             if token in LEFT_OUT:
@@ -133,6 +142,10 @@ def _only_drawing(program: list[Any]) -> list[Any]:
                 continue
             if token not in DRAWING:
                 raise CffRefused("an operator that does not draw in a glyph program")
+            if token in STEMS or token in MASKS:
+                hints += arguments // 2  # the stems' pairs (an odd number first is the width)
+            if token in MASKS:
+                mask_length = (hints + 7) // 8
             arguments = 0
         elif isinstance(token, int | float) and not isinstance(token, bool):
             arguments += 1
@@ -141,6 +154,8 @@ def _only_drawing(program: list[Any]) -> list[Any]:
         else:
             raise CffRefused("a token that is neither a number nor an operator")
         kept.append(token)
+    if mask_length:
+        raise CffRefused("a hint mask whose length is not the one a reader reads")
     if "endchar" not in kept:
         kept.append("endchar")  # a glyph may end without it (it ends with its program); say it
     return kept

@@ -227,3 +227,51 @@ def test_the_work_of_reading_glyph_programs_is_bounded_for_the_whole_document(
     _, findings = sanitized(one_page(tmp_path / "in.pdf", content, Dictionary(Font=fonts), pdf), tmp_path)
     assert ("pdf_unknown_structure_removed", "font program that cannot be read") in findings
     assert run["bytes"] <= 250_000 + 1_000  # the document's budget, and at most one program past it
+
+
+def mask_desync_cff() -> bytes:
+    """A CFF font whose glyph declares 2 stems, a hint mask, 7 more stems, a second mask: fontTools reads
+    that mask as 1 byte (the count at the first mask), FreeType, pdf.js and Adobe's as 2 (the count so
+    far) - so the number fontTools reads next (28 12 23: 3095) is the operator ``random`` (12 23) to them."""
+    from fontTools.fontBuilder import FontBuilder
+    from fontTools.misc.psCharStrings import T2CharString
+    from fontTools.ttLib import TTFont
+
+    def number(value: int) -> bytes:
+        return bytes([value + 139])
+    builder = FontBuilder(1000, isTTF=False)
+    builder.setupGlyphOrder([".notdef", "A"])
+    builder.setupCFF("Masks", {}, {name: T2CharString(program=["endchar"]) for name in (".notdef", "A")}, {})
+    cff = builder.font["CFF "].cff
+    glyph = cff[0].CharStrings["A"]
+    glyph.bytecode = (number(0) + number(10) + number(20) + number(10) + bytes([18, 19, 0xC0])
+                      + b"".join(number(10 * index) + number(5) for index in range(7)) + bytes([23, 19, 0xFF])
+                      + bytes([28, 12, 23]) + number(0) + number(0) + bytes([21, 14]))
+    glyph.program = None
+    written = io.BytesIO()
+    cff.compile(written, TTFont(recalcBBoxes=False))
+    return written.getvalue()
+
+
+def test_a_hint_mask_fonttools_and_readers_read_apart_removes_the_font_program(tmp_path: Path) -> None:
+    from converters.formats.pdf_fonts import rewrite_font_program
+    from converters.inspect.pdf_fonts import _cff
+
+    data = mask_desync_cff()
+    assert _cff(data) == ["pdf_font CFF glyph operator random"]  # read as a reader reads it
+    with pytest.raises(Exception, match="hint mask"):
+        rewrite_font_program(data)
+    pdf = pikepdf.new()
+    program = pikepdf.Stream(pdf, data)
+    program["/Subtype"] = Name.Type1C
+    descriptor = Dictionary(Type=Name.FontDescriptor, FontName=Name("/Masks"), Flags=32, FontBBox=[0, 0, 1000, 1000],
+                            ItalicAngle=0, Ascent=800, Descent=-200, CapHeight=700, StemV=80, FontFile3=program)
+    font = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name("/Masks"), FirstChar=65, LastChar=65,
+                      Widths=[600], FontDescriptor=descriptor)
+    resources = Dictionary(Font=Dictionary(F1=font))
+    source = one_page(tmp_path / "in.pdf", b"BT /F1 24 Tf 10 10 Td (A) Tj ET", resources, pdf)
+    output, findings = sanitized(source, tmp_path)  # the inspector read 'random' in what the rebuild wrote
+    assert ("pdf_unknown_structure_removed", "font program that cannot be read") in findings
+    with pikepdf.open(output) as written:
+        kept = written.pages[0].obj.Resources.Font.F1.FontDescriptor
+        assert not {"/FontFile", "/FontFile2", "/FontFile3"} & set(kept.keys())
