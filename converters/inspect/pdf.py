@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from converters.inspect.pdf_fonts import font_problems
-from converters.inspect.pdf_images import image_problems
+from converters.inspect.pdf_images import image_problems, inline_image_problems
 
 FORBIDDEN_KEYS = frozenset({
     "/JS", "/JavaScript", "/OpenAction", "/AA", "/EmbeddedFile", "/EmbeddedFiles", "/EF", "/AF", "/RichMedia",
@@ -132,6 +132,7 @@ def _document(pdf: Any, problems: list[str]) -> None:
         _unlisted("names", names.keys(), NAMES_KEYS, problems)
     for page in pdf.pages:
         _unlisted("page", page.obj.keys(), PAGE_KEYS, problems)
+        problems.extend(inline_image_problems(page))  # the page's content streams
         annots = page.obj.get("/Annots")
         for annot in annots if isinstance(annots, pikepdf.Array) else []:
             subtype = _text(annot.get("/Subtype")) if isinstance(annot, pikepdf.Dictionary) else "not a dictionary"
@@ -175,6 +176,12 @@ def _one(obj: Any, problems: list[str]) -> None:
                     problems.append("pdf_xobject not an image or a form")
     if isinstance(obj, pikepdf.Stream):
         _stream(obj, problems)
+        if _text(obj.get("/Subtype")) == "/Form" or obj.get("/PatternType") == 1:  # content streams
+            problems.extend(inline_image_problems(obj))
+    glyphs = obj.get("/CharProcs")  # a Type 3 font's glyphs: content streams too
+    for glyph in glyphs.values() if isinstance(glyphs, pikepdf.Dictionary) else []:
+        if isinstance(glyph, pikepdf.Stream):
+            problems.extend(inline_image_problems(glyph))
     if any(key in obj for key in ("/FontFile", "/FontFile2", "/FontFile3")):  # a font descriptor (pdf_fonts)
         problems.extend(font_problems(obj))
 

@@ -11,6 +11,7 @@ segments (/JBIG2Globals): the decoders attackers aim at (CVE-2009-0658, CVE-2021
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from typing import Any
 
@@ -46,18 +47,50 @@ def image_problems(obj: Any, filters: list[Any]) -> list[str]:
     return problems
 
 
-def _jpeg(obj: Any, names: list[str]) -> list[str]:
-    from PIL import Image
+def inline_image_problems(content: Any) -> list[str]:
+    """What is wrong with the inline images (BI ... ID ... EI) of ``content`` (a content stream, or a page
+    for its contents): the rebuild writes each one's data anew in ASCII hex (no byte a reader could take
+    for EI), a JPEG made by Pillow the only codec inside it."""
+    import pikepdf
 
-    width, height = obj.get("/Width"), obj.get("/Height")
+    try:
+        instructions = pikepdf.parse_content_stream(content)
+    except (pikepdf.PdfError, ValueError, TypeError, RuntimeError):
+        return ["pdf_image_inline a content stream that does not parse"]
+    problems: list[str] = []
+    for instruction in instructions:
+        if not isinstance(instruction, pikepdf.ContentStreamInlineImage):
+            continue
+        details = instruction.iimage.obj
+        filters = details.get("/Filter")
+        names = [_written(item) for item in (filters if isinstance(filters, pikepdf.Array) else
+                                             [] if filters is None else [filters])]
+        raw = instruction.iimage.read_raw_bytes()
+        if names not in (["/ASCIIHexDecode"], ["/ASCIIHexDecode", "/DCTDecode"]) \
+                or re.fullmatch(rb"[0-9A-Fa-f\s]*>\s*", raw) is None:
+            problems.append(f"pdf_image_inline data not written anew ({' '.join(names) or 'no filter'})")
+        elif names[-1] == "/DCTDecode":
+            digits = re.sub(rb"[\s>]", b"", raw)
+            problems.extend(_jpeg_data(bytes.fromhex(digits.decode("ascii") + "0" * (len(digits) % 2)),
+                                       details.get("/Width"), details.get("/Height")))
+    return problems
+
+
+def _jpeg(obj: Any, names: list[str]) -> list[str]:
     if names != ["/DCTDecode"]:
         return ["pdf_image_filter a JPEG inside another filter"]
+    return _jpeg_data(obj.read_raw_bytes(), obj.get("/Width"), obj.get("/Height"))
+
+
+def _jpeg_data(data: bytes, width: Any, height: Any) -> list[str]:
+    from PIL import Image
+
     if not (isinstance(width, int) and isinstance(height, int) and 0 < width * height <= MAX_PIXELS):
         return ["pdf_image_jpeg without a size within limits"]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            picture = Image.open(io.BytesIO(obj.read_raw_bytes()))
+            picture = Image.open(io.BytesIO(data))
             if picture.format not in ("JPEG", "MPO") or picture.size != (width, height):
                 return [f"pdf_image_jpeg not a JPEG of {width}x{height}"]
             picture.load()

@@ -275,3 +275,31 @@ def test_a_hint_mask_fonttools_and_readers_read_apart_removes_the_font_program(t
     with pikepdf.open(output) as written:
         kept = written.pages[0].obj.Resources.Font.F1.FontDescriptor
         assert not {"/FontFile", "/FontFile2", "/FontFile3"} & set(kept.keys())
+
+
+@pytest.mark.parametrize("place", ["page", "form", "type 3 glyph"])
+@pytest.mark.parametrize("image", [
+    b"BI /W 2 /H 2 /CS /G /BPC 8 ID \x00\xff\xff\x00 EI",
+    b"BI /W 2 /H 2 /CS /G /BPC 8 /F /Fl ID x\x9cc`\xf8\xff\x9f\x01\x00\x04\x00\x01\xfe EI",
+    b"BI /W 16 /H 16 /CS /RGB /BPC 8 /F /DCT ID " + attacker_jpeg() + b" EI",
+    b"BI /W 16 /H 16 /CS /RGB /BPC 8 /F [/AHx /DCT] ID " + attacker_jpeg()[:200].hex().encode() + b"> EI"])
+def test_the_inspector_reads_inline_images_in_every_content_stream(tmp_path: Path, place: str, image: bytes) -> None:
+    """The inspector looked at no content stream: an inline image kept as written (binary data a reader
+    may end elsewhere than qpdf, codec data an attacker wrote) passed it. The rebuild writes each in hex,
+    a whole JPEG of Pillow's the only codec."""
+    pdf = pikepdf.new()
+    drawing = b"q 100 0 0 100 0 0 cm " + image + b" Q"
+    if place == "page":
+        path = one_page(tmp_path / "out.pdf", drawing, Dictionary(), pdf)
+    elif place == "form":
+        form = pikepdf.Stream(pdf, drawing)
+        form.update({"/Type": Name.XObject, "/Subtype": Name.Form, "/BBox": [0, 0, 200, 200]})
+        path = one_page(tmp_path / "out.pdf", b"/Fm0 Do", Dictionary(XObject=Dictionary(Fm0=form)), pdf)
+    else:
+        glyph = pikepdf.Stream(pdf, b"1000 0 0 0 1000 1000 d1 " + drawing)
+        font = Dictionary(Type=Name.Font, Subtype=Name.Type3, FontBBox=[0, 0, 1000, 1000], FirstChar=65, LastChar=65,
+                          FontMatrix=[0.001, 0, 0, 0.001, 0, 0], Widths=[1000], CharProcs=Dictionary(g=glyph),
+                          Encoding=Dictionary(Type=Name.Encoding, Differences=[65, Name("/g")]))
+        path = one_page(tmp_path / "out.pdf", b"BT /T3 24 Tf (A) Tj ET", Dictionary(Font=Dictionary(T3=font)), pdf)
+    assert any(problem.startswith(("pdf_image_inline", "pdf_image_jpeg")) for problem in
+               inspect_file(path, tmp_path).problems)
