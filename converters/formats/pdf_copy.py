@@ -47,7 +47,9 @@ MAX_DEPTH = 48
 STREAM_KEYS = frozenset({"/Length", "/Filter", "/DecodeParms"})
 # names an entry of a name -> object dictionary (fonts, XObjects, glyph procedures ...) may not have:
 # a reader or scanner that meets the key takes the dictionary for what the key says
-RESERVED_NAMES = frozenset({"/Type", "/Metadata", "/PieceInfo", "/AcroForm", *RISKY_KEYS})
+# (a font named /FontFile2 made its font dictionary look like a descriptor naming a font program)
+RESERVED_NAMES = frozenset({"/Type", "/Metadata", "/PieceInfo", "/AcroForm", "/FontFile", "/FontFile2", "/FontFile3",
+                            *RISKY_KEYS})
 
 
 def _program(stream: pikepdf.Stream, rewrite: Callable[[bytes], bytes | None]) -> bytes | None:

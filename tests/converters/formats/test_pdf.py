@@ -338,7 +338,7 @@ def test_names_that_are_not_utf8_do_not_crash_the_rebuild(samples: Path, tmp_pat
         assert len(written.pages) == len(pikepdf.open(samples / "pdf-multipage-text.pdf").pages)
 
 
-@pytest.mark.parametrize("name", ["/Type", "/JS", "/URI", "/AA"])
+@pytest.mark.parametrize("name", ["/Type", "/JS", "/URI", "/AA", "/FontFile2"])  # /FontFile2: the seventh campaign
 def test_a_resource_named_like_a_structural_key_is_left_out_not_refused(samples: Path, tmp_path: Path,
                                                                          name: str) -> None:
     """Found by the sixth session's campaign: a font resource named /Type (its value a font dictionary)
