@@ -40,3 +40,12 @@ class Rewritten:
     def summary(self) -> str:
         """``comments x3, escapes x1`` - what was left out, for a finding's detail."""
         return ", ".join(f"{kind} x{count}" for kind, count in sorted(self.removed.items()))
+
+    def findings(self, last: str) -> tuple[tuple[str, str], ...]:
+        """The (code, detail) pairs the rewrite reports; ``last``: what ends the metafile, for the detail."""
+        notes: list[tuple[str, str]] = []
+        if self.removed:
+            notes.append(("metafile_records_removed", self.summary()))
+        if self.trailing:
+            notes.append(("image_trailing_data_removed", f"{self.trailing} bytes after the metafile's {last}"))
+        return tuple(notes)

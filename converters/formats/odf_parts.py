@@ -73,12 +73,7 @@ def rewrite_svm_picture(data: bytes, request: ConvertRequest) -> tuple[bytes, st
     result = rewrite_svm(data, request.limits.max_image_pixels)
     if isinstance(result, str):
         return result
-    notes: list[tuple[str, str]] = []
-    if result.removed:
-        notes.append(("metafile_records_removed", result.summary()))
-    if result.trailing:
-        notes.append(("image_trailing_data_removed", f"{result.trailing} bytes after the metafile's last action"))
-    return result.data, SVM_TYPE, tuple(notes)
+    return result.data, SVM_TYPE, result.findings("last action")
 
 
 def rewrite_part_picture(data: bytes, name: str, request: ConvertRequest,

@@ -69,9 +69,4 @@ def rewrite_windows_metafile(data: bytes, kind: str, request: ConvertRequest) ->
     result = rewrite_metafile(data, kind == EMF_TYPE, request.limits.max_image_pixels)
     if isinstance(result, str):
         return result
-    notes: list[tuple[str, str]] = []
-    if result.removed:
-        notes.append(("metafile_records_removed", result.summary()))
-    if result.trailing:
-        notes.append(("image_trailing_data_removed", f"{result.trailing} bytes after the metafile's end record"))
-    return result.data, kind, tuple(notes)
+    return result.data, kind, result.findings("end record")

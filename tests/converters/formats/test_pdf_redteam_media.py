@@ -15,6 +15,7 @@ from PIL import Image
 
 from converters.inspect.outputs import inspect_file
 from tests.conftest import run_engine
+from tests.converters.formats.test_pdf_images import rendered
 
 
 def attacker_jpeg() -> bytes:
@@ -114,17 +115,6 @@ def page_content(path: Path) -> bytes:
         contents = pdf.pages[0].obj.get("/Contents")
         streams = list(contents) if isinstance(contents, Array) else [contents]
         return b"\n".join(stream.read_bytes() for stream in streams if isinstance(stream, pikepdf.Stream))
-
-
-def rendered(path: Path) -> Image.Image:
-    import pypdfium2 as pdfium
-
-    document = pdfium.PdfDocument(str(path))
-    try:
-        picture: Image.Image = document[0].render(scale=1).to_pil()
-        return picture.convert("RGB")
-    finally:
-        document.close()
 
 
 def test_an_inline_image_is_written_anew_whatever_its_filters(tmp_path: Path) -> None:
